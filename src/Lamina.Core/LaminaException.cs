@@ -1,0 +1,12 @@
+namespace Lamina.Core;
+
+/// <summary>The root of every error Lamina raises on purpose; the CLI prints its message as one line.</summary>
+public class LaminaException : Exception
+{
+    public LaminaException(string message) : base(message) { }
+
+    public LaminaException(string message, Exception? inner) : base(message, inner) { }
+
+    /// <summary>True when retrying the same operation later may succeed (a busy database, a broken connection).</summary>
+    public virtual bool IsTransient => false;
+}

@@ -1,0 +1,119 @@
+using Lamina.Core.Inference;
+
+namespace Lamina.Core.Plugins;
+
+/// <summary>Transforms a tile before it reaches a model (normalisation, colour conversion); deterministic.</summary>
+public interface IPreprocessing
+{
+    ImageTensor Apply(ImageTensor image);
+}
+
+/// <summary>Randomly perturbs a training tile (flip, rotate, colour jitter), drawing only from the given random source.</summary>
+public interface IAugmentation
+{
+    ImageTensor Apply(ImageTensor image, Random random);
+}
+
+/// <summary>Turns a model's raw output for one input into the values a feature uses (probabilities, labels).</summary>
+public interface IPostprocessing
+{
+    float[] Apply(float[] output);
+}
+
+/// <summary>A training loss over a batch of logits, which also writes its gradient with respect to the logits.</summary>
+public interface ILoss
+{
+    /// <param name="logits">batch × classes values, row by row.</param>
+    /// <param name="classes">values per row.</param>
+    /// <param name="labels">one class index per row.</param>
+    /// <param name="gradient">receives d(mean loss)/d(logits), same layout as <paramref name="logits"/>.</param>
+    /// <returns>The mean loss over the batch.</returns>
+    double Compute(ReadOnlySpan<float> logits, int classes, ReadOnlySpan<int> labels, Span<float> gradient);
+}
+
+/// <summary>A metric accumulated over batches, then computed once.</summary>
+public interface IMetric
+{
+    /// <summary>The name under which values are logged.</summary>
+    string Name { get; }
+
+    void Reset();
+
+    /// <param name="scores">batch × classes probabilities or logits, row by row.</param>
+    void Update(ReadOnlySpan<float> scores, int classes, ReadOnlySpan<int> labels);
+
+    double Compute();
+}
+
+/// <summary>Hooks into training; may log to the run or stop training early.</summary>
+public interface ITrainingCallback
+{
+    void OnTrainingStart(IRunContext run) { }
+
+    /// <returns>False to stop training after this epoch.</returns>
+    bool OnEpochEnd(int epoch, IReadOnlyDictionary<string, double> metrics, IRunContext run);
+
+    void OnTrainingEnd(IRunContext run) { }
+}
+
+/// <summary>One labelled example as a loader yields it.</summary>
+public sealed record DataItem(string Id, ImageTensor Image, int Label, string Source);
+
+/// <summary>Supplies labelled examples for training or testing.</summary>
+public interface IDataLoader
+{
+    IAsyncEnumerable<DataItem> LoadAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Rewrites a data set (filtering, relabelling, balancing) before training.</summary>
+public interface IDatasetTransform
+{
+    IEnumerable<DataItem> Apply(IEnumerable<DataItem> items);
+}
+
+/// <summary>One layer of a trainable head.</summary>
+public abstract record LayerSpec
+{
+    private LayerSpec() { }
+
+    public sealed record Linear(int Inputs, int Outputs) : LayerSpec;
+
+    public sealed record Relu : LayerSpec;
+
+    public sealed record Dropout(double Rate) : LayerSpec;
+}
+
+/// <summary>Declares the layers of a head trained on top of a frozen backbone's embedding.</summary>
+public interface IArchitecture
+{
+    IReadOnlyList<LayerSpec> Layers(int inputs, int outputs);
+}
+
+/// <summary>A task of type <c>custom</c>: arbitrary work whose metrics and files are tracked like any run.</summary>
+public interface ICustomTask
+{
+    Task RunAsync(IRunContext run, CancellationToken cancellationToken);
+}
+
+/// <summary>What a running task sees of its run: where to log metrics, files and messages.</summary>
+public interface IRunContext
+{
+    /// <summary>The run's UUID.</summary>
+    Guid RunId { get; }
+
+    /// <summary>The task's name in the experiment file.</summary>
+    string TaskName { get; }
+
+    /// <summary>The directory holding the experiment file; relative paths in params are resolved against it.</summary>
+    string ExperimentDirectory { get; }
+
+    /// <summary>The effective experiment configuration, as plain values.</summary>
+    IReadOnlyDictionary<string, object?> Configuration { get; }
+
+    void LogMetric(string name, double value, long step);
+
+    /// <summary>Stores a file with the run under <paramref name="name"/>; content-addressed.</summary>
+    Task LogArtifactAsync(string name, Stream content, CancellationToken cancellationToken);
+
+    void Log(string message);
+}

@@ -1,0 +1,57 @@
+using Lamina.Core.Config;
+
+namespace Lamina.Lab.Experiments;
+
+/// <summary>A model declared in an experiment file.</summary>
+public sealed record ModelSpec(
+    string Name,
+    PluginSpec? Architecture,
+    PluginSpec? Loss,
+    IReadOnlyList<PluginSpec> Metrics,
+    IReadOnlyList<PluginSpec> Preprocessing,
+    IReadOnlyList<PluginSpec> Postprocessing,
+    IReadOnlyList<PluginSpec> Augmentation,
+    ConfigMapping Node);
+
+/// <summary>The params of a <c>training</c> task.</summary>
+public sealed record TrainingParams(
+    string Model,
+    int Epochs,
+    string TrainLoader,
+    double ValidationSplit,
+    IReadOnlyList<PluginSpec> Callbacks,
+    int Seed,
+    int BatchSize);
+
+/// <summary>A task declared in an experiment file.</summary>
+/// <param name="Key">The key under <c>tasks</c>, as given to <c>lamina run</c>.</param>
+/// <param name="Name">The display name (<c>name</c>), the key when absent.</param>
+/// <param name="Type">The task type: <c>custom</c> or <c>training</c>.</param>
+/// <param name="Custom">For <c>custom</c>: the task plug-in (the <c>params</c> mapping is its <c>{cls, params}</c>).</param>
+/// <param name="Training">For <c>training</c>: its typed params.</param>
+public sealed record TaskSpec(
+    string Key,
+    string Name,
+    IReadOnlyList<string> Tags,
+    string? Description,
+    string Type,
+    PluginSpec? Custom,
+    TrainingParams? Training,
+    ConfigMapping Node);
+
+/// <summary>A validated experiment file (<c>lamina.yaml</c>, format version 1).</summary>
+/// <param name="Path">Absolute path of the file.</param>
+/// <param name="SourcesPaths">Absolute folders searched for plug-in sources.</param>
+/// <param name="Root">The effective configuration tree, after <c>--set</c> overrides.</param>
+public sealed record Experiment(
+    string Path,
+    int Version,
+    string ProjectName,
+    IReadOnlyList<string> SourcesPaths,
+    IReadOnlyDictionary<string, ModelSpec> Models,
+    IReadOnlyDictionary<string, PluginSpec> Loaders,
+    IReadOnlyDictionary<string, TaskSpec> Tasks,
+    ConfigMapping Root)
+{
+    public string Directory => System.IO.Path.GetDirectoryName(Path)!;
+}

@@ -1,0 +1,45 @@
+namespace Lamina.Tracking;
+
+/// <summary>The tracking store: runs and everything captured with them. SQLite now, PostgreSQL later.</summary>
+public interface ITrackingStore : IAsyncDisposable
+{
+    /// <summary>Creates the project if needed and the run with all its captured context, atomically.</summary>
+    Task<RunRecord> CreateRunAsync(NewRun run, CancellationToken cancellationToken);
+
+    /// <summary>Moves a run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
+    Task FinishRunAsync(Guid runId, RunStatus status, string? error, CancellationToken cancellationToken);
+
+    Task LogMetricsAsync(Guid runId, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken);
+
+    /// <summary>Records an artifact whose content is already in the blob store.</summary>
+    Task AddArtifactAsync(Guid runId, string name, string digest, long size, CancellationToken cancellationToken);
+
+    /// <summary>Appends captured console output to the run's log.</summary>
+    Task AppendLogAsync(Guid runId, string text, CancellationToken cancellationToken);
+
+    /// <summary>Finds a run by its full id or a unique prefix (as git does); a clear error otherwise.</summary>
+    Task<RunRecord> ResolveRunAsync(string idOrPrefix, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RunRecord>> ListRunsAsync(RunQuery query, CancellationToken cancellationToken);
+
+    Task<RunDetails> GetRunDetailsAsync(Guid runId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<MetricPoint>> GetMetricsAsync(Guid runId, CancellationToken cancellationToken);
+
+    Task<string> GetLogAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a run and its rows; blobs stay (they may be shared).</summary>
+    Task DeleteRunAsync(Guid runId, CancellationToken cancellationToken);
+}
+
+/// <summary>Content-addressed blobs: a blob's name is the SHA-256 of its bytes, lowercase hex.</summary>
+public interface IBlobStore
+{
+    /// <summary>Stores the content (once, whatever the number of calls) and returns its digest and size.</summary>
+    Task<(string Digest, long Size)> PutAsync(Stream content, CancellationToken cancellationToken);
+
+    /// <summary>Opens a blob for reading; a clear error when it does not exist.</summary>
+    Task<Stream> OpenAsync(string digest, CancellationToken cancellationToken);
+
+    bool Exists(string digest);
+}

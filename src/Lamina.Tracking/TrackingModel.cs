@@ -1,0 +1,94 @@
+namespace Lamina.Tracking;
+
+/// <summary>The life of a run: <c>queued → running → completed | failed | aborted</c>.</summary>
+public enum RunStatus
+{
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Aborted,
+}
+
+/// <summary>What the git capture found; <see cref="DiffDigest"/> names the blob holding the uncommitted diff.</summary>
+/// <param name="RepositoryRoot">The work tree's top folder when captured (informational).</param>
+/// <param name="Remote">The URL of <c>origin</c> (or the first remote), if any.</param>
+/// <param name="Branch">The checked-out branch, or null on a detached HEAD.</param>
+/// <param name="Commit">The HEAD commit, or null in a repository without commits.</param>
+/// <param name="Dirty">True when the diff is not empty.</param>
+/// <param name="DiffDigest">SHA-256 of the binary patch against HEAD (tracked changes plus untracked files under the sources paths).</param>
+/// <param name="DiffSize">Size of that patch in bytes.</param>
+public sealed record GitInfo(
+    string RepositoryRoot,
+    string? Remote,
+    string? Branch,
+    string? Commit,
+    bool Dirty,
+    string DiffDigest,
+    long DiffSize);
+
+/// <summary>The machine and software a run executed on.</summary>
+public sealed record EnvironmentInfo(
+    string Os,
+    string Architecture,
+    string Cpu,
+    int CpuCount,
+    long MemoryBytes,
+    string? Gpu,
+    string DotnetVersion,
+    string LaminaVersion,
+    IReadOnlyDictionary<string, string> Packages);
+
+/// <summary>A plug-in source file that took part in a run, by its path relative to the experiment and its SHA-256.</summary>
+public sealed record SourceFileDigest(string Path, string Sha256);
+
+/// <summary>Everything captured before a run starts; stored in one transaction.</summary>
+public sealed record NewRun(
+    string ProjectName,
+    string TaskName,
+    string TaskType,
+    IReadOnlyList<string> Tags,
+    string? Description,
+    string User,
+    string Host,
+    string ExperimentFile,
+    string ConfigurationJson,
+    GitInfo? Git,
+    EnvironmentInfo Environment,
+    IReadOnlyList<SourceFileDigest> PluginSources,
+    RunStatus InitialStatus = RunStatus.Running);
+
+/// <summary>A run as listed.</summary>
+public sealed record RunRecord(
+    Guid Id,
+    string ProjectName,
+    string TaskName,
+    string TaskType,
+    RunStatus Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    IReadOnlyList<string> Tags,
+    string? Description,
+    string User,
+    string Host,
+    string? Error);
+
+/// <summary>One value of a metric series.</summary>
+public sealed record MetricPoint(string Name, long Step, double Value, DateTimeOffset Time);
+
+/// <summary>A file stored with a run: its name within the run and the blob holding it.</summary>
+public sealed record ArtifactRecord(string Name, string Digest, long Size, DateTimeOffset CreatedAt);
+
+/// <summary>Everything stored about one run.</summary>
+public sealed record RunDetails(
+    RunRecord Run,
+    string ExperimentFile,
+    string ConfigurationJson,
+    GitInfo? Git,
+    EnvironmentInfo Environment,
+    IReadOnlyList<SourceFileDigest> PluginSources,
+    IReadOnlyList<ArtifactRecord> Artifacts);
+
+/// <summary>Filters for listing runs; null means any.</summary>
+public sealed record RunQuery(string? ProjectName = null, string? TaskName = null, RunStatus? Status = null, int Limit = 100);
