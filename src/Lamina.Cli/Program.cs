@@ -1,1 +1,3 @@
-return 0;
+using Lamina.Cli;
+
+return await LaminaApp.RunAsync(args);

@@ -39,7 +39,7 @@ public interface IMetric
 
     void Reset();
 
-    /// <param name="scores">batch × classes probabilities or logits, row by row.</param>
+    /// <param name="scores">batch × classes probabilities, row by row; with one class, the probability of the positive class.</param>
     void Update(ReadOnlySpan<float> scores, int classes, ReadOnlySpan<int> labels);
 
     double Compute();
@@ -116,4 +116,7 @@ public interface IRunContext
     Task LogArtifactAsync(string name, Stream content, CancellationToken cancellationToken);
 
     void Log(string message);
+
+    /// <summary>Creates the preprocessing chain declared for a model of the experiment, in file order.</summary>
+    IReadOnlyList<IPreprocessing> CreatePreprocessing(string model);
 }

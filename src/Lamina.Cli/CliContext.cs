@@ -1,0 +1,17 @@
+using Lamina.Tracking;
+
+namespace Lamina.Cli;
+
+/// <summary>What every command shares: the Ctrl+C token and the stores of this machine.</summary>
+internal static class CliContext
+{
+    public static CancellationToken Cancellation { get; set; }
+
+    public static LaminaHome Home => LaminaHome.Resolve().EnsureCreated();
+
+    public static async Task<(ITrackingStore Store, IBlobStore Blobs)> OpenStoresAsync(LaminaHome home)
+    {
+        var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, Cancellation);
+        return (store, new FileBlobStore(home.BlobsPath));
+    }
+}

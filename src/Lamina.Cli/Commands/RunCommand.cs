@@ -1,0 +1,54 @@
+using System.ComponentModel;
+using Lamina.Cli.Rendering;
+using Lamina.Lab.Tasks;
+using Lamina.Tracking;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli.Commands;
+
+/// <summary><c>lamina run &lt;task&gt;</c>: runs a task of the experiment file locally and tracks it.</summary>
+public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
+{
+    public sealed class Settings : ExperimentSettings
+    {
+        [CommandArgument(0, "<TASK>")]
+        [Description("The task's key under 'tasks' in the experiment file.")]
+        public string Task { get; init; } = "";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
+    {
+        var home = CliContext.Home;
+        var (store, blobs) = await CliContext.OpenStoresAsync(home);
+        await using var _ = store;
+        var runner = new TaskRunner(store, blobs, home, TimeProvider.System);
+        var outcome = await runner.RunAsync(new RunRequest(settings.File, settings.Task, settings.Overrides), CliContext.Cancellation);
+        return Report(outcome, settings.Json);
+    }
+
+    internal static int Report(RunOutcome outcome, bool json)
+    {
+        if (json)
+        {
+            JsonOutput.Write(new { runId = outcome.RunId, status = outcome.Status, error = outcome.Error });
+        }
+        else
+        {
+            AnsiConsole.MarkupLine($"run [bold]{outcome.RunId}[/] {Formats.Status(outcome.Status)}");
+            if (outcome.Status == RunStatus.Failed)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]{FirstLine(outcome.Error)}[/]");
+            }
+            AnsiConsole.MarkupLineInterpolated($"[grey]details: lamina runs show {Formats.ShortId(outcome.RunId)}[/]");
+        }
+        return outcome.Status switch
+        {
+            RunStatus.Completed => 0,
+            RunStatus.Aborted => LaminaApp.Interrupted,
+            _ => LaminaApp.Failure,
+        };
+    }
+
+    private static string FirstLine(string? text) => text?.Split('\n')[0].Trim() ?? "";
+}

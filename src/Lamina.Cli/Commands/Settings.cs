@@ -1,0 +1,33 @@
+using System.ComponentModel;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli.Commands;
+
+/// <summary>Options every command takes.</summary>
+public class LaminaSettings : CommandSettings
+{
+    [CommandOption("--verbose")]
+    [Description("Print stack traces with errors.")]
+    public bool Verbose { get; init; }
+}
+
+/// <summary>Options of commands that print something a script may want: <c>--json</c>.</summary>
+public class OutputSettings : LaminaSettings
+{
+    [CommandOption("--json")]
+    [Description("Print machine-readable JSON instead of tables.")]
+    public bool Json { get; init; }
+}
+
+/// <summary>Options of commands that read an experiment file.</summary>
+public class ExperimentSettings : OutputSettings
+{
+    [CommandOption("-f|--file <FILE>")]
+    [Description("The experiment file (default: lamina.yaml).")]
+    [DefaultValue("lamina.yaml")]
+    public string File { get; init; } = "lamina.yaml";
+
+    [CommandOption("--set <KEY=VALUE>")]
+    [Description("Override a key of the experiment file, e.g. --set tasks.simple_train.params.n_epochs=5 (repeatable).")]
+    public string[] Overrides { get; init; } = [];
+}

@@ -1,0 +1,88 @@
+using Lamina.Cli.Commands;
+using Lamina.Cli.Rendering;
+using Lamina.Core;
+using Lamina.Core.Config;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli;
+
+/// <summary>Wires the <c>lamina</c> commands and turns errors into one clear line and an exit code.</summary>
+public static class LaminaApp
+{
+    public const int Failure = 1;
+    public const int Usage = 2;
+    public const int Interrupted = 130;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        using var cancellation = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl+C stops the work cleanly (a run is marked aborted); a second one ends the process.
+            if (!cancellation.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                cancellation.Cancel();
+            }
+        };
+        CliContext.Cancellation = cancellation.Token;
+
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("lamina");
+            config.PropagateExceptions();
+            config.AddCommand<ValidateCommand>("validate")
+                .WithDescription("Check an experiment file and compile its plug-ins; report every problem at once.");
+            config.AddCommand<RunCommand>("run")
+                .WithDescription("Run a task of the experiment file and track it.")
+                .WithExample("run", "check_normalization", "--set", "models.my_class_model.preprocessing.params.factor=128");
+            config.AddBranch("runs", runs =>
+            {
+                runs.SetDescription("Inspect tracked runs.");
+                runs.AddCommand<RunsListCommand>("list").WithDescription("List runs, newest first.");
+                runs.AddCommand<RunsShowCommand>("show").WithDescription("Show everything recorded about a run.");
+                runs.AddCommand<RunsCompareCommand>("compare").WithDescription("Compare runs: differing parameters and final metrics.");
+                runs.AddCommand<RunsDeleteCommand>("delete").WithDescription("Delete a run.");
+            });
+            config.AddCommand<DemoCommand>("demo")
+                .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
+        });
+
+        try
+        {
+            return await app.RunAsync(args);
+        }
+        catch (Exception e)
+        {
+            return Report(e, args.Contains("--verbose"));
+        }
+    }
+
+    private static int Report(Exception exception, bool verbose)
+    {
+        var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        switch (exception)
+        {
+            case ConfigValidationException invalid:
+                DiagnosticRenderer.Render(error, invalid.Diagnostics);
+                return Failure;
+            case CommandParseException or CommandRuntimeException:
+                error.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
+                return Usage;
+            case OperationCanceledException when CliContext.Cancellation.IsCancellationRequested:
+                error.MarkupLine("[yellow]interrupted[/]");
+                return Interrupted;
+            case LaminaException:
+                error.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
+                if (verbose) error.WriteException(exception);
+                return Failure;
+            default:
+                error.MarkupLineInterpolated($"[red]unexpected error:[/] {exception.GetType().Name}: {exception.Message}");
+                if (verbose) error.WriteException(exception);
+                else error.MarkupLine("[grey](run again with --verbose for the stack trace)[/]");
+                return Failure;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using Lamina.Core.Config;
+using Spectre.Console;
+
+namespace Lamina.Cli.Rendering;
+
+/// <summary>Prints configuration problems as <c>file:line:col: key.path: message</c> with the line and a caret under the spot.</summary>
+internal static class DiagnosticRenderer
+{
+    public static void Render(IAnsiConsole console, IReadOnlyList<ConfigDiagnostic> diagnostics)
+    {
+        var lines = new Dictionary<string, string[]?>(StringComparer.Ordinal);
+        foreach (var diagnostic in diagnostics)
+        {
+            console.MarkupLineInterpolated($"[bold]{diagnostic.Location}[/]: [red]error:[/] {Describe(diagnostic)}");
+            var source = SourceLine(lines, diagnostic.Location);
+            if (source is not null)
+            {
+                var column = Math.Clamp(diagnostic.Location.Column, 1, source.Length + 1);
+                console.WriteLine($"  {diagnostic.Location.Line,4} | {source}");
+                console.MarkupLine($"       | {new string(' ', column - 1)}[red]^[/]");
+            }
+        }
+        var count = diagnostics.Count;
+        console.MarkupLineInterpolated($"[red]{count} problem{(count == 1 ? "" : "s")}[/]");
+    }
+
+    private static string Describe(ConfigDiagnostic diagnostic) =>
+        string.IsNullOrEmpty(diagnostic.KeyPath) ? diagnostic.Message : $"{diagnostic.KeyPath}: {diagnostic.Message}";
+
+    private static string? SourceLine(Dictionary<string, string[]?> cache, SourceLocation location)
+    {
+        if (location.Line <= 0) return null;
+        if (!cache.TryGetValue(location.File, out var lines))
+        {
+            try
+            {
+                lines = File.Exists(location.File) ? File.ReadAllLines(location.File) : null;
+            }
+            catch (IOException)
+            {
+                lines = null;
+            }
+            cache[location.File] = lines;
+        }
+        return lines is not null && location.Line <= lines.Length ? lines[location.Line - 1].Replace('\t', ' ') : null;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text;
+
+namespace Lamina.Lab.Tasks;
+
+/// <summary>
+/// Tees everything written to the console during a run into a buffer that is stored with the run,
+/// while the user still sees it.
+/// </summary>
+internal sealed class ConsoleCapture : IDisposable
+{
+    private readonly TextWriter _originalOut = Console.Out;
+    private readonly TextWriter _originalError = Console.Error;
+    private readonly StringBuilder _buffer = new();
+    private readonly Lock _gate = new();
+
+    public ConsoleCapture()
+    {
+        Writer = TextWriter.Synchronized(new TeeWriter(_originalOut, this));
+        Console.SetOut(Writer);
+        Console.SetError(TextWriter.Synchronized(new TeeWriter(_originalError, this)));
+    }
+
+    /// <summary>A writer that reaches both the console and the capture.</summary>
+    public TextWriter Writer { get; }
+
+    /// <summary>Returns what was captured since the last call and forgets it.</summary>
+    public string Drain()
+    {
+        lock (_gate)
+        {
+            var text = _buffer.ToString();
+            _buffer.Clear();
+            return text;
+        }
+    }
+
+    public void Dispose()
+    {
+        Console.SetOut(_originalOut);
+        Console.SetError(_originalError);
+    }
+
+    private void Append(ReadOnlySpan<char> text)
+    {
+        lock (_gate)
+        {
+            _buffer.Append(text);
+        }
+    }
+
+    private sealed class TeeWriter(TextWriter inner, ConsoleCapture capture) : TextWriter
+    {
+        public override Encoding Encoding => inner.Encoding;
+
+        public override void Write(char value)
+        {
+            inner.Write(value);
+            capture.Append([value]);
+        }
+
+        public override void Write(string? value)
+        {
+            inner.Write(value);
+            capture.Append(value);
+        }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            inner.Write(buffer, index, count);
+            capture.Append(buffer.AsSpan(index, count));
+        }
+
+        public override void Flush() => inner.Flush();
+    }
+}

@@ -1,0 +1,206 @@
+using System.Reflection;
+using System.Text.Json;
+using Lamina.Core;
+using Lamina.Core.Config;
+using Lamina.Core.Plugins;
+using Lamina.Lab.Experiments;
+using Lamina.Tracking;
+
+namespace Lamina.Lab.Tasks;
+
+/// <summary>What to run: a task of an experiment file, with <c>--set</c> overrides.</summary>
+public sealed record RunRequest(string ExperimentPath, string TaskKey, IReadOnlyList<string> Overrides);
+
+/// <summary>How a run ended.</summary>
+public sealed record RunOutcome(Guid RunId, RunStatus Status, string? Error);
+
+/// <summary>
+/// Runs a task locally: validates the experiment, captures git, environment and plug-in sources, creates the run,
+/// executes the task and records its outcome. Nothing is stored when validation fails.
+/// </summary>
+public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time)
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The task types this Lamina runs.</summary>
+    public static readonly IReadOnlyList<string> RunnableTypes = ["custom"];
+
+    public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
+    {
+        var (experiment, catalog, plugins) = Load(request, home);
+        var task = FindTask(experiment, request.TaskKey);
+        var work = Prepare(task, catalog);
+
+        var newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
+        var run = await store.CreateRunAsync(newRun, cancellationToken);
+        await StoreInputsAsync(run.Id, experiment, cancellationToken);
+        return await ExecuteAsync(run.Id, experiment, catalog, task, work, cancellationToken);
+    }
+
+    /// <summary>Loads and validates an experiment file; throws <see cref="ConfigValidationException"/> with every problem.</summary>
+    public static (Experiment Experiment, PluginCatalog Catalog, CompiledPlugins? Plugins) Load(RunRequest request, LaminaHome home)
+    {
+        var result = ExperimentLoader.Load(Path.GetFullPath(request.ExperimentPath), request.Overrides, home.PluginCachePath, BuiltInAssemblies);
+        if (!result.IsValid)
+        {
+            throw new ConfigValidationException(result.Diagnostics);
+        }
+        return (result.Experiment!, result.Catalog!, result.Plugins);
+    }
+
+    /// <summary>The assemblies whose plug-ins every experiment can name.</summary>
+    public static IReadOnlyList<Assembly> BuiltInAssemblies { get; } = [typeof(IPreprocessing).Assembly, typeof(TaskRunner).Assembly];
+
+    private static TaskSpec FindTask(Experiment experiment, string key)
+    {
+        if (experiment.Tasks.TryGetValue(key, out var task))
+        {
+            return task;
+        }
+        var known = experiment.Tasks.Keys.Order(StringComparer.Ordinal).ToList();
+        var list = known.Count == 0 ? "it declares no tasks" : $"it declares: {string.Join(", ", known)}";
+        throw new LaminaException(
+            $"{experiment.Path}: no task named '{key}'{Suggestions.Hint(key, known)} ({list})");
+    }
+
+    // Creates the task's plug-ins before anything is stored, so a bad constructor fails in the first second.
+    private static Func<RunContext, CancellationToken, Task> Prepare(TaskSpec task, PluginCatalog catalog)
+    {
+        switch (task.Type)
+        {
+            case "custom":
+                var custom = PluginBinder.Create<ICustomTask>(task.Custom!, catalog);
+                return (context, token) => custom.RunAsync(context, token);
+            default:
+                throw new LaminaException(
+                    $"task '{task.Key}' is of type '{task.Type}', which this Lamina version validates but cannot run yet " +
+                    $"(it runs: {string.Join(", ", RunnableTypes)})");
+        }
+    }
+
+    private async Task<NewRun> CaptureAsync(Experiment experiment, TaskSpec task, CompiledPlugins? plugins, CancellationToken cancellationToken)
+    {
+        var git = await GitCapture.CaptureAsync(experiment.Directory, experiment.SourcesPaths, cancellationToken);
+        if (git is not null)
+        {
+            var (digest, _) = await blobs.PutAsync(new MemoryStream(git.Diff, writable: false), cancellationToken);
+            if (digest != git.Info.DiffDigest)
+            {
+                throw new LaminaException($"the stored git diff has digest {digest}, expected {git.Info.DiffDigest}");
+            }
+        }
+
+        var sources = new List<SourceFileDigest>();
+        foreach (var file in plugins?.Files ?? [])
+        {
+            await using var stream = File.OpenRead(file.FullPath);
+            var (digest, _) = await blobs.PutAsync(stream, cancellationToken);
+            // The file may have changed since it was compiled; the stored bytes are what counts.
+            sources.Add(new SourceFileDigest(file.RelativePath, digest));
+        }
+
+        var experimentFile = git is null
+            ? experiment.Path
+            : Path.GetRelativePath(git.Info.RepositoryRoot, experiment.Path).Replace('\\', '/');
+        var configuration = JsonSerializer.Serialize(experiment.Root.ToPlain(), JsonOptions);
+        return new NewRun(
+            experiment.ProjectName,
+            task.Key,
+            task.Type,
+            task.Tags,
+            task.Description,
+            Environment.UserName,
+            Environment.MachineName,
+            experimentFile,
+            configuration,
+            git?.Info,
+            EnvironmentCapture.Capture(BuiltInAssemblies.Append(typeof(ITrackingStore).Assembly)),
+            sources);
+    }
+
+    private async Task StoreInputsAsync(Guid runId, Experiment experiment, CancellationToken cancellationToken)
+    {
+        await using var stream = File.OpenRead(experiment.Path);
+        var (digest, size) = await blobs.PutAsync(stream, cancellationToken);
+        await store.AddArtifactAsync(runId, $"inputs/{Path.GetFileName(experiment.Path)}", digest, size, cancellationToken);
+    }
+
+    private async Task<RunOutcome> ExecuteAsync(
+        Guid runId, Experiment experiment, PluginCatalog catalog, TaskSpec task, Func<RunContext, CancellationToken, Task> work,
+        CancellationToken cancellationToken)
+    {
+        var configuration = (IReadOnlyDictionary<string, object?>)experiment.Root.ToPlain()!;
+        using var capture = new ConsoleCapture();
+        var context = new RunContext(runId, task.Key, experiment.Directory, configuration, store, blobs, time, capture.Writer)
+        {
+            PreprocessingFactory = model => CreatePreprocessing(experiment, catalog, model),
+        };
+
+        using var stopFlushing = new CancellationTokenSource();
+        var flusher = FlushLoopAsync(context, capture, stopFlushing.Token);
+        RunStatus status;
+        string? error = null;
+        try
+        {
+            await work(context, cancellationToken);
+            status = RunStatus.Completed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            status = RunStatus.Aborted;
+            error = "aborted by the user";
+        }
+        catch (Exception e)
+        {
+            status = RunStatus.Failed;
+            error = e.ToString();
+            capture.Writer.WriteLine($"error: {e.Message}");
+        }
+        finally
+        {
+            await stopFlushing.CancelAsync();
+            await flusher;
+        }
+
+        // The run's outcome is written even when the user pressed Ctrl+C: that is what 'aborted' records.
+        await FlushAsync(context, capture, CancellationToken.None);
+        await store.FinishRunAsync(runId, status, error, CancellationToken.None);
+        return new RunOutcome(runId, status, error);
+    }
+
+    private static IReadOnlyList<IPreprocessing> CreatePreprocessing(Experiment experiment, PluginCatalog catalog, string model)
+    {
+        if (!experiment.Models.TryGetValue(model, out var spec))
+        {
+            throw new LaminaException(
+                $"{experiment.Path}: no model named '{model}'{Suggestions.Hint(model, experiment.Models.Keys)}");
+        }
+        return [.. spec.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p, catalog))];
+    }
+
+    private async Task FlushLoopAsync(RunContext context, ConsoleCapture capture, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(FlushInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                await FlushAsync(context, capture, CancellationToken.None);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task FlushAsync(RunContext context, ConsoleCapture capture, CancellationToken cancellationToken)
+    {
+        await context.FlushAsync(cancellationToken);
+        var text = capture.Drain();
+        if (text.Length > 0)
+        {
+            await store.AppendLogAsync(context.RunId, text, cancellationToken);
+        }
+    }
+}
