@@ -1,0 +1,81 @@
+namespace Lamina.Tracking;
+
+/// <summary>The schema of the SQLite tracking store, as an ordered list of scripts; version N is the N-th entry. Never edit a shipped entry: append.</summary>
+internal static class SqliteMigrations
+{
+    public static IReadOnlyList<string> All { get; } =
+    [
+        // 1: the initial schema.
+        """
+        CREATE TABLE projects (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            created_at  TEXT NOT NULL
+        );
+
+        CREATE TABLE runs (
+            id               TEXT PRIMARY KEY,
+            project_id       INTEGER NOT NULL REFERENCES projects(id),
+            task_name        TEXT NOT NULL,
+            task_type        TEXT NOT NULL,
+            status           TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'aborted')),
+            created_at       TEXT NOT NULL,
+            started_at       TEXT,
+            ended_at         TEXT,
+            tags             TEXT NOT NULL DEFAULT '[]',
+            description      TEXT,
+            user_name        TEXT NOT NULL,
+            host             TEXT NOT NULL,
+            error            TEXT,
+            experiment_file  TEXT NOT NULL,
+            configuration    TEXT NOT NULL,
+            environment      TEXT NOT NULL
+        );
+        CREATE INDEX runs_by_created ON runs(created_at);
+        CREATE INDEX runs_by_project ON runs(project_id, created_at);
+
+        CREATE TABLE run_git (
+            run_id           TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            repository_root  TEXT NOT NULL,
+            remote           TEXT,
+            branch           TEXT,
+            commit_sha       TEXT,
+            dirty            INTEGER NOT NULL,
+            diff_digest      TEXT NOT NULL,
+            diff_size        INTEGER NOT NULL
+        );
+
+        CREATE TABLE run_plugin_sources (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            path    TEXT NOT NULL,
+            sha256  TEXT NOT NULL,
+            PRIMARY KEY (run_id, path)
+        );
+
+        CREATE TABLE metrics (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name    TEXT NOT NULL,
+            step    INTEGER NOT NULL,
+            value   REAL,
+            time    TEXT NOT NULL
+        );
+        CREATE INDEX metrics_by_run_name_step ON metrics(run_id, name, step);
+
+        CREATE TABLE artifacts (
+            run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name        TEXT NOT NULL,
+            digest      TEXT NOT NULL,
+            size        INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            UNIQUE (run_id, name)
+        );
+
+        CREATE TABLE run_logs (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            seq     INTEGER NOT NULL,
+            text    TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        );
+        """,
+    ];
+}

@@ -1,0 +1,48 @@
+namespace Lamina.Tracking;
+
+/// <summary>The folder holding Lamina's embedded stores: <c>$LAMINA_HOME</c>, else <c>~/.lamina</c>.</summary>
+public sealed class LaminaHome
+{
+    /// <summary>The environment variable that overrides the default folder.</summary>
+    public const string EnvironmentVariable = "LAMINA_HOME";
+
+    public LaminaHome(string root)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        Root = Path.GetFullPath(root);
+    }
+
+    /// <summary>The folder itself.</summary>
+    public string Root { get; }
+
+    /// <summary>The embedded SQLite tracking database.</summary>
+    public string DatabasePath => Path.Combine(Root, "tracking.db");
+
+    /// <summary>The folder of the file blob store.</summary>
+    public string BlobsPath => Path.Combine(Root, "blobs");
+
+    /// <summary>The folder where compiled source plug-ins are cached.</summary>
+    public string PluginCachePath => Path.Combine(Root, "plugin-cache");
+
+    /// <summary>Finds the home from <c>LAMINA_HOME</c>, else <c>~/.lamina</c>; creates nothing.</summary>
+    public static LaminaHome Resolve()
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            return new LaminaHome(fromEnvironment);
+        }
+
+        var profile = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return new LaminaHome(Path.Combine(profile, ".lamina"));
+    }
+
+    /// <summary>Creates the root, blobs and plug-in cache folders if they are missing; returns this home.</summary>
+    public LaminaHome EnsureCreated()
+    {
+        Directory.CreateDirectory(Root);
+        Directory.CreateDirectory(BlobsPath);
+        Directory.CreateDirectory(PluginCachePath);
+        return this;
+    }
+}

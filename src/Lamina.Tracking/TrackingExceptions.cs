@@ -1,0 +1,87 @@
+using Lamina.Core;
+
+namespace Lamina.Tracking;
+
+/// <summary>The base of every error the tracking store, the blob store and the capture of runs raise on purpose.</summary>
+public class TrackingException : LaminaException
+{
+    private readonly bool _isTransient;
+
+    public TrackingException(string message, Exception? inner = null, bool isTransient = false)
+        : base(message, inner)
+    {
+        _isTransient = isTransient;
+    }
+
+    /// <inheritdoc />
+    public override bool IsTransient => _isTransient;
+
+    internal static TrackingException Busy(string databasePath, Exception inner) =>
+        new($"the tracking database {databasePath} stayed busy (locked by another process); try again", inner, isTransient: true);
+
+    internal static TrackingException SchemaTooNew(string databasePath, long version, int known) =>
+        new($"the tracking database {databasePath} has schema version {version}, but this Lamina knows versions up to {known}; upgrade Lamina");
+
+    internal static TrackingException PrefixTooShort(string prefix) =>
+        new($"run id prefix '{prefix}' is too short: give at least 4 hex digits");
+
+    internal static TrackingException NotARunId(string text) =>
+        new($"'{text}' is not a run id: use hex digits and '-' only");
+
+    internal static TrackingException GitFailed(string arguments, string directory, int exitCode, string stderr) =>
+        new($"git {arguments} failed in {directory} (exit code {exitCode}): {stderr.Trim()}");
+}
+
+/// <summary>A blob that the store does not hold was asked for.</summary>
+public sealed class BlobNotFoundException : TrackingException
+{
+    public BlobNotFoundException(string digest, string blobsPath)
+        : base($"blob {digest} not found in {blobsPath}")
+    {
+        Digest = digest;
+    }
+
+    /// <summary>The SHA-256 (lowercase hex) that was asked for.</summary>
+    public string Digest { get; }
+}
+
+/// <summary>No run has the given id, or no run id starts with the given prefix.</summary>
+public sealed class RunNotFoundException : TrackingException
+{
+    public RunNotFoundException(string message) : base(message) { }
+
+    internal static RunNotFoundException ForId(Guid id) => new($"no run {id:D}");
+
+    internal static RunNotFoundException ForPrefix(string prefix) => new($"no run matches '{prefix}'");
+}
+
+/// <summary>A run id prefix matches several runs.</summary>
+public sealed class AmbiguousRunIdException : TrackingException
+{
+    public AmbiguousRunIdException(string prefix, IReadOnlyList<Guid> matches)
+        : base($"'{prefix}' is ambiguous: it matches {matches.Count} runs ({string.Join(", ", matches.Take(5).Select(m => m.ToString("D")))}{(matches.Count > 5 ? ", …" : "")})")
+    {
+        Prefix = prefix;
+        Matches = matches;
+    }
+
+    public string Prefix { get; }
+
+    /// <summary>Every run id that starts with the prefix.</summary>
+    public IReadOnlyList<Guid> Matches { get; }
+}
+
+/// <summary>A run cannot make the asked change of status (for instance finishing a run that has already ended).</summary>
+public sealed class RunStateException : TrackingException
+{
+    public RunStateException(Guid runId, RunStatus current)
+        : base($"run {runId:D} is already {RunStatusNames.ToText(current)}")
+    {
+        RunId = runId;
+        Current = current;
+    }
+
+    public Guid RunId { get; }
+
+    public RunStatus Current { get; }
+}
