@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Lamina needs (as root, through apt), or names the missing ones.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if ! command -v dotnet >/dev/null 2>&1 || ! dotnet --list-sdks | grep -q '^10\.'; then
+  echo "error: the .NET 10 SDK is needed (https://dotnet.microsoft.com/download); 'dotnet --list-sdks' shows none" >&2
+  exit 1
+fi
+
+mapfile -t wanted < <(grep -v '^\s*#' "$here/native-packages.txt" | sed '/^\s*$/d')
+missing=()
+for package in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "error: missing packages: ${missing[*]}" >&2
+  echo "install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi

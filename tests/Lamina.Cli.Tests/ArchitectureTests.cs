@@ -1,0 +1,88 @@
+using System.Reflection;
+using System.Xml.Linq;
+
+namespace Lamina.Cli.Tests;
+
+/// <summary>Guards the dependency rules of the architecture page.</summary>
+public sealed class ArchitectureTests
+{
+    // Who may reference whom among Lamina's own projects.
+    private static readonly Dictionary<string, string[]> Allowed = new()
+    {
+        ["Lamina.Core"] = [],
+        ["Lamina.Tracking"] = ["Lamina.Core"],
+        ["Lamina.Serve"] = ["Lamina.Core"],
+        ["Lamina.Lab"] = ["Lamina.Core", "Lamina.Tracking"],
+        ["Lamina.Ship"] = ["Lamina.Core", "Lamina.Tracking"],
+        ["Lamina.Cli"] = ["Lamina.Core", "Lamina.Tracking", "Lamina.Lab", "Lamina.Ship", "Lamina.Serve"],
+    };
+
+    public static TheoryData<string> SourceProjects() =>
+        [.. Directory.GetDirectories(Path.Combine(TestPaths.RepositoryRoot, "src")).Select(Path.GetFileName).OfType<string>()];
+
+    [Theory]
+    [MemberData(nameof(SourceProjects))]
+    public void ProjectReferences_FollowTheDependencyRules(string project)
+    {
+        // Given the project file
+        var file = Path.Combine(TestPaths.RepositoryRoot, "src", project, $"{project}.csproj");
+        Assert.True(Allowed.ContainsKey(project), $"{project} is not in the architecture's dependency rules");
+
+        // When its project references are read
+        var references = XDocument.Load(file).Descendants("ProjectReference")
+            .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value))
+            .ToList();
+
+        // Then each is allowed
+        Assert.All(references, r => Assert.Contains(r, Allowed[project]));
+    }
+
+    [Fact]
+    public void CoreAssembly_ReferencesNoOtherLaminaAssembly()
+    {
+        var core = typeof(Lamina.Core.LaminaException).Assembly;
+        var lamina = core.GetReferencedAssemblies().Where(a => a.Name!.StartsWith("Lamina.", StringComparison.Ordinal));
+        Assert.Empty(lamina);
+    }
+
+    [Fact]
+    public void TrackingAssembly_ReferencesOnlyCore()
+    {
+        var tracking = typeof(Lamina.Tracking.ITrackingStore).Assembly;
+        var lamina = tracking.GetReferencedAssemblies()
+            .Select(a => a.Name!)
+            .Where(n => n.StartsWith("Lamina.", StringComparison.Ordinal));
+        Assert.All(lamina, n => Assert.Equal("Lamina.Core", n));
+    }
+
+    [Fact]
+    public void EverySourceProject_HasATestProject()
+    {
+        foreach (var project in SourceProjects().Select(row => (string)row[0]))
+        {
+            Assert.True(File.Exists(Path.Combine(TestPaths.RepositoryRoot, "tests", $"{project}.Tests", $"{project}.Tests.csproj")),
+                $"{project} has no test project tests/{project}.Tests");
+        }
+    }
+}
+
+internal static class TestPaths
+{
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Lamina.slnx"))) return dir.FullName;
+        }
+        throw new InvalidOperationException($"no Lamina.slnx above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>The lamina command built next to the tests.</summary>
+    public static string LaminaDll => Path.Combine(AppContext.BaseDirectory, "lamina.dll");
+
+    public static string Sample(string name) => Path.Combine(RepositoryRoot, "samples", name);
+
+    public static Assembly Cli => typeof(LaminaApp).Assembly;
+}

@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Lamina.Cli.Tests;
+
+/// <summary>The <c>lamina</c> command end to end: real processes, a real SQLite store, real git repositories.</summary>
+public sealed class CommandLineTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+    private readonly LaminaProcess _lamina;
+
+    public CommandLineTests() => _lamina = new LaminaProcess(_temp.Combine("home"));
+
+    public void Dispose() => _temp.Dispose();
+
+    private const string ExtraTasks = """
+
+          boom:
+            type: custom
+            params:
+              cls: Boom
+          sleeper:
+            type: custom
+            params:
+              cls: Sleeper
+              params:
+                marker: started.txt
+        """;
+
+    private const string TestPlugins = """
+        using Lamina.Core.Plugins;
+
+        public sealed class Boom : ICustomTask
+        {
+            public Task RunAsync(IRunContext run, CancellationToken cancellationToken)
+            {
+                run.LogMetric("before_boom", 1, 0);
+                throw new InvalidOperationException("the detector exploded");
+            }
+        }
+
+        public sealed class Sleeper(string marker) : ICustomTask
+        {
+            public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
+            {
+                run.LogMetric("heartbeat", 1, 0);
+                File.WriteAllText(Path.Combine(run.ExperimentDirectory, marker), "started");
+                await Task.Delay(TimeSpan.FromMinutes(5), cancellationToken);
+            }
+        }
+        """;
+
+    /// <summary>Copies the sample experiment into a fresh folder, with the test tasks and plug-ins added.</summary>
+    private string Experiment(bool git)
+    {
+        var directory = _temp.Combine("experiment");
+        foreach (var file in Directory.GetFiles(TestPaths.Sample("normalization-test"), "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(directory, Path.GetRelativePath(TestPaths.Sample("normalization-test"), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        File.AppendAllText(Path.Combine(directory, "lamina.yaml"), ExtraTasks);
+        File.WriteAllText(Path.Combine(directory, "TestTasks.cs"), TestPlugins);
+        if (git)
+        {
+            Git.Run(directory, "init", "-q");
+            Git.Run(directory, "add", "-A");
+            Git.Run(directory, "commit", "-q", "-m", "experiment");
+        }
+        return directory;
+    }
+
+    private async Task<JsonElement> JsonAsync(string directory, params string[] arguments)
+    {
+        var result = await _lamina.RunAsync(directory, [.. arguments, "--json"]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return JsonDocument.Parse(result.Stdout).RootElement;
+    }
+
+    private static string RunId(LaminaResult result) =>
+        JsonDocument.Parse(result.Stdout).RootElement.GetProperty("runId").GetString()!;
+
+    [Fact]
+    public async Task Demo_FromAFreshFolder_RunsTheSampleAndRecordsItsUncommittedChange()
+    {
+        var result = await _lamina.RunAsync(_temp.Path, "demo", "--out", _temp.Combine("demo"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("completed", result.Stdout);
+        var runs = await JsonAsync(_temp.Path, "runs", "list");
+        var run = Assert.Single(runs.EnumerateArray());
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        var show = await JsonAsync(_temp.Path, "runs", "show", run.GetProperty("id").GetString()![..8]);
+        Assert.True(show.GetProperty("git").GetProperty("dirty").GetBoolean());
+        Assert.Contains("+        tiles: 48", show.GetProperty("diff").GetString());
+        Assert.Equal(48, show.GetProperty("metrics").EnumerateArray().First(m => m.GetProperty("name").GetString() == "mean_r").GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task Run_InAGitRepositoryWithChanges_RecordsADiffThatRebuildsTheWorkTreeByteForByte()
+    {
+        // Given a committed experiment with a modified tracked file, an untracked plug-in and a binary file
+        var directory = Experiment(git: true);
+        File.AppendAllText(Path.Combine(directory, "Normalization.cs"), "// tuned the factor\n");
+        File.WriteAllText(Path.Combine(directory, "Untracked.cs"), "public static class Untracked { public const int Answer = 42; }\n");
+        File.WriteAllBytes(Path.Combine(directory, "weights.bin"), [0, 1, 2, 255, 254, 10, 13, 0]);
+
+        // When the task runs
+        var run = await _lamina.RunAsync(directory, "run", "check_normalization", "--json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var diff = await _lamina.RunAsync(directory, "runs", "show", RunId(run)[..6], "--diff");
+
+        // Then the recorded diff, applied to a clean checkout of the commit, gives back the same files
+        Assert.Equal(0, diff.ExitCode);
+        var clone = _temp.Combine("clone");
+        Git.Run(_temp.Path, "clone", "-q", directory, clone);
+        var patch = _temp.Combine("run.patch");
+        File.WriteAllBytes(patch, diff.StdoutBytes);
+        Git.Run(clone, "apply", "--binary", patch);
+        foreach (var name in new[] { "Normalization.cs", "Untracked.cs", "weights.bin", "lamina.yaml" })
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(directory, name)), File.ReadAllBytes(Path.Combine(clone, name)));
+        }
+    }
+
+    [Fact]
+    public async Task Run_TwoProcessesOnOneStore_LoseNothing()
+    {
+        var directory = Experiment(git: false);
+        using var first = _lamina.Start(directory, "run", "check_normalization", "--json");
+        using var second = _lamina.Start(directory, "run", "check_normalization", "--json", "--set", "tasks.check_normalization.params.params.seed=7");
+        var results = await Task.WhenAll(LaminaProcess.WaitAsync(first), LaminaProcess.WaitAsync(second));
+
+        Assert.All(results, r => Assert.True(r.ExitCode == 0, r.ToString()));
+        foreach (var result in results)
+        {
+            var show = await JsonAsync(directory, "runs", "show", RunId(result));
+            var metrics = show.GetProperty("metrics").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!, m => m.GetProperty("count").GetInt32());
+            Assert.Equal(64, metrics["mean_r"]);
+            Assert.Equal(64, metrics["mean_b"]);
+            Assert.Equal(2, show.GetProperty("artifacts").EnumerateArray().Count(a => a.GetProperty("name").GetString()!.EndsWith(".csv", StringComparison.Ordinal)));
+        }
+    }
+
+    [Fact]
+    public async Task Run_OutsideGit_WorksAndRecordsThatThereWasNoGit()
+    {
+        var directory = Experiment(git: false);
+
+        var run = await _lamina.RunAsync(directory, "run", "check_normalization", "--json");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var show = await JsonAsync(directory, "runs", "show", RunId(run));
+        Assert.Equal(JsonValueKind.Null, show.GetProperty("git").ValueKind);
+        Assert.Contains(show.GetProperty("pluginSources").EnumerateArray(), s => s.GetProperty("path").GetString() == "Normalization.cs");
+    }
+
+    [Fact]
+    public async Task Run_TaskThatThrows_IsMarkedFailedWithTheErrorKept()
+    {
+        var directory = Experiment(git: false);
+
+        var run = await _lamina.RunAsync(directory, "run", "boom", "--json");
+
+        Assert.Equal(1, run.ExitCode);
+        var show = await JsonAsync(directory, "runs", "show", RunId(run));
+        Assert.Equal("failed", show.GetProperty("run").GetProperty("status").GetString());
+        Assert.Contains("the detector exploded", show.GetProperty("run").GetProperty("error").GetString());
+        Assert.Contains(show.GetProperty("metrics").EnumerateArray(), m => m.GetProperty("name").GetString() == "before_boom");
+    }
+
+    [Fact]
+    public async Task Run_InterruptedWithCtrlC_IsMarkedAborted()
+    {
+        var directory = Experiment(git: false);
+        using var process = _lamina.Start(directory, "run", "sleeper", "--json");
+        var marker = Path.Combine(directory, "started.txt");
+        var waited = Stopwatch.StartNew();
+        while (!File.Exists(marker) && waited.Elapsed < TimeSpan.FromMinutes(2) && !process.HasExited)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(File.Exists(marker), "the sleeper task never started");
+
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        var result = await LaminaProcess.WaitAsync(process);
+
+        Assert.True(result.ExitCode == 130, result.ToString());
+        var show = await JsonAsync(directory, "runs", "show", RunId(result));
+        Assert.Equal("aborted", show.GetProperty("run").GetProperty("status").GetString());
+        Assert.Contains(show.GetProperty("metrics").EnumerateArray(), m => m.GetProperty("name").GetString() == "heartbeat");
+    }
+
+    [Fact]
+    public async Task RunsCompare_ShowsOnlyTheParametersThatDifferAndFinalMetrics()
+    {
+        var directory = Experiment(git: false);
+        var a = await _lamina.RunAsync(directory, "run", "check_normalization", "--json");
+        var b = await _lamina.RunAsync(directory, "run", "check_normalization", "--json",
+            "--set", "models.my_class_model.preprocessing.params.factor=128");
+
+        var compare = await JsonAsync(directory, "runs", "compare", RunId(a)[..8], RunId(b)[..8]);
+
+        var parameters = compare.GetProperty("parameters").EnumerateArray().ToList();
+        var row = Assert.Single(parameters);
+        Assert.Equal("models.my_class_model.preprocessing.params.factor", row.GetProperty("key").GetString());
+        Assert.Equal(["255", "128"], row.GetProperty("values").EnumerateArray().Select(v => v.GetString()));
+        var max = compare.GetProperty("finalMetrics").EnumerateArray().Single(m => m.GetProperty("key").GetString() == "value_max");
+        var values = max.GetProperty("values").EnumerateArray().Select(v => double.Parse(v.GetString()!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(values[0] <= 1.0 && values[1] > 1.0, string.Join(", ", values));
+
+        var table = await _lamina.RunAsync(directory, "runs", "compare", RunId(a), RunId(b));
+        Assert.Contains("factor", table.Stdout);
+        Assert.DoesNotContain("n_layers", table.Stdout);
+    }
+
+    [Fact]
+    public async Task Validate_FileWithSeveralMistakes_ReportsEachAtItsLineAndStoresNothing()
+    {
+        var directory = Experiment(git: false);
+        var yaml = Path.Combine(directory, "lamina.yaml");
+        var text = File.ReadAllText(yaml)
+            .Replace("cls: BinaryFocal", "cls: BinaryFocl")
+            .Replace("n_epochs: 50", "n_epochs: fifty")
+            .Replace("factor: 255.0", "factr: 255.0");
+        File.WriteAllText(yaml, text);
+        var lines = text.Split('\n');
+        int LineOf(string needle) => Array.FindIndex(lines, l => l.Contains(needle, StringComparison.Ordinal)) + 1;
+
+        var result = await _lamina.RunAsync(directory, "validate");
+        var run = await _lamina.RunAsync(directory, "run", "check_normalization");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"lamina.yaml:{LineOf("BinaryFocl")}:", result.Stdout);
+        Assert.Contains("did you mean 'BinaryFocal'?", result.Stdout);
+        Assert.Contains($"lamina.yaml:{LineOf("fifty")}:", result.Stdout);
+        Assert.Contains($"lamina.yaml:{LineOf("factr")}:", result.Stdout);
+        Assert.Contains("3 problems", result.Stdout);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("BinaryFocl", run.Stderr);
+        var runs = await JsonAsync(directory, "runs", "list");
+        Assert.Empty(runs.EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Validate_PluginWithACompileError_ReportsTheFileLineAndColumn()
+    {
+        var directory = Experiment(git: false);
+        File.WriteAllText(Path.Combine(directory, "Broken.cs"), "public sealed class Broken\n{\n    public int X => undefinedName;\n}\n");
+
+        var result = await _lamina.RunAsync(directory, "validate", "--json");
+
+        Assert.Equal(1, result.ExitCode);
+        var diagnostic = Assert.Single(JsonDocument.Parse(result.Stdout).RootElement.GetProperty("diagnostics").EnumerateArray());
+        Assert.Equal("Broken.cs", diagnostic.GetProperty("file").GetString());
+        Assert.Equal(3, diagnostic.GetProperty("line").GetInt32());
+        Assert.Equal(21, diagnostic.GetProperty("column").GetInt32());
+        Assert.Contains("CS0103", diagnostic.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Run_UnknownTask_SuggestsTheNearestAndStoresNothing()
+    {
+        var directory = Experiment(git: false);
+
+        var result = await _lamina.RunAsync(directory, "run", "check_normalisation");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("did you mean 'check_normalization'?", result.Stderr);
+        Assert.Empty((await JsonAsync(directory, "runs", "list")).EnumerateArray());
+    }
+
+    [Fact]
+    public async Task RunsDelete_RemovesTheRun_AndAnAmbiguousOrUnknownIdIsRefused()
+    {
+        var directory = Experiment(git: false);
+        var run = RunId(await _lamina.RunAsync(directory, "run", "check_normalization", "--json"));
+
+        var unknown = await _lamina.RunAsync(directory, "runs", "show", "ffffffff");
+        var refused = await _lamina.RunAsync(directory, "runs", "delete", run);
+        var deleted = await _lamina.RunAsync(directory, "runs", "delete", run[..8], "--yes");
+
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("ffffffff", unknown.Stderr);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("--yes", refused.Stderr);
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        Assert.Empty((await JsonAsync(directory, "runs", "list")).EnumerateArray());
+    }
+}

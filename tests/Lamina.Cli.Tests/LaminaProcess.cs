@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Lamina.Cli.Tests;
+
+/// <summary>The result of one <c>lamina</c> process.</summary>
+internal sealed record LaminaResult(int ExitCode, string Stdout, string Stderr, byte[] StdoutBytes)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>Runs the real <c>lamina</c> command as a separate process, against a throw-away store.</summary>
+internal sealed class LaminaProcess(string home)
+{
+    public string Home { get; } = home;
+
+    public async Task<LaminaResult> RunAsync(string workingDirectory, params string[] arguments)
+    {
+        using var process = Start(workingDirectory, arguments);
+        return await WaitAsync(process);
+    }
+
+    public Process Start(string workingDirectory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(TestPaths.LaminaDll);
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        start.Environment["LAMINA_HOME"] = Home;
+        start.Environment["NO_COLOR"] = "1";
+        start.Environment["COLUMNS"] = "200";
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        return Process.Start(start)!;
+    }
+
+    public static async Task<LaminaResult> WaitAsync(Process process)
+    {
+        using var bytes = new MemoryStream();
+        var stdout = process.StandardOutput.BaseStream.CopyToAsync(bytes);
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        await stdout;
+        var raw = bytes.ToArray();
+        return new LaminaResult(process.ExitCode, Encoding.UTF8.GetString(raw), await stderr, raw);
+    }
+}
+
+/// <summary>A temporary folder removed at the end of a test.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public TempDirectory()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lamina-cli-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+internal static class Git
+{
+    public static string Run(string directory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("git")
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "-c", "user.name=Test", "-c", "user.email=test@example.invalid", "-c", "init.defaultBranch=main" }.Concat(arguments))
+        {
+            start.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"git {string.Join(' ', arguments)}: {error}");
+        return output;
+    }
+}
