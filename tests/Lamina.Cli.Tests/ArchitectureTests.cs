@@ -17,8 +17,10 @@ public sealed class ArchitectureTests
         ["Lamina.Cli"] = ["Lamina.Core", "Lamina.Tracking", "Lamina.Lab", "Lamina.Ship", "Lamina.Serve"],
     };
 
-    public static TheoryData<string> SourceProjects() =>
-        [.. Directory.GetDirectories(Path.Combine(TestPaths.RepositoryRoot, "src")).Select(Path.GetFileName).OfType<string>()];
+    private static IEnumerable<string> ProjectNames() =>
+        Directory.GetDirectories(Path.Combine(TestPaths.RepositoryRoot, "src")).Select(d => Path.GetFileName(d));
+
+    public static TheoryData<string> SourceProjects() => [.. ProjectNames()];
 
     [Theory]
     [MemberData(nameof(SourceProjects))]
@@ -58,7 +60,7 @@ public sealed class ArchitectureTests
     [Fact]
     public void EverySourceProject_HasATestProject()
     {
-        foreach (var project in SourceProjects().Select(row => (string)row[0]))
+        foreach (var project in ProjectNames())
         {
             Assert.True(File.Exists(Path.Combine(TestPaths.RepositoryRoot, "tests", $"{project}.Tests", $"{project}.Tests.csproj")),
                 $"{project} has no test project tests/{project}.Tests");
