@@ -6,7 +6,11 @@ namespace Lamina.Core.Plugins;
 /// <param name="Type">The parameter's type.</param>
 /// <param name="IsOptional">True when the constructor has a default for it.</param>
 /// <param name="DefaultValue">That default, when optional.</param>
-public sealed record PluginParameter(string Name, string ClrName, Type Type, bool IsOptional, object? DefaultValue);
+public sealed record PluginParameter(string Name, string ClrName, Type Type, bool IsOptional, object? DefaultValue)
+{
+    /// <summary>True when <c>null</c> may be passed: a <see cref="Nullable{T}"/> or a reference type not annotated as non-null.</summary>
+    public bool AcceptsNull { get; init; }
+}
 
 /// <summary>A plug-in class that a <c>cls</c> name resolves to.</summary>
 /// <param name="Name">The name <c>cls</c> uses.</param>
