@@ -68,6 +68,9 @@ public sealed class ConfigSequence(SourceLocation location, string path) : Confi
 
     public void Add(ConfigNode item) => _items.Add(item);
 
+    /// <summary>Replaces the item at <paramref name="index"/> (used by <c>--set</c> overrides).</summary>
+    public void Set(int index, ConfigNode item) => _items[index] = item;
+
     public override object? ToPlain() => _items.Select(i => i.ToPlain()).ToList();
 }
 

@@ -53,6 +53,14 @@ public static class YamlConfigReader
             diagnostics.Add(Locate(sourceName, e.Start), "", $"YAML syntax error: {Clean(e.Message)}");
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this instead of a YamlException for some malformed input, such as a
+            // flow list left open before the next key ("a: [1, 2" then "b: 3"); the last event read is the place.
+            var at = parser.Current?.End ?? Mark.Empty;
+            diagnostics.Add(Locate(sourceName, at), "", "YAML syntax error: the text cannot be read from here on (is a '[' or '{' left open?)");
+            return null;
+        }
     }
 
     private static ConfigNode ReadNode(IParser parser, string source, string path,

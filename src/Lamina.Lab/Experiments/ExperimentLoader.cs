@@ -26,10 +26,68 @@ public static class ExperimentLoader
     /// <paramref name="pluginCacheDirectory"/>), then checks every <c>cls</c>, its params, and every reference
     /// to a model or loader. Problems are sorted by file position.
     /// </summary>
+    /// <param name="builtInAssemblies">Assemblies whose plug-ins any experiment may name; Lamina.Core and Lamina.Lab when null.</param>
     public static ExperimentLoadResult Load(
         string path,
         IReadOnlyList<string> overrides,
         string pluginCacheDirectory,
-        IEnumerable<Assembly>? builtInAssemblies = null) =>
-        throw new NotImplementedException();
+        IEnumerable<Assembly>? builtInAssemblies = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(overrides);
+        ArgumentException.ThrowIfNullOrEmpty(pluginCacheDirectory);
+
+        var diagnostics = new DiagnosticBag();
+        var fullPath = Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            diagnostics.Add(SourceLocation.None(path), "", $"no experiment file at '{fullPath}'");
+            return Failed(diagnostics);
+        }
+        if (YamlConfigReader.ReadFile(path, diagnostics) is not { } rootNode)
+        {
+            return Failed(diagnostics);
+        }
+        if (rootNode is ConfigMapping overridable)
+        {
+            ConfigOverrides.Apply(overridable, overrides, diagnostics);
+        }
+
+        var directory = Path.GetDirectoryName(fullPath)!;
+        var schema = new ExperimentSchema(diagnostics, directory);
+        schema.Read(rootNode);
+        if (rootNode is not ConfigMapping root)
+        {
+            return Failed(diagnostics);
+        }
+
+        var errorsBeforeCompiling = diagnostics.Items.Count;
+        var compiled = PluginSourceCompiler.Compile(schema.SourcesPaths, directory, pluginCacheDirectory, diagnostics);
+        var compileFailed = diagnostics.Items.Count > errorsBeforeCompiling
+            || (compiled.Files.Count > 0 && compiled.Assembly is null);
+        var catalog = PluginCatalog.Create(
+            builtInAssemblies ?? [typeof(PluginCatalog).Assembly, typeof(ExperimentLoader).Assembly], compiled, diagnostics);
+
+        foreach (var (spec, kind) in schema.Plugins)
+        {
+            // After a compile error the classes of the broken sources are missing from the catalog; reporting
+            // each of their uses as "no plug-in named" would bury the one real error under a cascade.
+            if (compileFailed && catalog.Find(spec.Cls) is null)
+            {
+                continue;
+            }
+            PluginBinder.Validate(spec, kind, catalog, diagnostics);
+        }
+
+        var sorted = diagnostics.Sorted();
+        if (sorted.Count > 0 || schema.Version is not { } version || schema.ProjectName is not { } projectName)
+        {
+            return new ExperimentLoadResult(null, catalog, compiled, sorted);
+        }
+        var experiment = new Experiment(
+            fullPath, version, projectName, schema.SourcesPaths, schema.Models, schema.Loaders, schema.Tasks, root);
+        return new ExperimentLoadResult(experiment, catalog, compiled, sorted);
+    }
+
+    private static ExperimentLoadResult Failed(DiagnosticBag diagnostics) => new(null, null, null, diagnostics.Sorted());
 }

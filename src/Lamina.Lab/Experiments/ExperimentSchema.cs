@@ -1,0 +1,410 @@
+using System.Globalization;
+using Lamina.Core.Config;
+using Lamina.Core.Plugins;
+
+namespace Lamina.Lab.Experiments;
+
+/// <summary>
+/// Checks the structure and types of an experiment tree (format version 1) and the references between its
+/// sections. Plug-in entries are collected in <see cref="Plugins"/> for the catalog checks that follow
+/// compilation. Every problem goes to the bag; reading goes on after each one.
+/// </summary>
+internal sealed class ExperimentSchema
+{
+    private static readonly string[] RootKeys = ["version", "project", "models", "data", "tasks"];
+    private static readonly string[] ProjectKeys = ["project_name", "sources_path"];
+    private static readonly string[] ModelKeys = ["architecture", "loss", "metrics", "preprocessing", "postprocessing", "augmentation"];
+    private static readonly string[] DataKeys = ["loaders"];
+    private static readonly string[] SpecKeys = ["cls", "params"];
+    private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
+    private static readonly string[] TaskTypes = ["custom", "training"];
+    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size"];
+
+    private readonly ConfigReading _read;
+    private readonly string _directory;
+
+    // Names declared, even when their entry is malformed, so that a bad model is not also "missing" for a task.
+    private readonly HashSet<string> _modelNames = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _loaderNames = new(StringComparer.Ordinal);
+
+    public ExperimentSchema(DiagnosticBag diagnostics, string experimentDirectory)
+    {
+        _read = new ConfigReading(diagnostics);
+        _directory = experimentDirectory;
+    }
+
+    public int? Version { get; private set; }
+
+    public string? ProjectName { get; private set; }
+
+    /// <summary>Absolute folders that exist, in the order written.</summary>
+    public List<string> SourcesPaths { get; } = [];
+
+    public Dictionary<string, ModelSpec> Models { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, PluginSpec> Loaders { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, TaskSpec> Tasks { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every well-formed <c>{cls, params}</c> entry with the family it must belong to.</summary>
+    public List<(PluginSpec Spec, PluginKind Kind)> Plugins { get; } = [];
+
+    public void Read(ConfigNode rootNode)
+    {
+        if (rootNode is not ConfigMapping root)
+        {
+            _read.Diagnostics.Add(rootNode, $"expected a mapping at the top of the file, got {ConfigReading.Describe(rootNode)}");
+            return;
+        }
+        _read.OnlyKeys(root, RootKeys);
+        ReadVersion(root);
+        if (_read.Required(root, "project") is { } project)
+        {
+            ReadProject(project);
+        }
+        if (ConfigReading.Optional(root, "models") is { } models)
+        {
+            ReadModels(models);
+        }
+        if (ConfigReading.Optional(root, "data") is { } data)
+        {
+            ReadData(data);
+        }
+        if (ConfigReading.Optional(root, "tasks") is { } tasks)
+        {
+            ReadTasks(tasks);
+        }
+    }
+
+    private void ReadVersion(ConfigMapping root)
+    {
+        if (_read.Required(root, "version") is not { } node || _read.Integer(node) is not { } version)
+        {
+            return;
+        }
+        if (!ExperimentLoader.SupportedVersions.Contains(version))
+        {
+            var supported = ExperimentLoader.SupportedVersions;
+            _read.Diagnostics.Add(node,
+                $"unsupported version {version.ToString(CultureInfo.InvariantCulture)}; this Lamina reads " +
+                (supported.Count == 1 ? $"version {supported[0]}" : $"versions {string.Join(", ", supported)}"));
+            return;
+        }
+        Version = version;
+    }
+
+    private void ReadProject(ConfigNode node)
+    {
+        if (_read.Mapping(node) is not { } project)
+        {
+            return;
+        }
+        _read.OnlyKeys(project, ProjectKeys);
+        if (_read.Required(project, "project_name") is { } name)
+        {
+            ProjectName = _read.String(name, nonEmpty: true);
+        }
+        if (ConfigReading.Optional(project, "sources_path") is not { } sources)
+        {
+            return;
+        }
+        IEnumerable<ConfigNode> items = sources is ConfigSequence sequence ? sequence.Items : [sources];
+        foreach (var item in items)
+        {
+            if (_read.String(item, nonEmpty: true) is not { } folder)
+            {
+                continue;
+            }
+            var full = Path.GetFullPath(Path.Combine(_directory, folder));
+            if (Directory.Exists(full))
+            {
+                SourcesPaths.Add(full);
+            }
+            else
+            {
+                _read.Diagnostics.Add(item, $"no folder '{folder}' next to the experiment file");
+            }
+        }
+    }
+
+    private void ReadModels(ConfigNode node)
+    {
+        if (_read.Mapping(node) is not { } models)
+        {
+            return;
+        }
+        foreach (var (key, value) in models.Entries)
+        {
+            _modelNames.Add(key.Value);
+            if (_read.Mapping(value) is not { } model)
+            {
+                continue;
+            }
+            _read.OnlyKeys(model, ModelKeys);
+            Models[key.Value] = new ModelSpec(
+                key.Value,
+                One(model, "architecture", PluginKind.Architecture, "a model has one architecture"),
+                One(model, "loss", PluginKind.Loss, "a model has one loss"),
+                Many(model, "metrics", PluginKind.Metric),
+                Many(model, "preprocessing", PluginKind.Preprocessing),
+                Many(model, "postprocessing", PluginKind.Postprocessing),
+                Many(model, "augmentation", PluginKind.Augmentation),
+                model);
+        }
+    }
+
+    private PluginSpec? One(ConfigMapping owner, string key, PluginKind kind, string rule) =>
+        ConfigReading.Optional(owner, key) is { } node
+            ? node is ConfigSequence
+                ? Report(node, $"expected a mapping, got a list; {rule}")
+                : Spec(node, kind)
+            : null;
+
+    private PluginSpec? Report(ConfigNode node, string message)
+    {
+        _read.Diagnostics.Add(node, message);
+        return null;
+    }
+
+    /// <summary>One <c>{cls, params}</c> entry or a list of them.</summary>
+    private List<PluginSpec> Many(ConfigMapping owner, string key, PluginKind kind)
+    {
+        var specs = new List<PluginSpec>();
+        if (ConfigReading.Optional(owner, key) is not { } node)
+        {
+            return specs;
+        }
+        IEnumerable<ConfigNode> items = node is ConfigSequence sequence ? sequence.Items : [node];
+        foreach (var item in items)
+        {
+            if (Spec(item, kind) is { } spec)
+            {
+                specs.Add(spec);
+            }
+        }
+        return specs;
+    }
+
+    /// <summary>Reads a <c>{cls, params}</c> entry; a well-formed one is queued for the catalog checks.</summary>
+    private PluginSpec? Spec(ConfigNode node, PluginKind kind)
+    {
+        if (_read.Mapping(node, hint: " with 'cls' and 'params'") is not { } entry)
+        {
+            return null;
+        }
+        _read.OnlyKeys(entry, SpecKeys);
+        var cls = _read.Required(entry, "cls") is { } clsNode ? _read.String(clsNode, nonEmpty: true) : null;
+        ConfigMapping? parameters = null;
+        var parametersValid = true;
+        if (ConfigReading.Optional(entry, "params") is { } paramsNode)
+        {
+            parameters = _read.Mapping(paramsNode);
+            parametersValid = parameters is not null;
+        }
+        if (cls is null)
+        {
+            return null;
+        }
+        var spec = new PluginSpec(cls, parameters, entry);
+        // With params that are not a mapping, the binder would add "missing parameter" noise; the kind of
+        // mistake is already reported.
+        if (parametersValid)
+        {
+            Plugins.Add((spec, kind));
+        }
+        return spec;
+    }
+
+    private void ReadData(ConfigNode node)
+    {
+        if (_read.Mapping(node) is not { } data)
+        {
+            return;
+        }
+        _read.OnlyKeys(data, DataKeys);
+        if (ConfigReading.Optional(data, "loaders") is not { } loadersNode || _read.Mapping(loadersNode) is not { } loaders)
+        {
+            return;
+        }
+        foreach (var (key, value) in loaders.Entries)
+        {
+            _loaderNames.Add(key.Value);
+            if (Spec(value, PluginKind.DataLoader) is { } spec)
+            {
+                Loaders[key.Value] = spec;
+            }
+        }
+    }
+
+    private void ReadTasks(ConfigNode node)
+    {
+        if (_read.Mapping(node) is not { } tasks)
+        {
+            return;
+        }
+        foreach (var (key, value) in tasks.Entries)
+        {
+            if (_read.Mapping(value) is { } task && ReadTask(key.Value, task) is { } spec)
+            {
+                Tasks[key.Value] = spec;
+            }
+        }
+    }
+
+    private TaskSpec? ReadTask(string key, ConfigMapping task)
+    {
+        _read.OnlyKeys(task, TaskKeys);
+        var name = key;
+        if (ConfigReading.Optional(task, "name") is { } nameNode)
+        {
+            name = _read.String(nameNode, nonEmpty: true) ?? key;
+        }
+        IReadOnlyList<string> tags = [];
+        if (ConfigReading.Optional(task, "tags") is { } tagsNode)
+        {
+            tags = _read.Strings(tagsNode) ?? [];
+        }
+        string? description = null;
+        if (ConfigReading.Optional(task, "description") is { } descriptionNode)
+        {
+            description = _read.String(descriptionNode);
+        }
+
+        string? type = null;
+        if (_read.Required(task, "type") is { } typeNode && _read.String(typeNode) is { } typeName)
+        {
+            if (TaskTypes.Contains(typeName, StringComparer.Ordinal))
+            {
+                type = typeName;
+            }
+            else
+            {
+                _read.Diagnostics.Add(typeNode, $"unknown task type '{typeName}'{Suggestions.Hint(typeName, TaskTypes)}");
+            }
+        }
+        var parameters = _read.Required(task, "params");
+        if (type is null || parameters is null)
+        {
+            return null;
+        }
+
+        if (type == "custom")
+        {
+            return Spec(parameters, PluginKind.Task) is { } custom
+                ? new TaskSpec(key, name, tags, description, type, custom, null, task)
+                : null;
+        }
+        return ReadTraining(parameters) is { } training
+            ? new TaskSpec(key, name, tags, description, type, null, training, task)
+            : null;
+    }
+
+    private TrainingParams? ReadTraining(ConfigNode node)
+    {
+        if (_read.Mapping(node) is not { } training)
+        {
+            return null;
+        }
+        _read.OnlyKeys(training, TrainingKeys);
+        var model = _read.Required(training, "model") is { } modelNode ? ModelReference(modelNode) : null;
+        var epochs = _read.Required(training, "n_epochs") is { } epochsNode ? _read.Integer(epochsNode, minimum: 1) : null;
+        var loader = _read.Required(training, "train_loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
+
+        var ok = model is not null && epochs is not null && loader is not null;
+        var validationSplit = 0.2;
+        if (ConfigReading.Optional(training, "validation_split") is { } splitNode)
+        {
+            if (_read.Number(splitNode) is not { } split)
+            {
+                ok = false;
+            }
+            else if (split is not (>= 0 and < 1))
+            {
+                _read.Diagnostics.Add(splitNode, $"must be in [0, 1), got {((ConfigScalar)splitNode).Value}");
+                ok = false;
+            }
+            else
+            {
+                validationSplit = split;
+            }
+        }
+        var callbacks = new List<PluginSpec>();
+        if (ConfigReading.Optional(training, "callbacks") is { } callbacksNode)
+        {
+            if (_read.Sequence(callbacksNode) is { } sequence)
+            {
+                foreach (var item in sequence.Items)
+                {
+                    if (Spec(item, PluginKind.Callback) is { } callback)
+                    {
+                        callbacks.Add(callback);
+                    }
+                    else
+                    {
+                        ok = false;
+                    }
+                }
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+        var seed = OptionalInteger(training, "seed", 0, int.MinValue, ref ok);
+        var batchSize = OptionalInteger(training, "batch_size", 32, 1, ref ok);
+        return ok ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize) : null;
+    }
+
+    private int OptionalInteger(ConfigMapping mapping, string key, int fallback, int minimum, ref bool ok)
+    {
+        if (ConfigReading.Optional(mapping, key) is not { } node)
+        {
+            return fallback;
+        }
+        if (_read.Integer(node, minimum) is { } value)
+        {
+            return value;
+        }
+        ok = false;
+        return fallback;
+    }
+
+    private string? ModelReference(ConfigNode node)
+    {
+        if (_read.String(node, nonEmpty: true) is not { } name)
+        {
+            return null;
+        }
+        if (!_modelNames.Contains(name))
+        {
+            _read.Diagnostics.Add(node, $"no model named '{name}'{Suggestions.Hint(name, _modelNames)}");
+            return null;
+        }
+        if (Models.TryGetValue(name, out var model))
+        {
+            if (model.Architecture is null && model.Node["architecture"] is null or ConfigScalar { IsNull: true })
+            {
+                _read.Diagnostics.Add(node, $"model '{name}' has no architecture; a training task needs one");
+            }
+            if (model.Loss is null && model.Node["loss"] is null or ConfigScalar { IsNull: true })
+            {
+                _read.Diagnostics.Add(node, $"model '{name}' has no loss; a training task needs one");
+            }
+        }
+        return name;
+    }
+
+    private string? LoaderReference(ConfigNode node)
+    {
+        if (_read.String(node, nonEmpty: true) is not { } name)
+        {
+            return null;
+        }
+        if (!_loaderNames.Contains(name))
+        {
+            _read.Diagnostics.Add(node, $"no data loader named '{name}'{Suggestions.Hint(name, _loaderNames)}");
+            return null;
+        }
+        return name;
+    }
+}
