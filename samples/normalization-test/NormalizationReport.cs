@@ -91,7 +91,8 @@ public sealed class NormalizationReport(string model, int tiles = 64, int tileSi
 
     private static string Histogram(long[,] histogram, double min, double max)
     {
-        var text = new StringBuilder(CultureInfo.InvariantCulture, $"# bins of width 0.05 over [0, 1]; observed range [{min:G6}, {max:G6}]\nbin_start,r,g,b\n");
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"# bins of width 0.05 over [0, 1]; observed range [{min:G6}, {max:G6}]\nbin_start,r,g,b\n");
         for (var bin = 0; bin < 20; bin++)
         {
             text.Append(CultureInfo.InvariantCulture, $"{bin * 0.05:F2},{histogram[0, bin]},{histogram[1, bin]},{histogram[2, bin]}\n");

@@ -56,17 +56,26 @@ public static class LaminaApp
         }
         catch (Exception e)
         {
-            return Report(e, args.Contains("--verbose"));
+            return Report(e, args);
         }
     }
 
-    private static int Report(Exception exception, bool verbose)
+    // The folder of the experiment file named by -f/--file (default lamina.yaml), for showing source lines.
+    private static string ExperimentDirectory(string[] args)
     {
+        var index = Array.FindIndex(args, a => a is "-f" or "--file");
+        var file = index >= 0 && index + 1 < args.Length ? args[index + 1] : "lamina.yaml";
+        return Path.GetDirectoryName(Path.GetFullPath(file))!;
+    }
+
+    private static int Report(Exception exception, string[] args)
+    {
+        var verbose = args.Contains("--verbose");
         var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         switch (exception)
         {
             case ConfigValidationException invalid:
-                DiagnosticRenderer.Render(error, invalid.Diagnostics);
+                DiagnosticRenderer.Render(error, invalid.Diagnostics, ExperimentDirectory(args));
                 return Failure;
             case CommandParseException or CommandRuntimeException:
                 error.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");

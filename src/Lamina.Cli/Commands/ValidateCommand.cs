@@ -33,7 +33,7 @@ public sealed class ValidateCommand : Command<ExperimentSettings>
         }
         if (!result.IsValid)
         {
-            DiagnosticRenderer.Render(AnsiConsole.Console, result.Diagnostics);
+            DiagnosticRenderer.Render(AnsiConsole.Console, result.Diagnostics, Path.GetDirectoryName(path));
             return LaminaApp.Failure;
         }
         var experiment = result.Experiment!;

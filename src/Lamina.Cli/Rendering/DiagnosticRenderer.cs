@@ -6,13 +6,14 @@ namespace Lamina.Cli.Rendering;
 /// <summary>Prints configuration problems as <c>file:line:col: key.path: message</c> with the line and a caret under the spot.</summary>
 internal static class DiagnosticRenderer
 {
-    public static void Render(IAnsiConsole console, IReadOnlyList<ConfigDiagnostic> diagnostics)
+    public static void Render(IAnsiConsole console, IReadOnlyList<ConfigDiagnostic> diagnostics, string? baseDirectory = null)
     {
         var lines = new Dictionary<string, string[]?>(StringComparer.Ordinal);
         foreach (var diagnostic in diagnostics)
         {
-            console.MarkupLineInterpolated($"[bold]{diagnostic.Location}[/]: [red]error:[/] {Describe(diagnostic)}");
-            var source = SourceLine(lines, diagnostic.Location);
+            var label = diagnostic.Message.StartsWith("error ", StringComparison.Ordinal) ? "" : "error: ";
+            console.MarkupLineInterpolated($"[bold]{diagnostic.Location}[/]: [red]{label}[/]{Describe(diagnostic)}");
+            var source = SourceLine(lines, diagnostic.Location, baseDirectory);
             if (source is not null)
             {
                 var column = Math.Clamp(diagnostic.Location.Column, 1, source.Length + 1);
@@ -27,14 +28,16 @@ internal static class DiagnosticRenderer
     private static string Describe(ConfigDiagnostic diagnostic) =>
         string.IsNullOrEmpty(diagnostic.KeyPath) ? diagnostic.Message : $"{diagnostic.KeyPath}: {diagnostic.Message}";
 
-    private static string? SourceLine(Dictionary<string, string[]?> cache, SourceLocation location)
+    private static string? SourceLine(Dictionary<string, string[]?> cache, SourceLocation location, string? baseDirectory)
     {
         if (location.Line <= 0) return null;
+        // Plug-in sources are named relative to the experiment's folder.
+        var path = Path.IsPathRooted(location.File) || baseDirectory is null ? location.File : Path.Combine(baseDirectory, location.File);
         if (!cache.TryGetValue(location.File, out var lines))
         {
             try
             {
-                lines = File.Exists(location.File) ? File.ReadAllLines(location.File) : null;
+                lines = File.Exists(path) ? File.ReadAllLines(path) : null;
             }
             catch (IOException)
             {
