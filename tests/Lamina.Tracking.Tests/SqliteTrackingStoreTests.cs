@@ -281,6 +281,23 @@ public sealed class SqliteTrackingStoreTests : IDisposable
         Assert.False(File.Exists(DatabasePath));
     }
 
+    [Fact]
+    public async Task Write_WhileAnotherConnectionHoldsTheWriteLock_WaitsInsteadOfFailing()
+    {
+        await using var store = await SqliteTrackingStore.OpenAsync(DatabasePath, TimeProvider.System, CancellationToken.None);
+        await using var other = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        await other.OpenAsync();
+        var lockHeld = other.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: false);
+
+        var create = store.CreateRunAsync(Samples.Run(), CancellationToken.None);
+        await Task.Delay(300);
+        Assert.False(create.IsCompleted);
+        lockHeld.Commit();
+        var run = await create.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(run.Id, (await store.ResolveRunAsync(run.Id.ToString(), CancellationToken.None)).Id);
+    }
+
     private static async Task InsertRunWithIdAsync(SqliteTrackingStore store, Guid id)
     {
         var run = await store.CreateRunAsync(Samples.Run() with { Git = null, PluginSources = [] }, CancellationToken.None);
