@@ -451,7 +451,11 @@ public sealed class SqliteTrackingStore : ITrackingStore
     }
 
     /// <summary>Runs one unit of work on the connection, in a <c>BEGIN IMMEDIATE</c> transaction when it writes, retrying when the database is busy.</summary>
-    private async Task<T> ExecuteAsync<T>(bool write, Func<SqliteConnection, SqliteTransaction?, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    /// <remarks>SQLite's I/O and lock waits are synchronous underneath; the work runs on the thread pool so callers never block.</remarks>
+    private Task<T> ExecuteAsync<T>(bool write, Func<SqliteConnection, SqliteTransaction?, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        Task.Run(() => ExecuteOnPoolAsync(write, work, cancellationToken), cancellationToken);
+
+    private async Task<T> ExecuteOnPoolAsync<T>(bool write, Func<SqliteConnection, SqliteTransaction?, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
