@@ -27,6 +27,12 @@ public static class LaminaApp
             }
         };
         CliContext.Cancellation = cancellation.Token;
+        if (Console.IsOutputRedirected)
+        {
+            // Into a file or a pipe: plain text, and no line wrapping that would break messages apart.
+            AnsiConsole.Profile.Capabilities.Ansi = false;
+            AnsiConsole.Profile.Width = 240;
+        }
 
         var app = new CommandApp();
         app.Configure(config =>
@@ -71,7 +77,12 @@ public static class LaminaApp
     private static int Report(Exception exception, string[] args)
     {
         var verbose = args.Contains("--verbose");
-        var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var error = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(Console.Error),
+            Ansi = Console.IsErrorRedirected ? AnsiSupport.No : AnsiSupport.Detect,
+        });
+        if (Console.IsErrorRedirected) error.Profile.Width = 240;
         switch (exception)
         {
             case ConfigValidationException invalid:

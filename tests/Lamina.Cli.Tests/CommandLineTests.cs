@@ -239,7 +239,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("did you mean 'BinaryFocal'?", result.Stdout);
         Assert.Contains($"lamina.yaml:{LineOf("fifty")}:", result.Stdout);
         Assert.Contains($"lamina.yaml:{LineOf("factr")}:", result.Stdout);
-        Assert.Contains("3 problems", result.Stdout);
+        Assert.Contains("4 problems", result.Stdout); // factr is unknown and factor is missing
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("BinaryFocl", run.Stderr);
         var runs = await JsonAsync(directory, "runs", "list");

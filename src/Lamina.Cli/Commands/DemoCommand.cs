@@ -22,9 +22,13 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        AnsiConsole.MarkupLineInterpolated($"[bold]Lamina demo[/] (tracking store: {home.Root})");
-        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System));
-        var result = await demo.RunAsync(settings.Out, line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}"), CliContext.Cancellation);
+        // With --json, standard output carries only the JSON; the narration goes to standard error.
+        Action<string> report = settings.Json
+            ? Console.Error.WriteLine
+            : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
+        report($"Lamina demo (tracking store: {home.Root})");
+        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null });
+        var result = await demo.RunAsync(settings.Out, report, CliContext.Cancellation);
         var code = RunCommand.Report(result.Outcome, settings.Json);
         if (!settings.Json && code == 0)
         {

@@ -22,7 +22,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var runner = new TaskRunner(store, blobs, home, TimeProvider.System);
+        var runner = new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null };
         var outcome = await runner.RunAsync(new RunRequest(settings.File, settings.Task, settings.Overrides), CliContext.Cancellation);
         return Report(outcome, settings.Json);
     }

@@ -13,9 +13,10 @@ internal sealed class ConsoleCapture : IDisposable
     private readonly StringBuilder _buffer = new();
     private readonly Lock _gate = new();
 
-    public ConsoleCapture()
+    /// <param name="echo">Where the user sees the task's output (the console's standard output by default).</param>
+    public ConsoleCapture(TextWriter? echo = null)
     {
-        Writer = TextWriter.Synchronized(new TeeWriter(_originalOut, this));
+        Writer = TextWriter.Synchronized(new TeeWriter(echo ?? _originalOut, this));
         Console.SetOut(Writer);
         Console.SetError(TextWriter.Synchronized(new TeeWriter(_originalError, this)));
     }

@@ -23,6 +23,12 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Where the task's console output is shown while it is captured; standard output when null. A caller that
+    /// prints JSON on standard output points this at standard error.
+    /// </summary>
+    public TextWriter? Echo { get; init; }
+
     /// <summary>The task types this Lamina runs.</summary>
     public static readonly IReadOnlyList<string> RunnableTypes = ["custom"];
 
@@ -131,7 +137,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
         CancellationToken cancellationToken)
     {
         var configuration = (IReadOnlyDictionary<string, object?>)experiment.Root.ToPlain()!;
-        using var capture = new ConsoleCapture();
+        using var capture = new ConsoleCapture(Echo);
         var context = new RunContext(runId, task.Key, experiment.Directory, configuration, store, blobs, time, capture.Writer)
         {
             PreprocessingFactory = model => CreatePreprocessing(experiment, catalog, model),
