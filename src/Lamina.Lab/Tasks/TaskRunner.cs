@@ -40,8 +40,12 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
 
         var newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
         var run = await store.CreateRunAsync(newRun, cancellationToken);
-        await StoreInputsAsync(run.Id, experiment, cancellationToken);
-        return await ExecuteAsync(run.Id, experiment, catalog, task, work, cancellationToken);
+        // From here on the run exists: whatever happens, it ends completed, failed or aborted, never left running.
+        return await ExecuteAsync(run.Id, experiment, catalog, task, async (context, token) =>
+        {
+            await StoreInputsAsync(run.Id, experiment, token);
+            await work(context, token);
+        }, cancellationToken);
     }
 
     /// <summary>Loads and validates an experiment file; throws <see cref="ConfigValidationException"/> with every problem.</summary>
