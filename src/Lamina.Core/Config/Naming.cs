@@ -5,7 +5,7 @@ namespace Lamina.Core.Config;
 /// <summary>How CLR names and types appear in configuration files and their messages.</summary>
 internal static class Naming
 {
-    /// <summary><c>nLayers</c> → <c>n_layers</c>, <c>HTTPPort</c> → <c>http_port</c>, <c>factor</c> → <c>factor</c>.</summary>
+    /// <summary><c>nLayers</c> → <c>n_layers</c>, <c>HTTPPort</c> → <c>http_port</c>, <c>tile2D</c> → <c>tile2d</c>.</summary>
     public static string SnakeCase(string name)
     {
         var builder = new StringBuilder(name.Length + 4);
@@ -16,7 +16,7 @@ internal static class Naming
             {
                 var previous = i > 0 ? name[i - 1] : '\0';
                 var next = i + 1 < name.Length ? name[i + 1] : '\0';
-                var startsWord = char.IsLower(previous) || char.IsDigit(previous) || (char.IsUpper(previous) && char.IsLower(next));
+                var startsWord = char.IsLower(previous) || ((char.IsDigit(previous) || char.IsUpper(previous)) && char.IsLower(next));
                 if (i > 0 && startsWord && previous != '_')
                 {
                     builder.Append('_');

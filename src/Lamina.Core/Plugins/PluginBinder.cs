@@ -113,7 +113,7 @@ public static class PluginBinder
             var actual = plugin.Kinds.Count == 0
                 ? "not a plug-in of any family"
                 : string.Join(" and ", plugin.Kinds.Order().Select(PluginKinds.Describe));
-            diagnostics.Add(spec.ClsNode, $"'{plugin.Name}' is {actual}, not {wanted.Describe()}{Suggestions.Hint(spec.Cls, candidates)}");
+            diagnostics.Add(spec.ClsNode, $"'{plugin.Name}' is {actual}, not {wanted.Describe()}");
             return null;
         }
         return plugin;

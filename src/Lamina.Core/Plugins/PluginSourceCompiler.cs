@@ -109,7 +109,16 @@ public static class PluginSourceCompiler
                 if (!byPath.ContainsKey(path))
                 {
                     var relative = Path.GetRelativePath(baseDirectory, path).Replace('\\', '/');
-                    var bytes = File.ReadAllBytes(path);
+                    byte[] bytes;
+                    try
+                    {
+                        bytes = File.ReadAllBytes(path);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        diagnostics.Add(SourceLocation.None(relative), "", $"cannot read the plug-in source: {e.Message}");
+                        continue;
+                    }
                     byPath[path] = (new PluginSourceFile(path, relative, Sha256(bytes)), bytes);
                 }
             }

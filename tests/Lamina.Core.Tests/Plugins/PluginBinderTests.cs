@@ -118,6 +118,16 @@ public sealed class PluginBinderTests
     }
 
     [Fact]
+    public void Validate_ParamsForAPluginWithoutParameters_SaysItTakesNone()
+    {
+        // When
+        var diagnostics = Validate("cls: accuracy\nparams:\n  top_k: 5\n", PluginKind.Metric);
+
+        // Then
+        Assert.Equal("unknown parameter 'top_k' for 'accuracy'; it takes no parameters", Assert.Single(diagnostics).Message);
+    }
+
+    [Fact]
     public void Validate_WrongTypes_AreEachReportedAtTheValue()
     {
         // When

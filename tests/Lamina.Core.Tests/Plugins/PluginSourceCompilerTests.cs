@@ -126,6 +126,22 @@ public sealed class PluginSourceCompilerTests
     }
 
     [Fact]
+    public void Compile_SameSourcesFromSeveralThreads_GivesOneAssembly()
+    {
+        // Given
+        using var folder = new TempFolder();
+        folder.Write("plugins/Normalization.cs", Specs.Normalization + $"\n// {Guid.NewGuid()}\n");
+
+        // When
+        var results = Enumerable.Range(0, 4).AsParallel().Select(_ => folder.Compile(new DiagnosticBag())).ToList();
+
+        // Then
+        Assert.All(results, r => Assert.Same(results[0].Assembly, r.Assembly));
+        Assert.NotNull(results[0].Assembly);
+        Assert.Single(Directory.GetFiles(folder.Cache));
+    }
+
+    [Fact]
     public void Compile_ChangedFile_ChangesTheDigest()
     {
         // Given
