@@ -93,7 +93,20 @@ public static class ExperimentLoader
     /// <summary>Whether the sources declare a class of that name, or give one that name with [PluginName].</summary>
     private static bool DeclaredIn(CompiledPlugins compiled, string name) =>
         compiled.TypeSources.Keys.Any(fullName => fullName.Split('.', '+')[^1] == name)
-        || compiled.Files.Any(f => File.ReadAllText(f.FullPath).Contains($"PluginName(\"{name}\")", StringComparison.Ordinal));
+        || compiled.Files.Any(f => TextOf(f.FullPath).Contains($"PluginName(\"{name}\")", StringComparison.Ordinal));
+
+    // An unreadable source was already reported by the compiler.
+    private static string TextOf(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
 
     private static ExperimentLoadResult Failed(DiagnosticBag diagnostics) => new(null, null, null, diagnostics.Sorted());
 }
