@@ -14,7 +14,7 @@ internal sealed class ConfigReading(DiagnosticBag diagnostics)
         {
             return mapping;
         }
-        Diagnostics.Add(node, $"expected a mapping, got {Describe(node)}{hint}");
+        Diagnostics.Add(node, $"expected a mapping{hint}, got {Describe(node)}");
         return null;
     }
 

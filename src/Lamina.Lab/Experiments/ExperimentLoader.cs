@@ -71,8 +71,9 @@ public static class ExperimentLoader
         foreach (var (spec, kind) in schema.Plugins)
         {
             // After a compile error the classes of the broken sources are missing from the catalog; reporting
-            // each of their uses as "no plug-in named" would bury the one real error under a cascade.
-            if (compileFailed && catalog.Find(spec.Cls) is null)
+            // each of their uses as "no plug-in named" would bury the real error under a cascade. Other unknown
+            // names (a typo of a built-in) are still reported.
+            if (compileFailed && catalog.Find(spec.Cls) is null && DeclaredIn(compiled, spec.Cls))
             {
                 continue;
             }
@@ -87,6 +88,24 @@ public static class ExperimentLoader
         var experiment = new Experiment(
             fullPath, version, projectName, schema.SourcesPaths, schema.Models, schema.Loaders, schema.Tasks, root);
         return new ExperimentLoadResult(experiment, catalog, compiled, sorted);
+    }
+
+    /// <summary>Whether the sources declare a class of that name, or give one that name with [PluginName].</summary>
+    private static bool DeclaredIn(CompiledPlugins compiled, string name) =>
+        compiled.TypeSources.Keys.Any(fullName => fullName.Split('.', '+')[^1] == name)
+        || compiled.Files.Any(f => TextOf(f.FullPath).Contains($"PluginName(\"{name}\")", StringComparison.Ordinal));
+
+    // An unreadable source was already reported by the compiler.
+    private static string TextOf(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     private static ExperimentLoadResult Failed(DiagnosticBag diagnostics) => new(null, null, null, diagnostics.Sorted());

@@ -139,6 +139,47 @@ public sealed class ExperimentLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_MinimalFileWithDefaultBuiltIns_IsValid()
+    {
+        // Given
+        var path = Path.Combine(_cache, "lamina.yaml");
+        File.WriteAllText(path, "version: 1\nproject:\n  project_name: Minimal\n");
+
+        // When
+        var result = ExperimentLoader.Load(path, [], _cache);
+
+        // Then
+        Assert.Empty(result.Diagnostics);
+        var experiment = result.Experiment!;
+        Assert.Equal(("Minimal", 0, 0, 0), (experiment.ProjectName, experiment.Models.Count, experiment.Tasks.Count, experiment.SourcesPaths.Count));
+        Assert.Empty(result.Plugins!.Files);
+    }
+
+    [Fact]
+    public void Load_FileWithCompileErrorAndTypos_ReportsBothWithoutCascade()
+    {
+        // Given: the broken sources define Normalization, which the file uses twice
+        var path = Path.Combine(_cache, "lamina.yaml");
+        var fixtures = Path.Combine(AppContext.BaseDirectory, "Experiments", "Fixtures", "Broken");
+        File.WriteAllText(path, $$$"""
+            version: 1
+            project: {project_name: Broken, sources_path: '{{{fixtures}}}'}
+            models:
+              a:
+                preprocessing: {cls: Normalization, params: {factor: 2}}
+              b: {preprocessing: [{cls: Normalization}], loss: {cls: BinaryFocl}}
+            """);
+
+        // When
+        var result = Load(path);
+
+        // Then
+        Assert.Collection(result.Diagnostics,
+            d => Assert.Contains("CS0103", d.Message, StringComparison.Ordinal),
+            d => Assert.Equal("models.b.loss.cls: no plug-in named 'BinaryFocl'; did you mean 'BinaryFocal'?", $"{d.KeyPath}: {d.Message}"));
+    }
+
+    [Fact]
     public void Load_ValidFileTwice_ReusesTheCompiledPlugins()
     {
         // When

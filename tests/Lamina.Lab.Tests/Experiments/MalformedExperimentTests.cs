@@ -38,7 +38,7 @@ public sealed partial class MalformedExperimentTests : IDisposable
         var lines = File.ReadAllLines(path);
         var expected = lines.Select(l => ExpectLine().Match(l)).Where(m => m.Success)
             .Select(m => Format(
-                m.Groups["file"].Success ? m.Groups["file"].Value : path,
+                m.Groups["file"].Success ? m.Groups["file"].Value : "",
                 int.Parse(m.Groups["line"].Value, System.Globalization.CultureInfo.InvariantCulture),
                 int.Parse(m.Groups["col"].Value, System.Globalization.CultureInfo.InvariantCulture),
                 m.Groups["path"].Value,
@@ -53,16 +53,18 @@ public sealed partial class MalformedExperimentTests : IDisposable
 
         // Then
         var actual = result.Diagnostics
-            .Select(d => Format(d.Location.File, d.Location.Line, d.Location.Column, d.KeyPath, d.Message))
+            .Select(d => Format(d.Location.File == path ? "" : d.Location.File, d.Location.Line, d.Location.Column, d.KeyPath, d.Message))
             .Order(StringComparer.Ordinal)
             .ToList();
-        Assert.Equal(expected, actual);
+        // One string per file, so that a failure shows every line of both sides.
+        Assert.Equal(string.Join(Environment.NewLine, expected), string.Join(Environment.NewLine, actual));
         Assert.Null(result.Experiment);
         Assert.False(result.IsValid);
     }
 
+    // The experiment file itself is written as nothing, so that failures read like the expect lines.
     private static string Format(string file, int line, int column, string keyPath, string message) =>
-        $"{file}:{line}:{column} {keyPath}: {message}";
+        $"{(file.Length == 0 ? "" : file + ":")}{line}:{column} {keyPath}: {message}";
 
     [GeneratedRegex(@"^# expect: (?:(?<file>[^\s]+):)?(?<line>\d+):(?<col>\d+) (?<path>\S*): (?<msg>.*)$")]
     private static partial Regex ExpectLine();
