@@ -6,7 +6,7 @@ namespace Lamina.Cli.Tests;
 /// <summary>The <c>lamina</c> command end to end: real processes, a real SQLite store, real git repositories.</summary>
 public sealed class CommandLineTests : IDisposable
 {
-    private readonly TempDirectory _temp = new();
+    private readonly TemporaryDirectory _temp = new();
     private readonly LaminaProcess _lamina;
 
     public CommandLineTests() => _lamina = new LaminaProcess(_temp.Combine("home"));
@@ -183,10 +183,7 @@ public sealed class CommandLineTests : IDisposable
         }
         Assert.True(File.Exists(marker), "the sleeper task never started");
 
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
+        Assert.Equal(0, Signals.Interrupt(process.Id));
         var result = await LaminaProcess.WaitAsync(process);
 
         Assert.True(result.ExitCode == 130, result.ToString());
@@ -291,4 +288,15 @@ public sealed class CommandLineTests : IDisposable
         Assert.True(deleted.ExitCode == 0, deleted.ToString());
         Assert.Empty((await JsonAsync(directory, "runs", "list")).EnumerateArray());
     }
+}
+
+/// <summary>Sends SIGINT as a terminal's Ctrl+C does.</summary>
+internal static partial class Signals
+{
+    private const int SigInt = 2;
+
+    public static int Interrupt(int pid) => Kill(pid, SigInt);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 }
