@@ -52,6 +52,12 @@ public static class LaminaApp
                 runs.AddCommand<RunsCompareCommand>("compare").WithDescription("Compare runs: differing parameters and final metrics.");
                 runs.AddCommand<RunsDeleteCommand>("delete").WithDescription("Delete a run.");
             });
+            config.AddBranch("datasets", datasets =>
+            {
+                datasets.SetDescription("Inspect tile data sets.");
+                datasets.AddCommand<DatasetsListCommand>("list").WithDescription("List data sets, newest first.");
+                datasets.AddCommand<DatasetsShowCommand>("show").WithDescription("Show a data set: slides, split, label counts.");
+            });
             config.AddCommand<DemoCommand>("demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

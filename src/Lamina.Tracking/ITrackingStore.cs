@@ -30,6 +30,25 @@ public interface ITrackingStore : IAsyncDisposable
 
     /// <summary>Deletes a run and its rows; blobs stay (they may be shared).</summary>
     Task DeleteRunAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Registers a data set; registering the same id again returns the first registration.</summary>
+    Task<DatasetRecord> RegisterDatasetAsync(DatasetRecord dataset, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<DatasetRecord>> ListDatasetsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Finds a data set by its full id or a unique prefix.</summary>
+    Task<DatasetRecord> ResolveDatasetAsync(string idOrPrefix, CancellationToken cancellationToken);
+
+    /// <summary>Records the data sets and slides a run used or made.</summary>
+    Task RecordRunInputsAsync(Guid runId, IReadOnlyList<RunDataset> datasets, IReadOnlyList<SlideInput> slides, CancellationToken cancellationToken);
+
+    Task<RunInputs> GetRunInputsAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>The SHA-256 remembered for a file with this path, size and modification time, if any.</summary>
+    Task<string?> FindSlideDigestAsync(string path, long size, DateTimeOffset modified, CancellationToken cancellationToken);
+
+    /// <summary>Remembers a file's SHA-256 under its path, size and modification time.</summary>
+    Task RememberSlideDigestAsync(string path, long size, DateTimeOffset modified, string sha256, CancellationToken cancellationToken);
 }
 
 /// <summary>Content-addressed blobs: a blob's name is the SHA-256 of its bytes, lowercase hex.</summary>

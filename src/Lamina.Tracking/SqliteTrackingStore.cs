@@ -11,7 +11,7 @@ namespace Lamina.Tracking;
 /// failing when a read lock would have to be upgraded; busy errors that still come through are retried with backoff.
 /// One instance holds one connection and serialises its callers.
 /// </remarks>
-public sealed class SqliteTrackingStore : ITrackingStore
+public sealed partial class SqliteTrackingStore : ITrackingStore
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;

@@ -92,3 +92,22 @@ public sealed record RunDetails(
 
 /// <summary>Filters for listing runs; null means any.</summary>
 public sealed record RunQuery(string? ProjectName = null, string? TaskName = null, RunStatus? Status = null, int Limit = 100);
+
+/// <summary>A tile dataset: its id is the SHA-256 of its manifest, which the blob store holds under that digest.</summary>
+/// <param name="Id">SHA-256 of the manifest (lowercase hex).</param>
+/// <param name="Name">The name the dataset task gave it.</param>
+/// <param name="CreatedAt">When it was first registered.</param>
+/// <param name="RunId">The run that built it first, if any.</param>
+/// <param name="SlideCount">Number of slides.</param>
+/// <param name="TileCount">Number of labelled tiles.</param>
+/// <param name="SummaryJson">Label and split counts and the tiling, as JSON, for listings.</param>
+public sealed record DatasetRecord(string Id, string Name, DateTimeOffset CreatedAt, Guid? RunId, int SlideCount, long TileCount, string SummaryJson);
+
+/// <summary>A data set a run used or produced, and how (<c>input</c>, <c>output</c>).</summary>
+public sealed record RunDataset(string DatasetId, string Role);
+
+/// <summary>A slide a run read, by its path when read and its SHA-256.</summary>
+public sealed record SlideInput(string Path, string Sha256, long Size);
+
+/// <summary>The data a run used: data sets and slides.</summary>
+public sealed record RunInputs(IReadOnlyList<RunDataset> Datasets, IReadOnlyList<SlideInput> Slides);

@@ -116,6 +116,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
                 environment = details.Environment,
                 pluginSources = details.PluginSources,
                 artifacts = details.Artifacts,
+                inputs = await store.GetRunInputsAsync(run.Id, token),
                 metrics = MetricSummary.Of(await store.GetMetricsAsync(run.Id, token)),
                 log = await store.GetLogAsync(run.Id, token),
             });
@@ -177,6 +178,15 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
             var sources = new Table().AddColumns("plug-in source", "sha256");
             foreach (var source in details.PluginSources) sources.AddRow(Markup.Escape(source.Path), source.Sha256);
             console.Write(sources);
+        }
+
+        var inputs = await store.GetRunInputsAsync(runId, token);
+        if (inputs.Datasets.Count > 0 || inputs.Slides.Count > 0)
+        {
+            var data = new Table().AddColumns("data", "role", "sha256");
+            foreach (var d in inputs.Datasets) data.AddRow("data set", d.Role, d.DatasetId);
+            foreach (var s in inputs.Slides) data.AddRow(Markup.Escape(s.Path), "slide", s.Sha256);
+            console.Write(data);
         }
 
         console.Write(new Rule("configuration (effective)").LeftJustified());

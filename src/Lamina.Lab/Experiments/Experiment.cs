@@ -23,10 +23,13 @@ public sealed record TrainingParams(
     int Seed,
     int BatchSize);
 
+/// <summary>The params of a <c>dataset</c> task: which loader lays out the tiles, and how slides are split.</summary>
+public sealed record DatasetParams(string Loader, string Name, double ValidationSplit, int Seed);
+
 /// <summary>A task declared in an experiment file.</summary>
 /// <param name="Key">The key under <c>tasks</c>, as given to <c>lamina run</c>.</param>
 /// <param name="Name">The display name (<c>name</c>), the key when absent.</param>
-/// <param name="Type">The task type: <c>custom</c> or <c>training</c>.</param>
+/// <param name="Type">The task type: <c>custom</c>, <c>training</c> or <c>dataset</c>.</param>
 /// <param name="Custom">For <c>custom</c>: the task plug-in (the <c>params</c> mapping is its <c>{cls, params}</c>).</param>
 /// <param name="Training">For <c>training</c>: its typed params.</param>
 public sealed record TaskSpec(
@@ -37,7 +40,11 @@ public sealed record TaskSpec(
     string Type,
     PluginSpec? Custom,
     TrainingParams? Training,
-    ConfigMapping Node);
+    ConfigMapping Node)
+{
+    /// <summary>For <c>dataset</c>: its typed params.</summary>
+    public DatasetParams? Dataset { get; init; }
+}
 
 /// <summary>A validated experiment file (<c>lamina.yaml</c>, format version 1).</summary>
 /// <param name="Path">Absolute path of the file.</param>

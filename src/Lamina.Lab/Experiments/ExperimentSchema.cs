@@ -17,7 +17,8 @@ internal sealed class ExperimentSchema
     private static readonly string[] DataKeys = ["loaders"];
     private static readonly string[] SpecKeys = ["cls", "params"];
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
-    private static readonly string[] TaskTypes = ["custom", "training"];
+    private static readonly string[] TaskTypes = ["custom", "training", "dataset"];
+    private static readonly string[] DatasetKeys = ["loader", "name", "validation_split", "seed"];
     private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size"];
 
     private readonly ConfigReading _read;
@@ -294,9 +295,54 @@ internal sealed class ExperimentSchema
                 ? new TaskSpec(key, name, tags, description, type, custom, null, task)
                 : null;
         }
+        if (type == "dataset")
+        {
+            return ReadDataset(parameters, key) is { } dataset
+                ? new TaskSpec(key, name, tags, description, type, null, null, task) { Dataset = dataset }
+                : null;
+        }
         return ReadTraining(parameters) is { } training
             ? new TaskSpec(key, name, tags, description, type, null, training, task)
             : null;
+    }
+
+    private DatasetParams? ReadDataset(ConfigNode node, string taskKey)
+    {
+        if (_read.Mapping(node) is not { } dataset)
+        {
+            return null;
+        }
+        _read.OnlyKeys(dataset, DatasetKeys);
+        var loader = _read.Required(dataset, "loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
+        var ok = loader is not null;
+        var name = taskKey;
+        if (ConfigReading.Optional(dataset, "name") is { } nameNode)
+        {
+            name = _read.String(nameNode, nonEmpty: true) ?? taskKey;
+        }
+        var validationSplit = Fraction(dataset, "validation_split", 0.2, ref ok);
+        var seed = OptionalInteger(dataset, "seed", 0, int.MinValue, ref ok);
+        return ok ? new DatasetParams(loader!, name, validationSplit, seed) : null;
+    }
+
+    private double Fraction(ConfigMapping mapping, string key, double fallback, ref bool ok)
+    {
+        if (ConfigReading.Optional(mapping, key) is not { } node)
+        {
+            return fallback;
+        }
+        if (_read.Number(node) is not { } value)
+        {
+            ok = false;
+            return fallback;
+        }
+        if (value is not (>= 0 and < 1))
+        {
+            _read.Diagnostics.Add(node, $"must be in [0, 1), got {((ConfigScalar)node).Value}");
+            ok = false;
+            return fallback;
+        }
+        return value;
     }
 
     private TrainingParams? ReadTraining(ConfigNode node)
@@ -311,23 +357,7 @@ internal sealed class ExperimentSchema
         var loader = _read.Required(training, "train_loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
 
         var ok = model is not null && epochs is not null && loader is not null;
-        var validationSplit = 0.2;
-        if (ConfigReading.Optional(training, "validation_split") is { } splitNode)
-        {
-            if (_read.Number(splitNode) is not { } split)
-            {
-                ok = false;
-            }
-            else if (split is not (>= 0 and < 1))
-            {
-                _read.Diagnostics.Add(splitNode, $"must be in [0, 1), got {((ConfigScalar)splitNode).Value}");
-                ok = false;
-            }
-            else
-            {
-                validationSplit = split;
-            }
-        }
+        var validationSplit = Fraction(training, "validation_split", 0.2, ref ok);
         var callbacks = new List<PluginSpec>();
         if (ConfigReading.Optional(training, "callbacks") is { } callbacksNode)
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Lamina.Core;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
+using Lamina.Lab.Datasets;
 using Lamina.Lab.Experiments;
 using Lamina.Tracking;
 
@@ -30,13 +31,13 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     public TextWriter? Echo { get; init; }
 
     /// <summary>The task types this Lamina runs.</summary>
-    public static readonly IReadOnlyList<string> RunnableTypes = ["custom"];
+    public static readonly IReadOnlyList<string> RunnableTypes = ["custom", "dataset"];
 
     public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var (experiment, catalog, plugins) = Load(request, home);
         var task = FindTask(experiment, request.TaskKey);
-        var work = Prepare(task, catalog);
+        var work = Prepare(experiment, task, catalog);
 
         var newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
         var run = await store.CreateRunAsync(newRun, cancellationToken);
@@ -75,13 +76,17 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     }
 
     // Creates the task's plug-ins before anything is stored, so a bad constructor fails in the first second.
-    private static Func<RunContext, CancellationToken, Task> Prepare(TaskSpec task, PluginCatalog catalog)
+    private Func<RunContext, CancellationToken, Task> Prepare(Experiment experiment, TaskSpec task, PluginCatalog catalog)
     {
         switch (task.Type)
         {
             case "custom":
                 var custom = PluginBinder.Create<ICustomTask>(task.Custom!, catalog);
                 return (context, token) => custom.RunAsync(context, token);
+            case "dataset":
+                var parameters = task.Dataset!;
+                var dataset = new DatasetTask(store, blobs, DatasetTask.SourceOf(experiment, parameters, catalog), parameters, time);
+                return (context, token) => dataset.RunAsync(context, token);
             default:
                 throw new LaminaException(
                     $"task '{task.Key}' is of type '{task.Type}', which this Lamina version validates but cannot run yet " +

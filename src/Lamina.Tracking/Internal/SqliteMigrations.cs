@@ -77,5 +77,42 @@ internal static class SqliteMigrations
             PRIMARY KEY (run_id, seq)
         );
         """,
+
+        // 2: tile datasets, the inputs of runs, and the slide digest cache.
+        """
+        CREATE TABLE datasets (
+            id           TEXT PRIMARY KEY,
+            name         TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            run_id       TEXT,
+            slide_count  INTEGER NOT NULL,
+            tile_count   INTEGER NOT NULL,
+            summary      TEXT NOT NULL
+        );
+        CREATE INDEX datasets_by_created ON datasets(created_at);
+
+        CREATE TABLE run_datasets (
+            run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            dataset_id  TEXT NOT NULL REFERENCES datasets(id),
+            role        TEXT NOT NULL,
+            PRIMARY KEY (run_id, dataset_id, role)
+        );
+
+        CREATE TABLE run_slides (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            path    TEXT NOT NULL,
+            sha256  TEXT NOT NULL,
+            size    INTEGER NOT NULL,
+            PRIMARY KEY (run_id, path)
+        );
+
+        CREATE TABLE slide_digests (
+            path       TEXT PRIMARY KEY,
+            size       INTEGER NOT NULL,
+            modified   TEXT NOT NULL,
+            sha256     TEXT NOT NULL,
+            hashed_at  TEXT NOT NULL
+        );
+        """,
     ];
 }

@@ -1,0 +1,36 @@
+using System.Security.Cryptography;
+using Lamina.Tracking;
+
+namespace Lamina.Lab.Datasets;
+
+/// <summary>
+/// SHA-256 of slide files, remembered in the tracking store by path, size and modification time, so a 4 GB slide
+/// is hashed once rather than on every run.
+/// </summary>
+public sealed class SlideDigests(ITrackingStore store)
+{
+    /// <summary>Files hashed (not found in the cache) by this instance.</summary>
+    public int Hashed { get; private set; }
+
+    public async Task<SlideInput> DigestAsync(string path, CancellationToken cancellationToken)
+    {
+        var file = new FileInfo(Path.GetFullPath(path));
+        if (!file.Exists)
+        {
+            throw new Core.LaminaException($"slide '{file.FullName}' does not exist");
+        }
+        var modified = new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero);
+        if (await store.FindSlideDigestAsync(file.FullName, file.Length, modified, cancellationToken) is { } known)
+        {
+            return new SlideInput(file.FullName, known, file.Length);
+        }
+        string digest;
+        await using (var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
+        {
+            digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+        }
+        Hashed++;
+        await store.RememberSlideDigestAsync(file.FullName, file.Length, modified, digest, cancellationToken);
+        return new SlideInput(file.FullName, digest, file.Length);
+    }
+}

@@ -1,0 +1,35 @@
+using Lamina.Core.Slides;
+
+namespace Lamina.Lab.Datasets;
+
+/// <summary>A tile with its class index in the data set's class list.</summary>
+public sealed record LabelledTile(Tile Tile, int Label);
+
+/// <summary>The tiles a source lays out on one slide, with the slide's geometry.</summary>
+/// <param name="SlidePath">Absolute path of the slide.</param>
+/// <param name="Name">The slide's name within the source (its path relative to the source's folder, '/' separators).</param>
+/// <param name="AnnotationsPath">The annotation file the labels came from, if any.</param>
+public sealed record SlideTiles(
+    string SlidePath,
+    string Name,
+    string? AnnotationsPath,
+    long Width,
+    long Height,
+    double? MicronsPerPixel,
+    IReadOnlyList<LabelledTile> Tiles);
+
+/// <summary>
+/// A data loader that can lay out its labelled tiles without reading their pixels: what a <c>dataset</c> task
+/// records in a manifest.
+/// </summary>
+public interface ITileSource
+{
+    /// <summary>The class names; a tile's label indexes this list.</summary>
+    IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>The settings that decide which tiles exist and how they are labelled, recorded in the manifest.</summary>
+    IReadOnlyDictionary<string, object?> Settings { get; }
+
+    /// <summary>Lays out the tiles of every slide, relative paths resolved against <paramref name="baseDirectory"/>.</summary>
+    Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken);
+}
