@@ -46,6 +46,7 @@ public sealed record DatasetManifest(
         JsonSerializer.SerializeToUtf8Bytes(this with { Settings = new SortedDictionary<string, object?>(Settings.ToDictionary(), StringComparer.Ordinal) }, Options);
 
     /// <summary>The data set's id: the SHA-256 of <see cref="ToCanonicalJson"/>.</summary>
+    [JsonIgnore]
     public string Id => Convert.ToHexStringLower(SHA256.HashData(ToCanonicalJson()));
 
     public static DatasetManifest Parse(ReadOnlySpan<byte> json) =>
@@ -70,10 +71,10 @@ public sealed record DatasetManifest(
         var ordered = slideDigests.Distinct().Order(StringComparer.Ordinal).ToArray();
         new Random(seed).Shuffle(ordered);
         var validation = (int)Math.Round(ordered.Length * validationSplit, MidpointRounding.AwayFromZero);
-        if (validationSplit > 0 && ordered.Length >= 2)
-        {
-            validation = Math.Clamp(validation, 1, ordered.Length - 1);
-        }
+        // Training needs a slide, and a validation share asked for gets one slide when there are two or more.
+        validation = validationSplit > 0 && ordered.Length >= 2
+            ? Math.Clamp(validation, 1, ordered.Length - 1)
+            : Math.Min(validation, Math.Max(0, ordered.Length - 1));
         return ordered.Select((digest, i) => (digest, split: i < validation ? "validation" : "train"))
             .ToDictionary(x => x.digest, x => x.split, StringComparer.Ordinal);
     }
