@@ -54,14 +54,14 @@ public static class TilingOutputs
     }
 
     /// <summary>
-    /// Writes a PNG of the slide at most <paramref name="maxSide"/> pixels a side, with the tissue mask tinted green and
+    /// Writes a PNG of the slide about <paramref name="maxSide"/> pixels a side (never more on single-level slides), with the tissue mask tinted green and
     /// the kept tiles outlined in blue.
     /// </summary>
     public static void WriteThumbnail(Slide slide, TilePlan plan, TissueMask? mask, string pngPath, int maxSide = 1024)
     {
         ArgumentNullException.ThrowIfNull(slide);
         ArgumentNullException.ThrowIfNull(plan);
-        var overview = slide.ReadOverview(Math.Max(1, Math.Max(slide.Width, slide.Height) / (double)maxSide));
+        var overview = slide.ReadOverview(Math.Max(1, Math.Ceiling(Math.Max(slide.Width, slide.Height) / (double)maxSide)));
         var (width, height, rgb) = (overview.Image.Width, overview.Image.Height, overview.Image.Pixels);
         var scale = overview.Downsample;
         if (mask is not null)
