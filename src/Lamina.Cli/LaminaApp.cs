@@ -58,6 +58,14 @@ public static class LaminaApp
                 datasets.AddCommand<DatasetsListCommand>("list").WithDescription("List data sets, newest first.");
                 datasets.AddCommand<DatasetsShowCommand>("show").WithDescription("Show a data set: slides, split, label counts.");
             });
+            config.AddBranch("slide", slide =>
+            {
+                slide.SetDescription("Inspect whole-slide images and their tiling.");
+                slide.AddCommand<SlideInfoCommand>("info").WithDescription("Show a slide's levels, microns per pixel, vendor and associated images.");
+                slide.AddCommand<SlideTilesCommand>("tiles")
+                    .WithDescription("Detect tissue and tile a slide; count the tiles, and draw them as GeoJSON or a PNG.")
+                    .WithExample("slide", "tiles", "slide.svs", "--size", "256", "--mpp", "0.5", "--geojson", "tiles.geojson");
+            });
             config.AddCommand<DemoCommand>("demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

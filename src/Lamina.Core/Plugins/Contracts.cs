@@ -1,4 +1,6 @@
 using Lamina.Core.Inference;
+using Lamina.Core.Slides;
+using Lamina.Core.Slides.Tissue;
 
 namespace Lamina.Core.Plugins;
 
@@ -119,4 +121,10 @@ public interface IRunContext
 
     /// <summary>Creates the preprocessing chain declared for a model of the experiment, in file order.</summary>
     IReadOnlyList<IPreprocessing> CreatePreprocessing(string model);
+}
+
+/// <summary>Finds tissue on a slide, returning a mask at a known scale; deterministic for a given slide.</summary>
+public interface ITissueDetector
+{
+    TissueMask Detect(Slide slide);
 }

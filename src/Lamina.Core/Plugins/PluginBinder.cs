@@ -147,6 +147,7 @@ public static class PluginBinder
         PluginKind.DatasetTransform => "dataset transforms",
         PluginKind.Architecture => "architectures",
         PluginKind.Task => "custom tasks",
+        PluginKind.TissueDetector => "tissue detectors",
         _ => kind.ToString(),
     };
 }

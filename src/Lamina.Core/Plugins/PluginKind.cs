@@ -13,6 +13,7 @@ public enum PluginKind
     DatasetTransform,
     Architecture,
     Task,
+    TissueDetector,
 }
 
 public static class PluginKinds
@@ -30,6 +31,7 @@ public static class PluginKinds
         [PluginKind.DatasetTransform] = typeof(IDatasetTransform),
         [PluginKind.Architecture] = typeof(IArchitecture),
         [PluginKind.Task] = typeof(ICustomTask),
+        [PluginKind.TissueDetector] = typeof(ITissueDetector),
     };
 
     /// <summary>How a family is named in messages: "a loss", "a metric".</summary>
@@ -45,6 +47,7 @@ public static class PluginKinds
         PluginKind.DatasetTransform => "a dataset transform",
         PluginKind.Architecture => "an architecture",
         PluginKind.Task => "a custom task",
+        PluginKind.TissueDetector => "a tissue detector",
         _ => kind.ToString(),
     };
 }

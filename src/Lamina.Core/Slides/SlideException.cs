@@ -1,0 +1,27 @@
+namespace Lamina.Core.Slides;
+
+/// <summary>A slide that cannot be opened or read, or lacks what an operation needs (such as microns per pixel).</summary>
+public class SlideException : LaminaException
+{
+    public SlideException(string message) : base(message) { }
+
+    public SlideException(string message, Exception? inner) : base(message, inner) { }
+
+    /// <summary>The slide file concerned, when there is one.</summary>
+    public string? SlidePath { get; init; }
+
+    internal static SlideException NotFound(string path) =>
+        new($"slide '{path}' does not exist") { SlidePath = path };
+
+    internal static SlideException Unreadable(string path, string reason) =>
+        new($"cannot open slide '{path}': {reason}") { SlidePath = path };
+
+    internal static SlideException ReadFailed(string path, string reason) =>
+        new($"cannot read slide '{path}': {reason}") { SlidePath = path };
+
+    internal static SlideException NoMicronsPerPixel(string path) =>
+        new($"slide '{path}' does not record its microns per pixel; pass --mpp-override <MPP> (or the 'mpp' parameter) to give it, or tile by level instead") { SlidePath = path };
+
+    internal static SlideException LibraryMissing(string path, Exception inner) =>
+        new($"cannot open slide '{path}': the OpenSlide library (libopenslide.so.0) is not installed; install the Debian package libopenslide0", inner) { SlidePath = path };
+}
