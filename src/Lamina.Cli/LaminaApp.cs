@@ -52,6 +52,9 @@ public static class LaminaApp
                 runs.AddCommand<RunsCompareCommand>("compare").WithDescription("Compare runs: differing parameters and final metrics.");
                 runs.AddCommand<RunsDeleteCommand>("delete").WithDescription("Delete a run.");
             });
+            config.AddCommand<SynthCommand>("synth")
+                .WithDescription("Write synthetic H&E-like slides (pyramidal TIFF) with their ground truth (QuPath GeoJSON).")
+                .WithExample("synth", "--out", "synthetic", "--slides", "3", "--size", "20000x15000", "--seed", "1");
             config.AddCommand<DemoCommand>("demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });
