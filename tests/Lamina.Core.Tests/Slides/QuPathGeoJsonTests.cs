@@ -45,7 +45,8 @@ public sealed class QuPathGeoJsonTests : IDisposable
         for (var i = 0; i < annotations.Length; i++)
         {
             Assert.Equal(annotations[i].Geometry.GeometryType, read[i].Geometry.GeometryType);
-            Assert.True(annotations[i].Geometry.EqualsExact(read[i].Geometry), $"feature {i}: {read[i].Geometry}");
+            // The writer may turn rings to GeoJSON's orientation; the shape stays the same.
+            Assert.True(annotations[i].Geometry.Normalized().EqualsExact(read[i].Geometry.Normalized()), $"feature {i}: {read[i].Geometry}");
         }
         Assert.Equal(100 * 100 - 10 * 10, read[0].Geometry.Area);
     }
@@ -127,12 +128,8 @@ public sealed class QuPathGeoJsonTests : IDisposable
     [InlineData("""{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"classification":{"name":7}}}""", "feature 1: 'classification.name' must be a string")]
     public void Read_MalformedFeature_NamesTheFileAndTheFeatureIndex(string badFeature, string expected)
     {
-        var path = File("bad.geojson", $$"""
-            {"type":"FeatureCollection","features":[
-              {"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"classification":{"name":"Mitosis"}}},
-              {{badFeature}}
-            ]}
-            """);
+        const string Good = """{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"classification":{"name":"Mitosis"}}}""";
+        var path = File("bad.geojson", "{\"type\":\"FeatureCollection\",\"features\":[\n" + Good + ",\n" + badFeature + "\n]}");
 
         var error = Assert.Throws<AnnotationException>(() => QuPathGeoJson.Read(path));
 
