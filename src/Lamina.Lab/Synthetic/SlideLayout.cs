@@ -28,7 +28,7 @@ internal sealed class SlideLayout
     /// <summary>Level-0 pixels per pixel of the low-resolution masks the shapes are rasterised into.</summary>
     public int MaskScale { get; }
 
-    /// <summary>Mitotic figures per square millimetre of carcinoma (at least three per region are drawn).</summary>
+    /// <summary>Mitotic figures per square millimetre of carcinoma (at least three per region where they fit).</summary>
     public const double MitosesPerMm2 = 40;
 
     /// <summary>Edge of a mitotic figure's stamp in microns.</summary>
@@ -68,7 +68,7 @@ internal sealed class SlideLayout
             var mm2 = region.Area * options.MicronsPerPixel * options.MicronsPerPixel / 1e6;
             var count = Math.Max(3, (int)Math.Round(mm2 * MitosesPerMm2));
             // Far enough inside that the whole figure lies in the drawn carcinoma, whatever the mask's resolution.
-            var inner = region.Buffer(-(stamp + margin));
+            var inner = region.Buffer(-(stamp / 2.0 + margin));
             if (inner.IsEmpty) continue;
             var preparedInner = PreparedGeometryFactory.Prepare(inner);
             var envelope = inner.EnvelopeInternal;
@@ -79,7 +79,7 @@ internal sealed class SlideLayout
                 var y = (int)Math.Floor(envelope.MinY + random.NextDouble() * envelope.Height);
                 var variant = random.Next(MitosisStamps.Variants);
                 if (!preparedInner.Contains(Factory.CreatePoint(new Coordinate(x, y)))) continue;
-                if (mitoses.Any(m => Math.Abs(m.X - x) < 2 * stamp && Math.Abs(m.Y - y) < 2 * stamp)) continue;
+                if (mitoses.Any(m => Math.Abs(m.X - x) < stamp && Math.Abs(m.Y - y) < stamp)) continue;
                 mitoses.Add(new Mitosis(x, y, variant));
                 placed++;
             }
