@@ -66,6 +66,9 @@ public static class LaminaApp
                     .WithDescription("Detect tissue and tile a slide; count the tiles, and draw them as GeoJSON or a PNG.")
                     .WithExample("slide", "tiles", "slide.svs", "--size", "256", "--mpp", "0.5", "--geojson", "tiles.geojson");
             });
+            config.AddCommand<SynthCommand>("synth")
+                .WithDescription("Write synthetic H&E-like slides (pyramidal TIFF) with their ground truth (QuPath GeoJSON).")
+                .WithExample("synth", "--out", "synthetic", "--slides", "3", "--size", "20000x15000", "--seed", "1");
             config.AddCommand<DemoCommand>("demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

@@ -1,0 +1,141 @@
+using System.ComponentModel;
+using System.Globalization;
+using Lamina.Cli.Rendering;
+using Lamina.Lab.Synthetic;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli.Commands;
+
+/// <summary><c>lamina synth</c>: synthetic H&amp;E-like slides with their ground truth.</summary>
+public sealed class SynthCommand : Command<SynthCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandOption("-o|--out <DIR>")]
+        [Description("Folder for slide-000.tif, slide-000.geojson, ... (created if missing).")]
+        public string? Out { get; init; }
+
+        [CommandOption("-n|--slides <N>")]
+        [Description("How many slides (default 1).")]
+        [DefaultValue(1)]
+        public int Slides { get; init; } = 1;
+
+        [CommandOption("--size <WxH>")]
+        [Description("Level-0 size in pixels, e.g. 20000x15000 (default 4096x4096).")]
+        [DefaultValue("4096x4096")]
+        public string Size { get; init; } = "4096x4096";
+
+        [CommandOption("--seed <S>")]
+        [Description("Seed of the first slide; slide i uses S + i (default 0). The same seed gives the same bytes.")]
+        [DefaultValue(0)]
+        public int Seed { get; init; }
+
+        [CommandOption("--mpp <MICRONS>")]
+        [Description("Microns per pixel stored in the slides (default 0.25, i.e. 40x).")]
+        [DefaultValue(0.25)]
+        public double Mpp { get; init; } = 0.25;
+
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out: the folder to write the slides to is required");
+            if (Slides < 1) return ValidationResult.Error($"--slides: at least 1 slide, not {Slides}");
+            if (ParseSize(Size) is not var (width, height)) return ValidationResult.Error($"--size: expected WIDTHxHEIGHT in pixels such as 4096x4096, not '{Size}'");
+            if (width < SynthOptions.MinimumEdge || height < SynthOptions.MinimumEdge)
+            {
+                return ValidationResult.Error($"--size: each side must be at least {SynthOptions.MinimumEdge} pixels, not {Size}");
+            }
+            if (!(Mpp is > 0.01 and <= 10)) return ValidationResult.Error($"--mpp: microns per pixel must be between 0.01 and 10, not {Mpp.ToString(CultureInfo.InvariantCulture)}");
+            if ((long)Seed + Slides - 1 > int.MaxValue) return ValidationResult.Error($"--seed: {Seed} + {Slides} slides passes the largest seed");
+            return ValidationResult.Success();
+        }
+
+        internal (int Width, int Height) Dimensions => ParseSize(Size) ?? throw new InvalidOperationException("validated");
+
+        internal static (int Width, int Height)? ParseSize(string text)
+        {
+            var parts = text.Trim().ToLowerInvariant().Split('x');
+            return parts.Length == 2
+                && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var width)
+                && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var height)
+                && width > 0 && height > 0
+                ? (width, height)
+                : null;
+        }
+    }
+
+    /// <summary>One written slide, as <c>--json</c> prints it.</summary>
+    internal sealed record SlideEntry(
+        string Slide, string GroundTruth, int Width, int Height, int Seed, double Mpp,
+        double CarcinomaMm2, double CarcinomaPixels, int CarcinomaRegions, int Mitoses, double TissueMm2);
+
+    public override int Execute(CommandContext context, Settings settings)
+    {
+        var (width, height) = settings.Dimensions;
+        var directory = Path.GetFullPath(settings.Out!);
+        Directory.CreateDirectory(directory);
+        var cancellation = CliContext.Cancellation;
+        var jobs = Enumerable.Range(0, settings.Slides)
+            .Select(i => (Name: $"slide-{i:000}", Options: new SynthOptions(width, height, settings.Seed + i, settings.Mpp)))
+            .ToList();
+        var summaries = new List<SynthSummary>();
+        SynthSummary Make((string Name, SynthOptions Options) job, IProgress<double>? progress) =>
+            SyntheticSlideGenerator.Generate(job.Options, Path.Combine(directory, job.Name + ".tif"), Path.Combine(directory, job.Name + ".geojson"), progress, cancellation);
+
+        if (!settings.Json && !Console.IsOutputRedirected)
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+                .Start(progress =>
+                {
+                    var tasks = jobs.Select(j => progress.AddTask(j.Name, autoStart: false, maxValue: 1)).ToList();
+                    for (var i = 0; i < jobs.Count; i++)
+                    {
+                        var task = tasks[i];
+                        task.StartTask();
+                        summaries.Add(Make(jobs[i], new DirectProgress(value => task.Value = value)));
+                        task.Value = 1;
+                        task.StopTask();
+                    }
+                });
+        }
+        else
+        {
+            foreach (var job in jobs)
+            {
+                summaries.Add(Make(job, null));
+                if (settings.Json) Console.Error.WriteLine($"wrote {job.Name}.tif");
+            }
+        }
+
+        var entries = summaries.Select(s => new SlideEntry(
+            Path.GetFileName(s.SlidePath), Path.GetFileName(s.GroundTruthPath), s.Width, s.Height, s.Seed, s.MicronsPerPixel,
+            Math.Round(s.CarcinomaAreaMm2, 6), Math.Round(s.CarcinomaAreaPixels, 2), s.CarcinomaRegions, s.MitosisCount, Math.Round(s.TissueAreaMm2, 6))).ToList();
+        if (settings.Json)
+        {
+            JsonOutput.Write(new { Directory = directory, Slides = entries });
+            return 0;
+        }
+        var table = new Table().AddColumns("slide", "size", "seed", "carcinoma mm²", "regions", "mitoses", "tissue mm²");
+        foreach (var e in entries)
+        {
+            table.AddRow(
+                Markup.Escape(e.Slide),
+                $"{e.Width} x {e.Height}",
+                e.Seed.ToString(CultureInfo.InvariantCulture),
+                e.CarcinomaMm2.ToString("0.000", CultureInfo.InvariantCulture),
+                e.CarcinomaRegions.ToString(CultureInfo.InvariantCulture),
+                e.Mitoses.ToString(CultureInfo.InvariantCulture),
+                e.TissueMm2.ToString("0.000", CultureInfo.InvariantCulture));
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated($"[grey]slides and ground truth (QuPath GeoJSON) in {directory}[/]");
+        return 0;
+    }
+
+    // Reports on libvips' thread straight away; Progress<T> would post late updates after the slide is done.
+    private sealed class DirectProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
+}
