@@ -64,7 +64,8 @@ public sealed record DataItem(string Id, ImageTensor Image, int Label, string So
 /// <summary>Supplies labelled examples for training or testing.</summary>
 public interface IDataLoader
 {
-    IAsyncEnumerable<DataItem> LoadAsync(CancellationToken cancellationToken);
+    /// <param name="baseDirectory">The experiment's folder: relative paths in the loader's params resolve against it.</param>
+    IAsyncEnumerable<DataItem> LoadAsync(string baseDirectory, CancellationToken cancellationToken);
 }
 
 /// <summary>Rewrites a data set (filtering, relabelling, balancing) before training.</summary>

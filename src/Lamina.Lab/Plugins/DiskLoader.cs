@@ -1,30 +1,172 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Lamina.Core;
+using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
+using Lamina.Core.Slides;
+using Lamina.Core.Slides.Annotations;
+using Lamina.Core.Slides.Tiling;
+using Lamina.Core.Slides.Tissue;
+using Lamina.Lab.Datasets;
+using NetTopologySuite.Geometries;
 
 namespace Lamina.Lab.Plugins;
 
 /// <summary>
-/// Loads labelled tiles from whole-slide images in <c>wsi_path</c> and their annotations in <c>labels_path</c>.
+/// Labelled tiles from the whole-slide images in <c>wsi_path</c> and their QuPath GeoJSON annotations in
+/// <c>labels_path</c> (<c>slide-000.tif</c> ↔ <c>slide-000.geojson</c>). Tissue is found with the Otsu detector;
+/// tiles are cut at <c>mpp</c> (or <c>level</c>) and labelled by <c>label_mode</c>:
+/// <list type="bullet">
+/// <item><c>coverage</c>: positive when <c>label_class</c> covers at least <c>positive_fraction</c> of the tile, negative
+/// when it covers at most <c>negative_fraction</c>, left out in between;</item>
+/// <item><c>point</c>: positive when a <c>label_class</c> point falls in the tile's centre window
+/// (<c>centre_fraction</c> of its side), negative when no such point is in the tile at all, left out otherwise.</item>
+/// </list>
+/// With <c>region_class</c>, only tiles whose centre lies inside that class's polygons are kept (mitoses are searched
+/// only inside carcinoma).
 /// </summary>
-/// <remarks>Reading slides needs the OpenSlide reader, which arrives with the slides work; until then it refuses clearly.</remarks>
-public sealed class DiskLoader(string wsiPath, string labelsPath) : IDataLoader
+public sealed class DiskLoader(
+    string wsiPath,
+    string labelsPath,
+    int tileSize = 224,
+    double? mpp = 0.5,
+    int? level = null,
+    int overlap = 0,
+    double minTissue = 0.5,
+    string labelClass = "Carcinoma",
+    string labelMode = "coverage",
+    double positiveFraction = 0.5,
+    double negativeFraction = 0.0,
+    double centreFraction = 0.5,
+    string? regionClass = null,
+    double? mppOverride = null) : IDataLoader, ITileSource
 {
-    public string WsiPath { get; } = wsiPath;
+    private static readonly string[] SlideExtensions = [".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide", ".bif"];
+    private static readonly string[] LabelExtensions = [".geojson", ".json"];
 
-    public string LabelsPath { get; } = labelsPath;
+    public IReadOnlyList<string> ClassNames { get; } = ["other", labelClass];
 
-    public async IAsyncEnumerable<DataItem> LoadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public IReadOnlyDictionary<string, object?> Settings { get; } = new Dictionary<string, object?>
     {
-        await Task.CompletedTask;
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!Directory.Exists(WsiPath))
+        ["tile_size"] = tileSize,
+        ["mpp"] = level is null ? mpp : null,
+        ["level"] = level,
+        ["overlap"] = overlap,
+        ["min_tissue"] = minTissue,
+        ["tissue_detector"] = "otsu",
+        ["label_class"] = labelClass,
+        ["label_mode"] = labelMode,
+        ["positive_fraction"] = positiveFraction,
+        ["negative_fraction"] = negativeFraction,
+        ["centre_fraction"] = centreFraction,
+        ["region_class"] = regionClass,
+        ["mpp_override"] = mppOverride,
+    };
+
+    public Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken)
+    {
+        if (labelMode is not ("coverage" or "point"))
         {
-            throw new LaminaException($"DiskLoader: wsi_path '{WsiPath}' does not exist");
+            throw new LaminaException($"DiskLoader: label_mode must be 'coverage' or 'point', not '{labelMode}'");
         }
-        throw new LaminaException("DiskLoader: reading tiles from slides needs the OpenSlide slide reader, which this Lamina version does not have yet");
-#pragma warning disable CS0162 // the iterator needs a yield to be one
-        yield break;
-#pragma warning restore CS0162
+        var slidesFolder = Path.GetFullPath(wsiPath, baseDirectory);
+        var labelsFolder = Path.GetFullPath(labelsPath, baseDirectory);
+        if (!Directory.Exists(slidesFolder))
+        {
+            throw new LaminaException($"DiskLoader: wsi_path '{slidesFolder}' does not exist");
+        }
+        var files = Directory.EnumerateFiles(slidesFolder, "*", SearchOption.AllDirectories)
+            .Where(f => SlideExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var plans = new List<SlideTiles>();
+        foreach (var file in files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var name = Path.GetRelativePath(slidesFolder, file).Replace('\\', '/');
+            var labels = FindLabels(labelsFolder, name);
+            using var slide = Slide.Open(file, mppOverride);
+            var (plan, annotations) = PlanSlide(slide, labels);
+            var tiles = Label(plan, annotations);
+            progress?.Report(string.Create(CultureInfo.InvariantCulture,
+                $"{name}: {plan.KeptTiles} tissue tiles, {tiles.Count(t => t.Label == 1)} {labelClass}, {tiles.Count(t => t.Label == 0)} other"));
+            plans.Add(new SlideTiles(file, name, labels, slide.Width, slide.Height, slide.MicronsPerPixel, tiles));
+        }
+        return Task.FromResult<IReadOnlyList<SlideTiles>>(plans);
+    }
+
+    /// <summary>Every labelled tile's pixels, slide by slide in name order, as RGB values 0–255.</summary>
+    public async IAsyncEnumerable<DataItem> LoadAsync(string baseDirectory, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var slideTiles in await PlanAsync(baseDirectory, null, cancellationToken))
+        {
+            using var slide = Slide.Open(slideTiles.SlidePath, mppOverride);
+            var labels = slideTiles.Tiles.ToDictionary(t => t.Tile.Index, t => t.Label);
+            var plan = Tiler.Plan(slide, Options(null)).WithTiles([.. slideTiles.Tiles.Select(t => t.Tile)]);
+            await foreach (var batch in TilePipeline.ReadAsync(slide, plan, cancellationToken: cancellationToken))
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var tile = batch.Tiles[i];
+                    // The batch buffer is reused once the loop moves on: each item gets its own copy.
+                    var image = ImageTensor.FromRgb(batch.TileSize, batch.TileSize, batch.PixelsOf(i));
+                    yield return new DataItem($"{slideTiles.Name}@{tile.X},{tile.Y}", image, labels[tile.Index], slideTiles.Name);
+                }
+            }
+        }
+    }
+
+    private TilingOptions Options(Geometry? region) =>
+        new(tileSize, overlap, level, level is null ? mpp : null, minTissue, region);
+
+    private (TilePlan Plan, AnnotationIndex Annotations) PlanSlide(Slide slide, string labelsFile)
+    {
+        var annotations = QuPathGeoJson.Read(labelsFile);
+        var index = new AnnotationIndex(annotations);
+        Geometry? region = null;
+        if (regionClass is not null)
+        {
+            var polygons = annotations.Where(a => a.ClassName == regionClass && a.Geometry is Polygon or MultiPolygon).Select(a => a.Geometry).ToList();
+            // No region of that class: no tile may be kept, rather than every tile.
+            region = polygons.Count == 0 ? GeometryFactory.Default.CreatePolygon() : GeometryFactory.Default.BuildGeometry(polygons).Union();
+        }
+        var mask = new OtsuTissueDetector().Detect(slide);
+        return (Tiler.Plan(slide, Options(region), mask), index);
+    }
+
+    private List<LabelledTile> Label(TilePlan plan, AnnotationIndex annotations)
+    {
+        var tiles = new List<LabelledTile>();
+        foreach (var tile in plan.Tiles)
+        {
+            int? label = labelMode == "coverage"
+                ? annotations.CoverageFraction(tile, labelClass) switch
+                {
+                    var c when c >= positiveFraction => 1,
+                    var c when c <= negativeFraction => 0,
+                    _ => null,
+                }
+                : annotations.HasPointInCentre(tile, labelClass, centreFraction) ? 1
+                : annotations.HasPointInCentre(tile, labelClass, 1.0) ? null
+                : 0;
+            if (label is { } value)
+            {
+                tiles.Add(new LabelledTile(tile, value));
+            }
+        }
+        return tiles;
+    }
+
+    private static string FindLabels(string folder, string slideName)
+    {
+        var stem = Path.Combine(folder, Path.ChangeExtension(slideName, null));
+        foreach (var extension in LabelExtensions)
+        {
+            if (File.Exists(stem + extension))
+            {
+                return stem + extension;
+            }
+        }
+        throw new LaminaException($"DiskLoader: no annotations for slide '{slideName}': expected {stem}.geojson");
     }
 }

@@ -59,7 +59,7 @@ public sealed class DiskLoader(string wsiPath, string labelsPath) : IDataLoader
 
     public string LabelsPath { get; } = labelsPath;
 
-    public async IAsyncEnumerable<DataItem> LoadAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<DataItem> LoadAsync(string baseDirectory, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await Task.CompletedTask;
         yield break;

@@ -22,6 +22,10 @@ public sealed class TilePlan
 
     public TilingOptions Options { get; }
 
+    /// <summary>The same scale and reading geometry with only <paramref name="tiles"/> (a labelled subset, a sample).</summary>
+    public TilePlan WithTiles(IReadOnlyList<Tile> tiles) =>
+        new(Options, ReadLevel, ReadLevelDownsample, ReadSize, Downsample, GridColumns, GridRows, tiles, TissueFraction);
+
     /// <summary>The pyramid level the pixels come from.</summary>
     public int ReadLevel { get; }
 
