@@ -95,7 +95,7 @@ public sealed class DatasetsShowCommand : AsyncCommand<DatasetsShowCommand.Setti
         grid.AddRow("[grey]classes[/]", Markup.Escape(string.Join(", ", manifest.Classes)));
         grid.AddRow("[grey]split[/]", $"validation {manifest.ValidationSplit.ToString(CultureInfo.InvariantCulture)} by slide, seed {manifest.Seed}");
         grid.AddRow("[grey]settings[/]", Markup.Escape(string.Join(", ", manifest.Settings.Select(s => $"{s.Key}={s.Value}"))));
-        AnsiConsole.Write(new Panel(grid).Header("data set").Expand());
+        AnsiConsole.Write(new Panel(grid).Header("data set"));
         var slides = new Table().AddColumns("slide", "split", "size (px)", "mpp", "tiles", "sha256");
         for (var i = 0; i < manifest.Slides.Count; i++)
         {

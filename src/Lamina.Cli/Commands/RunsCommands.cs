@@ -146,7 +146,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         if (run.Description is not null) Row("description", Markup.Escape(run.Description));
         Row("experiment", Markup.Escape(details.ExperimentFile));
         if (run.Error is not null) Row("error", $"[red]{Markup.Escape(run.Error.Split('\n')[0])}[/]");
-        console.Write(new Panel(summary).Header("run").Expand());
+        console.Write(new Panel(summary).Header("run"));
 
         var git = new Grid().AddColumn().AddColumn();
         if (details.Git is { } g)
@@ -160,7 +160,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         {
             git.AddRow("[grey]git[/]", "not a git repository (or git not installed) when the run started");
         }
-        console.Write(new Panel(git).Header("code").Expand());
+        console.Write(new Panel(git).Header("code"));
 
         var env = details.Environment;
         var environment = new Grid().AddColumn().AddColumn();
@@ -171,7 +171,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         environment.AddRow("[grey].NET[/]", Markup.Escape(env.DotnetVersion));
         environment.AddRow("[grey]Lamina[/]", Markup.Escape(env.LaminaVersion));
         environment.AddRow("[grey]packages[/]", Markup.Escape(string.Join(", ", env.Packages.Select(p => $"{p.Key} {p.Value}"))));
-        console.Write(new Panel(environment).Header("environment").Expand());
+        console.Write(new Panel(environment).Header("environment"));
 
         if (details.PluginSources.Count > 0)
         {

@@ -38,7 +38,8 @@ internal sealed class DatasetTask(ITrackingStore store, IBlobStore blobs, ITileS
             inputs.Add(await digests.DigestAsync(slide.SlidePath, cancellationToken));
             annotationDigests.Add(slide.AnnotationsPath is null ? null : (await digests.DigestAsync(slide.AnnotationsPath, cancellationToken)).Sha256);
         }
-        run.Log($"{slides.Count} slide(s) digested ({digests.Hashed} hashed, {slides.Count * 2 - digests.Hashed - annotationDigests.Count(a => a is null)} from the cache)");
+        var files = slides.Count + annotationDigests.Count(a => a is not null);
+        run.Log($"digested {slides.Count} slide(s) and {files - slides.Count} annotation file(s): {digests.Hashed} hashed, {files - digests.Hashed} known from the digest cache");
 
         var split = DatasetManifest.SplitBySlide([.. inputs.Select(i => i.Sha256)], parameters.ValidationSplit, parameters.Seed);
         var manifestSlides = new List<ManifestSlide>();
