@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Lamina.Core.Slides.Internal;
 
 namespace Lamina.Core.Slides;
@@ -195,15 +197,42 @@ public sealed class Slide : IDisposable
     public void Dispose() => _handle.Dispose();
 
     /// <summary>OpenSlide's premultiplied ARGB to RGB composited onto white: c + (255 - a) for each channel.</summary>
-    internal static void ToRgb(ReadOnlySpan<uint> argb, Span<byte> rgb)
+    /// <remarks>Four pixels at a time with SSSE3 where the processor has it: this runs on every pixel of every tile.</remarks>
+    internal static unsafe void ToRgb(ReadOnlySpan<uint> argb, Span<byte> rgb)
     {
-        for (int i = 0, o = 0; i < argb.Length; i++, o += 3)
+        if (rgb.Length < argb.Length * 3)
         {
-            var p = argb[i];
-            var background = 255 - (int)(p >> 24);
-            rgb[o] = (byte)Math.Min(255, (int)((p >> 16) & 0xFF) + background);
-            rgb[o + 1] = (byte)Math.Min(255, (int)((p >> 8) & 0xFF) + background);
-            rgb[o + 2] = (byte)Math.Min(255, (int)(p & 0xFF) + background);
+            throw new ArgumentException($"the RGB buffer holds {rgb.Length} bytes; {argb.Length * 3} are needed", nameof(rgb));
+        }
+        var i = 0;
+        fixed (uint* source = argb)
+        fixed (byte* destination = rgb)
+        {
+            if (Ssse3.IsSupported)
+            {
+                // Bytes of a pixel in memory: B, G, R, A. Spread A over B, G, R (index 0x80 gives 0), add 255 - A with
+                // saturation, then gather R, G, B of the four pixels into the first twelve bytes.
+                var spreadAlpha = Vector128.Create((byte)3, 3, 3, 0x80, 7, 7, 7, 0x80, 11, 11, 11, 0x80, 15, 15, 15, 0x80);
+                var gatherRgb = Vector128.Create((byte)2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, 0x80, 0x80, 0x80, 0x80);
+                var white = Vector128<byte>.AllBitsSet;
+                // Each step stores sixteen bytes and keeps twelve: stop while four spare bytes remain.
+                for (; i + 4 <= argb.Length && (i + 4) * 3 + 4 <= rgb.Length; i += 4)
+                {
+                    var pixels = Sse2.LoadVector128((byte*)(source + i));
+                    var background = Sse2.SubtractSaturate(white, Ssse3.Shuffle(pixels, spreadAlpha));
+                    var composed = Sse2.AddSaturate(pixels, Sse2.And(background, Vector128.Create(0x00FFFFFFu).AsByte()));
+                    Sse2.Store(destination + i * 3, Ssse3.Shuffle(composed, gatherRgb));
+                }
+            }
+            for (; i < argb.Length; i++)
+            {
+                var p = source[i];
+                var background = 255 - (int)(p >> 24);
+                var o = destination + i * 3;
+                o[0] = (byte)Math.Min(255, (int)((p >> 16) & 0xFF) + background);
+                o[1] = (byte)Math.Min(255, (int)((p >> 8) & 0xFF) + background);
+                o[2] = (byte)Math.Min(255, (int)(p & 0xFF) + background);
+            }
         }
     }
 
