@@ -89,6 +89,9 @@ public abstract record LayerSpec
 /// <summary>Declares the layers of a head trained on top of a frozen backbone's embedding.</summary>
 public interface IArchitecture
 {
+    /// <summary>The frozen backbone whose embeddings the head takes: a built-in name such as <c>resnet18</c>, or an ONNX file path.</summary>
+    string Backbone => "resnet18";
+
     IReadOnlyList<LayerSpec> Layers(int inputs, int outputs);
 }
 
