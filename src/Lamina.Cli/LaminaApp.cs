@@ -58,6 +58,13 @@ public static class LaminaApp
                 datasets.AddCommand<DatasetsListCommand>("list").WithDescription("List data sets, newest first.");
                 datasets.AddCommand<DatasetsShowCommand>("show").WithDescription("Show a data set: slides, split, label counts.");
             });
+            config.AddBranch("models", models =>
+            {
+                models.SetDescription("Model packages across runs.");
+                models.AddCommand<ModelsListCommand>("list").WithDescription("List models, newest first.");
+                models.AddCommand<ModelsShowCommand>("show").WithDescription("Show a model card; --export writes the package.");
+                models.AddCommand<ModelsImportCommand>("import").WithDescription("Import an ONNX classifier trained elsewhere as a model package.");
+            });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");

@@ -47,6 +47,12 @@ public interface ITrackingStore : IAsyncDisposable
     /// <summary>The SHA-256 remembered for a file with this path, size and modification time, if any.</summary>
     Task<string?> FindSlideDigestAsync(string path, long size, DateTimeOffset modified, CancellationToken cancellationToken);
 
+    /// <summary>Records that a run produced a model package whose card has the given digest.</summary>
+    Task RegisterModelAsync(Guid runId, string name, string kind, string cardDigest, CancellationToken cancellationToken);
+
+    /// <summary>Every model package of every run, newest first.</summary>
+    Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken);
+
     /// <summary>Remembers a file's SHA-256 under its path, size and modification time.</summary>
     Task RememberSlideDigestAsync(string path, long size, DateTimeOffset modified, string sha256, CancellationToken cancellationToken);
 }

@@ -111,3 +111,10 @@ public sealed record SlideInput(string Path, string Sha256, long Size);
 
 /// <summary>The data a run used: data sets and slides.</summary>
 public sealed record RunInputs(IReadOnlyList<RunDataset> Datasets, IReadOnlyList<SlideInput> Slides);
+
+/// <summary>A model package a run produced: its name within the run, how it was made, and the digest of its card.</summary>
+/// <param name="RunId">The run that produced it (training or import).</param>
+/// <param name="Name">The model's name (the experiment's model key).</param>
+/// <param name="Kind"><c>trained</c> or <c>imported</c>.</param>
+/// <param name="CardDigest">SHA-256 of its <c>model.json</c>, held in the blob store; the package's files are the run's artifacts under <c>model/NAME/</c>.</param>
+public sealed record ModelRecord(Guid RunId, string Name, string Kind, string CardDigest, DateTimeOffset CreatedAt, string ProjectName, RunStatus RunStatus);

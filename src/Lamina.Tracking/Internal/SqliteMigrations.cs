@@ -114,5 +114,17 @@ internal static class SqliteMigrations
             hashed_at  TEXT NOT NULL
         );
         """,
+
+        // 3: model packages produced by runs.
+        """
+        CREATE TABLE models (
+            run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name         TEXT NOT NULL,
+            kind         TEXT NOT NULL,
+            card_digest  TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            PRIMARY KEY (run_id, name)
+        );
+        """,
     ];
 }

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Lamina.Core.Inference;
+
+/// <summary>A <c>{cls, params}</c> entry as a model card keeps it: the plug-in name and its parameters as JSON.</summary>
+public sealed record CardPlugin(string Cls, JsonObject? Params);
+
+/// <summary>What a model takes: tile size and scale, channels and value range.</summary>
+/// <param name="TileSize">Side of the tiles the model sees, in pixels.</param>
+/// <param name="MicronsPerPixel">Scale of those tiles, when tiled by microns per pixel.</param>
+/// <param name="Level">Pyramid level, when tiled by level.</param>
+/// <param name="Overlap">Overlap of neighbouring tiles, in pixels at the model's scale.</param>
+/// <param name="Channels">Colour channels (3: RGB).</param>
+public sealed record InputSpec(int TileSize, double? MicronsPerPixel, int? Level, int Overlap, int Channels);
+
+/// <summary>A file of a model package: its name within the package and its SHA-256.</summary>
+public sealed record PackageFile(string Name, string Sha256, long Size);
+
+/// <summary>
+/// The model card (<c>model.json</c>) of a model package: everything needed to run the model and to trace it back
+/// to the run, data and code that made it. The ONNX files it names sit beside it in the package.
+/// </summary>
+public sealed record ModelCard
+{
+    public const string CurrentFormat = "lamina.model/1";
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string Format { get; init; } = CurrentFormat;
+
+    public required string Name { get; init; }
+
+    /// <summary>How the model came to be: <c>trained</c> by Lamina's head trainer, or <c>imported</c>.</summary>
+    public required string Kind { get; init; }
+
+    public CardPlugin? Architecture { get; init; }
+
+    public required InputSpec Input { get; init; }
+
+    public IReadOnlyList<CardPlugin> Preprocessing { get; init; } = [];
+
+    public IReadOnlyList<CardPlugin> Postprocessing { get; init; } = [];
+
+    public required IReadOnlyList<string> Classes { get; init; }
+
+    /// <summary>The frozen backbone (file in the package and digest), or null for a single whole network.</summary>
+    public BackboneReference? Backbone { get; init; }
+
+    /// <summary>The network the card's <see cref="Input"/> (or the backbone's embedding) goes into.</summary>
+    public required PackageFile Network { get; init; }
+
+    public IReadOnlyDictionary<string, double> FinalMetrics { get; init; } = new Dictionary<string, double>();
+
+    public IReadOnlyDictionary<string, double> BestMetrics { get; init; } = new Dictionary<string, double>();
+
+    public int? BestEpoch { get; init; }
+
+    public Guid? TrainingRun { get; init; }
+
+    public string? Dataset { get; init; }
+
+    public CardPlugin? Loss { get; init; }
+
+    public JsonObject? Training { get; init; }
+
+    /// <summary>Every file of the package but the card itself.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<PackageFile> Files => Backbone is { } b ? [b.File, Network] : [Network];
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
+    public static ModelCard Parse(ReadOnlySpan<byte> json, string source)
+    {
+        try
+        {
+            var card = JsonSerializer.Deserialize<ModelCard>(json, Options) ?? throw new LaminaException($"{source}: the model card is empty");
+            if (card.Format != CurrentFormat)
+            {
+                throw new LaminaException($"{source}: model card format '{card.Format}' is not one this Lamina reads ({CurrentFormat})");
+            }
+            return card;
+        }
+        catch (JsonException e)
+        {
+            throw new LaminaException($"{source}: not a valid model card: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>The backbone of a model: a name (built-in or file) and the ONNX file in the package.</summary>
+public sealed record BackboneReference(string Name, int EmbeddingSize, PackageFile File);

@@ -1,0 +1,108 @@
+using Lamina.Core;
+using Lamina.Core.Inference;
+using Lamina.Tracking;
+
+namespace Lamina.Lab.Models;
+
+/// <summary>A model package found in the store: its registration and its card.</summary>
+public sealed record StoredModel(ModelRecord Record, ModelCard Card);
+
+/// <summary>
+/// Model packages kept with the run that made them: the card and every file are the run's artifacts under
+/// <c>model/NAME/</c>, content-addressed in the blob store.
+/// </summary>
+public static class ModelPackages
+{
+    public const string CardFile = "model.json";
+
+    public static string ArtifactPrefix(string name) => $"model/{name}/";
+
+    /// <summary>Stores the package's files (given by name → bytes) and its card with the run, and registers the model.</summary>
+    public static async Task<string> StoreAsync(ITrackingStore store, IBlobStore blobs, Guid runId, ModelCard card,
+        IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken)
+    {
+        foreach (var file in card.Files)
+        {
+            if (!files.TryGetValue(file.Name, out var bytes))
+            {
+                throw new LaminaException($"model '{card.Name}': the card names '{file.Name}' but no such file was given");
+            }
+            var (digest, size) = await blobs.PutAsync(new MemoryStream(bytes, writable: false), cancellationToken);
+            if (digest != file.Sha256 || size != file.Size)
+            {
+                throw new LaminaException($"model '{card.Name}': '{file.Name}' has digest {digest}, but the card says {file.Sha256}");
+            }
+            await store.AddArtifactAsync(runId, ArtifactPrefix(card.Name) + file.Name, digest, size, cancellationToken);
+        }
+        var json = card.ToJson();
+        var (cardDigest, cardSize) = await blobs.PutAsync(new MemoryStream(json, writable: false), cancellationToken);
+        await store.AddArtifactAsync(runId, ArtifactPrefix(card.Name) + CardFile, cardDigest, cardSize, cancellationToken);
+        await store.RegisterModelAsync(runId, card.Name, card.Kind, cardDigest, cancellationToken);
+        return cardDigest;
+    }
+
+    /// <summary>Every model of the store with its card.</summary>
+    public static async Task<IReadOnlyList<StoredModel>> ListAsync(ITrackingStore store, IBlobStore blobs, CancellationToken cancellationToken)
+    {
+        var models = new List<StoredModel>();
+        foreach (var record in await store.ListModelsAsync(cancellationToken))
+        {
+            models.Add(new StoredModel(record, await ReadCardAsync(blobs, record, cancellationToken)));
+        }
+        return models;
+    }
+
+    /// <summary>
+    /// Finds a model by <c>RUN</c> (a run id or unique prefix, when the run made one model) or <c>RUN/NAME</c>.
+    /// </summary>
+    public static async Task<StoredModel> ResolveAsync(ITrackingStore store, IBlobStore blobs, string reference, CancellationToken cancellationToken)
+    {
+        var slash = reference.IndexOf('/', StringComparison.Ordinal);
+        var runPart = slash < 0 ? reference : reference[..slash];
+        var name = slash < 0 ? null : reference[(slash + 1)..];
+        var run = await store.ResolveRunAsync(runPart, cancellationToken);
+        var models = (await store.ListModelsAsync(cancellationToken)).Where(m => m.RunId == run.Id).ToList();
+        var matches = name is null ? models : models.Where(m => m.Name == name).ToList();
+        var record = matches.Count switch
+        {
+            1 => matches[0],
+            0 when models.Count == 0 => throw new LaminaException($"run {run.Id} produced no model"),
+            0 => throw new LaminaException($"run {run.Id} has no model '{name}' (it has: {string.Join(", ", models.Select(m => m.Name))})"),
+            _ => throw new LaminaException($"run {run.Id} produced several models ({string.Join(", ", models.Select(m => m.Name))}): name one as {runPart}/NAME"),
+        };
+        return new StoredModel(record, await ReadCardAsync(blobs, record, cancellationToken));
+    }
+
+    /// <summary>Writes a stored model's package (card and files) into a folder, checking every digest.</summary>
+    public static async Task WriteToAsync(IBlobStore blobs, StoredModel model, string directory, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var file in model.Card.Files)
+        {
+            await using var source = await blobs.OpenAsync(file.Sha256, cancellationToken);
+            await using var target = File.Create(Path.Combine(directory, file.Name));
+            await source.CopyToAsync(target, cancellationToken);
+        }
+        await File.WriteAllBytesAsync(Path.Combine(directory, CardFile), model.Card.ToJson(), cancellationToken);
+    }
+
+    /// <summary>Reads a file of a stored package.</summary>
+    public static async Task<byte[]> ReadFileAsync(IBlobStore blobs, PackageFile file, CancellationToken cancellationToken)
+    {
+        await using var source = await blobs.OpenAsync(file.Sha256, cancellationToken);
+        using var buffer = new MemoryStream();
+        await source.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    private static async Task<ModelCard> ReadCardAsync(IBlobStore blobs, ModelRecord record, CancellationToken cancellationToken)
+    {
+        await using var stream = await blobs.OpenAsync(record.CardDigest, cancellationToken);
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return ModelCard.Parse(buffer.ToArray(), $"model {record.RunId}/{record.Name}");
+    }
+
+    public static PackageFile Describe(string name, byte[] bytes) =>
+        new(name, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), bytes.LongLength);
+}
