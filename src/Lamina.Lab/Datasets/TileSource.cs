@@ -1,4 +1,5 @@
 using Lamina.Core.Slides;
+using Lamina.Core.Slides.Tiling;
 
 namespace Lamina.Lab.Datasets;
 
@@ -9,6 +10,7 @@ public sealed record LabelledTile(Tile Tile, int Label);
 /// <param name="SlidePath">Absolute path of the slide.</param>
 /// <param name="Name">The slide's name within the source (its path relative to the source's folder, '/' separators).</param>
 /// <param name="AnnotationsPath">The annotation file the labels came from, if any.</param>
+/// <param name="Options">How the tiles were cut: what reading them again takes.</param>
 public sealed record SlideTiles(
     string SlidePath,
     string Name,
@@ -16,6 +18,7 @@ public sealed record SlideTiles(
     long Width,
     long Height,
     double? MicronsPerPixel,
+    TilingOptions Options,
     IReadOnlyList<LabelledTile> Tiles);
 
 /// <summary>

@@ -90,7 +90,7 @@ public sealed class DiskLoader(
             var tiles = Label(plan, annotations);
             progress?.Report(string.Create(CultureInfo.InvariantCulture,
                 $"{name}: {plan.KeptTiles} tissue tiles, {tiles.Count(t => t.Label == 1)} {labelClass}, {tiles.Count(t => t.Label == 0)} other"));
-            plans.Add(new SlideTiles(file, name, labels, slide.Width, slide.Height, slide.MicronsPerPixel, tiles));
+            plans.Add(new SlideTiles(file, name, labels, slide.Width, slide.Height, slide.MicronsPerPixel, Options(null), tiles));
         }
         return Task.FromResult<IReadOnlyList<SlideTiles>>(plans);
     }
@@ -102,7 +102,7 @@ public sealed class DiskLoader(
         {
             using var slide = Slide.Open(slideTiles.SlidePath, mppOverride);
             var labels = slideTiles.Tiles.ToDictionary(t => t.Tile.Index, t => t.Label);
-            var plan = Tiler.Plan(slide, Options(null)).WithTiles([.. slideTiles.Tiles.Select(t => t.Tile)]);
+            var plan = Tiler.Plan(slide, slideTiles.Options).WithTiles([.. slideTiles.Tiles.Select(t => t.Tile)]);
             await foreach (var batch in TilePipeline.ReadAsync(slide, plan, cancellationToken: cancellationToken))
             {
                 for (var i = 0; i < batch.Count; i++)
