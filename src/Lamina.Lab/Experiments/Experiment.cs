@@ -13,6 +13,18 @@ public sealed record ModelSpec(
     IReadOnlyList<PluginSpec> Augmentation,
     ConfigMapping Node);
 
+/// <summary>The optimiser of a <c>training</c> task (its <c>optimizer</c> mapping); the defaults are Adam at 1e-3.</summary>
+public sealed record OptimizerParams(
+    string Name = "adam",
+    double LearningRate = 1e-3,
+    double WeightDecay = 0,
+    double Momentum = 0.9,
+    string Schedule = "constant",
+    int StepSize = 10,
+    double Gamma = 0.1,
+    int WarmupEpochs = 0,
+    double MinLearningRate = 0);
+
 /// <summary>The params of a <c>training</c> task.</summary>
 public sealed record TrainingParams(
     string Model,
@@ -21,7 +33,10 @@ public sealed record TrainingParams(
     double ValidationSplit,
     IReadOnlyList<PluginSpec> Callbacks,
     int Seed,
-    int BatchSize);
+    int BatchSize)
+{
+    public OptimizerParams Optimizer { get; init; } = new();
+}
 
 /// <summary>The params of a <c>dataset</c> task: which loader lays out the tiles, and how slides are split.</summary>
 public sealed record DatasetParams(string Loader, string Name, double ValidationSplit, int Seed);

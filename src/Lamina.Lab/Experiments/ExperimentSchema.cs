@@ -19,7 +19,10 @@ internal sealed class ExperimentSchema
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
     private static readonly string[] TaskTypes = ["custom", "training", "dataset"];
     private static readonly string[] DatasetKeys = ["loader", "name", "validation_split", "seed"];
-    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size"];
+    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer"];
+    private static readonly string[] OptimizerKeys = ["name", "learning_rate", "weight_decay", "momentum", "schedule", "step_size", "gamma", "warmup_epochs", "min_learning_rate"];
+    private static readonly string[] OptimizerNames = ["sgd", "adam", "adamw"];
+    private static readonly string[] ScheduleNames = ["constant", "step", "cosine"];
 
     private readonly ConfigReading _read;
     private readonly string _directory;
@@ -382,7 +385,57 @@ internal sealed class ExperimentSchema
         }
         var seed = OptionalInteger(training, "seed", 0, int.MinValue, ref ok);
         var batchSize = OptionalInteger(training, "batch_size", 32, 1, ref ok);
-        return ok ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize) : null;
+        var optimizer = ReadOptimizer(training, ref ok);
+        return ok ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize) { Optimizer = optimizer } : null;
+    }
+
+    private OptimizerParams ReadOptimizer(ConfigMapping training, ref bool ok)
+    {
+        var result = new OptimizerParams();
+        if (ConfigReading.Optional(training, "optimizer") is not { } node)
+        {
+            return result;
+        }
+        if (_read.Mapping(node) is not { } optimizer)
+        {
+            ok = false;
+            return result;
+        }
+        _read.OnlyKeys(optimizer, OptimizerKeys);
+        string Choice(string key, string[] allowed, string fallback, ref bool valid)
+        {
+            if (ConfigReading.Optional(optimizer, key) is not { } value) return fallback;
+            if (_read.String(value) is not { } text) { valid = false; return fallback; }
+            if (allowed.Contains(text, StringComparer.Ordinal)) return text;
+            _read.Diagnostics.Add(value, $"unknown {key.Replace('_', ' ')} '{text}'{Suggestions.Hint(text, allowed)} (known: {string.Join(", ", allowed)})");
+            valid = false;
+            return fallback;
+        }
+        double Positive(string key, double fallback, bool allowZero, ref bool valid)
+        {
+            if (ConfigReading.Optional(optimizer, key) is not { } value) return fallback;
+            if (_read.Number(value) is not { } number) { valid = false; return fallback; }
+            if (number < 0 || (!allowZero && number == 0) || !double.IsFinite(number))
+            {
+                _read.Diagnostics.Add(value, $"must be {(allowZero ? "zero or more" : "more than zero")}, got {((ConfigScalar)value).Value}");
+                valid = false;
+                return fallback;
+            }
+            return number;
+        }
+        var valid = true;
+        result = new OptimizerParams(
+            Choice("name", OptimizerNames, result.Name, ref valid),
+            Positive("learning_rate", result.LearningRate, allowZero: false, ref valid),
+            Positive("weight_decay", result.WeightDecay, allowZero: true, ref valid),
+            Positive("momentum", result.Momentum, allowZero: true, ref valid),
+            Choice("schedule", ScheduleNames, result.Schedule, ref valid),
+            OptionalInteger(optimizer, "step_size", result.StepSize, 1, ref valid),
+            Positive("gamma", result.Gamma, allowZero: false, ref valid),
+            OptionalInteger(optimizer, "warmup_epochs", result.WarmupEpochs, 0, ref valid),
+            Positive("min_learning_rate", result.MinLearningRate, allowZero: true, ref valid));
+        ok &= valid;
+        return result;
     }
 
     private int OptionalInteger(ConfigMapping mapping, string key, int fallback, int minimum, ref bool ok)
