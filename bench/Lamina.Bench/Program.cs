@@ -10,11 +10,16 @@ using Lamina.Core.Slides.Tissue;
 // Usage:
 //   Lamina.Bench tiling <slide> [--size 256] [--tiles 1500] [--threads N] [--tile-list FILE]
 //   Lamina.Bench memory <slide> [--size 256]     (the whole slide through the pipeline; prints peak RSS)
+//   Lamina.Bench backbone [--tiles 64] [--batches 1,8,16,32] [--threads N] [--model resnet18|FILE.onnx]
 var command = args.ElementAtOrDefault(0);
+if (command == "backbone")
+{
+    return BackboneBench.Run(args);
+}
 var slidePath = args.ElementAtOrDefault(1);
 if (command is not ("tiling" or "memory") || slidePath is null)
 {
-    Console.Error.WriteLine("usage: Lamina.Bench tiling|memory <slide> [--size 256] [--tiles 1500] [--threads N] [--tile-list FILE]");
+    Console.Error.WriteLine("usage: Lamina.Bench tiling|memory <slide> [--size 256] [--tiles 1500] [--threads N] [--tile-list FILE] | backbone [--tiles 64] [--batches 1,8,16,32]");
     return 2;
 }
 string? Option(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;

@@ -24,6 +24,9 @@ public sealed class LaminaHome
     /// <summary>The folder where compiled source plug-ins are cached.</summary>
     public string PluginCachePath => Path.Combine(Root, "plugin-cache");
 
+    /// <summary>The folder of the embedding cache, shared by every run.</summary>
+    public string EmbeddingsPath => Path.Combine(Root, "embeddings");
+
     /// <summary>Finds the home from <c>LAMINA_HOME</c>, else <c>~/.lamina</c>; creates nothing.</summary>
     public static LaminaHome Resolve()
     {

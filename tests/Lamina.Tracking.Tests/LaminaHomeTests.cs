@@ -15,6 +15,7 @@ public sealed class LaminaHomeTests
         Assert.True(Directory.Exists(home.PluginCachePath));
         Assert.Equal(directory.Combine("home", "blobs"), home.BlobsPath);
         Assert.Equal(directory.Combine("home", "plugin-cache"), home.PluginCachePath);
+        Assert.Equal(directory.Combine("home", "embeddings"), home.EmbeddingsPath);
     }
 
     [Fact]

@@ -1,0 +1,220 @@
+using System.Security.Cryptography;
+using Lamina.Core.Inference.Internal;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Lamina.Core.Inference;
+
+/// <summary>
+/// A frozen ONNX feature extractor that turns RGB tiles (height × width × 3, values 0..1) into embeddings, run by
+/// ONNX Runtime with a fixed thread count so that the same tiles give the same bits.
+/// </summary>
+public sealed class Backbone : IDisposable
+{
+    /// <summary>The built-in backbone: the ImageNet ResNet-18 that ML.NET's DnnImageFeaturizer package ships.</summary>
+    public const string ResNet18 = "resnet18";
+
+    /// <summary>
+    /// Tiles per ONNX Runtime call when none is asked for: the graph rewritten to a symbolic batch dimension at this
+    /// size beat a loop of batch-1 calls on the 2-core development machine (see bench/backbone.sh).
+    /// </summary>
+    public const int DefaultBatchSize = 16;
+
+    private const string RgbUnitRange = "rgb 0..1";
+
+    private readonly InferenceSession _session;
+    private readonly TileNormalization _normalization;
+    private readonly string _inputName;
+    private readonly string _outputName;
+    private readonly long[] _outputTail;
+    private readonly float[] _input;
+    private readonly float[] _output;
+    private readonly Lock _gate = new();
+
+    private Backbone(BackboneSpec spec, InferenceSession session, TileNormalization normalization, OnnxModelFile file, int batchSize)
+    {
+        Spec = spec;
+        _session = session;
+        _normalization = normalization;
+        _inputName = file.InputName;
+        _outputName = file.OutputName;
+        _outputTail = file.OutputTail;
+        BatchSize = batchSize;
+        _input = new float[batchSize * TileValues];
+        _output = new float[batchSize * spec.EmbeddingSize];
+    }
+
+    /// <summary>What the backbone takes and gives, and its digest.</summary>
+    public BackboneSpec Spec { get; }
+
+    /// <summary>Tiles per ONNX Runtime call; 1 runs the graph as shipped, more runs it rewritten with a symbolic batch dimension.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Floats in one tile: tile size² × channels.</summary>
+    public int TileValues => Spec.TileSize * Spec.TileSize * Spec.Channels;
+
+    /// <summary>The folder holding the built-in backbones' ONNX files, next to Lamina.Core's assembly.</summary>
+    public static string BuiltInDirectory => Path.Combine(Path.GetDirectoryName(typeof(Backbone).Assembly.Location) ?? AppContext.BaseDirectory, "backbones");
+
+    /// <summary>Loads <c>resnet18</c> or an ONNX file by path.</summary>
+    /// <param name="nameOrPath">A built-in name or the path of an ONNX file with one N×3×H×W float input and one N×D or N×D×1×1 output.</param>
+    /// <param name="provider">Where to run; CUDA only when asked for, and an error when it cannot start.</param>
+    /// <param name="intraOpThreads">ONNX Runtime's threads within an operator. Default: one per processor.</param>
+    /// <param name="batchSize">Tiles per ONNX Runtime call. Default <see cref="DefaultBatchSize"/>.</param>
+    public static Backbone Load(string nameOrPath, ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null, int? batchSize = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
+        var batch = batchSize ?? DefaultBatchSize;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch, nameof(batchSize));
+        var threads = intraOpThreads ?? Environment.ProcessorCount;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads, nameof(intraOpThreads));
+
+        OnnxModelFile file;
+        TileNormalization normalization;
+        string name;
+        if (string.Equals(nameOrPath, ResNet18, StringComparison.OrdinalIgnoreCase))
+        {
+            var folder = Path.Combine(BuiltInDirectory, "resnet18");
+            file = OnnxModelFile.Read(Path.Combine(folder, "ResNet18.onnx"));
+            normalization = TileNormalization.FromResNetPreprocess(Path.Combine(folder, "ResNetPreprocess.onnx"), file.Height, file.Width);
+            name = ResNet18;
+        }
+        else
+        {
+            file = OnnxModelFile.Read(Path.GetFullPath(nameOrPath));
+            normalization = TileNormalization.Identity;
+            name = Path.GetFileNameWithoutExtension(nameOrPath);
+        }
+        if (file.Height != file.Width) throw InferenceException.Unsupported(file.Path, $"tiles must be square, the input is {file.Height}×{file.Width}");
+
+        var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Convert.ToHexStringLower(SHA256.HashData(file.Bytes)));
+        var bytes = batch == 1 ? file.Bytes : file.WithDynamicBatch();
+        var session = CreateSession(file.Path, bytes, provider, threads);
+        return new Backbone(spec, session, normalization, file, batch);
+    }
+
+    /// <summary>Embeds tiles given as <see cref="ImageTensor"/>s of the backbone's tile size, RGB in 0..1.</summary>
+    /// <returns>One embedding of <see cref="BackboneSpec.EmbeddingSize"/> floats per tile, in order.</returns>
+    public float[][] Embed(IReadOnlyList<ImageTensor> tiles)
+    {
+        ArgumentNullException.ThrowIfNull(tiles);
+        var embeddings = new float[tiles.Count][];
+        var values = TileValues;
+        var chunk = new float[Math.Min(tiles.Count, BatchSize) * values];
+        var result = new float[Math.Min(tiles.Count, BatchSize) * Spec.EmbeddingSize];
+        for (var start = 0; start < tiles.Count; start += BatchSize)
+        {
+            var count = Math.Min(BatchSize, tiles.Count - start);
+            for (var i = 0; i < count; i++)
+            {
+                var tile = tiles[start + i];
+                if (tile.Height != Spec.TileSize || tile.Width != Spec.TileSize || tile.Channels != Spec.Channels)
+                {
+                    throw InferenceException.WrongTile(Spec, $"tile {start + i} is {tile.Height}x{tile.Width}x{tile.Channels}");
+                }
+                tile.Data.CopyTo(chunk, i * values);
+            }
+            Embed(chunk.AsSpan(0, count * values), count, result);
+            for (var i = 0; i < count; i++)
+            {
+                embeddings[start + i] = result.AsSpan(i * Spec.EmbeddingSize, Spec.EmbeddingSize).ToArray();
+            }
+        }
+        return embeddings;
+    }
+
+    /// <summary>Embeds <paramref name="count"/> tiles laid out back to back, each height × width × 3 RGB in 0..1.</summary>
+    /// <param name="tilesHwc">count × <see cref="TileValues"/> floats.</param>
+    /// <param name="count">Tiles.</param>
+    /// <param name="embeddings">Receives count × <see cref="BackboneSpec.EmbeddingSize"/> floats.</param>
+    public void Embed(ReadOnlySpan<float> tilesHwc, int count, Span<float> embeddings)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var values = TileValues;
+        var size = Spec.EmbeddingSize;
+        if (tilesHwc.Length < count * values) throw InferenceException.WrongTile(Spec, $"{tilesHwc.Length} values are fewer than {count} tiles");
+        ArgumentOutOfRangeException.ThrowIfLessThan(embeddings.Length, count * size, nameof(embeddings));
+        lock (_gate)
+        {
+            for (var start = 0; start < count; start += BatchSize)
+            {
+                var n = Math.Min(BatchSize, count - start);
+                for (var i = 0; i < n; i++)
+                {
+                    _normalization.Apply(tilesHwc.Slice((start + i) * values, values), _input.AsSpan(i * values, values));
+                }
+                Run(n);
+                _output.AsSpan(0, n * size).CopyTo(embeddings.Slice(start * size, n * size));
+            }
+        }
+    }
+
+    /// <summary>Runs tensors already normalised, N×C×H×W, as the benchmark's Lamina-side baseline needs.</summary>
+    internal void EmbedPrepared(ReadOnlySpan<float> nchw, int count, Span<float> embeddings)
+    {
+        var values = TileValues;
+        var size = Spec.EmbeddingSize;
+        lock (_gate)
+        {
+            for (var start = 0; start < count; start += BatchSize)
+            {
+                var n = Math.Min(BatchSize, count - start);
+                nchw.Slice(start * values, n * values).CopyTo(_input);
+                Run(n);
+                _output.AsSpan(0, n * size).CopyTo(embeddings.Slice(start * size, n * size));
+            }
+        }
+    }
+
+    /// <summary>The tiles normalised as the backbone takes them, N×C×H×W (for baselines and tests).</summary>
+    internal void Normalize(ReadOnlySpan<float> tilesHwc, int count, Span<float> nchw)
+    {
+        var values = TileValues;
+        for (var i = 0; i < count; i++) _normalization.Apply(tilesHwc.Slice(i * values, values), nchw.Slice(i * values, values));
+    }
+
+    /// <summary>Runs the first <paramref name="n"/> tiles of the input buffer; a last, partial batch runs at its own size.</summary>
+    private void Run(int n)
+    {
+        var info = OrtMemoryInfo.DefaultInstance;
+        long[] inputShape = [n, Spec.Channels, Spec.TileSize, Spec.TileSize];
+        long[] outputShape = [n, .. _outputTail];
+        using var input = OrtValue.CreateTensorValueFromMemory(info, _input.AsMemory(0, n * TileValues), inputShape);
+        using var output = OrtValue.CreateTensorValueFromMemory(info, _output.AsMemory(0, n * Spec.EmbeddingSize), outputShape);
+        using var options = new RunOptions();
+        _session.Run(options, [_inputName], [input], [_outputName], [output]);
+    }
+
+    private static InferenceSession CreateSession(string path, byte[] model, ExecutionProvider provider, int threads)
+    {
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        if (provider == ExecutionProvider.Cuda)
+        {
+            try
+            {
+                options.AppendExecutionProvider_CUDA(0);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                throw InferenceException.ProviderUnavailable(provider, e);
+            }
+        }
+        try
+        {
+            return new InferenceSession(model, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw provider == ExecutionProvider.Cuda
+                ? InferenceException.ProviderUnavailable(provider, e)
+                : InferenceException.Unsupported(path, $"ONNX Runtime cannot load it ({e.Message.Split('\n', 2)[0]})");
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
+}
