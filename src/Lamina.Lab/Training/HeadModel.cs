@@ -122,13 +122,13 @@ public sealed class HeadModel
             switch (layer.Kind)
             {
                 case LayerKind.Linear:
-                    for (var r = 0; r < rows; r++)
+                    // Weight row outside, batch rows inside: the row stays in L1 cache while the chunk reuses it.
+                    for (var o = 0; o < layer.Outputs; o++)
                     {
-                        var x = current.Slice(r * layer.Inputs, layer.Inputs);
-                        var y = output.Slice(r * layer.Outputs, layer.Outputs);
-                        for (var o = 0; o < layer.Outputs; o++)
+                        var w = layer.Weight.AsSpan(o * layer.Inputs, layer.Inputs);
+                        for (var r = 0; r < rows; r++)
                         {
-                            y[o] = Dot(layer.Weight.AsSpan(o * layer.Inputs, layer.Inputs), x) + layer.Bias[o];
+                            output[r * layer.Outputs + o] = Dot(w, current.Slice(r * layer.Inputs, layer.Inputs)) + layer.Bias[o];
                         }
                     }
                     break;
@@ -171,18 +171,18 @@ public sealed class HeadModel
                     var gw = gradients[layer.ParameterIndex];
                     var gb = gradients[layer.ParameterIndex + 1];
                     if (needInputDelta) next.Clear();
-                    for (var r = 0; r < rows; r++)
+                    // Each element still sums over batch rows (weights) or outputs (inputs) in ascending order.
+                    for (var o = 0; o < layer.Outputs; o++)
                     {
-                        var x = input.Slice(r * layer.Inputs, layer.Inputs);
-                        var dy = delta.Slice(r * layer.Outputs, layer.Outputs);
-                        var dx = needInputDelta ? next.Slice(r * layer.Inputs, layer.Inputs) : default;
-                        for (var o = 0; o < layer.Outputs; o++)
+                        var gwRow = gw.AsSpan(o * layer.Inputs, layer.Inputs);
+                        var wRow = layer.Weight.AsSpan(o * layer.Inputs, layer.Inputs);
+                        for (var r = 0; r < rows; r++)
                         {
-                            var g = dy[o];
+                            var g = delta[r * layer.Outputs + o];
                             if (g == 0f) continue;
                             gb[o] += g;
-                            Axpy(g, x, gw.AsSpan(o * layer.Inputs, layer.Inputs));
-                            if (needInputDelta) Axpy(g, layer.Weight.AsSpan(o * layer.Inputs, layer.Inputs), dx);
+                            Axpy(g, input.Slice(r * layer.Inputs, layer.Inputs), gwRow);
+                            if (needInputDelta) Axpy(g, wRow, next.Slice(r * layer.Inputs, layer.Inputs));
                         }
                     }
                     break;
