@@ -1,0 +1,184 @@
+using Lamina.Core;
+
+namespace Lamina.Lab.Training;
+
+/// <summary>
+/// How a head's parameters are updated: optimiser, weight decay and learning-rate schedule.
+/// </summary>
+/// <param name="Name"><c>sgd</c> (momentum, optionally Nesterov), <c>adam</c> or <c>adamw</c>.</param>
+/// <param name="LearningRate">The base learning rate.</param>
+/// <param name="WeightDecay">L2 penalty added to the gradient (sgd, adam) or decoupled decay (adamw); applies to weights, not biases.</param>
+/// <param name="Momentum">SGD momentum (0 disables it).</param>
+/// <param name="Nesterov">SGD with Nesterov momentum.</param>
+/// <param name="Beta1">Adam's first-moment decay.</param>
+/// <param name="Beta2">Adam's second-moment decay.</param>
+/// <param name="Epsilon">Adam's denominator guard.</param>
+/// <param name="Schedule"><c>constant</c>, <c>step</c> (× <paramref name="Gamma"/> every <paramref name="StepEpochs"/>) or <c>cosine</c> (to <paramref name="MinLearningRate"/> over <paramref name="CosineEpochs"/>).</param>
+/// <param name="StepEpochs">Epochs between decays of the step schedule.</param>
+/// <param name="Gamma">Factor of each decay of the step schedule.</param>
+/// <param name="CosineEpochs">Length of the cosine schedule after warm-up; 0 means the rest of training.</param>
+/// <param name="MinLearningRate">Where the cosine schedule ends.</param>
+/// <param name="WarmupEpochs">Epochs of linear warm-up before the schedule: epoch e (from 0) uses rate × (e + 1) / (warm-up + 1).</param>
+public sealed record OptimizerOptions(
+    string Name = "adam",
+    double LearningRate = 1e-3,
+    double WeightDecay = 0,
+    double Momentum = 0.9,
+    bool Nesterov = false,
+    double Beta1 = 0.9,
+    double Beta2 = 0.999,
+    double Epsilon = 1e-8,
+    string Schedule = "constant",
+    int StepEpochs = 10,
+    double Gamma = 0.1,
+    int CosineEpochs = 0,
+    double MinLearningRate = 0,
+    int WarmupEpochs = 0)
+{
+    /// <summary>The optimiser names Lamina knows.</summary>
+    public static IReadOnlyList<string> KnownOptimizers { get; } = ["sgd", "adam", "adamw"];
+
+    /// <summary>The schedule names Lamina knows.</summary>
+    public static IReadOnlyList<string> KnownSchedules { get; } = ["constant", "step", "cosine"];
+
+    /// <summary>Throws a <see cref="LaminaException"/> listing every problem with these options.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (!KnownOptimizers.Contains(Name.ToLowerInvariant()))
+        {
+            problems.Add($"optimizer: no optimiser named '{Name}'; known: {string.Join(", ", KnownOptimizers)}");
+        }
+        if (!KnownSchedules.Contains(Schedule.ToLowerInvariant()))
+        {
+            problems.Add($"schedule: no schedule named '{Schedule}'; known: {string.Join(", ", KnownSchedules)}");
+        }
+        if (!(LearningRate > 0)) problems.Add($"learning_rate must be positive, got {LearningRate}");
+        if (WeightDecay < 0) problems.Add($"weight_decay must not be negative, got {WeightDecay}");
+        if (Momentum is < 0 or >= 1) problems.Add($"momentum must be in [0, 1), got {Momentum}");
+        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) problems.Add($"beta1 and beta2 must be in [0, 1), got {Beta1} and {Beta2}");
+        if (StepEpochs < 1) problems.Add($"step_epochs must be at least 1, got {StepEpochs}");
+        if (CosineEpochs < 0 || WarmupEpochs < 0) problems.Add("cosine_epochs and warmup_epochs must not be negative");
+        if (problems.Count > 0) throw new LaminaException(string.Join(Environment.NewLine, problems));
+    }
+
+    /// <summary>The learning rate of epoch <paramref name="epoch"/> (from 0) of a run of <paramref name="totalEpochs"/>.</summary>
+    public double LearningRateAt(int epoch, int totalEpochs)
+    {
+        if (epoch < WarmupEpochs)
+        {
+            return LearningRate * (epoch + 1) / (WarmupEpochs + 1);
+        }
+        var t = epoch - WarmupEpochs;
+        switch (Schedule.ToLowerInvariant())
+        {
+            case "constant":
+                return LearningRate;
+            case "step":
+                return LearningRate * Math.Pow(Gamma, t / StepEpochs);
+            case "cosine":
+                var length = CosineEpochs > 0 ? CosineEpochs : Math.Max(1, totalEpochs - WarmupEpochs);
+                var progress = Math.Min(t, length) / (double)length;
+                return MinLearningRate + (LearningRate - MinLearningRate) * (1 + Math.Cos(Math.PI * progress)) / 2;
+            default:
+                throw new LaminaException($"schedule: no schedule named '{Schedule}'; known: {string.Join(", ", KnownSchedules)}");
+        }
+    }
+}
+
+/// <summary>Updates parameters in place from their gradients, element by element in a fixed order.</summary>
+internal abstract class Optimizer
+{
+    protected Optimizer(OptimizerOptions options, IReadOnlyList<HeadParameter> parameters)
+    {
+        Options = options;
+        Parameters = parameters;
+        // Biases (one-dimensional) are not decayed.
+        Decays = [.. parameters.Select(p => p.Shape.Length > 1)];
+    }
+
+    protected OptimizerOptions Options { get; }
+
+    protected IReadOnlyList<HeadParameter> Parameters { get; }
+
+    protected bool[] Decays { get; }
+
+    public static Optimizer Create(OptimizerOptions options, IReadOnlyList<HeadParameter> parameters)
+    {
+        options.Validate();
+        return options.Name.ToLowerInvariant() switch
+        {
+            "sgd" => new Sgd(options, parameters),
+            "adam" => new Adam(options, parameters, decoupled: false),
+            "adamw" => new Adam(options, parameters, decoupled: true),
+            _ => throw new LaminaException($"optimizer: no optimiser named '{options.Name}'; known: {string.Join(", ", OptimizerOptions.KnownOptimizers)}"),
+        };
+    }
+
+    public abstract void Step(float[][] gradients, double learningRate);
+
+    private sealed class Sgd(OptimizerOptions options, IReadOnlyList<HeadParameter> parameters) : Optimizer(options, parameters)
+    {
+        private readonly float[][] _velocity = [.. parameters.Select(p => new float[p.Values.Length])];
+
+        public override void Step(float[][] gradients, double learningRate)
+        {
+            var lr = (float)learningRate;
+            var mu = (float)Options.Momentum;
+            var wd = (float)Options.WeightDecay;
+            for (var i = 0; i < Parameters.Count; i++)
+            {
+                var w = Parameters[i].Values;
+                var g = gradients[i];
+                var v = _velocity[i];
+                var decay = Decays[i] ? wd : 0f;
+                for (var k = 0; k < w.Length; k++)
+                {
+                    var grad = g[k] + decay * w[k];
+                    if (mu > 0)
+                    {
+                        v[k] = mu * v[k] + grad;
+                        grad = Options.Nesterov ? grad + mu * v[k] : v[k];
+                    }
+                    w[k] -= lr * grad;
+                }
+            }
+        }
+    }
+
+    private sealed class Adam(OptimizerOptions options, IReadOnlyList<HeadParameter> parameters, bool decoupled) : Optimizer(options, parameters)
+    {
+        private readonly float[][] _m = [.. parameters.Select(p => new float[p.Values.Length])];
+        private readonly float[][] _v = [.. parameters.Select(p => new float[p.Values.Length])];
+        private int _t;
+
+        public override void Step(float[][] gradients, double learningRate)
+        {
+            _t++;
+            var b1 = (float)Options.Beta1;
+            var b2 = (float)Options.Beta2;
+            var eps = (float)Options.Epsilon;
+            var correction1 = 1 - Math.Pow(Options.Beta1, _t);
+            var correction2 = 1 - Math.Pow(Options.Beta2, _t);
+            var stepSize = (float)(learningRate / correction1);
+            var sqrtCorrection2 = (float)Math.Sqrt(correction2);
+            for (var i = 0; i < Parameters.Count; i++)
+            {
+                var w = Parameters[i].Values;
+                var g = gradients[i];
+                var m = _m[i];
+                var v = _v[i];
+                var wd = Decays[i] ? (float)Options.WeightDecay : 0f;
+                var decoupledFactor = decoupled ? 1f - (float)(learningRate * wd) : 1f;
+                for (var k = 0; k < w.Length; k++)
+                {
+                    var grad = decoupled ? g[k] : g[k] + wd * w[k];
+                    m[k] = b1 * m[k] + (1 - b1) * grad;
+                    v[k] = b2 * v[k] + (1 - b2) * grad * grad;
+                    var denominator = MathF.Sqrt(v[k]) / sqrtCorrection2 + eps;
+                    w[k] = w[k] * decoupledFactor - stepSize * m[k] / denominator;
+                }
+            }
+        }
+    }
+}
