@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Lamina.Cli.Rendering;
 using Lamina.Lab.Demo;
 using Lamina.Lab.Tasks;
 using Spectre.Console;
@@ -15,6 +16,15 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         [Description("Where the demo writes everything it makes (default: ./demo-output).")]
         [DefaultValue("demo-output")]
         public string Out { get; init; } = "demo-output";
+
+        [CommandOption("--no-training")]
+        [Description("Only the custom task: no slides are synthesised and nothing is trained.")]
+        public bool NoTraining { get; init; }
+
+        [CommandOption("--slide-size <PX>")]
+        [Description("Side of the synthetic slides (default 8192).")]
+        [DefaultValue(8192)]
+        public int SlideSize { get; init; } = 8192;
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
@@ -28,13 +38,27 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
         report($"Lamina demo (tracking store: {home.Root})");
         var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null });
-        var result = await demo.RunAsync(settings.Out, report, CliContext.Cancellation);
-        var code = RunCommand.Report(result.Outcome, settings.Json);
-        if (!settings.Json && code == 0)
+        var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining), report, CliContext.Cancellation);
+        if (settings.Json)
+        {
+            JsonOutput.Write(new { experiment = result.ExperimentDirectory, runs = result.Runs });
+            return RunCommand.ExitCode(result.Outcome.Status);
+        }
+        foreach (var run in result.Runs)
+        {
+            RunCommand.Report(run, json: false);
+        }
+        var code = RunCommand.ExitCode(result.Outcome.Status);
+        if (code == 0)
         {
             AnsiConsole.WriteLine();
-            await RunsShowCommand.RenderAsync(store, result.Outcome.RunId, CliContext.Cancellation);
-            AnsiConsole.MarkupLineInterpolated($"[grey]the experiment is in {result.ExperimentDirectory}; try 'lamina run check_normalization' there[/]");
+            await RunsShowCommand.RenderAsync(store, result.Runs[0].RunId, CliContext.Cancellation);
+            if (result.Runs.Count > 1)
+            {
+                AnsiConsole.WriteLine();
+                await ModelsListCommand.RenderAsync(store, blobs, CliContext.Cancellation);
+            }
+            AnsiConsole.MarkupLineInterpolated($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
         }
         return code;
     }

@@ -16,16 +16,23 @@ public sealed class ModelsListCommand : AsyncCommand<OutputSettings>
     {
         var (store, blobs) = await CliContext.OpenStoresAsync(CliContext.Home);
         await using var _ = store;
-        var models = await ModelPackages.ListAsync(store, blobs, CliContext.Cancellation);
         if (settings.Json)
         {
+            var models = await ModelPackages.ListAsync(store, blobs, CliContext.Cancellation);
             JsonOutput.Write(models.Select(m => new { m.Record.RunId, m.Record.Name, m.Record.Kind, m.Record.ProjectName, m.Record.CardDigest, m.Record.CreatedAt, m.Card.Classes, m.Card.FinalMetrics }));
             return 0;
         }
+        await RenderAsync(store, blobs, CliContext.Cancellation);
+        return 0;
+    }
+
+    internal static async Task RenderAsync(Lamina.Tracking.ITrackingStore store, Lamina.Tracking.IBlobStore blobs, CancellationToken token)
+    {
+        var models = await ModelPackages.ListAsync(store, blobs, token);
         if (models.Count == 0)
         {
             AnsiConsole.MarkupLine("[grey]no models yet: run a training task, or 'lamina models import'[/]");
-            return 0;
+            return;
         }
         var table = new Table().AddColumns("run", "model", "kind", "project", "classes", "backbone", "metrics", "created");
         foreach (var m in models)
@@ -36,7 +43,6 @@ public sealed class ModelsListCommand : AsyncCommand<OutputSettings>
                 Formats.Time(m.Record.CreatedAt));
         }
         AnsiConsole.Write(table);
-        return 0;
     }
 }
 

@@ -42,13 +42,15 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             }
             AnsiConsole.MarkupLineInterpolated($"[grey]details: lamina runs show {Formats.ShortId(outcome.RunId)}[/]");
         }
-        return outcome.Status switch
-        {
-            RunStatus.Completed => 0,
-            RunStatus.Aborted => LaminaApp.Interrupted,
-            _ => LaminaApp.Failure,
-        };
+        return ExitCode(outcome.Status);
     }
+
+    internal static int ExitCode(RunStatus status) => status switch
+    {
+        RunStatus.Completed => 0,
+        RunStatus.Aborted => LaminaApp.Interrupted,
+        _ => LaminaApp.Failure,
+    };
 
     private static string FirstLine(string? text) => text?.Split('\n')[0].Trim() ?? "";
 }

@@ -33,6 +33,7 @@ public sealed class Backbone : IDisposable
     private Backbone(BackboneSpec spec, InferenceSession session, TileNormalization normalization, OnnxModelFile file, int batchSize)
     {
         Spec = spec;
+        SourcePath = file.Path;
         _session = session;
         _normalization = normalization;
         _inputName = file.InputName;
@@ -45,6 +46,9 @@ public sealed class Backbone : IDisposable
 
     /// <summary>What the backbone takes and gives, and its digest.</summary>
     public BackboneSpec Spec { get; }
+
+    /// <summary>The ONNX file the backbone was loaded from; its SHA-256 is <see cref="BackboneSpec.Sha256"/>.</summary>
+    public string SourcePath { get; }
 
     /// <summary>Tiles per ONNX Runtime call; 1 runs the graph as shipped, more runs it rewritten with a symbolic batch dimension.</summary>
     public int BatchSize { get; }

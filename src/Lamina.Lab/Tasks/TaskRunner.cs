@@ -31,13 +31,14 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     public TextWriter? Echo { get; init; }
 
     /// <summary>The task types this Lamina runs.</summary>
-    public static readonly IReadOnlyList<string> RunnableTypes = ["custom", "dataset"];
+    public static readonly IReadOnlyList<string> RunnableTypes = ["custom", "dataset", "training"];
 
     public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
     {
         var (experiment, catalog, plugins) = Load(request, home);
         var task = FindTask(experiment, request.TaskKey);
-        var work = Prepare(experiment, task, catalog);
+        using var resources = new TaskResources();
+        var work = Prepare(experiment, task, catalog, plugins, resources);
 
         var newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
         var run = await store.CreateRunAsync(newRun, cancellationToken);
@@ -76,7 +77,8 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     }
 
     // Creates the task's plug-ins before anything is stored, so a bad constructor fails in the first second.
-    private Func<RunContext, CancellationToken, Task> Prepare(Experiment experiment, TaskSpec task, PluginCatalog catalog)
+    private Func<RunContext, CancellationToken, Task> Prepare(Experiment experiment, TaskSpec task, PluginCatalog catalog,
+        CompiledPlugins? plugins, TaskResources resources)
     {
         switch (task.Type)
         {
@@ -87,10 +89,30 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
                 var parameters = task.Dataset!;
                 var dataset = new DatasetTask(store, blobs, DatasetTask.SourceOf(experiment, parameters, catalog), parameters, time);
                 return (context, token) => dataset.RunAsync(context, token);
+            case "training":
+                var training = resources.Own(new TrainingTask(store, blobs, home, time, experiment, task, catalog, plugins));
+                return (context, token) => training.RunAsync(context, token);
             default:
                 throw new LaminaException(
                     $"task '{task.Key}' is of type '{task.Type}', which this Lamina version validates but cannot run yet " +
                     $"(it runs: {string.Join(", ", RunnableTypes)})");
+        }
+    }
+
+    /// <summary>What a task holds (a loaded backbone) until its run has ended.</summary>
+    private sealed class TaskResources : IDisposable
+    {
+        private readonly List<IDisposable> _owned = [];
+
+        public T Own<T>(T resource) where T : IDisposable
+        {
+            _owned.Add(resource);
+            return resource;
+        }
+
+        public void Dispose()
+        {
+            foreach (var resource in _owned) resource.Dispose();
         }
     }
 

@@ -1,0 +1,215 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lamina.Core;
+using Lamina.Core.Config;
+using Lamina.Core.Inference;
+using Lamina.Core.Plugins;
+using Lamina.Lab.Datasets;
+using Lamina.Lab.Embeddings;
+using Lamina.Lab.Experiments;
+using Lamina.Lab.Models;
+using Lamina.Lab.Training;
+using Lamina.Tracking;
+
+namespace Lamina.Lab.Tasks;
+
+/// <summary>
+/// The <c>training</c> task: builds the data set from the train loader, embeds its tiles with the architecture's frozen
+/// backbone (through the shared embedding cache), trains the head, draws its curves, and stores the model package
+/// (card, head ONNX, backbone ONNX) with the run.
+/// </summary>
+internal sealed class TrainingTask : IDisposable
+{
+    private readonly ITrackingStore _store;
+    private readonly IBlobStore _blobs;
+    private readonly LaminaHome _home;
+    private readonly TimeProvider _time;
+    private readonly TaskSpec _task;
+    private readonly TrainingParams _parameters;
+    private readonly ModelSpec _model;
+    private readonly IArchitecture _architecture;
+    private readonly ILoss _loss;
+    private readonly IReadOnlyList<IMetric> _metrics;
+    private readonly IReadOnlyList<IPreprocessing> _preprocessing;
+    private readonly IReadOnlyList<ITrainingCallback> _callbacks;
+    private readonly ITileSource _source;
+    private readonly Backbone _backbone;
+    private readonly string _preprocessingDigest;
+
+    // Everything is created here, before the run exists, so that a bad plug-in or backbone fails in the first second.
+    public TrainingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
+        Experiment experiment, TaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
+    {
+        (_store, _blobs, _home, _time, _task) = (store, blobs, home, time, task);
+        _parameters = task.Training!;
+        _model = experiment.Models[_parameters.Model];
+        _architecture = PluginBinder.Create<IArchitecture>(_model.Architecture!, catalog);
+        _loss = PluginBinder.Create<ILoss>(_model.Loss!, catalog);
+        _metrics = [.. _model.Metrics.Select(m => PluginBinder.Create<IMetric>(m, catalog))];
+        _preprocessing = [.. _model.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p, catalog))];
+        _callbacks = [.. _parameters.Callbacks.Select(c => PluginBinder.Create<ITrainingCallback>(c, catalog))];
+        var loaderSpec = experiment.Loaders[_parameters.TrainLoader];
+        _source = PluginBinder.Create<IDataLoader>(loaderSpec, catalog) as ITileSource ?? throw new LaminaException(
+            $"data loader '{_parameters.TrainLoader}' ({loaderSpec.Cls}) cannot lay out tiles without reading them; a training task needs a tile source such as DiskLoader");
+        _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
+        _backbone = Backbone.Load(_architecture.Backbone);
+    }
+
+    public void Dispose() => _backbone.Dispose();
+
+    public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
+    {
+        var datasetName = $"{_task.Key}.{_parameters.TrainLoader}";
+        var built = await new DatasetBuilder(_store, _blobs, _time).BuildAsync(_source,
+            new DatasetParams(_parameters.TrainLoader, datasetName, _parameters.ValidationSplit, _parameters.Seed), run, "input", cancellationToken);
+
+        var requests = built.Slides
+            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
+            .ToList();
+        var service = new EmbeddingService(new EmbeddingCache(_home.EmbeddingsPath));
+        var embedded = await service.EmbedAsync(requests, Preprocess, _preprocessingDigest, _backbone,
+            new EmbeddingLog(run), cancellationToken);
+        run.Log($"embeddings ({_backbone.Spec.Name}): {embedded.Computed} computed, {embedded.FromCache} from the cache");
+        run.LogMetric("embeddings/computed", embedded.Computed, 0);
+        run.LogMetric("embeddings/cached", embedded.FromCache, 0);
+
+        var (trainX, trainY, validX, validY) = Split(built, embedded);
+        if (trainX.Count == 0 || validX.Count == 0)
+        {
+            throw new LaminaException(
+                $"training needs tiles in both splits; the data set has {trainX.Count} training and {validX.Count} validation tiles " +
+                "(more slides, or another validation_split)");
+        }
+        var classes = _source.ClassNames.Count;
+        var head = new HeadModel(_architecture.Layers(_backbone.Spec.EmbeddingSize, classes), _parameters.Seed);
+        var options = new TrainerOptions(_parameters.Epochs, _parameters.BatchSize, _parameters.Seed, Optimizer(_parameters.Optimizer));
+        run.Log(string.Create(CultureInfo.InvariantCulture,
+            $"training {_parameters.Model} ({_model.Architecture!.Cls}) on {trainX.Count} tiles, validating on {validX.Count}, {_parameters.Epochs} epoch(s)"));
+        var result = new HeadTrainer().Train([.. trainX], [.. trainY], [.. validX], [.. validY], classes, head, _loss, _metrics, _callbacks, run, options, cancellationToken);
+
+        await StoreCurvesAsync(run, result, cancellationToken);
+        var card = await StorePackageAsync(run, built, result, embedded, cancellationToken);
+        var final = string.Join(", ", result.FinalMetrics.Where(m => m.Key.StartsWith("val/", StringComparison.Ordinal))
+            .Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key} {m.Value:G4}")));
+        run.Log($"model '{card.Name}': best epoch {result.BestEpoch}; final {final}");
+    }
+
+    private ImageTensor Preprocess(ImageTensor tile)
+    {
+        foreach (var step in _preprocessing)
+        {
+            tile = step.Apply(tile);
+        }
+        return tile;
+    }
+
+    private static (List<float[]> TrainX, List<int> TrainY, List<float[]> ValidX, List<int> ValidY) Split(BuiltDataset built, EmbeddingResult embedded)
+    {
+        var (trainX, trainY, validX, validY) = (new List<float[]>(), new List<int>(), new List<float[]>(), new List<int>());
+        for (var s = 0; s < built.Slides.Count; s++)
+        {
+            var validation = built.Manifest.Slides[s].Split == "validation";
+            var tiles = built.Slides[s].Tiles;
+            for (var t = 0; t < tiles.Count; t++)
+            {
+                (validation ? validX : trainX).Add(embedded.Embeddings[s][t]);
+                (validation ? validY : trainY).Add(tiles[t].Label);
+            }
+        }
+        return (trainX, trainY, validX, validY);
+    }
+
+    private async Task StoreCurvesAsync(IRunContext run, TrainingResult result, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<(double X, double Y)> Series(string key) =>
+            [.. result.History.Select((epoch, i) => (X: (double)i, Y: epoch.TryGetValue(key, out var v) ? v : double.NaN)).Where(p => !double.IsNaN(p.Y))];
+        var keys = result.History.SelectMany(h => h.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        var losses = keys.Where(k => k.EndsWith("loss", StringComparison.Ordinal)).ToDictionary(k => k, Series);
+        var others = keys.Where(k => !k.EndsWith("loss", StringComparison.Ordinal) && k.StartsWith("val/", StringComparison.Ordinal)).ToDictionary(k => k, Series);
+        await run.LogArtifactAsync("curves/loss.png", new MemoryStream(CurvePlot.LinePng($"{_parameters.Model}: loss", losses)), cancellationToken);
+        if (others.Count > 0)
+        {
+            await run.LogArtifactAsync("curves/metrics.png", new MemoryStream(CurvePlot.LinePng($"{_parameters.Model}: validation metrics", others)), cancellationToken);
+        }
+    }
+
+    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, EmbeddingResult embedded, CancellationToken cancellationToken)
+    {
+        var headBytes = HeadOnnxExporter.Export(result.Model);
+        var backboneBytes = await File.ReadAllBytesAsync(_backbone.SourcePath, cancellationToken);
+        var backboneFile = ModelPackages.Describe("backbone.onnx", backboneBytes);
+        if (backboneFile.Sha256 != _backbone.Spec.Sha256)
+        {
+            throw new LaminaException($"backbone file {_backbone.SourcePath} changed while training (sha256 {backboneFile.Sha256}, expected {_backbone.Spec.Sha256})");
+        }
+        var tiling = built.Slides[0].Options;
+        var card = new ModelCard
+        {
+            Name = _parameters.Model,
+            Kind = "trained",
+            Architecture = CardPlugin(_model.Architecture!),
+            Input = new InputSpec(tiling.TileSize, tiling.MicronsPerPixel, tiling.Level, tiling.Overlap, _backbone.Spec.Channels),
+            Preprocessing = [.. _model.Preprocessing.Select(CardPlugin)],
+            Postprocessing = [.. _model.Postprocessing.Select(CardPlugin)],
+            Classes = _source.ClassNames,
+            Backbone = new BackboneReference(_backbone.Spec.Name, _backbone.Spec.EmbeddingSize, backboneFile),
+            Network = ModelPackages.Describe("head.onnx", headBytes),
+            FinalMetrics = result.FinalMetrics,
+            BestMetrics = result.BestMetrics,
+            BestEpoch = result.BestEpoch,
+            TrainingRun = run.RunId,
+            Dataset = built.Record.Id,
+            Loss = CardPlugin(_model.Loss!),
+            Training = JsonSerializer.SerializeToNode(new
+            {
+                epochs = _parameters.Epochs,
+                epochs_run = result.History.Count,
+                batch_size = _parameters.BatchSize,
+                seed = _parameters.Seed,
+                validation_split = _parameters.ValidationSplit,
+                optimizer = _parameters.Optimizer,
+                callbacks = _parameters.Callbacks.Select(c => c.Cls),
+                stopped_early = result.StoppedEarly,
+                restored_best_weights = result.RestoredBestWeights,
+                preprocessing_digest = _preprocessingDigest,
+            })!.AsObject(),
+        };
+        await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card,
+            new Dictionary<string, byte[]> { ["head.onnx"] = headBytes, ["backbone.onnx"] = backboneBytes }, cancellationToken);
+        return card;
+    }
+
+    private static CardPlugin CardPlugin(PluginSpec spec) =>
+        new(spec.Cls, spec.Params is null ? null : JsonSerializer.SerializeToNode(spec.Params.ToPlain())?.AsObject());
+
+    private static OptimizerOptions Optimizer(OptimizerParams p) => new(
+        Name: p.Name, LearningRate: p.LearningRate, WeightDecay: p.WeightDecay, Momentum: p.Momentum, Schedule: p.Schedule,
+        StepEpochs: p.StepSize, Gamma: p.Gamma, MinLearningRate: p.MinLearningRate, WarmupEpochs: p.WarmupEpochs);
+
+    /// <summary>
+    /// What decides the preprocessing: each step's name and params, and for plug-ins compiled from the experiment the
+    /// digest of their source file (for built-ins, Lamina's version). Part of the embedding cache key.
+    /// </summary>
+    private static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins)
+    {
+        var text = new StringBuilder();
+        foreach (var step in steps)
+        {
+            var descriptor = catalog.Find(step.Cls)!;
+            var origin = descriptor.SourceFile is { } file
+                ? plugins?.Files.FirstOrDefault(f => f.RelativePath == file)?.Sha256 ?? file
+                : $"{descriptor.Type.Assembly.GetName().Name} {descriptor.Type.Assembly.GetName().Version}";
+            text.Append(step.Cls).Append('\t').Append(JsonSerializer.Serialize(step.Params?.ToPlain())).Append('\t').Append(origin).Append('\n');
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    private sealed class EmbeddingLog(IRunContext run) : IProgress<EmbeddingProgress>
+    {
+        public void Report(EmbeddingProgress value) =>
+            run.Log($"embedding slide {value.Slide}/{value.Slides}: {value.Computed} computed, {value.FromCache} cached of {value.Tiles}");
+    }
+}
