@@ -82,19 +82,31 @@ public sealed class CommandLineTests : IDisposable
         JsonDocument.Parse(result.Stdout).RootElement.GetProperty("runId").GetString()!;
 
     [Fact]
-    public async Task Demo_FromAFreshFolder_RunsTheSampleAndRecordsItsUncommittedChange()
+    public async Task Demo_FromAFreshFolder_RunsTheSampleSynthesisesSlidesAndTrainsBothModels()
     {
         var result = await _lamina.RunAsync(_temp.Path, "demo", "--out", _temp.Combine("demo"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("completed", result.Stdout);
-        var runs = await JsonAsync(_temp.Path, "runs", "list");
-        var run = Assert.Single(runs.EnumerateArray());
-        Assert.Equal("completed", run.GetProperty("status").GetString());
-        var show = await JsonAsync(_temp.Path, "runs", "show", run.GetProperty("id").GetString()![..8]);
+        var runs = (await JsonAsync(_temp.Path, "runs", "list")).EnumerateArray().ToList();
+        Assert.Equal(["check_normalization", "simple_train", "train_mitosis"], runs.Select(r => r.GetProperty("taskName").GetString()).Order());
+        Assert.All(runs, r => Assert.Equal("completed", r.GetProperty("status").GetString()));
+
+        // The custom task's run recorded the uncommitted change, and nothing of the synthesised slides.
+        var custom = runs.Single(r => r.GetProperty("taskName").GetString() == "check_normalization");
+        var show = await JsonAsync(_temp.Path, "runs", "show", custom.GetProperty("id").GetString()![..8]);
         Assert.True(show.GetProperty("git").GetProperty("dirty").GetBoolean());
         Assert.Contains("+        tiles: 48", show.GetProperty("diff").GetString());
         Assert.Equal(48, show.GetProperty("metrics").EnumerateArray().First(m => m.GetProperty("name").GetString() == "mean_r").GetProperty("count").GetInt32());
+        var training = runs.Single(r => r.GetProperty("taskName").GetString() == "simple_train");
+        var trained = await JsonAsync(_temp.Path, "runs", "show", training.GetProperty("id").GetString()!);
+        Assert.DoesNotContain("slides/", trained.GetProperty("diff").GetString());
+
+        // Both models are packages; the carcinoma model separates carcinoma from other tissue.
+        var models = (await JsonAsync(_temp.Path, "models", "list")).EnumerateArray().ToList();
+        Assert.Equal(["mitosis_model", "my_class_model"], models.Select(m => m.GetProperty("name").GetString()).Order());
+        var carcinoma = models.Single(m => m.GetProperty("name").GetString() == "my_class_model").GetProperty("finalMetrics");
+        Assert.True(carcinoma.GetProperty("val/accuracy").GetDouble() >= 0.90, carcinoma.ToString());
+        Assert.True(carcinoma.GetProperty("val/balanced_accuracy").GetDouble() >= 0.90, carcinoma.ToString());
     }
 
     [Fact]
@@ -220,10 +232,15 @@ public sealed class CommandLineTests : IDisposable
     {
         var directory = Experiment(git: false);
         var yaml = Path.Combine(directory, "lamina.yaml");
-        var text = File.ReadAllText(yaml)
-            .Replace("cls: BinaryFocal", "cls: BinaryFocl")
-            .Replace("n_epochs: 50", "n_epochs: fifty")
-            .Replace("factor: 255.0", "factr: 255.0");
+        static string ReplaceFirst(string text, string old, string replacement)
+        {
+            var index = text.IndexOf(old, StringComparison.Ordinal);
+            return text[..index] + replacement + text[(index + old.Length)..];
+        }
+        var text = ReplaceFirst(ReplaceFirst(ReplaceFirst(File.ReadAllText(yaml),
+            "cls: BinaryFocal", "cls: BinaryFocl"),
+            "n_epochs: 50", "n_epochs: fifty"),
+            "factor: 255.0", "factr: 255.0");
         File.WriteAllText(yaml, text);
         var lines = text.Split('\n');
         int LineOf(string needle) => Array.FindIndex(lines, l => l.Contains(needle, StringComparison.Ordinal)) + 1;

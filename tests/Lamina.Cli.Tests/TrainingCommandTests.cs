@@ -1,0 +1,139 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Lamina.Cli.Tests;
+
+/// <summary>A training task through the real command: slides, a user loss plug-in, the embedding cache, the package.</summary>
+public sealed class TrainingCommandTests : IDisposable
+{
+    private readonly TemporaryDirectory _temp = new();
+    private readonly LaminaProcess _lamina;
+
+    public TrainingCommandTests() => _lamina = new LaminaProcess(Path.Combine(_temp.Path, "home"));
+
+    public void Dispose() => _temp.Dispose();
+
+    private const string Experiment = """
+        version: 1
+        project:
+          project_name: Training
+          sources_path: [plugins]
+        models:
+          tumour:
+            architecture: {cls: MlpHead, params: {n_layers: 2, width: 32, dropout: 0.0}}
+            loss: {cls: SquaredHinge, params: {margin: 1.0}}
+            metrics: [{cls: accuracy}, {cls: auroc}]
+            preprocessing: {cls: Scale, params: {factor: 255.0}}
+        data:
+          loaders:
+            tiles:
+              cls: DiskLoader
+              params: {wsi_path: slides/, labels_path: slides/, tile_size: 224, mpp: 0.5}
+        tasks:
+          train:
+            type: training
+            params:
+              model: tumour
+              n_epochs: 6
+              batch_size: 16
+              train_loader: tiles
+              validation_split: 0.34
+              seed: 3
+              callbacks: [{cls: MetricsLogger}]
+        """;
+
+    // A loss written in the experiment repository: squared hinge on the logit difference, with its gradient.
+    private const string Plugins = """
+        using Lamina.Core.Inference;
+        using Lamina.Core.Plugins;
+
+        public sealed class SquaredHinge(double margin = 1.0) : ILoss
+        {
+            public double Compute(ReadOnlySpan<float> logits, int classes, ReadOnlySpan<int> labels, Span<float> gradient)
+            {
+                var total = 0.0;
+                for (var r = 0; r < labels.Length; r++)
+                {
+                    var sign = labels[r] == 1 ? 1.0 : -1.0;
+                    var z = logits[r * 2 + 1] - logits[r * 2];
+                    var slack = Math.Max(0, margin - sign * z);
+                    total += slack * slack;
+                    var dz = -2 * slack * sign / labels.Length;
+                    gradient[r * 2] = (float)-dz;
+                    gradient[r * 2 + 1] = (float)dz;
+                }
+                return total / labels.Length;
+            }
+        }
+
+        public sealed class Scale(float factor) : IPreprocessing
+        {
+            public ImageTensor Apply(ImageTensor image) => image.Map(v => v / factor);
+        }
+        """;
+
+    private async Task<JsonElement> JsonAsync(params string[] arguments)
+    {
+        var result = await _lamina.RunAsync(_temp.Path, [.. arguments, "--json"]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return JsonDocument.Parse(result.Stdout).RootElement;
+    }
+
+    [Fact]
+    public async Task Training_WithAUserLoss_MakesAPackage_AndASecondRunReusesEveryEmbeddingAndGivesTheSameWeights()
+    {
+        // Given three synthetic slides, a user loss plug-in and a training task
+        var synth = await _lamina.RunAsync(_temp.Path, "synth", "--out", "slides", "--slides", "3", "--size", "4096x4096", "--seed", "7", "--json");
+        Assert.True(synth.ExitCode == 0, synth.ToString());
+        Directory.CreateDirectory(Path.Combine(_temp.Path, "plugins"));
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "plugins", "Plugins.cs"), Plugins);
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "lamina.yaml"), Experiment);
+
+        // When it runs twice
+        var first = await _lamina.RunAsync(_temp.Path, "run", "train");
+        var second = await _lamina.RunAsync(_temp.Path, "run", "train");
+
+        // Then the second run computed no embedding, and both made the same head, bit for bit
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.DoesNotContain(", 0 from the cache", second.Stdout.Split('\n').Single(l => l.StartsWith("embeddings", StringComparison.Ordinal)));
+        Assert.Contains("embeddings (resnet18): 0 computed", second.Stdout);
+        var models = (await JsonAsync("models", "list")).EnumerateArray().ToList();
+        Assert.Equal(2, models.Count);
+        var cards = new List<JsonElement>();
+        foreach (var model in models)
+        {
+            var show = await _lamina.RunAsync(_temp.Path, "models", "show", model.GetProperty("runId").GetString()![..8], "--json");
+            cards.Add(JsonDocument.Parse(show.Stdout).RootElement);
+        }
+        Assert.Equal(cards[0].GetProperty("network").GetProperty("sha256").GetString(), cards[1].GetProperty("network").GetProperty("sha256").GetString());
+        Assert.Equal(cards[0].GetProperty("dataset").GetString(), cards[1].GetProperty("dataset").GetString());
+
+        // And the card names its loss, classes, backbone and data set; the exported package runs in ONNX Runtime
+        var card = cards[0];
+        Assert.Equal("SquaredHinge", card.GetProperty("loss").GetProperty("cls").GetString());
+        Assert.Equal(["other", "Carcinoma"], card.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal("resnet18", card.GetProperty("backbone").GetProperty("name").GetString());
+        var run = card.GetProperty("training_run").GetString()!;
+        var export = Path.Combine(_temp.Path, "package");
+        var exported = await _lamina.RunAsync(_temp.Path, "models", "show", run, "--export", export);
+        Assert.True(exported.ExitCode == 0, exported.ToString());
+        var head = await File.ReadAllBytesAsync(Path.Combine(export, "head.onnx"));
+        Assert.Equal(card.GetProperty("network").GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(head)));
+        using var session = new InferenceSession(head);
+        var input = new DenseTensor<float>(new float[2 * 512], [2, 512]);
+        using var outputs = session.Run([NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), input)]);
+        Assert.Equal([2, 2], outputs.First().AsTensor<float>().Dimensions.ToArray());
+
+        // And the run lists its curves and the data set it read
+        var details = await JsonAsync("runs", "show", run);
+        var artifacts = details.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("name").GetString()).ToList();
+        Assert.Contains("curves/loss.png", artifacts);
+        Assert.Contains("model/tumour/head.onnx", artifacts);
+        Assert.Equal(card.GetProperty("dataset").GetString(), details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("datasetId").GetString());
+        Assert.Equal("input", details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("role").GetString());
+        Assert.Equal(6, details.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "val/loss").GetProperty("count").GetInt32());
+    }
+}
