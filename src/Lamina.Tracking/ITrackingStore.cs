@@ -44,6 +44,9 @@ public interface ITrackingStore : IAsyncDisposable
 
     Task<RunInputs> GetRunInputsAsync(Guid runId, CancellationToken cancellationToken);
 
+    /// <summary>Records that a run used a model (the lineage link from a test or an analysis to the model's run).</summary>
+    Task RecordRunModelAsync(Guid runId, RunModel model, CancellationToken cancellationToken);
+
     /// <summary>The SHA-256 remembered for a file with this path, size and modification time, if any.</summary>
     Task<string?> FindSlideDigestAsync(string path, long size, DateTimeOffset modified, CancellationToken cancellationToken);
 

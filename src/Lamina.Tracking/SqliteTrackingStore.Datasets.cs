@@ -103,7 +103,29 @@ public sealed partial class SqliteTrackingStore
                     slides.Add(new SlideInput(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
                 }
             }
-            return new RunInputs(datasets, slides);
+            var models = new List<RunModel>();
+            await using (var command = Command(c, tx, "SELECT model_run_id, model_name, card_digest, role FROM run_models WHERE run_id = $id ORDER BY model_run_id, model_name;", ("$id", IdText(runId))))
+            await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    models.Add(new RunModel(Guid.ParseExact(reader.GetString(0), "D"), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+                }
+            }
+            return new RunInputs(datasets, slides) { Models = models };
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task RecordRunModelAsync(Guid runId, RunModel model, CancellationToken cancellationToken) =>
+        ExecuteAsync(write: true, async (c, tx, ct) =>
+        {
+            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await NonQueryAsync(c, tx, """
+                INSERT INTO run_models (run_id, model_run_id, model_name, card_digest, role) VALUES ($run, $model_run, $name, $card, $role)
+                ON CONFLICT DO NOTHING;
+                """, ct, ("$run", IdText(runId)), ("$model_run", IdText(model.ModelRunId)), ("$name", model.ModelName),
+                ("$card", model.CardDigest), ("$role", model.Role)).ConfigureAwait(false);
+            return true;
         }, cancellationToken);
 
     /// <inheritdoc />

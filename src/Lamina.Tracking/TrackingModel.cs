@@ -109,8 +109,14 @@ public sealed record RunDataset(string DatasetId, string Role);
 /// <summary>A slide a run read, by its path when read and its SHA-256.</summary>
 public sealed record SlideInput(string Path, string Sha256, long Size);
 
-/// <summary>The data a run used: data sets and slides.</summary>
-public sealed record RunInputs(IReadOnlyList<RunDataset> Datasets, IReadOnlyList<SlideInput> Slides);
+/// <summary>A model a run used (for testing, analysis): the run that made it, its name and card digest, and how it was used.</summary>
+public sealed record RunModel(Guid ModelRunId, string ModelName, string CardDigest, string Role);
+
+/// <summary>The data and models a run used: data sets, slides, models.</summary>
+public sealed record RunInputs(IReadOnlyList<RunDataset> Datasets, IReadOnlyList<SlideInput> Slides)
+{
+    public IReadOnlyList<RunModel> Models { get; init; } = [];
+}
 
 /// <summary>A model package a run produced: its name within the run, how it was made, and the digest of its card.</summary>
 /// <param name="RunId">The run that produced it (training or import).</param>

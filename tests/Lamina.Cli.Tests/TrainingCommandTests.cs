@@ -32,6 +32,11 @@ public sealed class TrainingCommandTests : IDisposable
               cls: DiskLoader
               params: {wsi_path: slides/, labels_path: slides/, tile_size: 224, mpp: 0.5}
         tasks:
+          test:
+            type: testing
+            params:
+              model: package
+              loader: tiles
           train:
             type: training
             params:
@@ -135,5 +140,25 @@ public sealed class TrainingCommandTests : IDisposable
         Assert.Equal(card.GetProperty("dataset").GetString(), details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("datasetId").GetString());
         Assert.Equal("input", details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("role").GetString());
         Assert.Equal(6, details.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "val/loss").GetProperty("count").GetInt32());
+
+        // And a testing task evaluates the exported package through ONNX Runtime, linked to the model's run
+        var tested = await _lamina.RunAsync(_temp.Path, "run", "test", "--set", "tasks.test.params.model=package", "--json");
+        Assert.True(tested.ExitCode == 0, tested.ToString());
+        var test = await JsonAsync("runs", "show", JsonDocument.Parse(tested.Stdout).RootElement.GetProperty("runId").GetString()!);
+        var link = test.GetProperty("inputs").GetProperty("models")[0];
+        Assert.Equal(run, link.GetProperty("modelRunId").GetString());
+        Assert.Equal("tested", link.GetProperty("role").GetString());
+        var testArtifacts = test.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("name").GetString()).ToList();
+        Assert.Contains("test/roc.png", testArtifacts);
+        Assert.Contains("test/confusion_matrix.json", testArtifacts);
+        Assert.Contains("test/per_slide.csv", testArtifacts);
+        var accuracy = test.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "test/accuracy").GetProperty("last").GetDouble();
+        Assert.InRange(accuracy, 0.5, 1.0);
+
+        // By run id, the same model gives the same figures
+        var byRun = await _lamina.RunAsync(_temp.Path, "run", "test", "--set", $"tasks.test.params.model={run[..8]}", "--json");
+        Assert.True(byRun.ExitCode == 0, byRun.ToString());
+        var again = await JsonAsync("runs", "show", JsonDocument.Parse(byRun.Stdout).RootElement.GetProperty("runId").GetString()!);
+        Assert.Equal(accuracy, again.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "test/accuracy").GetProperty("last").GetDouble());
     }
 }

@@ -181,9 +181,10 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         }
 
         var inputs = await store.GetRunInputsAsync(runId, token);
-        if (inputs.Datasets.Count > 0 || inputs.Slides.Count > 0)
+        if (inputs.Datasets.Count > 0 || inputs.Slides.Count > 0 || inputs.Models.Count > 0)
         {
             var data = new Table().AddColumns("data", "role", "sha256");
+            foreach (var m in inputs.Models) data.AddRow(Markup.Escape($"model {m.ModelName} of run {m.ModelRunId}"), m.Role, m.CardDigest);
             foreach (var d in inputs.Datasets) data.AddRow("data set", d.Role, d.DatasetId);
             foreach (var s in inputs.Slides) data.AddRow(Markup.Escape(s.Path), "slide", s.Sha256);
             console.Write(data);

@@ -41,6 +41,9 @@ public sealed record TrainingParams(
 /// <summary>The params of a <c>dataset</c> task: which loader lays out the tiles, and how slides are split.</summary>
 public sealed record DatasetParams(string Loader, string Name, double ValidationSplit, int Seed);
 
+/// <summary>The params of a <c>testing</c> task: a model (a run id or unique prefix, <c>RUN/NAME</c>, or a package folder), the loader of the test tiles, and metrics.</summary>
+public sealed record TestingParams(string Model, string Loader, IReadOnlyList<PluginSpec> Metrics);
+
 /// <summary>A task declared in an experiment file.</summary>
 /// <param name="Key">The key under <c>tasks</c>, as given to <c>lamina run</c>.</param>
 /// <param name="Name">The display name (<c>name</c>), the key when absent.</param>
@@ -59,6 +62,9 @@ public sealed record TaskSpec(
 {
     /// <summary>For <c>dataset</c>: its typed params.</summary>
     public DatasetParams? Dataset { get; init; }
+
+    /// <summary>For <c>testing</c>: its typed params.</summary>
+    public TestingParams? Testing { get; init; }
 }
 
 /// <summary>A validated experiment file (<c>lamina.yaml</c>, format version 1).</summary>

@@ -17,7 +17,8 @@ internal sealed class ExperimentSchema
     private static readonly string[] DataKeys = ["loaders"];
     private static readonly string[] SpecKeys = ["cls", "params"];
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
-    private static readonly string[] TaskTypes = ["custom", "training", "dataset"];
+    private static readonly string[] TaskTypes = ["custom", "training", "dataset", "testing"];
+    private static readonly string[] TestingKeys = ["model", "loader", "metrics"];
     private static readonly string[] DatasetKeys = ["loader", "name", "validation_split", "seed"];
     private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer"];
     private static readonly string[] OptimizerKeys = ["name", "learning_rate", "weight_decay", "momentum", "schedule", "step_size", "gamma", "warmup_epochs", "min_learning_rate"];
@@ -298,6 +299,12 @@ internal sealed class ExperimentSchema
                 ? new TaskSpec(key, name, tags, description, type, custom, null, task)
                 : null;
         }
+        if (type == "testing")
+        {
+            return ReadTesting(parameters) is { } testing
+                ? new TaskSpec(key, name, tags, description, type, null, null, task) { Testing = testing }
+                : null;
+        }
         if (type == "dataset")
         {
             return ReadDataset(parameters, key) is { } dataset
@@ -307,6 +314,35 @@ internal sealed class ExperimentSchema
         return ReadTraining(parameters) is { } training
             ? new TaskSpec(key, name, tags, description, type, null, training, task)
             : null;
+    }
+
+    private TestingParams? ReadTesting(ConfigNode node)
+    {
+        if (_read.Mapping(node) is not { } testing)
+        {
+            return null;
+        }
+        _read.OnlyKeys(testing, TestingKeys);
+        var model = _read.Required(testing, "model") is { } modelNode ? _read.String(modelNode, nonEmpty: true) : null;
+        var loader = _read.Required(testing, "loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
+        var ok = model is not null && loader is not null;
+        var metrics = new List<PluginSpec>();
+        if (ConfigReading.Optional(testing, "metrics") is { } metricsNode)
+        {
+            if (_read.Sequence(metricsNode) is { } sequence)
+            {
+                foreach (var item in sequence.Items)
+                {
+                    if (Spec(item, PluginKind.Metric) is { } metric) metrics.Add(metric);
+                    else ok = false;
+                }
+            }
+            else
+            {
+                ok = false;
+            }
+        }
+        return ok ? new TestingParams(model!, loader!, metrics) : null;
     }
 
     private DatasetParams? ReadDataset(ConfigNode node, string taskKey)

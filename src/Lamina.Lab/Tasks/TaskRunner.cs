@@ -31,7 +31,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     public TextWriter? Echo { get; init; }
 
     /// <summary>The task types this Lamina runs.</summary>
-    public static readonly IReadOnlyList<string> RunnableTypes = ["custom", "dataset", "training"];
+    public static readonly IReadOnlyList<string> RunnableTypes = ["custom", "dataset", "training", "testing"];
 
     public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
     {
@@ -89,6 +89,9 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
                 var parameters = task.Dataset!;
                 var dataset = new DatasetTask(store, blobs, DatasetTask.SourceOf(experiment, parameters, catalog), parameters, time);
                 return (context, token) => dataset.RunAsync(context, token);
+            case "testing":
+                var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog, plugins);
+                return (context, token) => testing.RunAsync(context, token);
             case "training":
                 var training = resources.Own(new TrainingTask(store, blobs, home, time, experiment, task, catalog, plugins));
                 return (context, token) => training.RunAsync(context, token);

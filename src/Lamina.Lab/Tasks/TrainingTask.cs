@@ -193,7 +193,7 @@ internal sealed class TrainingTask : IDisposable
     /// What decides the preprocessing: each step's name and params, and for plug-ins compiled from the experiment the
     /// digest of their source file (for built-ins, Lamina's version). Part of the embedding cache key.
     /// </summary>
-    private static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins)
+    internal static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins)
     {
         var text = new StringBuilder();
         foreach (var step in steps)

@@ -126,5 +126,17 @@ internal static class SqliteMigrations
             PRIMARY KEY (run_id, name)
         );
         """,
+
+        // 4: lineage from a run to the models it used.
+        """
+        CREATE TABLE run_models (
+            run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            model_run_id  TEXT NOT NULL,
+            model_name    TEXT NOT NULL,
+            card_digest   TEXT NOT NULL,
+            role          TEXT NOT NULL,
+            PRIMARY KEY (run_id, model_run_id, model_name, role)
+        );
+        """,
     ];
 }
