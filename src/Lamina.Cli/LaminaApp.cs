@@ -58,6 +58,8 @@ public static class LaminaApp
                 datasets.AddCommand<DatasetsListCommand>("list").WithDescription("List data sets, newest first.");
                 datasets.AddCommand<DatasetsShowCommand>("show").WithDescription("Show a data set: slides, split, label counts.");
             });
+            config.AddCommand<ReproduceCommand>("reproduce")
+                .WithDescription("Re-run a completed run from its commit, diff and configuration in a clean work tree; compare model digests.");
             config.AddBranch("models", models =>
             {
                 models.SetDescription("Model packages across runs.");

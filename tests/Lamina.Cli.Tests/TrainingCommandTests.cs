@@ -161,4 +161,59 @@ public sealed class TrainingCommandTests : IDisposable
         var again = await JsonAsync("runs", "show", JsonDocument.Parse(byRun.Stdout).RootElement.GetProperty("runId").GetString()!);
         Assert.Equal(accuracy, again.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "test/accuracy").GetProperty("last").GetDouble());
     }
+
+    [Fact]
+    public async Task Reproduce_ATrainingRunInGit_RebuildsTheSameModelFromACleanCheckout()
+    {
+        // Given a committed experiment (slides ignored), a user plug-in left uncommitted, and a run with an override
+        var synth = await _lamina.RunAsync(_temp.Path, "synth", "--out", "slides", "--slides", "3", "--size", "4096x4096", "--seed", "7", "--json");
+        Assert.True(synth.ExitCode == 0, synth.ToString());
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, ".gitignore"), "slides/\nhome/\nwork/\n");
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "lamina.yaml"), Experiment);
+        Git.Run(_temp.Path, "init", "-q");
+        Git.Run(_temp.Path, "add", "-A");
+        Git.Run(_temp.Path, "commit", "-q", "-m", "experiment");
+        Directory.CreateDirectory(Path.Combine(_temp.Path, "plugins"));
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "plugins", "Plugins.cs"), Plugins);
+        var trained = await _lamina.RunAsync(_temp.Path, "run", "train", "--set", "tasks.train.params.n_epochs=4", "--json");
+        Assert.True(trained.ExitCode == 0, trained.ToString());
+        var run = JsonDocument.Parse(trained.Stdout).RootElement.GetProperty("runId").GetString()!;
+
+        // When it is reproduced
+        var reproduced = await _lamina.RunAsync(_temp.Path, "reproduce", run[..8], "--work", Path.Combine(_temp.Path, "work"), "--json");
+
+        // Then every model file, the data set and the slides have the same digests, and the new run is tagged
+        Assert.True(reproduced.ExitCode == 0, reproduced.ToString());
+        var result = JsonDocument.Parse(reproduced.Stdout).RootElement;
+        Assert.True(result.GetProperty("identical").GetBoolean());
+        var names = result.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
+        Assert.Contains("tumour/head.onnx", names);
+        Assert.Contains("tumour/data set", names);
+        var again = await JsonAsync("runs", "show", result.GetProperty("run").GetProperty("runId").GetString()!);
+        Assert.Contains("reproduction", again.GetProperty("run").GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(4, again.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "val/loss").GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task Reproduce_ARunOutsideGit_IsRefusedClearly()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "lamina.yaml"), """
+            version: 1
+            project: {project_name: NoGit}
+            data:
+              loaders:
+                tiles: {cls: DiskLoader, params: {wsi_path: slides/, labels_path: slides/}}
+            tasks:
+              build: {type: dataset, params: {loader: tiles}}
+            """);
+        var synth = await _lamina.RunAsync(_temp.Path, "synth", "--out", "slides", "--slides", "1", "--size", "2048x2048", "--json");
+        Assert.True(synth.ExitCode == 0, synth.ToString());
+        var built = await _lamina.RunAsync(_temp.Path, "run", "build", "--json");
+        Assert.True(built.ExitCode == 0, built.ToString());
+
+        var result = await _lamina.RunAsync(_temp.Path, "reproduce", JsonDocument.Parse(built.Stdout).RootElement.GetProperty("runId").GetString()!);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("not made in a git repository", result.Stderr);
+    }
 }

@@ -113,6 +113,12 @@ public interface IRunContext
     /// <summary>The directory holding the experiment file; relative paths in params are resolved against it.</summary>
     string ExperimentDirectory { get; }
 
+    /// <summary>
+    /// Where data paths (slides, annotations) resolve: the experiment's folder, except when a run is reproduced from a
+    /// clean checkout while its data stays where it was (and is checked by digest).
+    /// </summary>
+    string DataDirectory => ExperimentDirectory;
+
     /// <summary>The effective experiment configuration, as plain values.</summary>
     IReadOnlyDictionary<string, object?> Configuration { get; }
 

@@ -20,7 +20,7 @@ public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeP
     public async Task<BuiltDataset> BuildAsync(ITileSource source, DatasetParams parameters, IRunContext run, string role, CancellationToken cancellationToken)
     {
         var progress = new LogProgress(run);
-        var slides = await source.PlanAsync(run.ExperimentDirectory, progress, cancellationToken);
+        var slides = await source.PlanAsync(run.DataDirectory, progress, cancellationToken);
         if (slides.Count == 0)
         {
             throw new LaminaException($"data loader '{parameters.Loader}' found no slides");

@@ -23,6 +23,8 @@ internal sealed class RunContext(
 
     public string ExperimentDirectory { get; } = experimentDirectory;
 
+    public string DataDirectory { get; init; } = experimentDirectory;
+
     public IReadOnlyDictionary<string, object?> Configuration { get; } = configuration;
 
     public void LogMetric(string name, double value, long step)

@@ -10,7 +10,14 @@ using Lamina.Tracking;
 namespace Lamina.Lab.Tasks;
 
 /// <summary>What to run: a task of an experiment file, with <c>--set</c> overrides.</summary>
-public sealed record RunRequest(string ExperimentPath, string TaskKey, IReadOnlyList<string> Overrides);
+public sealed record RunRequest(string ExperimentPath, string TaskKey, IReadOnlyList<string> Overrides)
+{
+    /// <summary>Where data paths resolve when not beside the experiment file (a reproduction in a clean checkout).</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>Extra tags for the run (a reproduction is tagged so).</summary>
+    public IReadOnlyList<string> ExtraTags { get; init; } = [];
+}
 
 /// <summary>How a run ended.</summary>
 public sealed record RunOutcome(Guid RunId, RunStatus Status, string? Error);
@@ -41,9 +48,10 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
         var work = Prepare(experiment, task, catalog, plugins, resources);
 
         var newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
+        newRun = newRun with { Tags = [.. newRun.Tags, .. request.ExtraTags] };
         var run = await store.CreateRunAsync(newRun, cancellationToken);
         // From here on the run exists: whatever happens, it ends completed, failed or aborted, never left running.
-        return await ExecuteAsync(run.Id, experiment, catalog, task, async (context, token) =>
+        return await ExecuteAsync(run.Id, experiment, catalog, task, request.DataDirectory, async (context, token) =>
         {
             await StoreInputsAsync(run.Id, experiment, token);
             await work(context, token);
@@ -167,7 +175,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     }
 
     private async Task<RunOutcome> ExecuteAsync(
-        Guid runId, Experiment experiment, PluginCatalog catalog, TaskSpec task, Func<RunContext, CancellationToken, Task> work,
+        Guid runId, Experiment experiment, PluginCatalog catalog, TaskSpec task, string? dataDirectory, Func<RunContext, CancellationToken, Task> work,
         CancellationToken cancellationToken)
     {
         var configuration = (IReadOnlyDictionary<string, object?>)experiment.Root.ToPlain()!;
@@ -175,6 +183,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
         var context = new RunContext(runId, task.Key, experiment.Directory, configuration, store, blobs, time, capture.Writer)
         {
             PreprocessingFactory = model => CreatePreprocessing(experiment, catalog, model),
+            DataDirectory = dataDirectory ?? experiment.Directory,
         };
 
         using var stopFlushing = new CancellationTokenSource();

@@ -41,7 +41,7 @@ internal sealed class TestingTask(
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
-        var (card, files, lineage) = await LoadModelAsync(run.ExperimentDirectory, cancellationToken);
+        var (card, files, lineage) = await LoadModelAsync(run.DataDirectory, cancellationToken);
         if (lineage is not null)
         {
             await store.RecordRunModelAsync(run.RunId, lineage, cancellationToken);

@@ -1,0 +1,50 @@
+using System.ComponentModel;
+using Lamina.Cli.Rendering;
+using Lamina.Lab.Reproduce;
+using Lamina.Lab.Tasks;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli.Commands;
+
+/// <summary><c>lamina reproduce &lt;run&gt;</c>: re-run a completed run from its record and compare the model digests.</summary>
+public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "<RUN>")]
+        [Description("A run id or a unique prefix of one.")]
+        public string Run { get; init; } = "";
+
+        [CommandOption("--work <DIR>")]
+        [Description("Where the clean work tree is made (default: the system's temporary folder).")]
+        public string? Work { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
+    {
+        var home = CliContext.Home;
+        var (store, blobs) = await CliContext.OpenStoresAsync(home);
+        await using var _ = store;
+        var runner = new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null };
+        Action<string> report = settings.Json ? Console.Error.WriteLine : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
+        var result = await new Reproducer(store, blobs, runner).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), report, CliContext.Cancellation);
+        if (settings.Json)
+        {
+            JsonOutput.Write(new { originalRun = result.OriginalRun, run = result.Run, workTree = result.WorkTree, identical = result.Identical, files = result.Files.Select(f => new { f.Name, f.Original, f.Reproduced, f.Matches }) });
+            return result.Identical ? 0 : LaminaApp.Failure;
+        }
+        RunCommand.Report(result.Run, json: false);
+        var table = new Table().AddColumns("file", "original sha256", "reproduced sha256", "");
+        foreach (var file in result.Files)
+        {
+            table.AddRow(Markup.Escape(file.Name), file.Original.Length > 16 ? file.Original[..16] : file.Original,
+                file.Reproduced is { Length: > 16 } r ? r[..16] : file.Reproduced ?? "(missing)", file.Matches ? "[green]same[/]" : "[red]DIFFERENT[/]");
+        }
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine(result.Identical
+            ? $"[green]reproduced: every model file digest matches run {result.OriginalRun}[/]"
+            : result.Files.Count == 0 ? "[yellow]the original run made no model to compare[/]" : "[red]not reproduced: some digests differ[/]");
+        return result.Identical ? 0 : LaminaApp.Failure;
+    }
+}

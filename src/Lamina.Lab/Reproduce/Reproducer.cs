@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text;
+using Lamina.Core;
+using Lamina.Lab.Models;
+using Lamina.Lab.Tasks;
+using Lamina.Tracking;
+
+namespace Lamina.Lab.Reproduce;
+
+/// <summary>One file of the original run's model packages, and what the reproduction made of it.</summary>
+public sealed record ReproducedFile(string Name, string Original, string? Reproduced)
+{
+    public bool Matches => Original == Reproduced;
+}
+
+/// <summary>The outcome of a reproduction: the new run, and every compared digest.</summary>
+public sealed record Reproduction(Guid OriginalRun, RunOutcome Run, string WorkTree, IReadOnlyList<ReproducedFile> Files)
+{
+    public bool Identical => Run.Status == RunStatus.Completed && Files.Count > 0 && Files.All(f => f.Matches);
+}
+
+/// <summary>
+/// Re-runs a completed run from what it recorded: a clean checkout of its commit, its uncommitted diff applied, its
+/// effective configuration as the experiment file; data is found where the original run found it and checked by digest
+/// (the data set id must come out the same). Then compares every model file digest with the original run's.
+/// </summary>
+public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, TaskRunner runner)
+{
+    public async Task<Reproduction> ReproduceAsync(string runReference, string workDirectory, Action<string> report, CancellationToken cancellationToken)
+    {
+        var original = await store.ResolveRunAsync(runReference, cancellationToken);
+        if (original.Status != RunStatus.Completed)
+        {
+            throw new LaminaException($"run {original.Id} is {original.Status.ToString().ToLowerInvariant()}; only a completed run can be reproduced");
+        }
+        var details = await store.GetRunDetailsAsync(original.Id, cancellationToken);
+        if (details.Git is not { Commit: { } commit } git)
+        {
+            throw new LaminaException($"run {original.Id} was not made in a git repository with a commit, so its code cannot be checked out again");
+        }
+
+        var tree = Path.Combine(Path.GetFullPath(workDirectory), $"reproduce-{original.Id.ToString()[..8]}-{Guid.NewGuid().ToString()[..8]}");
+        report($"checking out {commit[..12]} of {git.RepositoryRoot} into {tree}");
+        await GitAsync(Path.GetDirectoryName(tree)!, cancellationToken, "clone", "--quiet", "--no-checkout", git.RepositoryRoot, tree);
+        await GitAsync(tree, cancellationToken, "-c", "advice.detachedHead=false", "checkout", "--quiet", commit);
+        if (git.Dirty)
+        {
+            var patch = Path.Combine(tree, ".git", "lamina-run.patch");
+            await using (var diff = await blobs.OpenAsync(git.DiffDigest, cancellationToken))
+            await using (var file = File.Create(patch))
+            {
+                await diff.CopyToAsync(file, cancellationToken);
+            }
+            report($"applying the run's uncommitted diff ({git.DiffSize} bytes, sha256 {git.DiffDigest[..12]})");
+            await GitAsync(tree, cancellationToken, "apply", "--binary", "--whitespace=nowarn", patch);
+        }
+
+        // The effective configuration (after the original --set overrides) becomes the experiment file; JSON is YAML.
+        var experimentFile = Path.Combine(tree, details.ExperimentFile);
+        await File.WriteAllTextAsync(experimentFile, details.ConfigurationJson, cancellationToken);
+        var dataDirectory = Path.GetDirectoryName(Path.Combine(git.RepositoryRoot, details.ExperimentFile))!;
+        report($"running task '{original.TaskName}' with the recorded configuration; data from {dataDirectory}");
+        var outcome = await runner.RunAsync(
+            new RunRequest(experimentFile, original.TaskName, []) { DataDirectory = dataDirectory, ExtraTags = ["reproduction", $"of:{original.Id}"] },
+            cancellationToken);
+
+        var files = await CompareAsync(original.Id, outcome.RunId, cancellationToken);
+        return new Reproduction(original.Id, outcome, tree, files);
+    }
+
+    private async Task<IReadOnlyList<ReproducedFile>> CompareAsync(Guid original, Guid reproduced, CancellationToken cancellationToken)
+    {
+        var models = await ModelPackages.ListAsync(store, blobs, cancellationToken);
+        var before = models.Where(m => m.Record.RunId == original).ToList();
+        var after = models.Where(m => m.Record.RunId == reproduced).ToDictionary(m => m.Record.Name);
+        var files = new List<ReproducedFile>();
+        foreach (var model in before)
+        {
+            after.TryGetValue(model.Record.Name, out var again);
+            foreach (var file in model.Card.Files)
+            {
+                files.Add(new ReproducedFile($"{model.Record.Name}/{file.Name}", file.Sha256,
+                    again?.Card.Files.FirstOrDefault(f => f.Name == file.Name)?.Sha256));
+            }
+            files.Add(new ReproducedFile($"{model.Record.Name}/data set", model.Card.Dataset ?? "", again?.Card.Dataset));
+        }
+        var inputsBefore = await store.GetRunInputsAsync(original, cancellationToken);
+        var inputsAfter = await store.GetRunInputsAsync(reproduced, cancellationToken);
+        foreach (var slide in inputsBefore.Slides)
+        {
+            files.Add(new ReproducedFile($"slide {Path.GetFileName(slide.Path)}", slide.Sha256,
+                inputsAfter.Slides.FirstOrDefault(s => Path.GetFileName(s.Path) == Path.GetFileName(slide.Path))?.Sha256));
+        }
+        return files;
+    }
+
+    private static async Task GitAsync(string directory, CancellationToken cancellationToken, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        start.Environment["GIT_TERMINAL_PROMPT"] = "0";
+        Directory.CreateDirectory(directory);
+        using var process = Process.Start(start) ?? throw new LaminaException("git could not be started");
+        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw new LaminaException($"git {string.Join(' ', arguments)} failed: {new StringBuilder((await error).Trim())}");
+        }
+    }
+}
