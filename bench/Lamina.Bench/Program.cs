@@ -11,10 +11,15 @@ using Lamina.Core.Slides.Tissue;
 //   Lamina.Bench tiling <slide> [--size 256] [--tiles 1500] [--threads N] [--tile-list FILE]
 //   Lamina.Bench memory <slide> [--size 256]     (the whole slide through the pipeline; prints peak RSS)
 //   Lamina.Bench backbone [--tiles 64] [--batches 1,8,16,32] [--threads N] [--model resnet18|FILE.onnx]
+//   Lamina.Bench training [--rows 10000] [--dim 512] [--epochs 5] [--batch 64] [--threads N] [--data FILE]
 var command = args.ElementAtOrDefault(0);
 if (command == "backbone")
 {
     return BackboneBench.Run(args);
+}
+if (command == "training")
+{
+    return TrainingBench.Run(args);
 }
 var slidePath = args.ElementAtOrDefault(1);
 if (command is not ("tiling" or "memory") || slidePath is null)

@@ -21,7 +21,8 @@ public sealed class Backbone : IDisposable
 
     private const string RgbUnitRange = "rgb 0..1";
 
-    private readonly InferenceSession _session;
+    // Created on the first embedding: a run whose embeddings are all cached never pays for loading the network.
+    private readonly Lazy<InferenceSession> _session;
     private readonly TileNormalization _normalization;
     private readonly string _inputName;
     private readonly string _outputName;
@@ -30,7 +31,7 @@ public sealed class Backbone : IDisposable
     private readonly float[] _output;
     private readonly Lock _gate = new();
 
-    private Backbone(BackboneSpec spec, InferenceSession session, TileNormalization normalization, OnnxModelFile file, int batchSize)
+    private Backbone(BackboneSpec spec, Lazy<InferenceSession> session, TileNormalization normalization, OnnxModelFile file, int batchSize)
     {
         Spec = spec;
         SourcePath = file.Path;
@@ -91,8 +92,14 @@ public sealed class Backbone : IDisposable
         if (file.Height != file.Width) throw InferenceException.Unsupported(file.Path, $"tiles must be square, the input is {file.Height}×{file.Width}");
 
         var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Convert.ToHexStringLower(SHA256.HashData(file.Bytes)));
-        var bytes = batch == 1 ? file.Bytes : file.WithDynamicBatch();
-        var session = CreateSession(file.Path, bytes, provider, threads);
+        var session = new Lazy<InferenceSession>(
+            () => CreateSession(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads),
+            LazyThreadSafetyMode.ExecutionAndPublication);
+        if (provider != ExecutionProvider.Cpu)
+        {
+            // An accelerator that cannot start must fail here, at load, never later and never by falling back.
+            _ = session.Value;
+        }
         return new Backbone(spec, session, normalization, file, batch);
     }
 
@@ -185,7 +192,7 @@ public sealed class Backbone : IDisposable
         using var input = OrtValue.CreateTensorValueFromMemory(info, _input.AsMemory(0, n * TileValues), inputShape);
         using var output = OrtValue.CreateTensorValueFromMemory(info, _output.AsMemory(0, n * Spec.EmbeddingSize), outputShape);
         using var options = new RunOptions();
-        _session.Run(options, [_inputName], [input], [_outputName], [output]);
+        _session.Value.Run(options, [_inputName], [input], [_outputName], [output]);
     }
 
     private static InferenceSession CreateSession(string path, byte[] model, ExecutionProvider provider, int threads)
@@ -220,5 +227,8 @@ public sealed class Backbone : IDisposable
         }
     }
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_session.IsValueCreated) _session.Value.Dispose();
+    }
 }

@@ -17,7 +17,10 @@ public static class ModelPackages
 
     public static string ArtifactPrefix(string name) => $"model/{name}/";
 
-    /// <summary>Stores the package's files (given by name → bytes) and its card with the run, and registers the model.</summary>
+    /// <summary>
+    /// Stores the package's files (given by name → bytes; a file whose digest the blob store already holds may be left
+    /// out) and its card with the run, and registers the model.
+    /// </summary>
     public static async Task<string> StoreAsync(ITrackingStore store, IBlobStore blobs, Guid runId, ModelCard card,
         IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken)
     {
@@ -25,7 +28,13 @@ public static class ModelPackages
         {
             if (!files.TryGetValue(file.Name, out var bytes))
             {
-                throw new LaminaException($"model '{card.Name}': the card names '{file.Name}' but no such file was given");
+                // Content-addressed: a file already stored (the same backbone for every model) need not be given again.
+                if (!blobs.Exists(file.Sha256))
+                {
+                    throw new LaminaException($"model '{card.Name}': the card names '{file.Name}' but no such file was given");
+                }
+                await store.AddArtifactAsync(runId, ArtifactPrefix(card.Name) + file.Name, file.Sha256, file.Size, cancellationToken);
+                continue;
             }
             var (digest, size) = await blobs.PutAsync(new MemoryStream(bytes, writable: false), cancellationToken);
             if (digest != file.Sha256 || size != file.Size)

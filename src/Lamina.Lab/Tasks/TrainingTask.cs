@@ -139,11 +139,22 @@ internal sealed class TrainingTask : IDisposable
     private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, EmbeddingResult embedded, CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
-        var backboneBytes = await File.ReadAllBytesAsync(_backbone.SourcePath, cancellationToken);
-        var backboneFile = ModelPackages.Describe("backbone.onnx", backboneBytes);
-        if (backboneFile.Sha256 != _backbone.Spec.Sha256)
+        var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
+        PackageFile backboneFile;
+        if (_blobs.Exists(_backbone.Spec.Sha256))
         {
-            throw new LaminaException($"backbone file {_backbone.SourcePath} changed while training (sha256 {backboneFile.Sha256}, expected {_backbone.Spec.Sha256})");
+            // Already stored by an earlier model: the blob is the file, by its digest.
+            backboneFile = new PackageFile("backbone.onnx", _backbone.Spec.Sha256, new FileInfo(_backbone.SourcePath).Length);
+        }
+        else
+        {
+            var backboneBytes = await File.ReadAllBytesAsync(_backbone.SourcePath, cancellationToken);
+            backboneFile = ModelPackages.Describe("backbone.onnx", backboneBytes);
+            if (backboneFile.Sha256 != _backbone.Spec.Sha256)
+            {
+                throw new LaminaException($"backbone file {_backbone.SourcePath} changed while training (sha256 {backboneFile.Sha256}, expected {_backbone.Spec.Sha256})");
+            }
+            files["backbone.onnx"] = backboneBytes;
         }
         var tiling = built.Slides[0].Options;
         var card = new ModelCard
@@ -177,8 +188,7 @@ internal sealed class TrainingTask : IDisposable
                 preprocessing_digest = _preprocessingDigest,
             })!.AsObject(),
         };
-        await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card,
-            new Dictionary<string, byte[]> { ["head.onnx"] = headBytes, ["backbone.onnx"] = backboneBytes }, cancellationToken);
+        await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken);
         return card;
     }
 
