@@ -11,13 +11,8 @@ namespace Lamina.Lab.Datasets;
 /// </summary>
 internal sealed class DatasetTask(ITrackingStore store, IBlobStore blobs, ITileSource source, DatasetParams parameters, TimeProvider time)
 {
-    public static ITileSource SourceOf(Experiment experiment, DatasetParams parameters, PluginCatalog catalog)
-    {
-        var spec = experiment.Loaders[parameters.Loader];
-        var loader = PluginBinder.Create<IDataLoader>(spec, catalog);
-        return loader as ITileSource ?? throw new LaminaException(
-            $"data loader '{parameters.Loader}' ({spec.Cls}) cannot lay out tiles without reading them; a dataset task needs a tile source such as DiskLoader");
-    }
+    public static ITileSource SourceOf(Experiment experiment, DatasetParams parameters, PluginCatalog catalog) =>
+        TileSources.Create(experiment, parameters.Loader, catalog, "dataset");
 
     public async Task<DatasetRecord> RunAsync(IRunContext run, CancellationToken cancellationToken) =>
         (await new DatasetBuilder(store, blobs, time).BuildAsync(source, parameters, run, "output", cancellationToken)).Record;

@@ -1,5 +1,8 @@
+using Lamina.Core;
+using Lamina.Core.Plugins;
 using Lamina.Core.Slides;
 using Lamina.Core.Slides.Tiling;
+using Lamina.Lab.Experiments;
 
 namespace Lamina.Lab.Datasets;
 
@@ -35,4 +38,16 @@ public interface ITileSource
 
     /// <summary>Lays out the tiles of every slide, relative paths resolved against <paramref name="baseDirectory"/>.</summary>
     Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken);
+}
+
+/// <summary>Finding a task's tile source among the experiment's data loaders.</summary>
+public static class TileSources
+{
+    /// <summary>Creates loader <paramref name="loader"/>; a clear error when it cannot lay out tiles.</summary>
+    public static ITileSource Create(Experiment experiment, string loader, PluginCatalog catalog, string taskType)
+    {
+        var spec = experiment.Loaders[loader];
+        return PluginBinder.Create<IDataLoader>(spec, catalog) as ITileSource ?? throw new LaminaException(
+            $"data loader '{loader}' ({spec.Cls}) cannot lay out tiles without reading them; a {taskType} task needs a tile source such as DiskLoader");
+    }
 }

@@ -32,12 +32,8 @@ internal sealed class TestingTask(
 
     private readonly ITileSource _source = SourceOf(experiment, task.Testing!, catalog);
 
-    private static ITileSource SourceOf(Experiment experiment, TestingParams parameters, PluginCatalog catalog)
-    {
-        var spec = experiment.Loaders[parameters.Loader];
-        return PluginBinder.Create<IDataLoader>(spec, catalog) as ITileSource ?? throw new LaminaException(
-            $"data loader '{parameters.Loader}' ({spec.Cls}) cannot lay out tiles without reading them; a testing task needs a tile source such as DiskLoader");
-    }
+    private static ITileSource SourceOf(Experiment experiment, TestingParams parameters, PluginCatalog catalog) =>
+        TileSources.Create(experiment, parameters.Loader, catalog, "testing");
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {

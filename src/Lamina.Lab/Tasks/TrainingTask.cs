@@ -51,9 +51,7 @@ internal sealed class TrainingTask : IDisposable
         _metrics = [.. _model.Metrics.Select(m => PluginBinder.Create<IMetric>(m, catalog))];
         _preprocessing = [.. _model.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p, catalog))];
         _callbacks = [.. _parameters.Callbacks.Select(c => PluginBinder.Create<ITrainingCallback>(c, catalog))];
-        var loaderSpec = experiment.Loaders[_parameters.TrainLoader];
-        _source = PluginBinder.Create<IDataLoader>(loaderSpec, catalog) as ITileSource ?? throw new LaminaException(
-            $"data loader '{_parameters.TrainLoader}' ({loaderSpec.Cls}) cannot lay out tiles without reading them; a training task needs a tile source such as DiskLoader");
+        _source = TileSources.Create(experiment, _parameters.TrainLoader, catalog, "training");
         _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
         _backbone = Backbone.Load(_architecture.Backbone);
     }
