@@ -23,7 +23,8 @@ namespace Lamina.Lab.Plugins;
 /// (<c>centre_fraction</c> of its side), negative when no such point is in the tile at all, left out otherwise.</item>
 /// </list>
 /// With <c>region_class</c>, only tiles whose centre lies inside that class's polygons are kept (mitoses are searched
-/// only inside carcinoma).
+/// only inside carcinoma). With <c>negatives_per_positive</c> above 0, each slide keeps all its positive tiles and a
+/// fixed, position-chosen sample of that many negatives per positive.
 /// </summary>
 public sealed class DiskLoader(
     string wsiPath,
@@ -39,7 +40,8 @@ public sealed class DiskLoader(
     double negativeFraction = 0.0,
     double centreFraction = 0.5,
     string? regionClass = null,
-    double? mppOverride = null) : IDataLoader, ITileSource
+    double? mppOverride = null,
+    int negativesPerPositive = 0) : IDataLoader, ITileSource
 {
     private static readonly string[] SlideExtensions = [".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide", ".bif"];
     private static readonly string[] LabelExtensions = [".geojson", ".json"];
@@ -61,6 +63,7 @@ public sealed class DiskLoader(
         ["centre_fraction"] = centreFraction,
         ["region_class"] = regionClass,
         ["mpp_override"] = mppOverride,
+        ["negatives_per_positive"] = negativesPerPositive,
     };
 
     public Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken)
@@ -154,7 +157,27 @@ public sealed class DiskLoader(
                 tiles.Add(new LabelledTile(tile, value));
             }
         }
-        return tiles;
+        return negativesPerPositive > 0 ? Balance(tiles) : tiles;
+    }
+
+    // Rare positives (mitoses) drown among negatives: keep every positive and a deterministic sample of negatives,
+    // chosen by a hash of the tile's position so that the same slide always gives the same tiles.
+    private List<LabelledTile> Balance(List<LabelledTile> tiles)
+    {
+        var positives = tiles.Count(t => t.Label == 1);
+        var keep = Math.Max(1, positives) * negativesPerPositive;
+        var negatives = tiles.Where(t => t.Label == 0)
+            .OrderBy(t => PositionHash(t.Tile.X, t.Tile.Y))
+            .Take(keep)
+            .ToHashSet();
+        return [.. tiles.Where(t => t.Label == 1 || negatives.Contains(t))];
+    }
+
+    private static ulong PositionHash(long x, long y)
+    {
+        var z = unchecked((ulong)x * 0x9E3779B97F4A7C15UL ^ (ulong)y * 0xC2B2AE3D27D4EB4FUL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        return z ^ (z >> 31);
     }
 
     private static string FindLabels(string folder, string slideName)

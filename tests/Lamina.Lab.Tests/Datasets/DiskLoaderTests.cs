@@ -73,6 +73,26 @@ public sealed class DiskLoaderTests(TwoSlidesFixture slides) : IClassFixture<Two
     }
 
     [Fact]
+    public async Task Plan_WithNegativesPerPositive_KeepsEveryPositiveAndAFixedSampleOfNegatives()
+    {
+        DiskLoader Loader(int ratio) => new("data", "data", tileSize: 64, mpp: 0.25, minTissue: 0.2, labelClass: "Mitosis", labelMode: "point",
+            overlap: 32, regionClass: "Carcinoma", negativesPerPositive: ratio);
+
+        var all = await Loader(0).PlanAsync(slides.Root, null, CancellationToken.None);
+        var balanced = await Loader(2).PlanAsync(slides.Root, null, CancellationToken.None);
+        var again = await Loader(2).PlanAsync(slides.Root, null, CancellationToken.None);
+
+        for (var s = 0; s < all.Count; s++)
+        {
+            var positives = all[s].Tiles.Where(t => t.Label == 1).ToList();
+            Assert.Equal(positives, balanced[s].Tiles.Where(t => t.Label == 1));
+            Assert.Equal(Math.Min(all[s].Tiles.Count(t => t.Label == 0), Math.Max(1, positives.Count) * 2), balanced[s].Tiles.Count(t => t.Label == 0));
+            Assert.All(balanced[s].Tiles, t => Assert.Contains(t, all[s].Tiles));
+            Assert.Equal(balanced[s].Tiles, again[s].Tiles);
+        }
+    }
+
+    [Fact]
     public async Task Load_YieldsEveryLabelledTileWithItsPixels()
     {
         var loader = new DiskLoader("data", "data", tileSize: 128, mpp: 0.5);
