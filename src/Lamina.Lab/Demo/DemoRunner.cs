@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Lamina.Core;
 using Lamina.Lab.Tasks;
+using Lamina.Tracking;
 
 namespace Lamina.Lab.Demo;
 
@@ -80,31 +80,13 @@ public sealed class DemoRunner(TaskRunner runner)
 
     private static async Task<bool> TryCommitAsync(string directory, CancellationToken cancellationToken)
     {
-        try
-        {
-            await GitAsync(directory, cancellationToken, "init", "-q");
-            await GitAsync(directory, cancellationToken, "add", "-A");
-            await GitAsync(directory, cancellationToken, "-c", "user.name=Lamina demo", "-c", "user.email=demo@lamina.invalid",
-                "commit", "-q", "-m", "Sample experiment from lamina demo");
-            return true;
-        }
-        catch (System.ComponentModel.Win32Exception)
+        if (!await GitCommand.TryRunAsync(directory, ["init", "-q"], cancellationToken))
         {
             return false;
         }
-    }
-
-    private static async Task GitAsync(string directory, CancellationToken cancellationToken, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new LaminaException($"git {string.Join(' ', arguments)} failed in {directory}: {(await error).Trim()}");
-        }
+        await GitCommand.RunAsync(directory, ["add", "-A"], cancellationToken);
+        await GitCommand.RunAsync(directory, ["-c", "user.name=Lamina demo", "-c", "user.email=demo@lamina.invalid",
+            "commit", "-q", "-m", "Sample experiment from lamina demo"], cancellationToken);
+        return true;
     }
 }

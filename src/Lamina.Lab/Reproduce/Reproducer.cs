@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Lamina.Core;
 using Lamina.Lab.Models;
 using Lamina.Lab.Tasks;
@@ -94,19 +92,6 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, TaskRunne
         return files;
     }
 
-    private static async Task GitAsync(string directory, CancellationToken cancellationToken, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("git") { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        start.Environment["GIT_TERMINAL_PROMPT"] = "0";
-        Directory.CreateDirectory(directory);
-        using var process = Process.Start(start) ?? throw new LaminaException("git could not be started");
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new LaminaException($"git {string.Join(' ', arguments)} failed: {new StringBuilder((await error).Trim())}");
-        }
-    }
+    private static Task GitAsync(string directory, CancellationToken cancellationToken, params string[] arguments) =>
+        GitCommand.RunAsync(directory, arguments, cancellationToken);
 }
