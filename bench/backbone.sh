@@ -3,14 +3,11 @@
 # bare ONNX Runtime loop over ready NCHW tensors of the same graph and batch size, in one process, interleaved rounds,
 # best of 3; and the batched graph against the shipped batch-1 graph. Prints ratios; nothing here is a pass/fail gate.
 #   bench/backbone.sh [--tiles 64] [--batches 1,8,16,32] [--threads N] [--model resnet18|FILE.onnx]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-dotnet build bench/Lamina.Bench/Lamina.Bench.csproj -c Release -nologo -v quiet >/dev/null
-data=bench/.data
-mkdir -p "$data"
+source "$(dirname "$0")/common.sh"
+build
 results="$data/backbone.jsonl"
 echo "backbone throughput, $(nproc) cores"
-dotnet bench/Lamina.Bench/bin/Release/net10.0/Lamina.Bench.dll backbone "$@" | tee "$results"
+bench backbone "$@" | tee "$results"
 
 python3 - "$results" <<'PY'
 import json, sys

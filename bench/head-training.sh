@@ -2,20 +2,13 @@
 # Head training benchmark (issue 4): Lamina's head trainer against PyTorch on CPU (Debian python3-torch) for the same
 # MLP, data, batch size, optimiser and epochs, in the same script; and a training run on cached embeddings against the
 # first one that computed them. Prints ratios; nothing here is a pass/fail gate.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/ensure-native.sh
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
-  else echo "error: the baseline needs python3-torch (sudo apt-get install python3-torch)" >&2; exit 1; fi
-fi
-dotnet build Lamina.slnx -c Release -nologo -v quiet >/dev/null
-data=bench/.data
-mkdir -p "$data"
+source "$(dirname "$0")/common.sh"
+require_python_module torch python3-torch
+build
 results="$data/training.jsonl"
 : > "$results"
 rows=10000 dim=512 epochs=5 batch=64 threads=$(nproc)
-dotnet bench/Lamina.Bench/bin/Release/net10.0/Lamina.Bench.dll training --rows $rows --dim $dim --epochs $epochs --batch $batch --threads "$threads" --data "$data/embeddings.bin" | tee -a "$results"
+bench training --rows $rows --dim $dim --epochs $epochs --batch $batch --threads "$threads" --data "$data/embeddings.bin" | tee -a "$results"
 /usr/bin/python3 bench/torch_training.py "$data/embeddings.bin" $rows $dim $epochs $batch "$threads" | tee -a "$results"
 
 # A real training task twice: the first computes ResNet-18 embeddings, the second finds them all in the cache.

@@ -4,17 +4,9 @@
 # Prints ratios; nothing here is a pass/fail gate.
 #   bench/slide-tiling.sh            10,000² and 20,000² synthetic slides (a few minutes)
 #   bench/slide-tiling.sh --large    also 100,000² for peak memory (generating it takes about 20 minutes on 2 cores)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/ensure-native.sh
-if ! /usr/bin/python3 -c "import openslide" 2>/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq --no-install-recommends python3-openslide >/dev/null
-  else echo "error: the baseline needs python3-openslide (sudo apt-get install python3-openslide)" >&2; exit 1; fi
-fi
-dotnet build Lamina.slnx -c Release -nologo -v quiet >/dev/null
-data=bench/.data
-mkdir -p "$data"
-bench() { dotnet bench/Lamina.Bench/bin/Release/net10.0/Lamina.Bench.dll "$@"; }
+source "$(dirname "$0")/common.sh"
+require_python_module openslide python3-openslide
+build
 slide_of() { # size → path, generated once
   local dir="$data/s$1"
   [ -f "$dir/slide-000.tif" ] || ./lamina synth --out "$dir" --slides 1 --size "$1x$1" --seed 1 --json >/dev/null

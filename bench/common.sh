@@ -1,0 +1,17 @@
+# Sourced by the bench/*.sh scripts: the repository root as working folder, a Release build, the data folder, and the
+# benchmark runner. Benchmarks are not tests; baselines are Debian packages installed on demand.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/ensure-native.sh
+data=bench/.data
+mkdir -p "$data"
+
+# require_python_module MODULE PACKAGE: the Debian python3 must import MODULE, installing PACKAGE as root if needed.
+require_python_module() {
+  /usr/bin/python3 -c "import $1" 2>/dev/null && return 0
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  else echo "error: the baseline needs $2 (sudo apt-get install $2)" >&2; exit 1; fi
+}
+
+build() { dotnet build Lamina.slnx -c Release -nologo -v quiet >/dev/null; }
+bench() { dotnet bench/Lamina.Bench/bin/Release/net10.0/Lamina.Bench.dll "$@"; }
