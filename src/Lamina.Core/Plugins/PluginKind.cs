@@ -14,6 +14,7 @@ public enum PluginKind
     Architecture,
     Task,
     TissueDetector,
+    Feature,
 }
 
 public static class PluginKinds
@@ -32,6 +33,7 @@ public static class PluginKinds
         [PluginKind.Architecture] = typeof(IArchitecture),
         [PluginKind.Task] = typeof(ICustomTask),
         [PluginKind.TissueDetector] = typeof(ITissueDetector),
+        [PluginKind.Feature] = typeof(Analysis.IFeature),
     };
 
     /// <summary>How a family is named in messages: "a loss", "a metric".</summary>
@@ -48,6 +50,7 @@ public static class PluginKinds
         PluginKind.Architecture => "an architecture",
         PluginKind.Task => "a custom task",
         PluginKind.TissueDetector => "a tissue detector",
+        PluginKind.Feature => "an analysis feature",
         _ => kind.ToString(),
     };
 }
