@@ -27,6 +27,9 @@ public sealed class LaminaHome
     /// <summary>The folder of the embedding cache, shared by every run.</summary>
     public string EmbeddingsPath => Path.Combine(Root, "embeddings");
 
+    /// <summary>The folder where model packages fetched from the store for analyses are kept, one folder per card digest.</summary>
+    public string PackagesPath => Path.Combine(Root, "packages");
+
     /// <summary>Finds the home from <c>LAMINA_HOME</c>, else <c>~/.lamina</c>; creates nothing.</summary>
     public static LaminaHome Resolve()
     {

@@ -93,7 +93,7 @@ public sealed class Backbone : IDisposable
 
         var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Convert.ToHexStringLower(SHA256.HashData(file.Bytes)));
         var session = new Lazy<InferenceSession>(
-            () => CreateSession(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads),
+            () => OnnxSessions.Create(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads),
             LazyThreadSafetyMode.ExecutionAndPublication);
         if (provider != ExecutionProvider.Cpu)
         {
@@ -193,38 +193,6 @@ public sealed class Backbone : IDisposable
         using var output = OrtValue.CreateTensorValueFromMemory(info, _output.AsMemory(0, n * Spec.EmbeddingSize), outputShape);
         using var options = new RunOptions();
         _session.Value.Run(options, [_inputName], [input], [_outputName], [output]);
-    }
-
-    private static InferenceSession CreateSession(string path, byte[] model, ExecutionProvider provider, int threads)
-    {
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = threads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        if (provider == ExecutionProvider.Cuda)
-        {
-            try
-            {
-                options.AppendExecutionProvider_CUDA(0);
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-            {
-                throw InferenceException.ProviderUnavailable(provider, e);
-            }
-        }
-        try
-        {
-            return new InferenceSession(model, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw provider == ExecutionProvider.Cuda
-                ? InferenceException.ProviderUnavailable(provider, e)
-                : InferenceException.Unsupported(path, $"ONNX Runtime cannot load it ({e.Message.Split('\n', 2)[0]})");
-        }
     }
 
     public void Dispose()

@@ -1,11 +1,25 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Lamina.Core.Config;
 
 namespace Lamina.Core.Inference;
 
 /// <summary>A <c>{cls, params}</c> entry as a model card keeps it: the plug-in name and its parameters as JSON.</summary>
-public sealed record CardPlugin(string Cls, JsonObject? Params);
+public sealed record CardPlugin(string Cls, JsonObject? Params)
+{
+    /// <summary>
+    /// The entry as a configuration's <c>{cls, params}</c>, for the plug-in binder: JSON is YAML too, so the params are
+    /// read back through the same reader (and report against <paramref name="source"/>).
+    /// </summary>
+    public PluginSpec ToSpec(string source)
+    {
+        var diagnostics = new DiagnosticBag();
+        var parameters = Params is null ? null : YamlConfigReader.Read(Params.ToJsonString(), source, diagnostics) as ConfigMapping;
+        diagnostics.ThrowIfAny();
+        return new PluginSpec(Cls, parameters, new ConfigMapping(new SourceLocation(source, 0, 0), Cls));
+    }
+}
 
 /// <summary>What a model takes: tile size and scale, channels and value range.</summary>
 /// <param name="TileSize">Side of the tiles the model sees, in pixels.</param>

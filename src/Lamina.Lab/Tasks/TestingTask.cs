@@ -58,8 +58,8 @@ internal sealed class TestingTask(
 
         // The backbone the card names, checked against the digest the card records.
         using var backbone = LoadBackbone(card.Backbone, files);
-        var preprocessing = card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(Spec(p), catalog)).ToList();
-        var digest = TrainingTask.PreprocessingDigest([.. card.Preprocessing.Select(Spec)], catalog, plugins);
+        var preprocessing = card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec("model card"), catalog)).ToList();
+        var digest = TrainingTask.PreprocessingDigest([.. card.Preprocessing.Select(p => p.ToSpec("model card"))], catalog, plugins);
         var requests = built.Slides
             .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
             .ToList();
@@ -203,16 +203,6 @@ internal sealed class TestingTask(
             text.Append('\n');
         }
         return new MemoryStream(Encoding.UTF8.GetBytes(text.ToString()));
-    }
-
-    // A card keeps params as JSON, which is YAML too: read it back into a {cls, params} entry for the binder.
-    private static PluginSpec Spec(CardPlugin plugin)
-    {
-        var diagnostics = new DiagnosticBag();
-        var parameters = plugin.Params is null ? null : YamlConfigReader.Read(plugin.Params.ToJsonString(), "model card", diagnostics) as ConfigMapping;
-        diagnostics.ThrowIfAny();
-        var node = new ConfigMapping(new SourceLocation("model card", 0, 0), plugin.Cls);
-        return new PluginSpec(plugin.Cls, parameters, node);
     }
 
     private static MemoryStream Json<T>(T value) => new(JsonSerializer.SerializeToUtf8Bytes(value, new JsonSerializerOptions { WriteIndented = true }));

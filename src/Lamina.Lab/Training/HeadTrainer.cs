@@ -170,25 +170,7 @@ public sealed class HeadTrainer
     }
 
     /// <summary>Softmax of each row (two or more outputs) or the sigmoid of the single output.</summary>
-    public static float[] Probabilities(ReadOnlySpan<float> logits, int outputs)
-    {
-        var probabilities = new float[logits.Length];
-        if (outputs == 1)
-        {
-            for (var k = 0; k < logits.Length; k++) probabilities[k] = (float)(1 / (1 + Math.Exp(-logits[k])));
-            return probabilities;
-        }
-        for (var r = 0; r < logits.Length / outputs; r++)
-        {
-            var row = logits.Slice(r * outputs, outputs);
-            var max = double.NegativeInfinity;
-            foreach (var v in row) max = Math.Max(max, v);
-            var sum = 0.0;
-            foreach (var v in row) sum += Math.Exp(v - max);
-            for (var c = 0; c < outputs; c++) probabilities[r * outputs + c] = (float)(Math.Exp(row[c] - max) / sum);
-        }
-        return probabilities;
-    }
+    public static float[] Probabilities(ReadOnlySpan<float> logits, int outputs) => Lamina.Core.Inference.Logits.ToProbabilities(logits, outputs);
 
     private static void Evaluate(
         HeadModel model, float[] valid, int[] validY, ILoss loss, IReadOnlyList<IMetric> metrics,

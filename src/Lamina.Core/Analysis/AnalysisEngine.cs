@@ -1,0 +1,263 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using Lamina.Core.Config;
+using Lamina.Core.Inference;
+using Lamina.Core.Plugins;
+using Lamina.Core.Slides;
+using Lamina.Core.Slides.Tiling;
+using Lamina.Core.Slides.Tissue;
+using NetTopologySuite.Geometries;
+
+namespace Lamina.Core.Analysis;
+
+/// <summary>Sees an analysis progress: a step at a time, and each feature's tiles.</summary>
+public interface IAnalysisObserver
+{
+    /// <summary>A step outside the features (verifying models, detecting tissue, hashing the slide).</summary>
+    void Step(string message);
+
+    /// <summary>A feature starts; the returned progress receives its tile counts.</summary>
+    IFeatureProgress Feature(string name);
+}
+
+/// <summary>How an analysis runs.</summary>
+/// <param name="Provider">Where ONNX Runtime runs; CUDA only when asked, and an error when it cannot start.</param>
+/// <param name="IntraOpThreads">ONNX Runtime threads per operator. Default: one per processor.</param>
+/// <param name="Pipeline">Tile readers and batch size. Default: one reader per processor, batches of 32.</param>
+/// <param name="MicronsPerPixelOverride">Scale to assume for a slide that records none.</param>
+/// <param name="Observer">Receives progress, or null.</param>
+public sealed record AnalysisOptions(
+    ExecutionProvider Provider = ExecutionProvider.Cpu, int? IntraOpThreads = null, TilePipelineOptions? Pipeline = null,
+    double? MicronsPerPixelOverride = null, IAnalysisObserver? Observer = null);
+
+/// <summary>
+/// Runs an analysis over one slide: verifies and loads its models, detects tissue, then runs its features in dependency
+/// order (the features of one stage side by side), each streaming tiles through batched ONNX Runtime inference.
+/// </summary>
+public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
+{
+    /// <summary>The version of Lamina's Core that analyses: part of every report.</summary>
+    public static string Version { get; } =
+        typeof(AnalysisEngine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>Checks the features' graph without loading anything: the first thing an analysis does.</summary>
+    public FeatureGraph Plan(AnalysisDefinition analysis)
+    {
+        var nodes = analysis.Features.Select(f => new FeatureNode(f, PluginBinder.Create<IFeature>(f.Plugin, catalog))).ToList();
+        foreach (var node in nodes)
+        {
+            foreach (var role in node.Feature.ModelRoles)
+            {
+                if (!node.Spec.Models.ContainsKey(role))
+                {
+                    throw new AnalysisException($"{node.Spec.Node.Location}: feature '{node.Name}' needs a model for role '{role}' under 'models:'");
+                }
+            }
+        }
+        return FeatureGraph.Build(analysis.Name, nodes);
+    }
+
+    public async Task<AnalysisResult> RunAsync(AnalysisFile file, AnalysisDefinition analysis, string slidePath, AnalysisOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(analysis);
+        options ??= new AnalysisOptions();
+        var observer = options.Observer;
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var graph = Plan(analysis);
+
+        using var slide = Slide.Open(slidePath, options.MicronsPerPixelOverride);
+        // The slide's digest goes into the report; hashing gigabytes runs beside the analysis, not before it.
+        var slideDigest = Task.Run(() => Sha256Of(slide.Path), cancellationToken);
+
+        observer?.Step("verifying models");
+        using var backbones = new BackboneCache(options.Provider, options.IntraOpThreads);
+        var models = new Dictionary<string, (ModelReference Reference, PackagedModel Model, AnalysisModel Runner)>(StringComparer.Ordinal);
+        try
+        {
+            var used = analysis.Features.SelectMany(f => f.Models.Values).ToHashSet(StringComparer.Ordinal);
+            foreach (var reference in analysis.Models.Where(m => used.Contains(m.Name)))
+            {
+                var package = ModelPackage.Open(await locator.LocateAsync(reference, cancellationToken));
+                var preprocessing = (reference.Preprocessing ?? [.. package.Card.Preprocessing.Select(p => p.ToSpec(Path.Combine(package.Directory, ModelPackage.CardFile)))])
+                    .Select(p => PluginBinder.Create<IPreprocessing>(p, catalog)).ToList();
+                var postprocessing = (reference.Postprocessing ?? [.. package.Card.Postprocessing.Select(p => p.ToSpec(Path.Combine(package.Directory, ModelPackage.CardFile)))])
+                    .Select(p => PluginBinder.Create<IPostprocessing>(p, catalog)).ToList();
+                var model = PackagedModel.Load(package, preprocessing, postprocessing, backbones, options.Provider, options.IntraOpThreads);
+                models[reference.Name] = (reference, model, new AnalysisModel(reference.Name, model, slide, options.Pipeline));
+            }
+
+            observer?.Step("detecting tissue");
+            var detector = analysis.Tissue is { } tissue ? PluginBinder.Create<ITissueDetector>(tissue, catalog) : new OtsuTissueDetector();
+            var mask = detector.Detect(slide);
+
+            var outputs = new ConcurrentDictionary<string, object>(StringComparer.Ordinal);
+            var outcomes = new ConcurrentDictionary<string, FeatureOutcome>(StringComparer.Ordinal);
+            var regions = new ConcurrentBag<(int Order, RegionOutput Output)>();
+            var points = new ConcurrentBag<(int Order, IReadOnlyList<PointOutput> Output)>();
+            var heatmaps = new ConcurrentBag<(int Order, Heatmap Output)>();
+            var order = analysis.Features.Select((f, i) => (f.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+            foreach (var stage in graph.Stages)
+            {
+                await Task.WhenAll(stage.Select(node => Task.Run(async () =>
+                {
+                    var context = new FeatureContext(node, slide, mask, models.ToDictionary(m => m.Key, m => (IAnalysisModel)m.Value.Runner, StringComparer.Ordinal),
+                        outputs, observer?.Feature(node.Name));
+                    var watch = Stopwatch.StartNew();
+                    try
+                    {
+                        await node.Feature.RunAsync(context, cancellationToken);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException and not AnalysisException)
+                    {
+                        throw AnalysisException.FeatureFailed(node.Name, e);
+                    }
+                    foreach (var output in node.Feature.Provides)
+                    {
+                        if (!outputs.ContainsKey(output)) throw new AnalysisException($"feature '{node.Name}' finished without providing '{output}'");
+                    }
+                    var index = order[node.Name];
+                    foreach (var region in context.Regions) regions.Add((index, region));
+                    points.Add((index, context.Detections));
+                    foreach (var map in context.Heatmaps) heatmaps.Add((index, map));
+                    outcomes[node.Name] = new FeatureOutcome(node.Name, node.Spec.Plugin.Cls, node.Spec.Models, context.Figures, watch.Elapsed.TotalSeconds);
+                }, cancellationToken)));
+            }
+
+            observer?.Step("hashing the slide");
+            var digest = await slideDigest;
+            return new AnalysisResult
+            {
+                Analysis = analysis.Name,
+                AnalysisFile = file.Path,
+                AnalysisFileSha256 = file.Sha256,
+                SlidePath = slide.Path,
+                SlideSha256 = digest,
+                SlideWidth = slide.Width,
+                SlideHeight = slide.Height,
+                MicronsPerPixel = slide.MicronsPerPixel,
+                TissueFraction = mask.TissueFraction,
+                Features = [.. analysis.Features.Select(f => outcomes[f.Name])],
+                Models = [.. models.Values.Select(m => new ModelOutcome(m.Reference.Name, m.Reference.Sourcing.ToString().ToLowerInvariant(), m.Reference.Reference,
+                    m.Model.Package.Directory, m.Model.Package.AllFiles(new FileInfo(Path.Combine(m.Model.Package.Directory, ModelPackage.CardFile)).Length),
+                    m.Model.Card.TrainingRun, m.Runner.TilesSeen))],
+                Regions = [.. regions.OrderBy(r => r.Order).Select(r => r.Output)],
+                Points = [.. points.OrderBy(p => p.Order).SelectMany(p => p.Output)],
+                Heatmaps = [.. heatmaps.OrderBy(h => h.Order).Select(h => h.Output)],
+                ExecutionProvider = options.Provider.ToString().ToLowerInvariant(),
+                LaminaVersion = Version,
+                StartedAt = started,
+                Seconds = clock.Elapsed.TotalSeconds,
+            };
+        }
+        finally
+        {
+            foreach (var model in models.Values) model.Model.Dispose();
+            try { await slideDigest; } catch (OperationCanceledException) { } catch (IOException) { }
+        }
+    }
+
+    private static string Sha256Of(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>A model bound to the slide being analysed.</summary>
+    private sealed class AnalysisModel(string name, PackagedModel model, Slide slide, TilePipelineOptions? pipeline) : IAnalysisModel
+    {
+        private long _tilesSeen;
+
+        public string Name => name;
+
+        public ModelCard Card => model.Card;
+
+        public long TilesSeen => Interlocked.Read(ref _tilesSeen);
+
+        public TilingOptions Tiling(double minTissueFraction, Geometry? region = null)
+        {
+            var input = model.Card.Input;
+            return new TilingOptions(input.TileSize, input.Overlap, input.MicronsPerPixel is null ? input.Level ?? 0 : null, input.MicronsPerPixel,
+                minTissueFraction, region);
+        }
+
+        public async IAsyncEnumerable<TilePrediction> PredictAsync(TilePlan plan, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            if (plan.OutputSize != model.TileSize)
+            {
+                throw new AnalysisException($"model '{name}' takes {model.TileSize}-pixel tiles, the plan gives {plan.OutputSize}");
+            }
+            await foreach (var batch in TilePipeline.ReadAsync(slide, plan, pipeline, cancellationToken))
+            {
+                var predictions = model.Predict(batch.Pixels, batch.Count);
+                Interlocked.Add(ref _tilesSeen, batch.Count);
+                for (var i = 0; i < batch.Count; i++) yield return new TilePrediction(batch.Tiles[i], predictions[i]);
+            }
+        }
+    }
+
+    private sealed class FeatureContext(
+        FeatureNode node, Slide slide, TissueMask tissue, IReadOnlyDictionary<string, IAnalysisModel> models,
+        ConcurrentDictionary<string, object> outputs, IFeatureProgress? progress) : IFeatureContext
+    {
+        private readonly List<Figure> _figures = [];
+
+        public string FeatureName => node.Name;
+
+        public Slide Slide => slide;
+
+        public TissueMask Tissue => tissue;
+
+        public IFeatureProgress Progress { get; } = progress ?? NoProgress.Instance;
+
+        public List<Figure> Figures => _figures;
+
+        public List<RegionOutput> Regions { get; } = [];
+
+        public List<PointOutput> Detections { get; } = [];
+
+        public List<Heatmap> Heatmaps { get; } = [];
+
+        public IAnalysisModel Model(string role) =>
+            node.Spec.Models.TryGetValue(role, out var name) ? models[name] : throw AnalysisException.UnknownRole(node.Name, role);
+
+        public T Input<T>(string output) where T : class
+        {
+            if (!node.Feature.Requires.Contains(output)) throw AnalysisException.UndeclaredOutput(node.Name, output, "reads");
+            return outputs[output] as T ?? throw new AnalysisException($"feature '{node.Name}' reads '{output}' as {typeof(T).Name}, but it is {outputs[output].GetType().Name}");
+        }
+
+        public void Provide(string output, object value)
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (!node.Feature.Provides.Contains(output)) throw AnalysisException.UndeclaredOutput(node.Name, output, "provides");
+            outputs[output] = value;
+        }
+
+        public void Figure(string name, double value, string? unit = null)
+        {
+            lock (_figures) _figures.Add(new Figure(name, value, unit));
+        }
+
+        public void Region(string classification, Geometry geometry) => Regions.Add(new RegionOutput(node.Name, classification, geometry));
+
+        public void Points(string classification, IReadOnlyList<Detection> detections) =>
+            Detections.AddRange(detections.Select(d => new PointOutput(node.Name, classification, d)));
+
+        public void Heatmap(Heatmap heatmap) => Heatmaps.Add(heatmap);
+    }
+
+    private sealed class NoProgress : IFeatureProgress
+    {
+        public static readonly NoProgress Instance = new();
+
+        public void Start(long total) { }
+
+        public void Advance(long done) { }
+    }
+}

@@ -1,0 +1,48 @@
+using Lamina.Core.Slides;
+using Lamina.Core.Slides.Tiling;
+
+namespace Lamina.Core.Analysis.Features;
+
+/// <summary>What the built-in features share: class lookup, areas, heatmap grids.</summary>
+internal static class FeatureMath
+{
+    /// <summary>Square micrometres in a square millimetre.</summary>
+    public const double SquareMicronsPerMm2 = 1e6;
+
+    /// <summary>The index of the class a feature thresholds: the named one, or the model's last class (the positive one of a binary model).</summary>
+    public static int ClassIndex(IAnalysisModel model, string? name, string feature)
+    {
+        var classes = model.Card.Classes;
+        if (name is null) return classes.Count - 1;
+        var index = classes.ToList().IndexOf(name);
+        return index >= 0 ? index
+            : throw new AnalysisException($"feature '{feature}': model '{model.Name}' has no class '{name}' (it has: {string.Join(", ", classes)})");
+    }
+
+    /// <summary>Level-0 square pixels to mm² at the slide's scale.</summary>
+    public static double SquareMillimetres(Slide slide, double squarePixels)
+    {
+        var mpp = slide.RequireMicronsPerPixel();
+        return squarePixels * mpp * mpp / SquareMicronsPerMm2;
+    }
+
+    /// <summary>An empty grid over a plan: one cell per grid position, centred on its tile, spaced by the plan's stride.</summary>
+    public static Heatmap Grid(string name, TilePlan plan)
+    {
+        var size0 = plan.OutputSize * plan.Downsample;
+        var stride0 = (plan.OutputSize - plan.Options.Overlap) * plan.Downsample;
+        var values = new float[plan.GridColumns * plan.GridRows];
+        Array.Fill(values, float.NaN);
+        return new Heatmap(name, plan.GridColumns, plan.GridRows, stride0, (size0 - stride0) / 2, (size0 - stride0) / 2, values);
+    }
+
+    /// <summary>Reports progress every batch of tiles rather than every tile.</summary>
+    public static void Advance(IFeatureProgress progress, ref long pending, bool flush = false)
+    {
+        if (pending >= 32 || (flush && pending > 0))
+        {
+            progress.Advance(pending);
+            pending = 0;
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using Lamina.Core.Inference.Internal;
+using Lamina.Core.Plugins;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Lamina.Core.Inference;
+
+/// <summary>
+/// A verified model package ready to run on tiles: preprocessing, then the frozen backbone and the head (or the one
+/// whole network), then probabilities (the softmax of a trained head's logits) and the postprocessing chain.
+/// </summary>
+public sealed class PackagedModel : IDisposable
+{
+    private readonly Backbone? _backbone;
+    private readonly InferenceSession _network;
+    private readonly string _inputName;
+    private readonly IReadOnlyList<IPreprocessing> _preprocessing;
+    private readonly IReadOnlyList<IPostprocessing> _postprocessing;
+    private readonly Lock _gate = new();
+
+    private PackagedModel(ModelPackage package, Backbone? backbone, InferenceSession network,
+        IReadOnlyList<IPreprocessing> preprocessing, IReadOnlyList<IPostprocessing> postprocessing)
+    {
+        Package = package;
+        _backbone = backbone;
+        _network = network;
+        _inputName = network.InputMetadata.Keys.Single();
+        _preprocessing = preprocessing;
+        _postprocessing = postprocessing;
+    }
+
+    public ModelPackage Package { get; }
+
+    public ModelCard Card => Package.Card;
+
+    /// <summary>Side of the tiles the model takes, in pixels.</summary>
+    public int TileSize => Card.Input.TileSize;
+
+    /// <summary>Values per tile this model returns: one per class, unless postprocessing changes it.</summary>
+    public int Classes => Card.Classes.Count;
+
+    /// <summary>Loads the package's networks on <paramref name="provider"/>; the backbone comes from <paramref name="backbones"/>, shared between models.</summary>
+    /// <param name="preprocessing">The preprocessing chain, in order (the card's, or the analysis file's spelled-out one).</param>
+    /// <param name="postprocessing">The postprocessing chain, in order.</param>
+    public static PackagedModel Load(ModelPackage package, IReadOnlyList<IPreprocessing> preprocessing, IReadOnlyList<IPostprocessing> postprocessing,
+        BackboneCache backbones, ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(backbones);
+        var card = package.Card;
+        var backbone = card.Backbone is { } reference ? backbones.Get(reference, package) : null;
+        if (backbone is not null && backbone.Spec.TileSize != card.Input.TileSize)
+        {
+            throw new LaminaException($"model '{card.Name}': its card says {card.Input.TileSize}-pixel tiles but its backbone takes {backbone.Spec.TileSize}");
+        }
+        var path = package.PathOf(card.Network);
+        var session = OnnxSessions.Create(path, File.ReadAllBytes(path), provider, intraOpThreads ?? Environment.ProcessorCount);
+        if (session.InputMetadata.Count != 1)
+        {
+            session.Dispose();
+            throw InferenceException.Unsupported(path, $"a model's network takes one input, this one takes {session.InputMetadata.Count}");
+        }
+        return new PackagedModel(package, backbone, session, preprocessing, postprocessing);
+    }
+
+    /// <summary>Predicts <paramref name="count"/> tiles given as RGB bytes, tile after tile, each <see cref="TileSize"/>² × 3.</summary>
+    /// <returns>One array of values per tile.</returns>
+    public float[][] Predict(ReadOnlySpan<byte> rgb, int count)
+    {
+        var side = TileSize;
+        var values = side * side * 3;
+        if (rgb.Length < count * values)
+        {
+            throw new LaminaException($"model '{Card.Name}': {rgb.Length} bytes are fewer than {count} tiles of {side}×{side}");
+        }
+        var tiles = new float[count * values];
+        for (var i = 0; i < count; i++)
+        {
+            var tile = ImageTensor.FromRgb(side, side, rgb.Slice(i * values, values));
+            foreach (var step in _preprocessing) tile = step.Apply(tile);
+            if (tile.Height != side || tile.Width != side || tile.Channels != 3)
+            {
+                throw new LaminaException($"model '{Card.Name}': preprocessing turned a {side}×{side}×3 tile into {tile.Height}×{tile.Width}×{tile.Channels}");
+            }
+            tile.Data.CopyTo(tiles, i * values);
+        }
+
+        DenseTensor<float> input;
+        if (_backbone is { } backbone)
+        {
+            var size = backbone.Spec.EmbeddingSize;
+            var embeddings = new float[count * size];
+            backbone.Embed(tiles, count, embeddings);
+            input = new DenseTensor<float>(embeddings, [count, size]);
+        }
+        else
+        {
+            input = new DenseTensor<float>(ToChw(tiles, count, side), [count, 3, side, side]);
+        }
+
+        float[] outputs;
+        lock (_gate)
+        {
+            using var results = _network.Run([NamedOnnxValue.CreateFromTensor(_inputName, input)]);
+            outputs = results.First().AsTensor<float>().ToArray();
+        }
+        var perTile = outputs.Length / Math.Max(1, count);
+        if (Card.Kind == "trained") outputs = Logits.ToProbabilities(outputs, perTile);
+        var predictions = new float[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var row = outputs.AsSpan(i * perTile, perTile).ToArray();
+            foreach (var step in _postprocessing) row = step.Apply(row);
+            predictions[i] = row;
+        }
+        return predictions;
+    }
+
+    private static float[] ToChw(float[] hwc, int count, int side)
+    {
+        var plane = side * side;
+        var chw = new float[hwc.Length];
+        for (var t = 0; t < count; t++)
+        {
+            var offset = t * plane * 3;
+            for (var p = 0; p < plane; p++)
+            {
+                chw[offset + p] = hwc[offset + p * 3];
+                chw[offset + plane + p] = hwc[offset + p * 3 + 1];
+                chw[offset + 2 * plane + p] = hwc[offset + p * 3 + 2];
+            }
+        }
+        return chw;
+    }
+
+    public void Dispose() => _network.Dispose();
+}
+
+/// <summary>Backbones loaded once per digest and shared by the models of an analysis; disposing it disposes them.</summary>
+public sealed class BackboneCache(ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null) : IDisposable
+{
+    private readonly Dictionary<string, Backbone> _loaded = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    /// <summary>The package's backbone: the built-in one by name or the package's own file, checked against the card's digest.</summary>
+    public Backbone Get(BackboneReference reference, ModelPackage package)
+    {
+        lock (_gate)
+        {
+            if (_loaded.TryGetValue(reference.File.Sha256, out var known)) return known;
+            var builtIn = string.Equals(reference.Name, Backbone.ResNet18, StringComparison.OrdinalIgnoreCase);
+            var backbone = Backbone.Load(builtIn ? Backbone.ResNet18 : package.PathOf(reference.File), provider, intraOpThreads);
+            if (backbone.Spec.Sha256 != reference.File.Sha256)
+            {
+                backbone.Dispose();
+                throw new LaminaException(
+                    $"model '{package.Card.Name}': backbone '{reference.Name}' here has sha256 {backbone.Spec.Sha256}, but the model was trained with {reference.File.Sha256}");
+            }
+            _loaded[reference.File.Sha256] = backbone;
+            return backbone;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var backbone in _loaded.Values) backbone.Dispose();
+        _loaded.Clear();
+    }
+}

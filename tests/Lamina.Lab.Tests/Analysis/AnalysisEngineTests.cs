@@ -1,0 +1,182 @@
+using Lamina.Core.Analysis;
+using Lamina.Core.Config;
+using Lamina.Core.Inference;
+using Lamina.Core.Plugins;
+using Lamina.Lab.Models;
+using Lamina.Lab.Plugins;
+using Lamina.Lab.Synthetic;
+using Lamina.Lab.Training;
+
+namespace Lamina.Lab.Tests.Analysis;
+
+/// <summary>Scales tile values: the preprocessing the test models' cards name.</summary>
+public sealed class TestScale(double factor) : IPreprocessing
+{
+    public ImageTensor Apply(ImageTensor image) => image.Map(v => (float)(v / factor));
+}
+
+/// <summary>A synthetic slide and two model packages (ResNet-18 backbone, a linear head with fixed weights), made once.</summary>
+public sealed class AnalysisFixture : IDisposable
+{
+    private readonly TemporaryDirectory _temp = new();
+
+    public AnalysisFixture()
+    {
+        SlidePath = _temp.Combine("slide.tif");
+        Truth = SyntheticSlideGenerator.Generate(new SynthOptions(1536, 1536, Seed: 7), SlidePath, _temp.Combine("slide.geojson"));
+        // Carcinoma everywhere (a strong positive bias), mitosis nowhere: what the engine does is then known exactly.
+        CarcinomaPackage = Package("carcinoma_model", ["Other", "Carcinoma"], positiveBias: 6, new InputSpec(224, 0.5, null, 0, 3));
+        MitosisPackage = Package("mitosis_model", ["Other", "Mitosis"], positiveBias: -6, new InputSpec(224, 0.25, null, 112, 3));
+    }
+
+    public string SlidePath { get; }
+
+    public SynthSummary Truth { get; }
+
+    public string CarcinomaPackage { get; }
+
+    public string MitosisPackage { get; }
+
+    public string Root => _temp.Path;
+
+    private string Package(string name, IReadOnlyList<string> classes, float positiveBias, InputSpec input)
+    {
+        var folder = _temp.Combine("models", name);
+        Directory.CreateDirectory(folder);
+        var head = new HeadModel(new LinearHead().Layers(512, 2), seed: 1);
+        foreach (var parameter in head.Parameters) Array.Clear(parameter.Values);
+        head.Parameters.Single(p => p.Shape.Length == 1).Values[1] = positiveBias;
+        var headBytes = HeadOnnxExporter.Export(head);
+        File.WriteAllBytes(Path.Combine(folder, "head.onnx"), headBytes);
+        var backboneBytes = File.ReadAllBytes(Path.Combine(Backbone.BuiltInDirectory, "resnet18", "ResNet18.onnx"));
+        File.WriteAllBytes(Path.Combine(folder, "backbone.onnx"), backboneBytes);
+        var card = new ModelCard
+        {
+            Name = name,
+            Kind = "trained",
+            Input = input,
+            Preprocessing = [new CardPlugin("TestScale", new System.Text.Json.Nodes.JsonObject { ["factor"] = 255.0 })],
+            Classes = classes,
+            Backbone = new BackboneReference(Backbone.ResNet18, 512, ModelPackages.Describe("backbone.onnx", backboneBytes)),
+            Network = ModelPackages.Describe("head.onnx", headBytes),
+        };
+        File.WriteAllBytes(Path.Combine(folder, ModelPackage.CardFile), card.ToJson());
+        return folder;
+    }
+
+    public void Dispose() => _temp.Dispose();
+}
+
+public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture<AnalysisFixture>
+{
+    private static readonly PluginCatalog Catalog = PluginCatalog.Create(
+        [typeof(IFeature).Assembly, typeof(LinearHead).Assembly, typeof(TestScale).Assembly], null, new DiagnosticBag());
+
+    private static readonly ConfigNode Here = new ConfigMapping(new SourceLocation("test", 1, 1), "");
+
+    private AnalysisDefinition Breast(double carcinomaThreshold) => new("breast", null,
+        [
+            new ModelReference("carcinoma_model", ModelSourcing.Manual, fixture.CarcinomaPackage, null, null, null, Here),
+            new ModelReference("mitosis_model", ModelSourcing.Manual, fixture.MitosisPackage, null, null, null, Here),
+        ],
+        [
+            Feature("Mitosis", new() { ["segmentation_model"] = "mitosis_model" }),
+            Feature("Carcinoma", new() { ["classification_model"] = "carcinoma_model" }, $"threshold: {carcinomaThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture)}"),
+            Feature("TissueArea", []),
+        ],
+        Here);
+
+    private static FeatureSpec Feature(string cls, Dictionary<string, string> models, string? parameters = null)
+    {
+        var diagnostics = new DiagnosticBag();
+        var mapping = parameters is null ? null : (ConfigMapping?)YamlConfigReader.Read(parameters, "test", diagnostics);
+        return new FeatureSpec(cls, new PluginSpec(cls, mapping, Here), models, Here);
+    }
+
+    private AnalysisFile File(AnalysisDefinition analysis) => new(Path.Combine(fixture.Root, "analysis.yaml"), new string('0', 64), [], [analysis]);
+
+    [Fact]
+    public async Task Analyze_SearchesMitosesOnlyInsideTheCarcinomaRegion_AndRecordsEveryModelDigest()
+    {
+        // Given models that call every tile carcinoma and no window a mitosis
+        var analysis = Breast(carcinomaThreshold: 0.5);
+        var engine = new AnalysisEngine(Catalog, new PackageFolderLocator());
+
+        // When the analysis runs
+        var result = await engine.RunAsync(File(analysis), analysis, fixture.SlidePath);
+
+        // Then carcinoma ran first and covers the tissue tiles, and mitosis saw only windows inside that region
+        var carcinoma = result.Features.Single(f => f.Name == "Carcinoma");
+        var mitosis = result.Features.Single(f => f.Name == "Mitosis");
+        double Figure(FeatureOutcome f, string name) => f.Figures.Single(x => x.Name == name).Value;
+        Assert.Equal(Figure(carcinoma, "tiles"), Figure(carcinoma, "positive_tiles"));
+        Assert.True(Figure(carcinoma, "area_mm2") > 0);
+        var region = result.Regions.Single(r => r.Classification == "Carcinoma").Geometry;
+        Assert.True(Figure(mitosis, "windows_seen") > 0);
+        Assert.True(Figure(mitosis, "windows_seen") <= Figure(mitosis, "tissue_windows"));
+        Assert.Equal(0, Figure(mitosis, "count"));
+        Assert.Equal((long)Figure(mitosis, "windows_seen"), result.Models.Single(m => m.Name == "mitosis_model").TilesSeen);
+        Assert.Equal((long)Figure(carcinoma, "tiles"), result.Models.Single(m => m.Name == "carcinoma_model").TilesSeen);
+        Assert.True(Figure(result.Features.Single(f => f.Name == "TissueArea"), "area_mm2") > 0);
+
+        // And the provenance names the slide and every model file by digest
+        Assert.Equal(64, result.SlideSha256.Length);
+        var files = result.Models.Single(m => m.Name == "carcinoma_model").Files;
+        Assert.Equal(["model.json", "backbone.onnx", "head.onnx"], files.Select(f => f.Name));
+        Assert.Equal(ModelPackages.Describe("x", System.IO.File.ReadAllBytes(Path.Combine(fixture.CarcinomaPackage, "head.onnx"))).Sha256, files[2].Sha256);
+        Assert.Equal(2, result.Heatmaps.Count);
+        Assert.False(region.IsEmpty);
+    }
+
+    [Fact]
+    public async Task Analyze_WithNoCarcinoma_ShowsTheMitosisModelNoTile()
+    {
+        var analysis = Breast(carcinomaThreshold: 1.01);
+        var result = await new AnalysisEngine(Catalog, new PackageFolderLocator()).RunAsync(File(analysis), analysis, fixture.SlidePath);
+
+        Assert.Empty(result.Regions);
+        Assert.Equal(0, result.Models.Single(m => m.Name == "mitosis_model").TilesSeen);
+        Assert.Equal(0, result.Features.Single(f => f.Name == "Mitosis").Figures.Single(f => f.Name == "count").Value);
+    }
+
+    [Fact]
+    public async Task Analyze_WithATamperedModelFile_FailsNamingTheFile()
+    {
+        using var temp = new TemporaryDirectory();
+        var copy = temp.Combine("carcinoma_model");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(fixture.CarcinomaPackage)) System.IO.File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        var head = Path.Combine(copy, "head.onnx");
+        var bytes = System.IO.File.ReadAllBytes(head);
+        bytes[^1] ^= 1;
+        System.IO.File.WriteAllBytes(head, bytes);
+        var analysis = Breast(0.5) with
+        {
+            Models = [new ModelReference("carcinoma_model", ModelSourcing.Manual, copy, null, null, null, Here),
+                new ModelReference("mitosis_model", ModelSourcing.Manual, fixture.MitosisPackage, null, null, null, Here)],
+        };
+
+        var error = await Assert.ThrowsAsync<Lamina.Core.LaminaException>(() => new AnalysisEngine(Catalog, new PackageFolderLocator()).RunAsync(File(analysis), analysis, fixture.SlidePath));
+
+        Assert.Contains(head, error.Message);
+        Assert.Contains("does not match", error.Message);
+    }
+
+    [Fact]
+    public void Plan_WithoutTheCarcinomaFeature_RejectsMitosisNamingTheMissingOutput()
+    {
+        var analysis = Breast(0.5) with { Features = [Feature("Mitosis", new() { ["segmentation_model"] = "mitosis_model" })] };
+
+        var error = Assert.Throws<AnalysisException>(() => new AnalysisEngine(Catalog, new PackageFolderLocator()).Plan(analysis));
+
+        Assert.Equal("analysis 'breast': feature 'Mitosis' requires 'carcinoma.region', which no feature of the analysis provides (provided: mitosis.points)", error.Message);
+    }
+
+    [Fact]
+    public void Suppress_KeepsTheStrongestOfNearbyDetections()
+    {
+        var kept = Core.Analysis.Features.Mitosis.Suppress([new(0, 0, 0.6), new(10, 0, 0.9), new(100, 0, 0.7), new(105, 3, 0.7)], radius: 20);
+
+        Assert.Equal([new Detection(10, 0, 0.9), new Detection(100, 0, 0.7)], kept);
+    }
+}
