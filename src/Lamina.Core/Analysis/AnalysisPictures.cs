@@ -1,8 +1,64 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Lamina.Core.Analysis.Outputs;
+using Lamina.Core.Slides;
+
 namespace Lamina.Core.Analysis;
 
-/// <summary>The pictures of an analysis: heatmap PNGs, pyramidal TIFF overlays and a summary.</summary>
+/// <summary>The pictures of an analysis: heatmap PNGs, pyramidal TIFF overlays aligned with the slide, a summary PNG and an HTML page.</summary>
 internal static class AnalysisPictures
 {
-    /// <returns>The files written, relative to <paramref name="directory"/>.</returns>
-    public static IReadOnlyList<string> Write(AnalysisResult result, string directory) => [];
+    public const string SummaryFile = "summary.png";
+
+    public const string HtmlFile = "report.html";
+
+    /// <returns>One entry per file written: its name relative to <paramref name="directory"/>, its kind, and how an overlay aligns.</returns>
+    public static IReadOnlyList<JsonObject> Write(AnalysisResult result, string directory)
+    {
+        var written = new List<JsonObject>();
+        foreach (var heatmap in result.Heatmaps)
+        {
+            var png = $"heatmap-{heatmap.Name}.png";
+            HeatmapImages.WritePng(heatmap, Path.Combine(directory, png));
+            written.Add(new JsonObject { ["file"] = png, ["kind"] = "heatmap" });
+            var tiff = $"overlay-{heatmap.Name}.tif";
+            var overlay = HeatmapImages.WriteOverlayTiff(heatmap, result.SlideWidth, result.SlideHeight, result.MicronsPerPixel, Path.Combine(directory, tiff));
+            written.Add(new JsonObject
+            {
+                ["file"] = tiff,
+                ["kind"] = "overlay",
+                ["width"] = overlay.Width,
+                ["height"] = overlay.Height,
+                ["downsample"] = overlay.Downsample,
+            });
+        }
+        using (var slide = Slide.Open(result.SlidePath, result.MicronsPerPixel))
+        {
+            SummaryImage.Write(slide, result.Heatmaps, [.. result.Regions.Select(r => (r.Classification, r.Geometry))],
+                [.. result.Points.Select(p => (p.Classification, p.Detection))], Path.Combine(directory, SummaryFile));
+        }
+        written.Add(new JsonObject { ["file"] = SummaryFile, ["kind"] = "summary" });
+
+        var figures = result.Features.ToDictionary(
+            f => f.Name,
+            f => (IReadOnlyDictionary<string, (double Value, string? Unit)>)f.Figures.ToDictionary(x => x.Name, x => (x.Value, x.Unit)));
+        var provenance = new Dictionary<string, string>
+        {
+            ["slide"] = result.SlidePath,
+            ["slide sha256"] = result.SlideSha256,
+            ["analysis file"] = result.AnalysisFile,
+            ["analysis file sha256"] = result.AnalysisFileSha256,
+            ["lamina"] = result.LaminaVersion,
+            ["execution provider"] = result.ExecutionProvider,
+            ["seconds"] = result.Seconds.ToString("0.0", CultureInfo.InvariantCulture),
+        };
+        foreach (var model in result.Models)
+        {
+            foreach (var file in model.Files) provenance[$"{model.Name}/{file.Name}"] = file.Sha256;
+        }
+        ReportHtml.Write(Path.Combine(directory, HtmlFile), $"{result.Analysis}: {Path.GetFileName(result.SlidePath)}", figures,
+            [SummaryFile, .. result.Heatmaps.Select(h => $"heatmap-{h.Name}.png")], provenance);
+        written.Add(new JsonObject { ["file"] = HtmlFile, ["kind"] = "page" });
+        return written;
+    }
 }

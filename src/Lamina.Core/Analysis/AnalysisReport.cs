@@ -51,7 +51,7 @@ public static class AnalysisReport
         }
     }
 
-    private static JsonObject Build(AnalysisResult result, IReadOnlyList<string> pictures, JsonObject? extraProvenance)
+    private static JsonObject Build(AnalysisResult result, IReadOnlyList<JsonObject> pictures, JsonObject? extraProvenance)
     {
         var features = new JsonObject();
         foreach (var feature in result.Features)

@@ -2,6 +2,7 @@ using Lamina.Core.Analysis;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
+using Lamina.Core.Slides.Annotations;
 using Lamina.Lab.Models;
 using Lamina.Lab.Plugins;
 using Lamina.Lab.Synthetic;
@@ -126,6 +127,21 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
         Assert.Equal(ModelPackages.Describe("x", System.IO.File.ReadAllBytes(Path.Combine(fixture.CarcinomaPackage, "head.onnx"))).Sha256, files[2].Sha256);
         Assert.Equal(2, result.Heatmaps.Count);
         Assert.False(region.IsEmpty);
+
+        // And the output folder holds the report, the GeoJSON QuPath reads back, the pictures and the page
+        using var output = new TemporaryDirectory();
+        var report = AnalysisReport.Write(result, output.Path);
+        var written = System.Text.Json.Nodes.JsonNode.Parse(System.IO.File.ReadAllText(Path.Combine(output.Path, "report.json")))!;
+        Assert.Equal(result.SlideSha256, (string?)written["provenance"]!["slide_sha256"]);
+        Assert.Equal(files[2].Sha256, (string?)written["provenance"]!["models"]!["carcinoma_model"]!["head.onnx"]);
+        Assert.Equal((double)Figure(carcinoma, "area_mm2"), (double)written["features"]!["Carcinoma"]!["figures"]!["area_mm2"]!["value"]!);
+        var regions = QuPathGeoJson.Read(Path.Combine(output.Path, "results.geojson"));
+        Assert.Equal(region.Area, regions.Where(r => r.ClassName == "Carcinoma").Sum(r => r.Geometry.Area), 6);
+        foreach (var file in new[] { "heatmap-carcinoma.png", "overlay-carcinoma.tif", "heatmap-mitosis.png", "summary.png", "report.html" })
+        {
+            Assert.True(System.IO.File.Exists(Path.Combine(output.Path, file)), file);
+        }
+        Assert.Equal(report.ToJsonString(), written.ToJsonString());
     }
 
     [Fact]

@@ -97,21 +97,11 @@ public static class QuPathGeoJson
         stream.WriteByte((byte)'\n');
     }
 
-    // QuPath's default colours for the classes Lamina draws; others get a stable colour from the name.
-    internal static int[] ClassColour(string name) => name switch
+    // The colour every Lamina picture draws the class in, so QuPath shows what the summary image shows.
+    private static int[] ClassColour(string name)
     {
-        "Tumor" or "Carcinoma" => [200, 0, 0],
-        "Stroma" => [150, 200, 150],
-        "Mitosis" => [255, 200, 0],
-        "Tissue" => [80, 80, 200],
-        _ => [.. BitConverter.GetBytes(StableHash(name)).Take(3).Select(b => (int)b)],
-    };
-
-    private static int StableHash(string text)
-    {
-        var hash = 17;
-        foreach (var c in text) hash = unchecked(hash * 31 + c);
-        return hash;
+        var (r, g, b) = Analysis.Outputs.ClassColors.Of(name);
+        return [r, g, b];
     }
 
     private static string? TypeOf(JsonElement element) =>
