@@ -11,6 +11,22 @@ public sealed record AnalysisFile(string Path, string Sha256, IReadOnlyList<stri
 {
     /// <summary>The folder holding the file: relative references resolve against it.</summary>
     public string Directory => System.IO.Path.GetDirectoryName(Path)!;
+
+    /// <summary>The analysis named <paramref name="name"/>, or with null the file's only analysis.</summary>
+    /// <exception cref="LaminaException">No analysis has that name, or none is named and the file has several.</exception>
+    public AnalysisDefinition Select(string? name)
+    {
+        var names = Analyses.Select(a => a.Name).ToList();
+        if (name is null)
+        {
+            return Analyses.Count == 1
+                ? Analyses[0]
+                : throw new LaminaException($"{Path} defines {Analyses.Count} analyses ({string.Join(", ", names)}); name the one to run");
+        }
+        return Analyses.FirstOrDefault(a => a.Name == name)
+            ?? throw new LaminaException($"no analysis named '{name}' in {Path}" +
+                (Suggestions.Nearest(name, names) is { } near ? $"; did you mean '{near}'?" : $"; it defines: {string.Join(", ", names)}"));
+    }
 }
 
 /// <summary>One analysis: its tissue detector, its models by name, and its features.</summary>

@@ -148,6 +148,7 @@ public static class PluginBinder
         PluginKind.Architecture => "architectures",
         PluginKind.Task => "custom tasks",
         PluginKind.TissueDetector => "tissue detectors",
+        PluginKind.Feature => "analysis features",
         _ => kind.ToString(),
     };
 }

@@ -61,22 +61,11 @@ public static class ExperimentLoader
             return Failed(diagnostics);
         }
 
-        var errorsBeforeCompiling = diagnostics.Items.Count;
-        var compiled = PluginSourceCompiler.Compile(schema.SourcesPaths, directory, pluginCacheDirectory, diagnostics);
-        var compileFailed = diagnostics.Items.Count > errorsBeforeCompiling
-            || (compiled.Files.Count > 0 && compiled.Assembly is null);
-        var catalog = PluginCatalog.Create(
-            builtInAssemblies ?? [typeof(PluginCatalog).Assembly, typeof(ExperimentLoader).Assembly], compiled, diagnostics);
-
-        foreach (var (spec, kind) in schema.Plugins)
+        var plugins = PluginSet.Build(schema.SourcesPaths, directory, pluginCacheDirectory,
+            builtInAssemblies ?? [typeof(PluginCatalog).Assembly, typeof(ExperimentLoader).Assembly], diagnostics);
+        var (catalog, compiled) = (plugins.Catalog, plugins.Compiled);
+        foreach (var (spec, kind) in schema.Plugins.Where(p => !plugins.LostToCompileError(p.Spec)))
         {
-            // After a compile error the classes of the broken sources are missing from the catalog; reporting
-            // each of their uses as "no plug-in named" would bury the real error under a cascade. Other unknown
-            // names (a typo of a built-in) are still reported.
-            if (compileFailed && catalog.Find(spec.Cls) is null && DeclaredIn(compiled, spec.Cls))
-            {
-                continue;
-            }
             PluginBinder.Validate(spec, kind, catalog, diagnostics);
         }
 
@@ -88,24 +77,6 @@ public static class ExperimentLoader
         var experiment = new Experiment(
             fullPath, version, projectName, schema.SourcesPaths, schema.Models, schema.Loaders, schema.Tasks, root);
         return new ExperimentLoadResult(experiment, catalog, compiled, sorted);
-    }
-
-    /// <summary>Whether the sources declare a class of that name, or give one that name with [PluginName].</summary>
-    private static bool DeclaredIn(CompiledPlugins compiled, string name) =>
-        compiled.TypeSources.Keys.Any(fullName => fullName.Split('.', '+')[^1] == name)
-        || compiled.Files.Any(f => TextOf(f.FullPath).Contains($"PluginName(\"{name}\")", StringComparison.Ordinal));
-
-    // An unreadable source was already reported by the compiler.
-    private static string TextOf(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "";
-        }
     }
 
     private static ExperimentLoadResult Failed(DiagnosticBag diagnostics) => new(null, null, null, diagnostics.Sorted());

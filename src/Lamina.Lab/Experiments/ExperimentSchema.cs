@@ -1,4 +1,3 @@
-using System.Globalization;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
 
@@ -15,7 +14,6 @@ internal sealed class ExperimentSchema
     private static readonly string[] ProjectKeys = ["project_name", "sources_path"];
     private static readonly string[] ModelKeys = ["architecture", "loss", "metrics", "preprocessing", "postprocessing", "augmentation"];
     private static readonly string[] DataKeys = ["loaders"];
-    private static readonly string[] SpecKeys = ["cls", "params"];
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
     private static readonly string[] TaskTypes = ["custom", "training", "dataset", "testing"];
     private static readonly string[] TestingKeys = ["model", "loader", "metrics"];
@@ -52,7 +50,7 @@ internal sealed class ExperimentSchema
     public Dictionary<string, TaskSpec> Tasks { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Every well-formed <c>{cls, params}</c> entry with the family it must belong to.</summary>
-    public List<(PluginSpec Spec, PluginKind Kind)> Plugins { get; } = [];
+    public List<(PluginSpec Spec, PluginKind Kind)> Plugins => _read.Plugins;
 
     public void Read(ConfigNode rootNode)
     {
@@ -62,7 +60,7 @@ internal sealed class ExperimentSchema
             return;
         }
         _read.OnlyKeys(root, RootKeys);
-        ReadVersion(root);
+        Version = _read.Version(root, ExperimentLoader.SupportedVersions);
         if (_read.Required(root, "project") is { } project)
         {
             ReadProject(project);
@@ -81,23 +79,6 @@ internal sealed class ExperimentSchema
         }
     }
 
-    private void ReadVersion(ConfigMapping root)
-    {
-        if (_read.Required(root, "version") is not { } node || _read.Integer(node) is not { } version)
-        {
-            return;
-        }
-        if (!ExperimentLoader.SupportedVersions.Contains(version))
-        {
-            var supported = ExperimentLoader.SupportedVersions;
-            _read.Diagnostics.Add(node,
-                $"unsupported version {version.ToString(CultureInfo.InvariantCulture)}; this Lamina reads " +
-                (supported.Count == 1 ? $"version {supported[0]}" : $"versions {string.Join(", ", supported)}"));
-            return;
-        }
-        Version = version;
-    }
-
     private void ReadProject(ConfigNode node)
     {
         if (_read.Mapping(node) is not { } project)
@@ -109,26 +90,9 @@ internal sealed class ExperimentSchema
         {
             ProjectName = _read.String(name, nonEmpty: true);
         }
-        if (ConfigReading.Optional(project, "sources_path") is not { } sources)
+        if (ConfigReading.Optional(project, "sources_path") is { } sources)
         {
-            return;
-        }
-        IEnumerable<ConfigNode> items = sources is ConfigSequence sequence ? sequence.Items : [sources];
-        foreach (var item in items)
-        {
-            if (_read.String(item, nonEmpty: true) is not { } folder)
-            {
-                continue;
-            }
-            var full = Path.GetFullPath(Path.Combine(_directory, folder));
-            if (Directory.Exists(full))
-            {
-                SourcesPaths.Add(full);
-            }
-            else
-            {
-                _read.Diagnostics.Add(item, $"no folder '{folder}' next to the experiment file");
-            }
+            SourcesPaths.AddRange(_read.Folders(sources, _directory, "the experiment file"));
         }
     }
 
@@ -150,10 +114,10 @@ internal sealed class ExperimentSchema
                 key.Value,
                 One(model, "architecture", PluginKind.Architecture, "a model has one architecture"),
                 One(model, "loss", PluginKind.Loss, "a model has one loss"),
-                Many(model, "metrics", PluginKind.Metric),
-                Many(model, "preprocessing", PluginKind.Preprocessing),
-                Many(model, "postprocessing", PluginKind.Postprocessing),
-                Many(model, "augmentation", PluginKind.Augmentation),
+                _read.PluginList(model, "metrics", PluginKind.Metric),
+                _read.PluginList(model, "preprocessing", PluginKind.Preprocessing),
+                _read.PluginList(model, "postprocessing", PluginKind.Postprocessing),
+                _read.PluginList(model, "augmentation", PluginKind.Augmentation),
                 model);
         }
     }
@@ -162,62 +126,13 @@ internal sealed class ExperimentSchema
         ConfigReading.Optional(owner, key) is { } node
             ? node is ConfigSequence
                 ? Report(node, $"expected a mapping, got a list; {rule}")
-                : Spec(node, kind)
+                : _read.Plugin(node, kind)
             : null;
 
     private PluginSpec? Report(ConfigNode node, string message)
     {
         _read.Diagnostics.Add(node, message);
         return null;
-    }
-
-    /// <summary>One <c>{cls, params}</c> entry or a list of them.</summary>
-    private List<PluginSpec> Many(ConfigMapping owner, string key, PluginKind kind)
-    {
-        var specs = new List<PluginSpec>();
-        if (ConfigReading.Optional(owner, key) is not { } node)
-        {
-            return specs;
-        }
-        IEnumerable<ConfigNode> items = node is ConfigSequence sequence ? sequence.Items : [node];
-        foreach (var item in items)
-        {
-            if (Spec(item, kind) is { } spec)
-            {
-                specs.Add(spec);
-            }
-        }
-        return specs;
-    }
-
-    /// <summary>Reads a <c>{cls, params}</c> entry; a well-formed one is queued for the catalog checks.</summary>
-    private PluginSpec? Spec(ConfigNode node, PluginKind kind)
-    {
-        if (_read.Mapping(node, hint: " with 'cls' and 'params'") is not { } entry)
-        {
-            return null;
-        }
-        _read.OnlyKeys(entry, SpecKeys);
-        var cls = _read.Required(entry, "cls") is { } clsNode ? _read.String(clsNode, nonEmpty: true) : null;
-        ConfigMapping? parameters = null;
-        var parametersValid = true;
-        if (ConfigReading.Optional(entry, "params") is { } paramsNode)
-        {
-            parameters = _read.Mapping(paramsNode);
-            parametersValid = parameters is not null;
-        }
-        if (cls is null)
-        {
-            return null;
-        }
-        var spec = new PluginSpec(cls, parameters, entry);
-        // With params that are not a mapping, the binder would add "missing parameter" noise; the kind of
-        // mistake is already reported.
-        if (parametersValid)
-        {
-            Plugins.Add((spec, kind));
-        }
-        return spec;
     }
 
     private void ReadData(ConfigNode node)
@@ -234,7 +149,7 @@ internal sealed class ExperimentSchema
         foreach (var (key, value) in loaders.Entries)
         {
             _loaderNames.Add(key.Value);
-            if (Spec(value, PluginKind.DataLoader) is { } spec)
+            if (_read.Plugin(value, PluginKind.DataLoader) is { } spec)
             {
                 Loaders[key.Value] = spec;
             }
@@ -295,7 +210,7 @@ internal sealed class ExperimentSchema
 
         if (type == "custom")
         {
-            return Spec(parameters, PluginKind.Task) is { } custom
+            return _read.Plugin(parameters, PluginKind.Task) is { } custom
                 ? new TaskSpec(key, name, tags, description, type, custom, null, task)
                 : null;
         }
@@ -333,7 +248,7 @@ internal sealed class ExperimentSchema
             {
                 foreach (var item in sequence.Items)
                 {
-                    if (Spec(item, PluginKind.Metric) is { } metric) metrics.Add(metric);
+                    if (_read.Plugin(item, PluginKind.Metric) is { } metric) metrics.Add(metric);
                     else ok = false;
                 }
             }
@@ -404,7 +319,7 @@ internal sealed class ExperimentSchema
             {
                 foreach (var item in sequence.Items)
                 {
-                    if (Spec(item, PluginKind.Callback) is { } callback)
+                    if (_read.Plugin(item, PluginKind.Callback) is { } callback)
                     {
                         callbacks.Add(callback);
                     }
@@ -441,9 +356,7 @@ internal sealed class ExperimentSchema
         string Choice(string key, string[] allowed, string fallback, ref bool valid)
         {
             if (ConfigReading.Optional(optimizer, key) is not { } value) return fallback;
-            if (_read.String(value) is not { } text) { valid = false; return fallback; }
-            if (allowed.Contains(text, StringComparer.Ordinal)) return text;
-            _read.Diagnostics.Add(value, $"unknown {key.Replace('_', ' ')} '{text}'{Suggestions.Hint(text, allowed)} (known: {string.Join(", ", allowed)})");
+            if (_read.Choice(value, key.Replace('_', ' '), allowed) is { } text) return text;
             valid = false;
             return fallback;
         }
