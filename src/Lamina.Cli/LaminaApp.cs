@@ -78,6 +78,9 @@ public static class LaminaApp
             config.AddCommand<SynthCommand>("synth")
                 .WithDescription("Write synthetic H&E-like slides (pyramidal TIFF) with their ground truth (QuPath GeoJSON).")
                 .WithExample("synth", "--out", "synthetic", "--slides", "3", "--size", "20000x15000", "--seed", "1");
+            config.AddCommand<AnalyzeCommand>("analyze")
+                .WithDescription("Analyse a whole-slide image: features in dependency order, results into a folder.")
+                .WithExample("analyze", "slide.tif", "--config", "analysis.yaml", "--out", "results");
             config.AddCommand<DemoCommand>("demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using Lamina.Cli.Rendering;
 using Lamina.Lab.Demo;
 using Lamina.Lab.Tasks;
@@ -37,11 +38,22 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             ? Console.Error.WriteLine
             : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
         report($"Lamina demo (tracking store: {home.Root})");
-        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null });
+        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store, blobs, home);
         var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining), report, CliContext.Cancellation);
         if (settings.Json)
         {
-            JsonOutput.Write(new { experiment = result.ExperimentDirectory, runs = result.Runs });
+            JsonOutput.Write(new
+            {
+                experiment = result.ExperimentDirectory,
+                runs = result.Runs,
+                analysis = result.Analysis is { } a ? new
+                {
+                    file = a.AnalysisFile,
+                    output = a.OutputDirectory,
+                    figures = a.Result.Features.ToDictionary(f => f.Name, f => f.Figures.ToDictionary(x => x.Name, x => x.Value)),
+                    ground_truth = a.Comparison,
+                } : null,
+            });
             return RunCommand.ExitCode(result.Outcome.Status);
         }
         foreach (var run in result.Runs)
@@ -57,6 +69,18 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             {
                 AnsiConsole.WriteLine();
                 await ModelsListCommand.RenderAsync(store, blobs, CliContext.Cancellation);
+            }
+            if (result.Analysis is { } analysis)
+            {
+                AnsiConsole.WriteLine();
+                AnalyzeCommand.Render(analysis.Result);
+                var c = analysis.Comparison;
+                var truth = new Table().AddColumns("against the ground truth", "found", "drawn", "agreement");
+                truth.AddRow("carcinoma (mm²)", Formats.Number(Math.Round(c.CarcinomaFoundMm2, 3)), Formats.Number(Math.Round(c.CarcinomaTrueMm2, 3)), $"Dice {Formats.Number(Math.Round(c.CarcinomaDice, 3))}");
+                truth.AddRow("mitoses", c.MitosesFound.ToString(CultureInfo.InvariantCulture), c.MitosesTrue.ToString(CultureInfo.InvariantCulture),
+                    $"{c.MitosesMatched} within {Formats.Number(c.ToleranceUm)} µm: precision {Formats.Number(Math.Round(c.MitosisPrecision, 3))}, recall {Formats.Number(Math.Round(c.MitosisRecall, 3))}");
+                AnsiConsole.Write(truth);
+                AnsiConsole.MarkupLineInterpolated($"[grey]the analysis file is {analysis.AnalysisFile}; its results are in {analysis.OutputDirectory}[/]");
             }
             AnsiConsole.MarkupLineInterpolated($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
         }

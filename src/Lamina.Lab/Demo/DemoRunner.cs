@@ -1,4 +1,9 @@
+using System.Globalization;
 using Lamina.Core;
+using Lamina.Core.Analysis;
+using Lamina.Core.Slides.Annotations;
+using Lamina.Lab.Analysis;
+using Lamina.Lab.Models;
 using Lamina.Lab.Tasks;
 using Lamina.Tracking;
 
@@ -7,6 +12,9 @@ namespace Lamina.Lab.Demo;
 /// <summary>What the demo did, for the command line to show: every run, in order.</summary>
 public sealed record DemoResult(string ExperimentDirectory, bool GitRepository, IReadOnlyList<RunOutcome> Runs)
 {
+    /// <summary>The held-out slide's analysis, when the demo got that far.</summary>
+    public DemoAnalysis? Analysis { get; init; }
+
     public RunOutcome Outcome => Runs.FirstOrDefault(r => r.Status != Tracking.RunStatus.Completed) ?? Runs[^1];
 }
 
@@ -16,12 +24,16 @@ public sealed record DemoResult(string ExperimentDirectory, bool GitRepository, 
 /// <param name="Train">Whether to train the sample's models (the slides are made only when true).</param>
 public sealed record DemoOptions(int Slides = 4, int SlideSize = 8192, bool Train = true, int Seed = 1);
 
+/// <summary>The demo's analysis of a held-out slide: the analysis file it wrote, the results, and how they compare with the ground truth.</summary>
+public sealed record DemoAnalysis(string AnalysisFile, string OutputDirectory, AnalysisResult Result, GroundTruthComparison Comparison);
+
 /// <summary>
 /// The main job: writes the sample experiment into a fresh folder, makes it a git repository with one commit and
 /// one uncommitted change (as a data scientist's work in progress), runs its custom task, synthesises slides with
-/// ground truth, and trains the carcinoma and mitosis models on them, every step tracked.
+/// ground truth, trains the carcinoma and mitosis models on them, every step tracked, then writes an analysis file that
+/// references both models by run id and analyses a held-out slide with it, against that slide's ground truth.
 /// </summary>
-public sealed class DemoRunner(TaskRunner runner)
+public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobStore blobs, LaminaHome home)
 {
     public const string Sample = "normalization-test";
     public const string Task = "check_normalization";
@@ -73,10 +85,76 @@ public sealed class DemoRunner(TaskRunner runner)
         {
             report($"training: lamina run {task}");
             runs.Add(await runner.RunAsync(new RunRequest(file, task, []), cancellationToken));
-            if (runs[^1].Status != Tracking.RunStatus.Completed) break;
+            if (runs[^1].Status != Tracking.RunStatus.Completed) return new DemoResult(experiment, git, runs);
         }
-        return new DemoResult(experiment, git, runs);
+        var analysis = await AnalyseHeldOutAsync(Path.GetFullPath(outputDirectory), runs[^2].RunId, runs[^1].RunId, options, report, cancellationToken);
+        return new DemoResult(experiment, git, runs) { Analysis = analysis };
     }
+
+    /// <summary>Mitoses within this distance of a drawn one count as found.</summary>
+    public const double ToleranceUm = 30;
+
+    private async Task<DemoAnalysis> AnalyseHeldOutAsync(string output, Guid carcinomaRun, Guid mitosisRun, DemoOptions options, Action<string> report,
+        CancellationToken cancellationToken)
+    {
+        var heldOut = Path.Combine(output, "held-out");
+        Directory.CreateDirectory(heldOut);
+        var slide = Path.Combine(heldOut, "slide-held-out.tif");
+        var truthPath = Path.Combine(heldOut, "slide-held-out.geojson");
+        var truth = Synthetic.SyntheticSlideGenerator.Generate(new Synthetic.SynthOptions(options.SlideSize, options.SlideSize, options.Seed + 100),
+            slide, truthPath, cancellationToken: cancellationToken);
+        report(string.Create(CultureInfo.InvariantCulture,
+            $"synthesised a held-out slide, held-out/slide-held-out.tif ({truth.CarcinomaAreaMm2:0.###} mm² carcinoma, {truth.MitosisCount} mitoses)"));
+
+        var analysisFile = Path.Combine(output, "analysis.yaml");
+        await File.WriteAllTextAsync(analysisFile, AnalysisYaml(carcinomaRun, mitosisRun), cancellationToken);
+        report($"wrote {analysisFile}: the breast analysis, its models referenced by the runs that trained them");
+
+        var loaded = AnalysisFileReader.LoadWithPlugins(analysisFile, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var definition = loaded.File.Select(null);
+        report("analysing the held-out slide: lamina analyze held-out/slide-held-out.tif --config analysis.yaml --out analysis");
+        var result = await new AnalysisEngine(loaded.Plugins.Catalog, new StoreModelLocator(store, blobs, home))
+            .RunAsync(loaded.File, definition, slide, new AnalysisOptions(), cancellationToken);
+        var directory = Path.Combine(output, "analysis");
+        AnalysisReport.Write(result, directory);
+        var comparison = GroundTruthComparison.Compare(result, QuPathGeoJson.Read(truthPath), ToleranceUm);
+        report(string.Create(CultureInfo.InvariantCulture,
+            $"carcinoma: {comparison.CarcinomaFoundMm2:0.###} mm² found, {comparison.CarcinomaTrueMm2:0.###} mm² drawn, Dice {comparison.CarcinomaDice:0.###}"));
+        report(string.Create(CultureInfo.InvariantCulture,
+            $"mitoses: {comparison.MitosesFound} found, {comparison.MitosesTrue} drawn, {comparison.MitosesMatched} within {ToleranceUm:0} µm (precision {comparison.MitosisPrecision:0.###}, recall {comparison.MitosisRecall:0.###})"));
+        report($"results in {directory}: report.json, results.geojson, heatmaps, overlays, summary.png, report.html");
+        return new DemoAnalysis(analysisFile, directory, result, comparison);
+    }
+
+    /// <summary>
+    /// The analysis of samples/breast-analysis with the demo's runs as references; its <c>sources_path</c> is the
+    /// experiment, whose Normalization plug-in both models' preprocessing names.
+    /// </summary>
+    internal static string AnalysisYaml(Guid carcinomaRun, Guid mitosisRun) => $"""
+        # Written by `lamina demo`: the breast analysis (samples/breast-analysis/analysis.yaml) with its models
+        # referenced by the runs that trained them (short form: `sourcing: auto`, looked up in the tracking store).
+        version: 1
+        sources_path:
+          - {Sample}/
+        analyses:
+          - name: breast
+            models:
+              carcinoma_model:
+                sourcing: auto
+                reference: {carcinomaRun}
+              mitosis_model:
+                sourcing: auto
+                reference: {mitosisRun}
+            features:
+              - cls: TissueArea
+              - cls: Carcinoma
+                models:
+                  classification_model: carcinoma_model
+              - cls: Mitosis
+                models:
+                  segmentation_model: mitosis_model
+
+        """;
 
     private static async Task<bool> TryCommitAsync(string directory, CancellationToken cancellationToken)
     {

@@ -13,7 +13,7 @@ namespace Lamina.Core.Analysis.Features;
 /// <param name="hpfAreaMm2">Area of one high-power field in mm² (0.237 for a 0.55 mm field of view).</param>
 /// <param name="positiveClass">The model's mitosis class; default its last class.</param>
 /// <param name="minTissue">Fraction of a window that must be tissue for it to be classified.</param>
-public sealed class Mitosis(double threshold = 0.5, double suppressionRadiusUm = 25, double hpfAreaMm2 = 0.237, string? positiveClass = null,
+public sealed class Mitosis(double threshold = 0.5, double suppressionRadiusUm = 40, double hpfAreaMm2 = 0.237, string? positiveClass = null,
     double minTissue = 0.2) : IFeature
 {
     /// <summary>The points output: the detections, a list of <see cref="Detection"/> in level-0 pixels.</summary>

@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using System.ComponentModel;
+using System.Globalization;
+using Lamina.Cli.Rendering;
+using Lamina.Core;
+using Lamina.Core.Analysis;
+using Lamina.Core.Inference;
+using Lamina.Lab.Models;
+using Lamina.Lab.Tasks;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli.Commands;
+
+/// <summary><c>lamina analyze SLIDE --config analysis.yaml</c>: one analysis of one slide, results into a folder.</summary>
+public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "<SLIDE>")]
+        [Description("The whole-slide image to analyse.")]
+        public string Slide { get; init; } = "";
+
+        [CommandOption("-c|--config <FILE>")]
+        [Description("The analysis file (short form: models by run id, looked up in the tracking store; verbose form: model package folders).")]
+        public string? Config { get; init; }
+
+        [CommandOption("--analysis <NAME>")]
+        [Description("Which analysis of the file to run (needed when it defines several).")]
+        public string? Analysis { get; init; }
+
+        [CommandOption("-o|--out <DIR>")]
+        [Description("Where the results go: report.json, results.geojson, heatmaps, overlays, summary (default: ./analysis-output).")]
+        [DefaultValue("analysis-output")]
+        public string Out { get; init; } = "analysis-output";
+
+        [CommandOption("--provider <PROVIDER>")]
+        [Description("Where ONNX Runtime runs: cpu (default) or cuda. CUDA that cannot start is an error, never a silent fallback.")]
+        [DefaultValue("cpu")]
+        public string Provider { get; init; } = "cpu";
+
+        [CommandOption("--mpp-override <MPP>")]
+        [Description("Microns per pixel to assume for a slide that records none.")]
+        public double? MppOverride { get; init; }
+
+        public override ValidationResult Validate() =>
+            string.IsNullOrWhiteSpace(Config) ? ValidationResult.Error("give the analysis file: --config analysis.yaml")
+            : Provider is not ("cpu" or "cuda") ? ValidationResult.Error($"--provider must be cpu or cuda, not '{Provider}'")
+            : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
+    {
+        var slide = Path.GetFullPath(settings.Slide);
+        if (!File.Exists(slide)) throw new LaminaException($"slide '{slide}' does not exist");
+        var home = CliContext.Home;
+        var loaded = AnalysisFileReader.LoadWithPlugins(Path.GetFullPath(settings.Config!), home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var analysis = loaded.File.Select(settings.Analysis);
+        var result = await AnalyzeAsync(loaded, analysis, slide, settings, CliContext.Cancellation);
+        var output = Path.GetFullPath(settings.Out);
+        var report = AnalysisReport.Write(result, output);
+        if (settings.Json)
+        {
+            Console.Out.WriteLine(report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        Render(result);
+        AnsiConsole.MarkupLineInterpolated($"[grey]results in {output}: report.json, results.geojson (QuPath), heatmaps, overlays, summary.png, report.html[/]");
+        return 0;
+    }
+
+    /// <summary>Runs the analysis, with a progress bar per feature on a terminal; auto-sourced models come from the tracking store.</summary>
+    internal static async Task<AnalysisResult> AnalyzeAsync(LoadedAnalysisFile loaded, AnalysisDefinition analysis, string slide, Settings settings,
+        CancellationToken cancellationToken)
+    {
+        var options = new AnalysisOptions(settings.Provider == "cuda" ? ExecutionProvider.Cuda : ExecutionProvider.Cpu, MicronsPerPixelOverride: settings.MppOverride);
+        IModelLocator locator = new PackageFolderLocator();
+        Lamina.Tracking.ITrackingStore? store = null;
+        if (analysis.Models.Any(m => m.Sourcing == ModelSourcing.Auto))
+        {
+            var home = CliContext.Home;
+            (store, var blobs) = await CliContext.OpenStoresAsync(home);
+            locator = new StoreModelLocator(store, blobs, home);
+        }
+        try
+        {
+            var engine = new AnalysisEngine(loaded.Plugins.Catalog, locator);
+            engine.Plan(analysis);
+            if (settings.Json || Console.IsOutputRedirected)
+            {
+                return await engine.RunAsync(loaded.File, analysis, slide, options with { Observer = new LineObserver(settings.Json ? Console.Error : Console.Out) }, cancellationToken);
+            }
+            AnalysisResult? result = null;
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+                .StartAsync(async progress =>
+                {
+                    result = await engine.RunAsync(loaded.File, analysis, slide, options with { Observer = new BarObserver(progress) }, cancellationToken);
+                });
+            return result!;
+        }
+        finally
+        {
+            if (store is not null) await store.DisposeAsync();
+        }
+    }
+
+    internal static void Render(AnalysisResult result)
+    {
+        var table = new Table().AddColumns("feature", "figure", "value", "unit");
+        foreach (var feature in result.Features)
+        {
+            foreach (var figure in feature.Figures)
+            {
+                table.AddRow(Markup.Escape(feature.Name), Markup.Escape(figure.Name), Formats.Number(figure.Value), Markup.Escape(figure.Unit ?? ""));
+            }
+        }
+        AnsiConsole.MarkupLineInterpolated($"[bold]{result.Analysis}[/] on {Path.GetFileName(result.SlidePath)} (sha256 {result.SlideSha256[..12]}) in {result.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+        AnsiConsole.Write(table);
+        foreach (var model in result.Models)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[grey]{model.Name}: {model.TilesSeen} tiles, {model.Sourcing} {model.Reference}, model.json {model.Files[0].Sha256[..12]}[/]");
+        }
+    }
+
+    private sealed class BarObserver(ProgressContext progress) : IAnalysisObserver
+    {
+        private ProgressTask? _step;
+
+        public void Step(string message)
+        {
+            _step?.StopTask();
+            _step = progress.AddTask(Markup.Escape(message), maxValue: 1);
+            _step.IsIndeterminate = true;
+        }
+
+        public IFeatureProgress Feature(string name)
+        {
+            if (_step is { } step)
+            {
+                step.IsIndeterminate = false;
+                step.Value = 1;
+                step.StopTask();
+                _step = null;
+            }
+            return new Bar(progress.AddTask(Markup.Escape(name), autoStart: true, maxValue: 1));
+        }
+
+        private sealed class Bar(ProgressTask task) : IFeatureProgress
+        {
+            public void Start(long total) => task.MaxValue = Math.Max(1, total);
+
+            public void Advance(long done) => task.Increment(done);
+        }
+    }
+
+    private sealed class LineObserver(TextWriter writer) : IAnalysisObserver
+    {
+        private readonly ConcurrentDictionary<string, long> _totals = new();
+
+        public void Step(string message) => writer.WriteLine($"- {message}");
+
+        public IFeatureProgress Feature(string name)
+        {
+            writer.WriteLine($"- feature {name}");
+            return new Line(name, writer, _totals);
+        }
+
+        private sealed class Line(string name, TextWriter writer, ConcurrentDictionary<string, long> totals) : IFeatureProgress
+        {
+            public void Start(long total) => writer.WriteLine($"  {name}: {total} tiles");
+
+            public void Advance(long done) => totals.AddOrUpdate(name, done, (_, d) => d + done);
+        }
+    }
+}
