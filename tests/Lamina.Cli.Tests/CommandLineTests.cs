@@ -107,6 +107,71 @@ public sealed class CommandLineTests : IDisposable
         var carcinoma = models.Single(m => m.GetProperty("name").GetString() == "my_class_model").GetProperty("finalMetrics");
         Assert.True(carcinoma.GetProperty("val/accuracy").GetDouble() >= 0.90, carcinoma.ToString());
         Assert.True(carcinoma.GetProperty("val/balanced_accuracy").GetDouble() >= 0.90, carcinoma.ToString());
+
+        // The held-out slide was analysed with both models by run id: figures, and provenance naming the store's model cards.
+        var demo = _temp.Combine("demo");
+        Assert.True(File.Exists(Path.Combine(demo, "analysis.yaml")));
+        var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(demo, "analysis", "report.json"))).RootElement;
+        var figures = report.GetProperty("features");
+        Assert.True(figures.GetProperty("Carcinoma").GetProperty("figures").GetProperty("area_mm2").GetProperty("value").GetDouble() > 0);
+        var searched = figures.GetProperty("Mitosis").GetProperty("figures").GetProperty("searched_share").GetProperty("value").GetDouble();
+        Assert.InRange(searched, 1e-6, 0.6);
+        foreach (var (name, model) in new[] { ("carcinoma_model", "my_class_model"), ("mitosis_model", "mitosis_model") })
+        {
+            var stored = models.Single(m => m.GetProperty("name").GetString() == model);
+            Assert.Equal(stored.GetProperty("cardDigest").GetString(), report.GetProperty("provenance").GetProperty("models").GetProperty(name).GetProperty("model.json").GetString());
+            Assert.Equal(stored.GetProperty("runId").GetString(), report.GetProperty("models").GetProperty(name).GetProperty("training_run").GetString());
+        }
+        foreach (var file in new[] { "results.geojson", "heatmap-carcinoma.png", "overlay-carcinoma.tif", "summary.png", "report.html" })
+        {
+            Assert.True(File.Exists(Path.Combine(demo, "analysis", file)), file);
+        }
+
+        // The verbose form, on packages exported from the store, runs without the store and gives the same figures.
+        foreach (var (name, model) in new[] { ("carcinoma", "my_class_model"), ("mitosis", "mitosis_model") })
+        {
+            var run = models.Single(m => m.GetProperty("name").GetString() == model).GetProperty("runId").GetString()!;
+            Assert.Equal(0, (await _lamina.RunAsync(demo, "models", "show", run, "--export", Path.Combine(demo, "models", name), "--json")).ExitCode);
+        }
+        File.WriteAllText(Path.Combine(demo, "verbose.yaml"), """
+            version: 1
+            sources_path: [normalization-test/]
+            analyses:
+              - name: breast
+                models:
+                  carcinoma_model:
+                    sourcing: manual
+                    reference: models/carcinoma/
+                  mitosis_model:
+                    sourcing: manual
+                    reference: models/mitosis/
+                    preprocessing:
+                      - cls: Normalization
+                        params:
+                          factor: 255.0
+                features:
+                  - cls: TissueArea
+                  - cls: Carcinoma
+                    models: {classification_model: carcinoma_model}
+                  - cls: Mitosis
+                    models: {segmentation_model: mitosis_model}
+            """);
+        var analysed = await _lamina.RunAsync(demo, "analyze", Path.Combine("held-out", "slide-held-out.tif"), "--config", "verbose.yaml", "--out", "verbose", "--json");
+        Assert.True(analysed.ExitCode == 0, analysed.ToString());
+        var verbose = JsonDocument.Parse(analysed.Stdout).RootElement;
+        foreach (var feature in new[] { "Carcinoma", "Mitosis", "TissueArea" })
+        {
+            Assert.Equal(figures.GetProperty(feature).GetProperty("figures").ToString(), verbose.GetProperty("features").GetProperty(feature).GetProperty("figures").ToString());
+        }
+        Assert.Equal(report.GetProperty("provenance").GetProperty("models").ToString(), verbose.GetProperty("provenance").GetProperty("models").ToString());
+
+        // A broken dependency graph stops before any model is loaded, naming what is missing.
+        File.WriteAllText(Path.Combine(demo, "broken.yaml"), File.ReadAllText(Path.Combine(demo, "verbose.yaml")).Replace(
+            "      - cls: Carcinoma\n        models: {classification_model: carcinoma_model}\n", ""));
+        var broken = await _lamina.RunAsync(demo, "analyze", Path.Combine("held-out", "slide-held-out.tif"), "--config", "broken.yaml", "--out", "broken");
+        Assert.NotEqual(0, broken.ExitCode);
+        Assert.Contains("feature 'Mitosis' requires 'carcinoma.region', which no feature of the analysis provides", broken.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(demo, "broken")));
     }
 
     [Fact]

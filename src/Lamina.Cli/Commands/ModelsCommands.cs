@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using Lamina.Tracking;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
 using Lamina.Lab.Models;

@@ -1,3 +1,4 @@
+using Lamina.Tracking;
 using Lamina.Core.Analysis;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;

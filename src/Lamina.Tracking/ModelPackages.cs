@@ -1,8 +1,8 @@
+using Lamina.Tracking;
 using Lamina.Core;
 using Lamina.Core.Inference;
-using Lamina.Tracking;
 
-namespace Lamina.Lab.Models;
+namespace Lamina.Tracking;
 
 /// <summary>A model package found in the store: its registration and its card.</summary>
 public sealed record StoredModel(ModelRecord Record, ModelCard Card);
