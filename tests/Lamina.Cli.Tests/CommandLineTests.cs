@@ -342,6 +342,56 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task ValidateAnalysis_ReportsEveryProblem_AndAcceptsUserFeaturesFromSourcesPath()
+    {
+        // Given an analysis file whose one feature is written next to it
+        var directory = _temp.Combine("analysis");
+        Directory.CreateDirectory(Path.Combine(directory, "features"));
+        File.WriteAllText(Path.Combine(directory, "features", "Ki67.cs"), """
+            using Lamina.Core.Analysis;
+
+            public sealed class Ki67 : IFeature
+            {
+                public IReadOnlyList<string> ModelRoles => ["nuclei_model"];
+                public IReadOnlyList<string> Requires => [];
+                public IReadOnlyList<string> Provides => [];
+                public Task RunAsync(IFeatureContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+        const string Good = """
+            version: 1
+            sources_path: features
+            analyses:
+              - name: ki67
+                models:
+                  nuclei: {sourcing: auto, reference: 0badcafe}
+                features:
+                  - cls: Ki67
+                    models: {nuclei_model: nuclei}
+            """;
+        File.WriteAllText(Path.Combine(directory, "good.yaml"), Good);
+        File.WriteAllText(Path.Combine(directory, "bad.yaml"),
+            Good.Replace("sourcing: auto", "sourcing: autom", StringComparison.Ordinal).Replace("cls: Ki67", "cls: Ki76", StringComparison.Ordinal));
+
+        // When
+        var good = await _lamina.RunAsync(directory, "validate", "--analysis", "good.yaml");
+        var bad = await _lamina.RunAsync(directory, "validate", "--analysis", "bad.yaml", "--json");
+
+        // Then
+        Assert.Equal(0, good.ExitCode);
+        Assert.Contains("valid", good.Stdout);
+        Assert.Contains("ki67", good.Stdout);
+        Assert.Equal(1, bad.ExitCode);
+        var diagnostics = JsonDocument.Parse(bad.Stdout).RootElement.GetProperty("diagnostics").EnumerateArray()
+            .Select(d => $"{d.GetProperty("line").GetInt32()}:{d.GetProperty("column").GetInt32()} {d.GetProperty("keyPath").GetString()}: {d.GetProperty("message").GetString()}")
+            .ToList();
+        Assert.Equal([
+            "6:26 analyses[0].models.nuclei.sourcing: unknown sourcing 'autom'; did you mean 'auto'? (known: auto, manual)",
+            "8:14 analyses[0].features[0].cls: no plug-in named 'Ki76'; did you mean 'Ki67'?",
+        ], diagnostics);
+    }
+
+    [Fact]
     public async Task Run_UnknownTask_SuggestsTheNearestAndStoresNothing()
     {
         var directory = Experiment(git: false);

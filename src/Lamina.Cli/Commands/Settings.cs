@@ -31,3 +31,11 @@ public class ExperimentSettings : OutputSettings
     [Description("Override a key of the experiment file, e.g. --set tasks.simple_train.params.n_epochs=5 (repeatable).")]
     public string[] Overrides { get; init; } = [];
 }
+
+/// <summary>Options of <c>lamina validate</c>: an experiment file, or with <c>--analysis</c> an analysis file.</summary>
+public sealed class ValidateSettings : ExperimentSettings
+{
+    [CommandOption("--analysis <FILE>")]
+    [Description("Check this analysis file (analysis.yaml) instead of the experiment file.")]
+    public string? Analysis { get; init; }
+}

@@ -1,4 +1,6 @@
 using Lamina.Cli.Rendering;
+using Lamina.Core.Analysis;
+using Lamina.Core.Config;
 using Lamina.Lab.Experiments;
 using Lamina.Lab.Tasks;
 using Spectre.Console;
@@ -6,35 +8,24 @@ using Spectre.Console.Cli;
 
 namespace Lamina.Cli.Commands;
 
-/// <summary><c>lamina validate</c>: every problem of an experiment file at once, or a summary of what it declares.</summary>
-public sealed class ValidateCommand : Command<ExperimentSettings>
+/// <summary>
+/// <c>lamina validate</c>: every problem of an experiment file (or with <c>--analysis</c>, of an analysis file) at
+/// once, or a summary of what it declares.
+/// </summary>
+public sealed class ValidateCommand : Command<ValidateSettings>
 {
-    public override int Execute(CommandContext context, ExperimentSettings settings)
+    public override int Execute(CommandContext context, ValidateSettings settings)
     {
         var home = CliContext.Home;
+        if (settings.Analysis is { } analysisFile)
+        {
+            return ValidateAnalysis(analysisFile, home.PluginCachePath, settings.Json);
+        }
         var path = Path.GetFullPath(settings.File);
         var result = ExperimentLoader.Load(path, settings.Overrides, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
-        if (settings.Json)
+        if (settings.Json || !result.IsValid)
         {
-            JsonOutput.Write(new
-            {
-                file = path,
-                valid = result.IsValid,
-                diagnostics = result.Diagnostics.Select(d => new
-                {
-                    file = d.Location.File,
-                    line = d.Location.Line,
-                    column = d.Location.Column,
-                    keyPath = d.KeyPath,
-                    message = d.Message,
-                }),
-            });
-            return result.IsValid ? 0 : LaminaApp.Failure;
-        }
-        if (!result.IsValid)
-        {
-            DiagnosticRenderer.Render(AnsiConsole.Console, result.Diagnostics, Path.GetDirectoryName(path));
-            return LaminaApp.Failure;
+            return Report(path, result.Diagnostics, settings.Json);
         }
         var experiment = result.Experiment!;
         var sources = result.Plugins?.Files.Count ?? 0;
@@ -47,5 +38,60 @@ public sealed class ValidateCommand : Command<ExperimentSettings>
         }
         AnsiConsole.Write(table);
         return 0;
+    }
+
+    private static int ValidateAnalysis(string file, string pluginCachePath, bool json)
+    {
+        var path = Path.GetFullPath(file);
+        LoadedAnalysisFile loaded;
+        try
+        {
+            loaded = AnalysisFileReader.LoadWithPlugins(path, pluginCachePath, TaskRunner.BuiltInAssemblies);
+        }
+        catch (ConfigValidationException e)
+        {
+            return Report(path, e.Diagnostics, json);
+        }
+        if (json)
+        {
+            return Report(path, [], json);
+        }
+        AnsiConsole.MarkupLineInterpolated(
+            $"[green]valid[/]: {file}: {loaded.File.Analyses.Count} analysis(es), {loaded.Plugins.Compiled.Files.Count} plug-in source file(s)");
+        var table = new Table().AddColumns("analysis", "models", "features");
+        foreach (var analysis in loaded.File.Analyses)
+        {
+            table.AddRow(Markup.Escape(analysis.Name),
+                Markup.Escape(string.Join(", ", analysis.Models.Select(m => $"{m.Name} ({m.Sourcing.ToString().ToLowerInvariant()})"))),
+                Markup.Escape(string.Join(", ", analysis.Features.Select(f => f.Name))));
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    /// <summary>The problems as JSON or rendered with the source lines; the exit code says whether there were any.</summary>
+    private static int Report(string path, IReadOnlyList<ConfigDiagnostic> diagnostics, bool json)
+    {
+        if (json)
+        {
+            JsonOutput.Write(new
+            {
+                file = path,
+                valid = diagnostics.Count == 0,
+                diagnostics = diagnostics.Select(d => new
+                {
+                    file = d.Location.File,
+                    line = d.Location.Line,
+                    column = d.Location.Column,
+                    keyPath = d.KeyPath,
+                    message = d.Message,
+                }),
+            });
+        }
+        else
+        {
+            DiagnosticRenderer.Render(AnsiConsole.Console, diagnostics, Path.GetDirectoryName(path));
+        }
+        return diagnostics.Count == 0 ? 0 : LaminaApp.Failure;
     }
 }

@@ -7,21 +7,11 @@ namespace Lamina.Core.Plugins;
 /// The plug-ins a configuration file may name: built-in assemblies plus the file's own sources, compiled; shared by
 /// the experiment and analysis loaders so that both treat compile errors alike.
 /// </summary>
-public sealed class PluginSet
+/// <param name="Catalog">Every plug-in a <c>cls</c> may name.</param>
+/// <param name="Compiled">The file's sources and their assembly.</param>
+/// <param name="CompileFailed">True when the sources did not compile: their classes are missing from <paramref name="Catalog"/>.</param>
+public sealed record PluginSet(PluginCatalog Catalog, CompiledPlugins Compiled, bool CompileFailed)
 {
-    private PluginSet(PluginCatalog catalog, CompiledPlugins compiled, bool compileFailed)
-    {
-        Catalog = catalog;
-        Compiled = compiled;
-        CompileFailed = compileFailed;
-    }
-
-    public PluginCatalog Catalog { get; }
-
-    public CompiledPlugins Compiled { get; }
-
-    /// <summary>True when the sources did not compile: their classes are missing from <see cref="Catalog"/>.</summary>
-    public bool CompileFailed { get; }
 
     /// <summary>
     /// Compiles the <c>.cs</c> files under <paramref name="sourcesPaths"/> (cached under <paramref name="cacheDirectory"/>)
