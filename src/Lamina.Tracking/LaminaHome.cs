@@ -27,6 +27,9 @@ public sealed class LaminaHome
     /// <summary>The folder of the embedding cache, shared by every run.</summary>
     public string EmbeddingsPath => Path.Combine(Root, "embeddings");
 
+    /// <summary>Where slides' labelled tile layouts are cached, by slide, labels and loader settings.</summary>
+    public string TilePlansPath => Path.Combine(Root, "tile-plans");
+
     /// <summary>Finds the home from <c>LAMINA_HOME</c>, else <c>~/.lamina</c>; creates nothing.</summary>
     public static LaminaHome Resolve()
     {
