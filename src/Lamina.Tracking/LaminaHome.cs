@@ -30,6 +30,9 @@ public sealed class LaminaHome
     /// <summary>The folder where model packages fetched from the store for analyses are kept, one folder per card digest.</summary>
     public string PackagesPath => Path.Combine(Root, "packages");
 
+    /// <summary>Where slides' labelled tile layouts are cached, by slide, labels and loader settings.</summary>
+    public string TilePlansPath => Path.Combine(Root, "tile-plans");
+
     /// <summary>Finds the home from <c>LAMINA_HOME</c>, else <c>~/.lamina</c>; creates nothing.</summary>
     public static LaminaHome Resolve()
     {

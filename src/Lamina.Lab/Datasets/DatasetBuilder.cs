@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Lamina.Core;
 using Lamina.Core.Plugins;
+using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Experiments;
 using Lamina.Tracking;
 
@@ -16,17 +17,25 @@ public sealed record BuiltDataset(DatasetManifest Manifest, DatasetRecord Record
 /// </summary>
 public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeProvider time)
 {
+    /// <summary>Where slides' tile layouts are cached (see <see cref="TilePlanCache"/>); none when null.</summary>
+    public string? TilePlanCachePath { get; init; }
+
     /// <param name="role">How the run relates to the data set: <c>output</c> for a dataset task, <c>input</c> for training.</param>
     public async Task<BuiltDataset> BuildAsync(ITileSource source, DatasetParams parameters, IRunContext run, string role, CancellationToken cancellationToken)
     {
         var progress = new LogProgress(run);
-        var slides = await source.PlanAsync(run.DataDirectory, progress, cancellationToken);
+        var digests = new SlideDigests(store);
+        var planCache = TilePlanCachePath is null ? null : new TilePlanCache(TilePlanCachePath, digests);
+        IReadOnlyList<SlideTiles> slides;
+        using (TimingTrace.Start("data set: plan tiles"))
+        {
+            slides = await source.PlanAsync(run.DataDirectory, progress, planCache, cancellationToken);
+        }
         if (slides.Count == 0)
         {
             throw new LaminaException($"data loader '{parameters.Loader}' found no slides");
         }
 
-        var digests = new SlideDigests(store);
         var inputs = new List<SlideInput>();
         var annotationDigests = new List<string?>();
         foreach (var slide in slides)
@@ -35,7 +44,8 @@ public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeP
             annotationDigests.Add(slide.AnnotationsPath is null ? null : (await digests.DigestAsync(slide.AnnotationsPath, cancellationToken)).Sha256);
         }
         var files = slides.Count + annotationDigests.Count(a => a is not null);
-        run.Log($"digested {slides.Count} slide(s) and {files - slides.Count} annotation file(s): {digests.Hashed} hashed, {files - digests.Hashed} known from the digest cache");
+        run.Log($"digested {slides.Count} slide(s) and {files - slides.Count} annotation file(s): {digests.Hashed} hashed, {files - digests.Hashed} known from the digest cache" +
+            (planCache is null ? "" : $"; tile layouts: {planCache.Hits} of {slides.Count} from the cache"));
 
         var split = DatasetManifest.SplitBySlide([.. inputs.Select(i => i.Sha256)], parameters.ValidationSplit, parameters.Seed);
         var manifestSlides = new List<ManifestSlide>();

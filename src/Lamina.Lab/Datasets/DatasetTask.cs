@@ -9,11 +9,11 @@ namespace Lamina.Lab.Datasets;
 /// The <c>dataset</c> task: lays out a loader's labelled tiles, digests every slide, splits by slide, and stores the
 /// manifest content-addressed, so the same data always gives the same data set id.
 /// </summary>
-internal sealed class DatasetTask(ITrackingStore store, IBlobStore blobs, ITileSource source, DatasetParams parameters, TimeProvider time)
+internal sealed class DatasetTask(ITrackingStore store, IBlobStore blobs, ITileSource source, DatasetParams parameters, TimeProvider time, string? tilePlanCachePath = null)
 {
     public static ITileSource SourceOf(Experiment experiment, DatasetParams parameters, PluginCatalog catalog) =>
         TileSources.Create(experiment, parameters.Loader, catalog, "dataset");
 
     public async Task<DatasetRecord> RunAsync(IRunContext run, CancellationToken cancellationToken) =>
-        (await new DatasetBuilder(store, blobs, time).BuildAsync(source, parameters, run, "output", cancellationToken)).Record;
+        (await new DatasetBuilder(store, blobs, time) { TilePlanCachePath = tilePlanCachePath }.BuildAsync(source, parameters, run, "output", cancellationToken)).Record;
 }

@@ -12,6 +12,9 @@ public sealed class SlideDigests(ITrackingStore store)
     /// <summary>Files hashed (not found in the cache) by this instance.</summary>
     public int Hashed { get; private set; }
 
+    // Files already digested by this instance (the tile plan cache and the data set both ask), by path, size and time.
+    private readonly Dictionary<(string Path, long Size, DateTimeOffset Modified), string> _seen = [];
+
     public async Task<SlideInput> DigestAsync(string path, CancellationToken cancellationToken)
     {
         var file = new FileInfo(Path.GetFullPath(path));
@@ -20,8 +23,13 @@ public sealed class SlideDigests(ITrackingStore store)
             throw new Core.LaminaException($"slide '{file.FullName}' does not exist");
         }
         var modified = new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero);
+        if (_seen.TryGetValue((file.FullName, file.Length, modified), out var seen))
+        {
+            return new SlideInput(file.FullName, seen, file.Length);
+        }
         if (await store.FindSlideDigestAsync(file.FullName, file.Length, modified, cancellationToken) is { } known)
         {
+            _seen[(file.FullName, file.Length, modified)] = known;
             return new SlideInput(file.FullName, known, file.Length);
         }
         string digest;
@@ -30,6 +38,7 @@ public sealed class SlideDigests(ITrackingStore store)
             digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
         }
         Hashed++;
+        _seen[(file.FullName, file.Length, modified)] = digest;
         await store.RememberSlideDigestAsync(file.FullName, file.Length, modified, digest, cancellationToken);
         return new SlideInput(file.FullName, digest, file.Length);
     }

@@ -38,6 +38,13 @@ public interface ITileSource
 
     /// <summary>Lays out the tiles of every slide, relative paths resolved against <paramref name="baseDirectory"/>.</summary>
     Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Lays out the tiles of every slide, taking each slide's layout from <paramref name="cache"/> when its slide, labels and
+    /// settings are unchanged. A source that cannot use the cache ignores it.
+    /// </summary>
+    Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, TilePlanCache? cache, CancellationToken cancellationToken) =>
+        PlanAsync(baseDirectory, progress, cancellationToken);
 }
 
 /// <summary>Finding a task's tile source among the experiment's data loaders.</summary>

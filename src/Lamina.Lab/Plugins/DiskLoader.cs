@@ -66,7 +66,10 @@ public sealed class DiskLoader(
         ["negatives_per_positive"] = negativesPerPositive,
     };
 
-    public Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, CancellationToken cancellationToken) =>
+        PlanAsync(baseDirectory, progress, null, cancellationToken);
+
+    public async Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, TilePlanCache? cache, CancellationToken cancellationToken)
     {
         if (labelMode is not ("coverage" or "point"))
         {
@@ -88,14 +91,25 @@ public sealed class DiskLoader(
             cancellationToken.ThrowIfCancellationRequested();
             var name = Path.GetRelativePath(slidesFolder, file).Replace('\\', '/');
             var labels = FindLabels(labelsFolder, name);
-            using var slide = Slide.Open(file, mppOverride);
-            var (plan, annotations) = PlanSlide(slide, labels);
-            var tiles = Label(plan, annotations);
+            var planned = cache is null
+                ? PlanSlide(file, labels)
+                : await cache.GetOrPlanAsync(file, labels, CacheSettings, () => PlanSlide(file, labels), cancellationToken);
+            var tiles = planned.Tiles;
             progress?.Report(string.Create(CultureInfo.InvariantCulture,
-                $"{name}: {plan.KeptTiles} tissue tiles, {tiles.Count(t => t.Label == 1)} {labelClass}, {tiles.Count(t => t.Label == 0)} other"));
-            plans.Add(new SlideTiles(file, name, labels, slide.Width, slide.Height, slide.MicronsPerPixel, Options(null), tiles));
+                $"{name}: {planned.TissueTiles} tissue tiles, {tiles.Count(t => t.Label == 1)} {labelClass}, {tiles.Count(t => t.Label == 0)} other"));
+            plans.Add(new SlideTiles(file, name, labels, planned.Width, planned.Height, planned.MicronsPerPixel, Options(null), tiles));
         }
-        return Task.FromResult<IReadOnlyList<SlideTiles>>(plans);
+        return plans;
+    }
+
+    // The tile plan cache's key besides the slide and label files: the loader and every setting.
+    private string CacheSettings => $"{nameof(DiskLoader)} {System.Text.Json.JsonSerializer.Serialize(Settings)}";
+
+    private PlannedSlide PlanSlide(string file, string labels)
+    {
+        using var slide = Slide.Open(file, mppOverride);
+        var (plan, annotations) = PlanSlide(slide, labels);
+        return new PlannedSlide(slide.Width, slide.Height, slide.MicronsPerPixel, plan.KeptTiles, Label(plan, annotations));
     }
 
     /// <summary>Every labelled tile's pixels, slide by slide in name order, as RGB values 0–255.</summary>

@@ -4,6 +4,7 @@ using Lamina.Core;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Datasets;
+using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Experiments;
 using Lamina.Tracking;
 
@@ -42,12 +43,26 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
 
     public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
     {
-        var (experiment, catalog, plugins) = Load(request, home);
+        Experiment experiment;
+        PluginCatalog catalog;
+        CompiledPlugins? plugins;
+        using (TimingTrace.Start("load experiment"))
+        {
+            (experiment, catalog, plugins) = Load(request, home);
+        }
         var task = FindTask(experiment, request.TaskKey);
         using var resources = new TaskResources();
-        var work = Prepare(experiment, task, catalog, plugins, resources);
+        Func<RunContext, CancellationToken, Task> work;
+        using (TimingTrace.Start("prepare task"))
+        {
+            work = Prepare(experiment, task, catalog, plugins, resources);
+        }
 
-        var newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
+        NewRun newRun;
+        using (TimingTrace.Start("capture git, environment"))
+        {
+            newRun = await CaptureAsync(experiment, task, plugins, cancellationToken);
+        }
         newRun = newRun with { Tags = [.. newRun.Tags, .. request.ExtraTags] };
         var run = await store.CreateRunAsync(newRun, cancellationToken);
         // From here on the run exists: whatever happens, it ends completed, failed or aborted, never left running.
@@ -95,7 +110,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
                 return (context, token) => custom.RunAsync(context, token);
             case "dataset":
                 var parameters = task.Dataset!;
-                var dataset = new DatasetTask(store, blobs, DatasetTask.SourceOf(experiment, parameters, catalog), parameters, time);
+                var dataset = new DatasetTask(store, blobs, DatasetTask.SourceOf(experiment, parameters, catalog), parameters, time, home.TilePlansPath);
                 return (context, token) => dataset.RunAsync(context, token);
             case "testing":
                 var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog, plugins);
@@ -213,8 +228,11 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
         }
 
         // The run's outcome is written even when the user pressed Ctrl+C: that is what 'aborted' records.
-        await FlushAsync(context, capture, CancellationToken.None);
-        await store.FinishRunAsync(runId, status, error, CancellationToken.None);
+        using (TimingTrace.Start("final flush, finish"))
+        {
+            await FlushAsync(context, capture, CancellationToken.None);
+            await store.FinishRunAsync(runId, status, error, CancellationToken.None);
+        }
         return new RunOutcome(runId, status, error);
     }
 

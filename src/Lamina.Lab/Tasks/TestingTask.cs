@@ -53,7 +53,7 @@ internal sealed class TestingTask(
         }
         run.Log($"testing model '{card.Name}' ({card.Kind}, head sha256 {card.Network.Sha256[..12]}) on loader '{_parameters.Loader}'");
 
-        var built = await new DatasetBuilder(store, blobs, time).BuildAsync(_source,
+        var built = await new DatasetBuilder(store, blobs, time) { TilePlanCachePath = home.TilePlansPath }.BuildAsync(_source,
             new DatasetParams(_parameters.Loader, $"{task.Key}.{_parameters.Loader}", 0, 0), run, "input", cancellationToken);
 
         // The backbone the card names, checked against the digest the card records.

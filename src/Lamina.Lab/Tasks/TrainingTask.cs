@@ -8,6 +8,7 @@ using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Datasets;
+using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Embeddings;
 using Lamina.Lab.Experiments;
 using Lamina.Lab.Models;
@@ -53,7 +54,10 @@ internal sealed class TrainingTask : IDisposable
         _callbacks = [.. _parameters.Callbacks.Select(c => PluginBinder.Create<ITrainingCallback>(c, catalog))];
         _source = TileSources.Create(experiment, _parameters.TrainLoader, catalog, "training");
         _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
-        _backbone = Backbone.Load(_architecture.Backbone);
+        using (TimingTrace.Start("backbone load"))
+        {
+            _backbone = Backbone.Load(_architecture.Backbone);
+        }
     }
 
     public void Dispose() => _backbone.Dispose();
@@ -61,12 +65,15 @@ internal sealed class TrainingTask : IDisposable
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
         var datasetName = $"{_task.Key}.{_parameters.TrainLoader}";
-        var built = await new DatasetBuilder(_store, _blobs, _time).BuildAsync(_source,
+        var phase = TimingTrace.Start("data set");
+        var built = await new DatasetBuilder(_store, _blobs, _time) { TilePlanCachePath = _home.TilePlansPath }.BuildAsync(_source,
             new DatasetParams(_parameters.TrainLoader, datasetName, _parameters.ValidationSplit, _parameters.Seed), run, "input", cancellationToken);
 
         var requests = built.Slides
             .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
             .ToList();
+        phase.Dispose();
+        phase = TimingTrace.Start("embeddings");
         var service = new EmbeddingService(new EmbeddingCache(_home.EmbeddingsPath));
         var embedded = await service.EmbedAsync(requests, Preprocess, _preprocessingDigest, _backbone,
             new EmbeddingLog(run), cancellationToken);
@@ -74,6 +81,7 @@ internal sealed class TrainingTask : IDisposable
         run.LogMetric("embeddings/computed", embedded.Computed, 0);
         run.LogMetric("embeddings/cached", embedded.FromCache, 0);
 
+        phase.Dispose();
         var (trainX, trainY, validX, validY) = Split(built, embedded);
         if (trainX.Count == 0 || validX.Count == 0)
         {
@@ -86,10 +94,19 @@ internal sealed class TrainingTask : IDisposable
         var options = new TrainerOptions(_parameters.Epochs, _parameters.BatchSize, _parameters.Seed, Optimizer(_parameters.Optimizer));
         run.Log(string.Create(CultureInfo.InvariantCulture,
             $"training {_parameters.Model} ({_model.Architecture!.Cls}) on {trainX.Count} tiles, validating on {validX.Count}, {_parameters.Epochs} epoch(s)"));
+        phase = TimingTrace.Start("training");
         var result = new HeadTrainer().Train([.. trainX], [.. trainY], [.. validX], [.. validY], classes, head, _loss, _metrics, _callbacks, run, options, cancellationToken);
 
-        await StoreCurvesAsync(run, result, cancellationToken);
-        var card = await StorePackageAsync(run, built, result, embedded, cancellationToken);
+        phase.Dispose();
+        using (TimingTrace.Start("curves"))
+        {
+            await StoreCurvesAsync(run, result, cancellationToken);
+        }
+        ModelCard card;
+        using (TimingTrace.Start("model package"))
+        {
+            card = await StorePackageAsync(run, built, result, embedded, cancellationToken);
+        }
         var final = string.Join(", ", result.FinalMetrics.Where(m => m.Key.StartsWith("val/", StringComparison.Ordinal))
             .Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key} {m.Value:G4}")));
         run.Log($"model '{card.Name}': best epoch {result.BestEpoch}; final {final}");

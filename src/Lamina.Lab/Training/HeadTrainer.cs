@@ -221,6 +221,7 @@ public sealed class HeadTrainer
         return (int)((z ^ (z >> 31)) & int.MaxValue);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void AddInPlace(float[] into, float[] values)
     {
         // Element-wise, so vectorising cannot change the result.

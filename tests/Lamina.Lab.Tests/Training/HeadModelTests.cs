@@ -122,4 +122,57 @@ public sealed class HeadModelTests
             layers);
         Assert.Equal("uni", new MlpHead(backbone: "uni").Backbone);
     }
+
+    [Theory]
+    [InlineData(7, 70, 37)]
+    [InlineData(16, 64, 32)]
+    [InlineData(3, 5, 4)]
+    public void ForwardAndBackward_BlockedOverRows_GiveTheBitsOfOneDotAndOneAxpyPerRow(int rows, int inputs, int hidden)
+    {
+        // Given a head and a batch whose logit gradient has zeros (rows the backward pass skips)
+        var model = new HeadModel([new LayerSpec.Linear(inputs, hidden), new LayerSpec.Relu(), new LayerSpec.Linear(hidden, 3)], seed: 3);
+        var random = new Random(4);
+        var x = Enumerable.Range(0, rows * inputs).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var delta = Enumerable.Range(0, rows * 3).Select(k => k % 4 == 1 ? 0f : (float)(random.NextDouble() - 0.5)).ToArray();
+
+        // When the model runs its forward and backward passes
+        var logits = new float[rows * 3];
+        model.Forward(x, rows, logits);
+        var gradients = model.Backward(x, rows, delta);
+
+        // Then every value equals, bit for bit, the plain per-row computation: one Dot per output, one Axpy per non-zero delta
+        var (w0, b0, w1, b1) = (model.Parameters[0].Values, model.Parameters[1].Values, model.Parameters[2].Values, model.Parameters[3].Values);
+        var h = new float[rows * hidden];
+        var expectedLogits = new float[rows * 3];
+        for (var o = 0; o < hidden; o++)
+            for (var r = 0; r < rows; r++)
+                h[r * hidden + o] = Math.Max(HeadModel.Dot(w0.AsSpan(o * inputs, inputs), x.AsSpan(r * inputs, inputs)) + b0[o], 0f);
+        for (var o = 0; o < 3; o++)
+            for (var r = 0; r < rows; r++)
+                expectedLogits[r * 3 + o] = HeadModel.Dot(w1.AsSpan(o * hidden, hidden), h.AsSpan(r * hidden, hidden)) + b1[o];
+        var expected = model.Parameters.Select(p => new float[p.Values.Length]).ToArray();
+        var hiddenDelta = new float[rows * hidden];
+        for (var o = 0; o < 3; o++)
+            for (var r = 0; r < rows; r++)
+            {
+                var g = delta[r * 3 + o];
+                if (g == 0f) continue;
+                expected[3][o] += g;
+                HeadModel.Axpy(g, h.AsSpan(r * hidden, hidden), expected[2].AsSpan(o * hidden, hidden));
+                HeadModel.Axpy(g, w1.AsSpan(o * hidden, hidden), hiddenDelta.AsSpan(r * hidden, hidden));
+            }
+        for (var k = 0; k < hiddenDelta.Length; k++) hiddenDelta[k] = h[k] > 0f ? hiddenDelta[k] : 0f;
+        for (var o = 0; o < hidden; o++)
+            for (var r = 0; r < rows; r++)
+            {
+                var g = hiddenDelta[r * hidden + o];
+                if (g == 0f) continue;
+                expected[1][o] += g;
+                HeadModel.Axpy(g, x.AsSpan(r * inputs, inputs), expected[0].AsSpan(o * inputs, inputs));
+            }
+        Assert.Equal(Bits(expectedLogits), Bits(logits));
+        for (var p = 0; p < expected.Length; p++) Assert.Equal(Bits(expected[p]), Bits(gradients[p]));
+    }
+
+    private static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
 }

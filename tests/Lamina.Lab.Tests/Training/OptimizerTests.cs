@@ -86,4 +86,29 @@ public sealed class OptimizerTests
             new TrainerOptions(3, 8, 1, new OptimizerOptions("sgd", LearningRate: 1, Schedule: "step", StepEpochs: 1, Gamma: 0.1)));
         Assert.Equal([1, 0.1, 0.01], result.History.Select(h => Math.Round(h["lr"], 12)));
     }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    public void Adam_OnWholeVectors_GivesTheBitsOfTheElementByElementLoop(string name)
+    {
+        // Given the same 19 values as one parameter (updated on vectors, then a scalar tail) and as 19 one-value parameters (scalar only)
+        var random = new Random(7);
+        var start = Enumerable.Range(0, 19).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var whole = new HeadParameter("w", [1, 19], (float[])start.Clone());
+        var single = start.Select((v, i) => new HeadParameter($"w{i}", [1, 1], [v])).ToArray();
+        var options = new OptimizerOptions(name, LearningRate: 0.01, WeightDecay: 0.05);
+        var (vectorised, scalar) = (Optimizer.Create(options, [whole]), Optimizer.Create(options, single));
+
+        // When both take the same steps
+        for (var step = 0; step < 3; step++)
+        {
+            var gradient = Enumerable.Range(0, 19).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            vectorised.Step([gradient], 0.01);
+            scalar.Step([.. gradient.Select(g => new[] { g })], 0.01);
+        }
+
+        // Then their weights are equal bit for bit
+        Assert.Equal(single.Select(p => BitConverter.SingleToInt32Bits(p.Values[0])), whole.Values.Select(BitConverter.SingleToInt32Bits));
+    }
 }
