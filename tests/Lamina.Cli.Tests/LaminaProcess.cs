@@ -44,8 +44,17 @@ internal sealed class LaminaProcess(string home)
         using var bytes = new MemoryStream();
         var stdout = process.StandardOutput.BaseStream.CopyToAsync(bytes);
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
+        // Generous: the demo trains, analyses and bundles, and CI machines are slow and shared.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(12));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"lamina did not finish within 12 minutes; stderr so far: {(stderr.IsCompleted ? await stderr : "(still open)")}");
+        }
         await stdout;
         var raw = bytes.ToArray();
         return new LaminaResult(process.ExitCode, Encoding.UTF8.GetString(raw), await stderr, raw);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Slides.Annotations;
@@ -127,34 +128,21 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobSto
     }
 
     /// <summary>
-    /// The analysis of samples/breast-analysis with the demo's runs as references; its <c>sources_path</c> is the
-    /// experiment, whose Normalization plug-in both models' preprocessing names.
+    /// samples/breast-analysis/analysis.yaml with the demo's runs in place of its placeholder run ids, and the experiment
+    /// as its <c>sources_path</c>: the models' preprocessing names the experiment's Normalization plug-in.
     /// </summary>
-    internal static string AnalysisYaml(Guid carcinomaRun, Guid mitosisRun) => $"""
-        # Written by `lamina demo`: the breast analysis (samples/breast-analysis/analysis.yaml) with its models
-        # referenced by the runs that trained them (short form: `sourcing: auto`, looked up in the tracking store).
-        version: 1
-        sources_path:
-          - {Sample}/
-        analyses:
-          - name: breast
-            models:
-              carcinoma_model:
-                sourcing: auto
-                reference: {carcinomaRun}
-              mitosis_model:
-                sourcing: auto
-                reference: {mitosisRun}
-            features:
-              - cls: TissueArea
-              - cls: Carcinoma
-                models:
-                  classification_model: carcinoma_model
-              - cls: Mitosis
-                models:
-                  segmentation_model: mitosis_model
-
-        """;
+    internal static string AnalysisYaml(Guid carcinomaRun, Guid mitosisRun)
+    {
+        var text = SampleExperiments.ReadText("breast-analysis", "analysis.yaml");
+        var replaced = Regex.Replace(text, @"reference: 00000000-0000-0000-0000-00000000ca12\b.*", $"reference: {carcinomaRun}   # the demo's simple_train run");
+        replaced = Regex.Replace(replaced, @"reference: 00000000-0000-0000-0000-0000000017e5\b.*", $"reference: {mitosisRun}   # the demo's train_mitosis run");
+        replaced = replaced.Replace("version: 1\n", $"version: 1\nsources_path:\n  - {Sample}/   # the experiment's plug-ins (Normalization), which the models' preprocessing names\n", StringComparison.Ordinal);
+        if (replaced.Contains("00000000-0000", StringComparison.Ordinal) || !replaced.Contains("sources_path", StringComparison.Ordinal))
+        {
+            throw new LaminaException("samples/breast-analysis/analysis.yaml no longer has the placeholder run ids and version line the demo replaces");
+        }
+        return "# Written by `lamina demo` from samples/breast-analysis/analysis.yaml.\n" + replaced;
+    }
 
     private static async Task<bool> TryCommitAsync(string directory, CancellationToken cancellationToken)
     {

@@ -15,6 +15,15 @@ public static class SampleExperiments
             .Distinct()
             .Order(StringComparer.Ordinal)];
 
+    /// <summary>The text of one file of a sample, such as <c>analysis.yaml</c> of <c>breast-analysis</c>.</summary>
+    public static string ReadText(string name, string file)
+    {
+        using var stream = typeof(SampleExperiments).Assembly.GetManifestResourceStream($"{Prefix}{name}/{file}")
+            ?? throw new LaminaException($"sample '{name}' has no file '{file}'");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
     /// <summary>Writes sample <paramref name="name"/> into <paramref name="directory"/>; returns the files written.</summary>
     public static IReadOnlyList<string> WriteTo(string name, string directory)
     {

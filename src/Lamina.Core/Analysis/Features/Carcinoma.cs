@@ -27,24 +27,12 @@ public sealed class Carcinoma(double threshold = 0.5, string? positiveClass = nu
         var model = context.Model("classification_model");
         var positive = FeatureMath.ClassIndex(model, positiveClass, context.FeatureName);
         var plan = Tiler.Plan(context.Slide, model.Tiling(minTissue), context.Tissue);
-        var heatmap = FeatureMath.Grid("carcinoma", plan);
         var factory = new GeometryFactory();
         var boxes = new List<Geometry>();
-        context.Progress.Start(plan.KeptTiles);
-        long pending = 0;
-        await foreach (var prediction in model.PredictAsync(plan, cancellationToken))
+        var heatmap = await FeatureMath.ClassifyAsync(context, model, plan, positive, "carcinoma", (tile, probability) =>
         {
-            var probability = prediction.Values[positive];
-            var tile = prediction.Tile;
-            heatmap.Values[tile.Row * plan.GridColumns + tile.Column] = probability;
-            if (probability >= threshold)
-            {
-                boxes.Add(factory.ToGeometry(new Envelope(tile.X, tile.X + tile.Width, tile.Y, tile.Y + tile.Height)));
-            }
-            pending++;
-            FeatureMath.Advance(context.Progress, ref pending);
-        }
-        FeatureMath.Advance(context.Progress, ref pending, flush: true);
+            if (probability >= threshold) boxes.Add(factory.ToGeometry(new Envelope(tile.X, tile.X + tile.Width, tile.Y, tile.Y + tile.Height)));
+        }, cancellationToken);
 
         var region = boxes.Count == 0 ? factory.CreatePolygon() : CascadedPolygonUnion.Union(boxes);
         var tissueMm2 = FeatureMath.SquareMillimetres(context.Slide, context.Tissue.TissueFraction * context.Slide.Width * context.Slide.Height);

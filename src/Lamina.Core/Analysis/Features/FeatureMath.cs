@@ -1,5 +1,5 @@
-using Lamina.Core.Slides;
 using Lamina.Core.Slides.Tiling;
+using Lamina.Core.Slides;
 
 namespace Lamina.Core.Analysis.Features;
 
@@ -36,13 +36,31 @@ internal static class FeatureMath
         return new Heatmap(name, plan.GridColumns, plan.GridRows, stride0, (size0 - stride0) / 2, (size0 - stride0) / 2, values);
     }
 
-    /// <summary>Reports progress every batch of tiles rather than every tile.</summary>
-    public static void Advance(IFeatureProgress progress, ref long pending, bool flush = false)
+    /// <summary>
+    /// Predicts every tile of <paramref name="plan"/> with <paramref name="model"/>, paints the probability of class
+    /// <paramref name="positive"/> into a new heatmap, hands each tile and probability to <paramref name="onTile"/>, and
+    /// drives the feature's progress.
+    /// </summary>
+    public static async Task<Heatmap> ClassifyAsync(IFeatureContext context, IAnalysisModel model, TilePlan plan, int positive, string heatmapName,
+        Action<Tile, float> onTile, CancellationToken cancellationToken)
     {
-        if (pending >= 32 || (flush && pending > 0))
+        var heatmap = Grid(heatmapName, plan);
+        context.Progress.Start(plan.KeptTiles);
+        long pending = 0;
+        await foreach (var prediction in model.PredictAsync(plan, cancellationToken))
         {
-            progress.Advance(pending);
-            pending = 0;
+            var probability = prediction.Values[positive];
+            var tile = prediction.Tile;
+            heatmap.Values[tile.Row * plan.GridColumns + tile.Column] = probability;
+            onTile(tile, probability);
+            // Progress every batch of tiles rather than every tile.
+            if (++pending >= 32)
+            {
+                context.Progress.Advance(pending);
+                pending = 0;
+            }
         }
+        if (pending > 0) context.Progress.Advance(pending);
+        return heatmap;
     }
 }

@@ -37,20 +37,11 @@ public sealed class Mitosis(double threshold = 0.5, double suppressionRadiusUm =
         // The windows over all tissue are only counted (a plan, no pixels), to report what share of them was searched.
         var tissuePlan = Tiler.Plan(slide, model.Tiling(minTissue), context.Tissue);
         var plan = region.IsEmpty ? tissuePlan.WithTiles([]) : Tiler.Plan(slide, model.Tiling(minTissue, region), context.Tissue);
-        var heatmap = FeatureMath.Grid("mitosis", plan);
         var candidates = new List<Detection>();
-        context.Progress.Start(plan.KeptTiles);
-        long pending = 0;
-        await foreach (var prediction in model.PredictAsync(plan, cancellationToken))
+        var heatmap = await FeatureMath.ClassifyAsync(context, model, plan, positive, "mitosis", (tile, probability) =>
         {
-            var probability = prediction.Values[positive];
-            var tile = prediction.Tile;
-            heatmap.Values[tile.Row * plan.GridColumns + tile.Column] = probability;
             if (probability >= threshold) candidates.Add(new Detection(tile.Centre.X, tile.Centre.Y, probability));
-            pending++;
-            FeatureMath.Advance(context.Progress, ref pending);
-        }
-        FeatureMath.Advance(context.Progress, ref pending, flush: true);
+        }, cancellationToken);
 
         var detections = Suppress(candidates, suppressionRadiusUm / slide.RequireMicronsPerPixel());
         var areaMm2 = FeatureMath.SquareMillimetres(slide, region.Area);
