@@ -11,11 +11,16 @@ using Lamina.Core.Slides.Tissue;
 //   Lamina.Bench tiling <slide> [--size 256] [--tiles 1500] [--threads N] [--tile-list FILE]
 //   Lamina.Bench memory <slide> [--size 256]     (the whole slide through the pipeline; prints peak RSS)
 //   Lamina.Bench backbone [--tiles 64] [--batches 1,8,16,32] [--threads N] [--model resnet18|FILE.onnx]
+//   Lamina.Bench analyze <analysis.yaml> <slide> [--rounds 3] [--readers N] | --memory [--max-tiles N]   (LAMINA_HOME: the models' store)
 //   Lamina.Bench training [--rows 10000] [--dim 512] [--epochs 5] [--batch 64] [--threads N] [--data FILE]
 var command = args.ElementAtOrDefault(0);
 if (command == "backbone")
 {
     return BackboneBench.Run(args);
+}
+if (command == "analyze")
+{
+    return await AnalyzeBench.RunAsync(args);
 }
 if (command == "training")
 {
