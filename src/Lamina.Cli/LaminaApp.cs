@@ -67,6 +67,15 @@ public static class LaminaApp
                 models.AddCommand<ModelsShowCommand>("show").WithDescription("Show a model card; --export writes the package.");
                 models.AddCommand<ModelsImportCommand>("import").WithDescription("Import an ONNX classifier trained elsewhere as a model package.");
             });
+            config.AddCommand<PublishCommand>("publish")
+                .WithDescription("Publish a completed run's model into the production store; the run becomes immutable.")
+                .WithExample("publish", "3f2a9c1e", "--model", "tumour", "--reason", "validated on cohort B");
+            config.AddBranch("audit", audit =>
+            {
+                audit.SetDescription("The append-only, hash-chained audit trail.");
+                audit.AddCommand<AuditLogCommand>("log").WithDescription("List audit entries, oldest first.");
+                audit.AddCommand<AuditVerifyCommand>("verify").WithDescription("Recompute the hash chain; report the first broken entry.");
+            });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");

@@ -28,7 +28,8 @@ public interface ITrackingStore : IAsyncDisposable
 
     Task<string> GetLogAsync(Guid runId, CancellationToken cancellationToken);
 
-    /// <summary>Deletes a run and its rows; blobs stay (they may be shared).</summary>
+    /// <summary>Deletes a run and its rows, with a <c>run.deleted</c> audit entry; blobs stay (they may be shared).</summary>
+    /// <exception cref="RunPublishedException">The run has a published model.</exception>
     Task DeleteRunAsync(Guid runId, CancellationToken cancellationToken);
 
     /// <summary>Registers a data set; registering the same id again returns the first registration.</summary>
@@ -58,6 +59,29 @@ public interface ITrackingStore : IAsyncDisposable
 
     /// <summary>Remembers a file's SHA-256 under its path, size and modification time.</summary>
     Task RememberSlideDigestAsync(string path, long size, DateTimeOffset modified, string sha256, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a model of a completed run as published, with its <c>model.published</c> audit entry, in one transaction;
+    /// from then on the run is immutable. Marking a model already marked changes nothing and returns the first record.
+    /// </summary>
+    /// <exception cref="PublishRefusedException">The run is not completed, or has no such model.</exception>
+    Task<(PublicationRecord Publication, bool AlreadyMarked)> MarkPublishedAsync(NewPublication publication, CancellationToken cancellationToken);
+
+    /// <summary>The publications of one run, or of every run when <paramref name="runId"/> is null.</summary>
+    Task<IReadOnlyList<PublicationRecord>> ListPublicationsAsync(Guid? runId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends an entry to the audit log, chained to the previous one, as this store's user (for changes of state that
+    /// happen outside the tracking store, such as <c>bundle.built</c>); <paramref name="oldValue"/> and
+    /// <paramref name="newValue"/> are JSON text or null.
+    /// </summary>
+    Task<AuditEntry> AppendAuditAsync(string action, string objectId, string? oldValue, string? newValue, string? reason, CancellationToken cancellationToken);
+
+    /// <summary>The audit entries in order, every one or those whose object id starts with <paramref name="objectPrefix"/>.</summary>
+    Task<IReadOnlyList<AuditEntry>> ListAuditAsync(string? objectPrefix, CancellationToken cancellationToken);
+
+    /// <summary>Recomputes the audit log's hash chain; reports the first entry that does not fit.</summary>
+    Task<AuditVerification> VerifyAuditAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Content-addressed blobs: a blob's name is the SHA-256 of its bytes, lowercase hex.</summary>

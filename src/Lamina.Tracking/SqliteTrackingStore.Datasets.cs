@@ -63,7 +63,7 @@ public sealed partial class SqliteTrackingStore
     public Task RecordRunInputsAsync(Guid runId, IReadOnlyList<RunDataset> datasets, IReadOnlyList<SlideInput> slides, CancellationToken cancellationToken) =>
         ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             foreach (var dataset in datasets)
             {
                 await NonQueryAsync(c, tx, """
@@ -119,7 +119,7 @@ public sealed partial class SqliteTrackingStore
     public Task RecordRunModelAsync(Guid runId, RunModel model, CancellationToken cancellationToken) =>
         ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await NonQueryAsync(c, tx, """
                 INSERT INTO run_models (run_id, model_run_id, model_name, card_digest, role) VALUES ($run, $model_run, $name, $card, $role)
                 ON CONFLICT DO NOTHING;

@@ -13,7 +13,7 @@ public sealed partial class SqliteTrackingStore
         }
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await NonQueryAsync(c, tx, """
                 INSERT INTO models (run_id, name, kind, card_digest, created_at) VALUES ($run, $name, $kind, $card, $now)
                 ON CONFLICT (run_id, name) DO UPDATE SET kind = excluded.kind, card_digest = excluded.card_digest;

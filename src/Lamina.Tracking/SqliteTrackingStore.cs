@@ -27,14 +27,16 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
 
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _time;
+    private readonly string _actor;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _disposed;
 
-    private SqliteTrackingStore(string databasePath, SqliteConnection connection, TimeProvider time)
+    private SqliteTrackingStore(string databasePath, SqliteConnection connection, TimeProvider time, string actor)
     {
         DatabasePath = databasePath;
         _connection = connection;
         _time = time;
+        _actor = actor;
     }
 
     /// <summary>The database file.</summary>
@@ -44,7 +46,9 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     public static int SchemaVersion => SqliteMigrations.All.Count;
 
     /// <summary>Opens (creating if needed) the database file and brings its schema up to date.</summary>
-    public static async Task<SqliteTrackingStore> OpenAsync(string databasePath, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="actor">Who the audit entries of this store's changes name (<c>user@host</c>); default <see cref="AuditLog.CurrentActor"/>.</param>
+    public static async Task<SqliteTrackingStore> OpenAsync(string databasePath, TimeProvider time, CancellationToken cancellationToken,
+        string? actor = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         ArgumentNullException.ThrowIfNull(time);
@@ -60,7 +64,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         }.ToString();
 
         var connection = new SqliteConnection(connectionString);
-        var store = new SqliteTrackingStore(fullPath, connection, time);
+        var store = new SqliteTrackingStore(fullPath, connection, time, actor ?? AuditLog.CurrentActor);
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -137,6 +141,9 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                     ("$id", IdText(id)), ("$path", source.Path), ("$sha", source.Sha256)).ConfigureAwait(false);
             }
 
+            await AppendAuditAsync(c, tx, $"{run.User}@{run.Host}", AuditLog.RunCreated, IdText(id), null,
+                RunStateJson(run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, null), null, ct).ConfigureAwait(false);
+
             return new RunRecord(id, run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, now, startedAt, null,
                 [.. run.Tags], run.Description, run.User, run.Host, null);
         }, cancellationToken);
@@ -152,7 +159,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
 
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            var current = await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            var current = await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             if (current is not (RunStatus.Queued or RunStatus.Running))
             {
                 throw new RunStateException(runId, current);
@@ -161,6 +168,16 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
             await NonQueryAsync(c, tx, "UPDATE runs SET status = $status, ended_at = $now, error = $error WHERE id = $id;", ct,
                 ("$status", RunStatusNames.ToText(status)), ("$now", Format(_time.GetUtcNow())), ("$error", error),
                 ("$id", IdText(runId))).ConfigureAwait(false);
+            var action = status switch
+            {
+                RunStatus.Completed => AuditLog.RunFinished,
+                RunStatus.Failed => AuditLog.RunFailed,
+                _ => AuditLog.RunAborted,
+            };
+            await AppendAuditAsync(c, tx, _actor, action, IdText(runId),
+                JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(current) }),
+                JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(status), ["error"] = error }),
+                null, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -171,7 +188,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         ArgumentNullException.ThrowIfNull(points);
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await using var insert = Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES ($id, $name, $step, $value, $time);");
             var id = insert.Parameters.AddWithValue("$id", IdText(runId));
             var name = insert.Parameters.Add("$name", SqliteType.Text);
@@ -205,7 +222,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await NonQueryAsync(c, tx, """
                 INSERT INTO artifacts (run_id, name, digest, size, created_at) VALUES ($id, $name, $digest, $size, $now)
                 ON CONFLICT (run_id, name) DO UPDATE SET digest = excluded.digest, size = excluded.size, created_at = excluded.created_at;
@@ -221,7 +238,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         ArgumentNullException.ThrowIfNull(text);
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
+            await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await NonQueryAsync(c, tx, """
                 INSERT INTO run_logs (run_id, seq, text)
                 VALUES ($id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_logs WHERE run_id = $id), $text);
@@ -378,8 +395,13 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     public Task DeleteRunAsync(Guid runId, CancellationToken cancellationToken) =>
         ExecuteAsync(write: true, async (c, tx, ct) =>
         {
-            var deleted = await NonQueryAsync(c, tx, "DELETE FROM runs WHERE id = $id;", ct, ("$id", IdText(runId))).ConfigureAwait(false);
-            return deleted == 0 ? throw RunNotFoundException.ForId(runId) : true;
+            await ReadMutableStatusAsync(c, tx, runId, "deleted", ct).ConfigureAwait(false);
+            var run = (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = $id;", ct, ("$id", IdText(runId)))
+                .ConfigureAwait(false)).Single();
+            await NonQueryAsync(c, tx, "DELETE FROM runs WHERE id = $id;", ct, ("$id", IdText(runId))).ConfigureAwait(false);
+            await AppendAuditAsync(c, tx, _actor, AuditLog.RunDeleted, IdText(runId),
+                RunStateJson(run.ProjectName, run.TaskName, run.TaskType, run.Status, run.Error), null, null, ct).ConfigureAwait(false);
+            return true;
         }, cancellationToken);
 
     /// <summary>Closes the connection, after any call in progress.</summary>
@@ -503,6 +525,16 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
             _gate.Release();
         }
     }
+
+    private static string RunStateJson(string project, string task, string type, RunStatus status, string? error) =>
+        JsonSerializer.Serialize(new Dictionary<string, string?>
+        {
+            ["project"] = project,
+            ["task"] = task,
+            ["type"] = type,
+            ["status"] = RunStatusNames.ToText(status),
+            ["error"] = error,
+        });
 
     private static bool IsBusy(SqliteException e) => e.SqliteErrorCode is SqliteBusy or SqliteLocked;
 

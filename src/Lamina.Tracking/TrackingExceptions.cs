@@ -85,3 +85,24 @@ public sealed class RunStateException : TrackingException
 
     public RunStatus Current { get; }
 }
+
+/// <summary>A run with a published model is immutable: it cannot be deleted, and nothing of it can be changed or added.</summary>
+public sealed class RunPublishedException : TrackingException
+{
+    public RunPublishedException(Guid runId, DateTimeOffset publishedAt, string refused)
+        : base($"run {runId:D} is published (at {publishedAt.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC): it cannot be {refused}")
+    {
+        RunId = runId;
+        PublishedAt = publishedAt;
+    }
+
+    public Guid RunId { get; }
+
+    public DateTimeOffset PublishedAt { get; }
+}
+
+/// <summary>A model cannot be published, and why (the run did not complete, made no such model…).</summary>
+public sealed class PublishRefusedException : TrackingException
+{
+    public PublishRefusedException(string message) : base(message) { }
+}

@@ -124,3 +124,35 @@ public sealed record RunInputs(IReadOnlyList<RunDataset> Datasets, IReadOnlyList
 /// <param name="Kind"><c>trained</c> or <c>imported</c>.</param>
 /// <param name="CardDigest">SHA-256 of its <c>model.json</c>, held in the blob store; the package's files are the run's artifacts under <c>model/NAME/</c>.</param>
 public sealed record ModelRecord(Guid RunId, string Name, string Kind, string CardDigest, DateTimeOffset CreatedAt, string ProjectName, RunStatus RunStatus);
+
+/// <summary>A model's publication as the tracking store records it; from then on its run is immutable.</summary>
+/// <param name="CardDigest">SHA-256 of the published <c>model.json</c> (the registered card).</param>
+/// <param name="ManifestSha256">SHA-256 of the production store's <c>manifest.json</c> for this model.</param>
+/// <param name="PublishedBy">Who published it, as <c>user@host</c>.</param>
+public sealed record PublicationRecord(Guid RunId, string ModelName, string CardDigest, string ManifestSha256,
+    DateTimeOffset PublishedAt, string PublishedBy, string? Reason);
+
+/// <summary>A publication to record: the model (whose production copy is already written and verified) and who and why.</summary>
+public sealed record NewPublication(Guid RunId, string ModelName, string ManifestSha256, DateTimeOffset PublishedAt, string PublishedBy, string? Reason);
+
+/// <summary>One entry of the append-only, hash-chained audit log.</summary>
+/// <param name="Seq">1, 2, 3… without gaps.</param>
+/// <param name="Time">UTC, as stored (round-trip <c>O</c> format).</param>
+/// <param name="Who"><c>user@host</c>.</param>
+/// <param name="Action">What happened, e.g. <c>run.created</c>, <c>model.published</c>.</param>
+/// <param name="ObjectId">What it happened to: a run id, or <c>RUN/MODEL</c>.</param>
+/// <param name="OldValue">The state before, as JSON, or null.</param>
+/// <param name="NewValue">The state after, as JSON, or null.</param>
+/// <param name="PreviousHash">The previous entry's <see cref="Hash"/> (64 zeros for the first entry).</param>
+/// <param name="Hash">SHA-256 of every other field and <see cref="PreviousHash"/>, see <see cref="AuditLog.ComputeHash(AuditEntry)"/>.</param>
+public sealed record AuditEntry(long Seq, string Time, string Who, string Action, string ObjectId, string? OldValue, string? NewValue,
+    string? Reason, string PreviousHash, string Hash);
+
+/// <summary>The first entry where the recomputed chain disagrees with the stored one, and how.</summary>
+public sealed record AuditBreak(long Seq, string Problem);
+
+/// <summary>The result of recomputing the audit chain: the number of entries, the last hash, and the first break if any.</summary>
+public sealed record AuditVerification(long Count, string HeadHash, AuditBreak? FirstBreak)
+{
+    public bool Intact => FirstBreak is null;
+}

@@ -51,6 +51,11 @@ public sealed class ConcurrencyTests : IDisposable
         await using var store = await SqliteTrackingStore.OpenAsync(database, TimeProvider.System, CancellationToken.None);
         var runs = await store.ListRunsAsync(new RunQuery(Limit: 10_000), CancellationToken.None);
         Assert.Equal(writers.Length * Runs, runs.Count);
+
+        // Every run's creation and finish is in the audit log, in one unbroken chain whatever the interleaving.
+        var audit = await store.VerifyAuditAsync(CancellationToken.None);
+        Assert.True(audit.Intact, audit.FirstBreak?.Problem);
+        Assert.Equal(writers.Length * Runs * 2, audit.Count);
         foreach (var writer in writers)
         {
             Assert.Equal(Runs, runs.Count(r => r.TaskName == writer && r.Status == RunStatus.Completed));

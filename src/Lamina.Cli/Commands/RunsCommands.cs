@@ -308,6 +308,11 @@ public sealed class RunsDeleteCommand : AsyncCommand<RunsDeleteCommand.Settings>
         var (store, _) = await CliContext.OpenStoresAsync(CliContext.Home);
         await using var __ = store;
         var run = await store.ResolveRunAsync(settings.Run, token);
+        if ((await store.ListPublicationsAsync(run.Id, token)).FirstOrDefault() is { } published)
+        {
+            // Refused before asking; the store and the database's triggers refuse it too.
+            throw new RunPublishedException(run.Id, published.PublishedAt, "deleted");
+        }
         if (!settings.Yes)
         {
             if (Console.IsInputRedirected)

@@ -138,5 +138,129 @@ internal static class SqliteMigrations
             PRIMARY KEY (run_id, model_run_id, model_name, role)
         );
         """,
+
+        // 5: published models (their runs become immutable, enforced by triggers) and the hash-chained audit log.
+        """
+        CREATE TABLE published (
+            run_id           TEXT NOT NULL REFERENCES runs(id),
+            model_name       TEXT NOT NULL,
+            card_digest      TEXT NOT NULL,
+            manifest_sha256  TEXT NOT NULL,
+            published_at     TEXT NOT NULL,
+            published_by     TEXT NOT NULL,
+            reason           TEXT,
+            PRIMARY KEY (run_id, model_name)
+        );
+        CREATE TRIGGER published_no_update BEFORE UPDATE ON published
+            BEGIN SELECT RAISE(ABORT, 'a publication cannot be changed'); END;
+        CREATE TRIGGER published_no_delete BEFORE DELETE ON published
+            BEGIN SELECT RAISE(ABORT, 'a publication cannot be deleted'); END;
+
+        CREATE TRIGGER runs_published_no_update BEFORE UPDATE ON runs
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER runs_published_no_delete BEFORE DELETE ON runs
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_git_published_no_insert BEFORE INSERT ON run_git
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_git_published_no_update BEFORE UPDATE ON run_git
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_git_published_no_delete BEFORE DELETE ON run_git
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_plugin_sources_published_no_insert BEFORE INSERT ON run_plugin_sources
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_plugin_sources_published_no_update BEFORE UPDATE ON run_plugin_sources
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_plugin_sources_published_no_delete BEFORE DELETE ON run_plugin_sources
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER metrics_published_no_insert BEFORE INSERT ON metrics
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER metrics_published_no_update BEFORE UPDATE ON metrics
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER metrics_published_no_delete BEFORE DELETE ON metrics
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER artifacts_published_no_insert BEFORE INSERT ON artifacts
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER artifacts_published_no_update BEFORE UPDATE ON artifacts
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER artifacts_published_no_delete BEFORE DELETE ON artifacts
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_logs_published_no_insert BEFORE INSERT ON run_logs
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_logs_published_no_update BEFORE UPDATE ON run_logs
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_logs_published_no_delete BEFORE DELETE ON run_logs
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER models_published_no_insert BEFORE INSERT ON models
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER models_published_no_update BEFORE UPDATE ON models
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER models_published_no_delete BEFORE DELETE ON models
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_datasets_published_no_insert BEFORE INSERT ON run_datasets
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_datasets_published_no_update BEFORE UPDATE ON run_datasets
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_datasets_published_no_delete BEFORE DELETE ON run_datasets
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_slides_published_no_insert BEFORE INSERT ON run_slides
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_slides_published_no_update BEFORE UPDATE ON run_slides
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_slides_published_no_delete BEFORE DELETE ON run_slides
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_models_published_no_insert BEFORE INSERT ON run_models
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_models_published_no_update BEFORE UPDATE ON run_models
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        CREATE TRIGGER run_models_published_no_delete BEFORE DELETE ON run_models
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+
+        CREATE TABLE audit_log (
+            seq        INTEGER PRIMARY KEY,
+            time       TEXT NOT NULL,
+            who        TEXT NOT NULL,
+            action     TEXT NOT NULL,
+            object_id  TEXT NOT NULL,
+            old_value  TEXT,
+            new_value  TEXT,
+            reason     TEXT,
+            prev_hash  TEXT NOT NULL,
+            hash       TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_by_object ON audit_log(object_id, seq);
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
     ];
 }

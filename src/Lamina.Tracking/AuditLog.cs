@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Lamina.Tracking;
+
+/// <summary>The audit log's actions, its canonical hashing, and the check of its chain.</summary>
+public static partial class AuditLog
+{
+    public const string RunCreated = "run.created";
+    public const string RunFinished = "run.finished";
+    public const string RunFailed = "run.failed";
+    public const string RunAborted = "run.aborted";
+    public const string RunDeleted = "run.deleted";
+    public const string ModelPublished = "model.published";
+    public const string BundleBuilt = "bundle.built";
+
+    /// <summary>The <see cref="AuditEntry.PreviousHash"/> of the first entry.</summary>
+    public static readonly string Genesis = new('0', 64);
+
+    /// <summary>Who this process acts as: <c>user@host</c>.</summary>
+    public static string CurrentActor => $"{Environment.UserName}@{Environment.MachineName}";
+
+    /// <summary>
+    /// SHA-256 (lowercase hex) over the canonical form of an entry: for each of seq (decimal), time, who, action, object,
+    /// old value, new value, reason and previous hash in that order, <c>-\n</c> when null, else the UTF-8 byte count,
+    /// <c>:</c>, the UTF-8 bytes and <c>\n</c>. Length prefixes make the form unambiguous whatever the fields hold.
+    /// </summary>
+    public static string ComputeHash(long seq, string time, string who, string action, string objectId, string? oldValue, string? newValue,
+        string? reason, string previousHash)
+    {
+        var canonical = new StringBuilder();
+        foreach (var field in (string?[])[seq.ToString(System.Globalization.CultureInfo.InvariantCulture), time, who, action, objectId,
+                     oldValue, newValue, reason, previousHash])
+        {
+            if (field is null)
+            {
+                canonical.Append("-\n");
+            }
+            else
+            {
+                canonical.Append(Encoding.UTF8.GetByteCount(field)).Append(':').Append(field).Append('\n');
+            }
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())));
+    }
+
+    /// <summary>The hash an entry should have, from its other fields.</summary>
+    public static string ComputeHash(AuditEntry e) =>
+        ComputeHash(e.Seq, e.Time, e.Who, e.Action, e.ObjectId, e.OldValue, e.NewValue, e.Reason, e.PreviousHash);
+
+    /// <summary>Recomputes the chain of entries given in stored order; reports the first entry that does not fit.</summary>
+    public static AuditVerification Verify(IEnumerable<AuditEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var previous = Genesis;
+        var expectedSeq = 1L;
+        var count = 0L;
+        foreach (var entry in entries)
+        {
+            count++;
+            if (entry.Seq != expectedSeq)
+            {
+                var missing = entry.Seq == expectedSeq + 1 ? $"entry {expectedSeq} is missing" : $"entries {expectedSeq}..{entry.Seq - 1} are missing";
+                return new(count, previous, new AuditBreak(entry.Seq, entry.Seq > expectedSeq
+                    ? $"{missing} (the sequence jumps from {expectedSeq - 1} to {entry.Seq}): entries were deleted"
+                    : $"sequence number {entry.Seq} is out of order (expected {expectedSeq})"));
+            }
+            if (entry.PreviousHash != previous)
+            {
+                return new(count, previous, new AuditBreak(entry.Seq,
+                    $"previous hash {entry.PreviousHash} is not the hash of entry {entry.Seq - 1} ({previous})"));
+            }
+            var recomputed = ComputeHash(entry);
+            if (recomputed != entry.Hash)
+            {
+                return new(count, previous, new AuditBreak(entry.Seq,
+                    $"stored hash {entry.Hash} differs from the hash of its fields {recomputed}: a field of entry {entry.Seq} ({entry.Action} {entry.ObjectId}) was changed"));
+            }
+            previous = entry.Hash;
+            expectedSeq++;
+        }
+        return new(count, previous, null);
+    }
+
+    /// <summary>Checks an action name (<c>noun.verb</c>) and that old and new values are JSON text.</summary>
+    internal static void Validate(string action, string objectId, string? oldValue, string? newValue)
+    {
+        if (!ActionPattern().IsMatch(action))
+        {
+            throw new ArgumentException($"'{action}' is not an audit action: use lowercase 'noun.verb', e.g. '{BundleBuilt}'", nameof(action));
+        }
+        ArgumentException.ThrowIfNullOrWhiteSpace(objectId);
+        foreach (var (value, name) in new[] { (oldValue, nameof(oldValue)), (newValue, nameof(newValue)) })
+        {
+            if (value is null) continue;
+            try
+            {
+                using var _ = JsonDocument.Parse(value);
+            }
+            catch (JsonException e)
+            {
+                throw new ArgumentException($"the audit entry's {name} must be JSON text or null: {e.Message}", name, e);
+            }
+        }
+    }
+
+    [GeneratedRegex("^[a-z][a-z_]*(\\.[a-z][a-z_]*)+$")]
+    private static partial Regex ActionPattern();
+}

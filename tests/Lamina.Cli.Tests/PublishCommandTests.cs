@@ -1,0 +1,135 @@
+using System.Text;
+using System.Text.Json;
+using Lamina.Core.Inference;
+using Lamina.Tracking;
+using Microsoft.Data.Sqlite;
+
+namespace Lamina.Cli.Tests;
+
+/// <summary><c>lamina publish</c>, the immutability of a published run, and <c>lamina audit</c>, through the real command.</summary>
+public sealed class PublishCommandTests : IDisposable
+{
+    private readonly TemporaryDirectory _temp = new();
+    private readonly LaminaProcess _lamina;
+
+    public PublishCommandTests() => _lamina = new LaminaProcess(Path.Combine(_temp.Path, "home"));
+
+    public void Dispose() => _temp.Dispose();
+
+    private string DatabasePath => Path.Combine(_lamina.Home, "tracking.db");
+
+    // A run with a model package, stored through the API (training one through the CLI would take a minute).
+    private async Task<Guid> RunWithModelAsync(RunStatus status)
+    {
+        var home = new LaminaHome(_lamina.Home).EnsureCreated();
+        await using var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None, actor: "ada@gpu-01");
+        var blobs = new FileBlobStore(home.BlobsPath);
+        var environment = new EnvironmentInfo("os", "x64", "cpu", 1, 1, null, "net", "0", new Dictionary<string, string>());
+        var run = await store.CreateRunAsync(
+            new NewRun("cli", "train", "training", [], null, "ada", "gpu-01", "lamina.yaml", "{}", null, environment, []), CancellationToken.None);
+        var head = Encoding.UTF8.GetBytes("head weights");
+        var card = new ModelCard
+        {
+            Name = "tumour",
+            Kind = "trained",
+            Input = new InputSpec(224, 0.5, null, 0, 3),
+            Classes = ["normal", "tumour"],
+            Network = ModelPackages.Describe("head.onnx", head),
+        };
+        await ModelPackages.StoreAsync(store, blobs, run.Id, card, new Dictionary<string, byte[]> { ["head.onnx"] = head }, CancellationToken.None);
+        await store.FinishRunAsync(run.Id, status, status == RunStatus.Failed ? "diverged" : null, CancellationToken.None);
+        return run.Id;
+    }
+
+    private async Task<LaminaResult> RunAsync(params string[] arguments) => await _lamina.RunAsync(_temp.Path, arguments);
+
+    [Fact]
+    public async Task Publish_CopiesTheModel_SaysSoWhenRepeated_AndTheRunCanNoLongerBeDeleted()
+    {
+        // Given a completed run with a model
+        var run = await RunWithModelAsync(RunStatus.Completed);
+
+        // When it is published, twice
+        var first = await RunAsync("publish", run.ToString()[..8], "--reason", "validated on cohort B");
+        var second = await RunAsync("publish", run.ToString());
+
+        // Then the first copies it into the production store, the second says it already is
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains($"published model 'tumour' of run {run}", first.Stdout);
+        var folder = Path.Combine(_lamina.Home, "production", run.ToString(), "tumour");
+        Assert.True(File.Exists(Path.Combine(folder, "manifest.json")));
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("already published: model 'tumour'", second.Stdout);
+
+        // And deleting the run is refused with the reason
+        var delete = await RunAsync("runs", "delete", run.ToString(), "--yes");
+        Assert.Equal(1, delete.ExitCode);
+        Assert.Contains($"error: run {run} is published (at ", delete.Stderr);
+        Assert.Contains("it cannot be deleted", delete.Stderr);
+        Assert.True(File.Exists(Path.Combine(folder, "head.onnx")));
+
+        // And the production copy, altered, is reported rather than repaired
+        File.AppendAllText(Path.Combine(folder, "head.onnx"), "!");
+        var altered = await RunAsync("publish", run.ToString());
+        Assert.Equal(1, altered.ExitCode);
+        Assert.Contains("its production copy was altered", altered.Stderr);
+    }
+
+    [Fact]
+    public async Task Publish_AFailedRun_IsRefusedWithTheReason()
+    {
+        var run = await RunWithModelAsync(RunStatus.Failed);
+
+        var result = await RunAsync("publish", run.ToString(), "--json");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"run {run} is failed (diverged): only a completed run that produced a model can be published", result.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_lamina.Home, "production", run.ToString())));
+    }
+
+    [Fact]
+    public async Task Audit_LogsEveryChange_AndVerifyDetectsATamperedEntry()
+    {
+        // Given a published run
+        var run = await RunWithModelAsync(RunStatus.Completed);
+        var publish = await RunAsync("publish", run.ToString(), "--reason", "release 1", "--json");
+        Assert.True(publish.ExitCode == 0, publish.ToString());
+        Assert.Equal("published", JsonDocument.Parse(publish.Stdout).RootElement.GetProperty("outcome").GetString());
+
+        // When the audit log is listed and verified
+        var log = await RunAsync("audit", "log");
+        var json = await RunAsync("audit", "log", "--object", run.ToString()[..8], "--json");
+        var verify = await RunAsync("audit", "verify");
+
+        // Then it holds the run's creation, finish and publication, and the chain is intact
+        Assert.True(log.ExitCode == 0, log.ToString());
+        Assert.Contains("model.published", log.Stdout);
+        Assert.Contains("release 1", log.Stdout);
+        var actions = JsonDocument.Parse(json.Stdout).RootElement.EnumerateArray().Select(e => e.GetProperty("action").GetString()).ToList();
+        Assert.Equal(["run.created", "run.finished", "model.published"], actions);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.Contains("3 entries, chain intact", verify.Stdout);
+
+        // When someone drops the trigger and edits an entry
+        await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                DROP TRIGGER audit_log_no_update;
+                UPDATE audit_log SET who = 'mallory@elsewhere' WHERE seq = 2;
+                CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+        var tampered = await RunAsync("audit", "verify");
+        var tamperedJson = await RunAsync("audit", "verify", "--json");
+
+        // Then verify names the entry and fails
+        Assert.Equal(1, tampered.ExitCode);
+        Assert.Contains("the audit chain is broken at entry 2", tampered.Stderr);
+        Assert.Contains("a field of entry 2 (run.finished", tampered.Stderr);
+        Assert.Equal(1, tamperedJson.ExitCode);
+        Assert.Equal(2, JsonDocument.Parse(tamperedJson.Stdout).RootElement.GetProperty("brokenSeq").GetInt64());
+    }
+}
