@@ -90,6 +90,16 @@ public static class LaminaApp
             config.AddCommand<AnalyzeCommand>("analyze")
                 .WithDescription("Analyse a whole-slide image: features in dependency order, results into a folder.")
                 .WithExample("analyze", "slide.tif", "--config", "analysis.yaml", "--out", "results");
+            config.AddCommand<ResolveCommand>("resolve")
+                .WithDescription("Pin an analysis file: its run ids become published model folders, with a lock of every digest.")
+                .WithExample("resolve", "analysis.yaml", "-o", "release/resolved.yaml");
+            config.AddCommand<BundleCommand>("bundle")
+                .WithDescription("Lay out a resolved analysis file with its models, plug-ins and provenance, to run offline.")
+                .WithExample("bundle", "release/resolved.yaml", "-o", "bundle");
+            config.AddCommand<VerifyCommand>("verify")
+                .WithDescription("Re-check every file of a bundle against its provenance and lock.");
+            config.AddCommand<TraceCommand>("trace")
+                .WithDescription("Walk a report, bundle, model card or run back to its commit, data and slides, checking every digest.");
             config.AddCommand<DemoCommand>("demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

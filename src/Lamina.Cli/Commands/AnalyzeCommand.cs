@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
 using Lamina.Lab.Models;
 using Lamina.Lab.Tasks;
+using Lamina.Ship;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -54,11 +56,13 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         var slide = Path.GetFullPath(settings.Slide);
         if (!File.Exists(slide)) throw new LaminaException($"slide '{slide}' does not exist");
         var home = CliContext.Home;
-        var loaded = AnalysisFileReader.LoadWithPlugins(Path.GetFullPath(settings.Config!), home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var config = Path.GetFullPath(settings.Config!);
+        var bundle = BundleOf(config);
+        var loaded = AnalysisFileReader.LoadWithPlugins(config, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
         var analysis = loaded.File.Select(settings.Analysis);
         var result = await AnalyzeAsync(loaded, analysis, slide, settings, CliContext.Cancellation);
         var output = Path.GetFullPath(settings.Out);
-        var report = AnalysisReport.Write(result, output);
+        var report = AnalysisReport.Write(result, output, bundle);
         if (settings.Json)
         {
             Console.Out.WriteLine(report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
@@ -67,6 +71,18 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         Render(result);
         AnsiConsole.MarkupLineInterpolated($"[grey]results in {output}: report.json, results.geojson (QuPath), heatmaps, overlays, summary.png, report.html[/]");
         return 0;
+    }
+
+    /// <summary>
+    /// For an analysis file inside a bundle (provenance.json beside it): the bundle, verified whole before anything runs,
+    /// for the report's provenance; null for any other file.
+    /// </summary>
+    private static JsonObject? BundleOf(string config)
+    {
+        var directory = Path.GetDirectoryName(config)!;
+        if (!File.Exists(Path.Combine(directory, BundleProvenance.FileName))) return null;
+        var verification = BundleVerifier.Verify(directory);
+        return new JsonObject { ["bundle"] = verification.Directory, ["bundle_provenance_sha256"] = verification.ProvenanceSha256 };
     }
 
     /// <summary>Runs the analysis, with a progress bar per feature on a terminal; auto-sourced models come from the tracking store.</summary>

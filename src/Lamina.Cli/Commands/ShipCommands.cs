@@ -1,0 +1,182 @@
+using System.ComponentModel;
+using System.Globalization;
+using Lamina.Cli.Rendering;
+using Lamina.Ship;
+using Lamina.Tracking;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Lamina.Cli.Commands;
+
+/// <summary><c>lamina resolve analysis.yaml -o resolved.yaml</c>: the verbose, pinned form of an analysis file, and its lock.</summary>
+public sealed class ResolveCommand : AsyncCommand<ResolveCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "<ANALYSIS>")]
+        [Description("The analysis file whose 'sourcing: auto' models (run ids) are resolved.")]
+        public string Analysis { get; init; } = "";
+
+        [CommandOption("-o|--out <FILE>")]
+        [Description("The resolved file to write; lamina.lock.json goes beside it.")]
+        public string? Out { get; init; }
+
+        public override ValidationResult Validate() =>
+            string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("give the file to write: -o resolved.yaml") : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
+    {
+        var home = CliContext.Home;
+        var (store, blobs) = await CliContext.OpenStoresAsync(home);
+        await using var _ = store;
+        var result = await new AnalysisResolver(store, blobs, ProductionStore.Resolve(home.Root))
+            .ResolveAsync(settings.Analysis, settings.Out!, CliContext.Cancellation);
+        if (settings.Json)
+        {
+            JsonOutput.Write(new { resolved = result.ResolvedFile, @lock = result.LockPath, models = result.Lock.Models, plugins = result.Lock.Plugins });
+            return 0;
+        }
+        foreach (var model in result.Lock.Models)
+        {
+            AnsiConsole.MarkupLineInterpolated($"{model.Name}: run {model.Run} model {model.Model}, model.json {model.CardSha256[..12]}, {model.Files.Count} files");
+        }
+        AnsiConsole.MarkupLineInterpolated($"[grey]wrote {result.ResolvedFile} and {result.LockPath} ({result.Lock.Plugins.Count} plug-in sources)[/]");
+        return 0;
+    }
+}
+
+/// <summary><c>lamina bundle resolved.yaml -o DIR</c>: the resolved file with its models, plug-ins, lock and provenance, offline.</summary>
+public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "<RESOLVED>")]
+        [Description("A file written by `lamina resolve` (its lamina.lock.json beside it).")]
+        public string Resolved { get; init; } = "";
+
+        [CommandOption("-o|--out <DIR>")]
+        [Description("The bundle folder to create; it must not exist.")]
+        public string? Out { get; init; }
+
+        public override ValidationResult Validate() =>
+            string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("give the bundle folder: -o DIR") : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
+    {
+        var home = CliContext.Home;
+        var (store, blobs) = await CliContext.OpenStoresAsync(home);
+        await using var _ = store;
+        var builder = new BundleBuilder(ProductionStore.Resolve(home.Root), blobs, store, new TrackingAudit(store), TimeProvider.System);
+        var result = await builder.BuildAsync(settings.Resolved, settings.Out!, CliContext.Cancellation);
+        if (settings.Json)
+        {
+            JsonOutput.Write(new { bundle = result.Directory, provenance_sha256 = result.ProvenanceSha256, files = result.Files });
+            return 0;
+        }
+        AnsiConsole.MarkupLineInterpolated($"bundle {result.Directory}: {result.Files.Count} files verified, provenance.json sha256 {result.ProvenanceSha256[..12]}");
+        return 0;
+    }
+
+    /// <summary>The audit hook of Ship, wired to the tracking store.</summary>
+    private sealed class TrackingAudit(ITrackingStore store) : IBundleAudit
+    {
+        public Task AppendAsync(string action, string subject, string? oldValue, string? newValue, string? reason, CancellationToken cancellationToken)
+        {
+            // AUDIT: the tracking store's audit trail arrives with `lamina publish`; after that merge this becomes
+            // `store.AppendAuditAsync(action, subject, oldValue, newValue, reason, cancellationToken)`.
+            _ = store;
+            return Task.CompletedTask;
+        }
+    }
+}
+
+/// <summary><c>lamina verify DIR</c>: every file of a bundle against its provenance and lock.</summary>
+public sealed class VerifyCommand : Command<VerifyCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "<BUNDLE>")]
+        [Description("A bundle folder written by `lamina bundle`.")]
+        public string Bundle { get; init; } = "";
+    }
+
+    public override int Execute(CommandContext context, Settings settings)
+    {
+        var verification = BundleVerifier.Inspect(settings.Bundle);
+        if (settings.Json)
+        {
+            JsonOutput.Write(new
+            {
+                bundle = verification.Directory,
+                ok = verification.Ok,
+                provenance_sha256 = verification.ProvenanceSha256,
+                files = verification.Files.Select(f => new { f.Name, f.Expected, f.Actual, state = f.State.ToString().ToLowerInvariant() }),
+            });
+        }
+        if (verification.FirstProblem is { } problem)
+        {
+            if (!settings.Json) Console.Error.WriteLine($"error: {problem.Describe(verification.Directory)}");
+            return LaminaApp.Failure;
+        }
+        if (!settings.Json)
+        {
+            var models = verification.Lock?.Models.Count ?? 0;
+            var plugins = verification.Lock?.Plugins.Count ?? 0;
+            AnsiConsole.MarkupLineInterpolated(
+                $"[green]ok[/] {verification.Directory}: {verification.Files.Count.ToString(CultureInfo.InvariantCulture)} files match provenance.json (sha256 {verification.ProvenanceSha256[..12]}) and the lock: {models} models, {plugins} plug-in sources");
+        }
+        return 0;
+    }
+}
+
+/// <summary><c>lamina trace ID</c>: the lineage of a report, bundle, model card or run, every digest checked.</summary>
+public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "<ID>")]
+        [Description("A run id (or prefix), a model card SHA-256, a bundle folder, or an analysis report (report.json or its folder).")]
+        public string Id { get; init; } = "";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
+    {
+        var home = CliContext.Home;
+        var (store, blobs) = await CliContext.OpenStoresAsync(home);
+        await using var _ = store;
+        var lineage = await new LineageTracer(store, blobs, ProductionStore.Resolve(home.Root)).TraceAsync(settings.Id, CliContext.Cancellation);
+        if (settings.Json)
+        {
+            Console.Out.WriteLine(lineage.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            var tree = new Tree(Label(lineage));
+            Add(tree, lineage);
+            AnsiConsole.Write(tree);
+        }
+        return lineage.HasProblem ? LaminaApp.Failure : 0;
+    }
+
+    private static void Add(IHasTreeNodes parent, LineageNode node)
+    {
+        foreach (var child in node.Children) Add(parent.AddNode(Label(child)), child);
+    }
+
+    private static string Label(LineageNode node)
+    {
+        var mark = node.State switch
+        {
+            DigestState.Verified => " [green]✓[/]",
+            DigestState.Altered => " [red]✗ altered[/]",
+            DigestState.Missing => " [yellow]? missing[/]",
+            DigestState.Extra => " [red]✗ extra[/]",
+            _ => "",
+        };
+        var digest = node.Sha256 is { } sha ? $" [grey]{sha[..Math.Min(12, sha.Length)]}[/]" : "";
+        var detail = node.Detail is { } d ? $" [grey]({Markup.Escape(d)})[/]" : "";
+        return $"{Markup.Escape(node.Label)}{digest}{mark}{detail}";
+    }
+}

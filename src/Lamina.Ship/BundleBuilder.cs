@@ -1,0 +1,140 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lamina.Core;
+using Lamina.Tracking;
+
+namespace Lamina.Ship;
+
+/// <summary>A bundle as built: its folder, its provenance statement and the digest of <c>provenance.json</c>.</summary>
+public sealed record BundleResult(string Directory, JsonObject Provenance, string ProvenanceSha256, IReadOnlyList<BundleFile> Files);
+
+/// <summary>
+/// <c>lamina bundle</c>: lays out a resolved analysis file with everything it needs to run offline: the pinned model
+/// files fetched from the production store into <c>models/NAME/</c>, the plug-in sources into <c>plugins/</c>, the lock,
+/// and <c>provenance.json</c>. Every digest is checked on the way; the folder appears whole or not at all.
+/// </summary>
+public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, ITrackingStore store, IBundleAudit audit, TimeProvider time)
+{
+    /// <summary>The resolved configuration's name in a bundle.</summary>
+    public const string AnalysisFileName = "analysis.yaml";
+
+    /// <exception cref="ShipException">No lock, a resolved file edited since, a pinned file altered or missing (named), or the folder exists.</exception>
+    public async Task<BundleResult> BuildAsync(string resolvedFile, string directory, CancellationToken cancellationToken)
+    {
+        var startedOn = time.GetUtcNow();
+        var resolved = Path.GetFullPath(resolvedFile);
+        var target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
+        var lockPath = LockFile.PathBeside(resolved);
+        if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}");
+        if (!File.Exists(lockPath)) throw ShipException.NoLock(lockPath, resolved);
+        var lockFile = LockFile.Read(lockPath);
+        var (resolvedSha, _) = ProductionStore.Digest(resolved);
+        if (resolvedSha != lockFile.ResolvedSha256) throw ShipException.ResolvedEdited(resolved, lockFile.ResolvedSha256, resolvedSha);
+        if (Directory.Exists(target) || File.Exists(target)) throw new ShipException($"{target} already exists: a bundle is never written over; choose a new folder");
+
+        var temporary = $"{target}.tmp-{Guid.NewGuid():N}";
+        try
+        {
+            var files = new List<BundleFile>();
+            foreach (var model in lockFile.Models)
+            {
+                var source = production.FolderOf(model.Run, model.Model);
+                foreach (var file in model.Files)
+                {
+                    var name = $"models/{model.Name}/{file.Name}";
+                    await using var input = OpenPinned(Path.Combine(source, file.Name), file.Sha256);
+                    await CopyVerifiedAsync(input, Path.Combine(source, file.Name), Path.Combine(temporary, name), file.Sha256, cancellationToken);
+                    files.Add(new BundleFile(name, file.Sha256));
+                }
+            }
+            Directory.CreateDirectory(Path.Combine(temporary, "plugins"));
+            foreach (var plugin in lockFile.Plugins)
+            {
+                var name = $"plugins/{plugin.Name}";
+                if (plugin.Run is { } run)
+                {
+                    Stream input;
+                    try
+                    {
+                        input = await blobs.OpenAsync(plugin.Sha256, cancellationToken);
+                    }
+                    catch (BlobNotFoundException e)
+                    {
+                        throw new ShipException($"plug-in source '{plugin.Name}' of run {run}: {e.Message}", e);
+                    }
+                    await using (input)
+                    {
+                        await CopyVerifiedAsync(input, $"blob {plugin.Sha256} ({plugin.Name} of run {run})", Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
+                    }
+                }
+                else
+                {
+                    var path = plugin.Source ?? throw new ShipException($"{lockPath}: plug-in '{plugin.Name}' names neither a run nor a source file");
+                    await using var input = OpenPinned(path, plugin.Sha256);
+                    await CopyVerifiedAsync(input, path, Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
+                }
+                files.Add(new BundleFile(name, plugin.Sha256));
+            }
+            File.Copy(resolved, Path.Combine(temporary, AnalysisFileName));
+            files.Add(new BundleFile(AnalysisFileName, resolvedSha));
+            File.Copy(lockPath, Path.Combine(temporary, LockFile.FileName));
+            files.Add(new BundleFile(LockFile.FileName, ProductionStore.Digest(lockPath).Sha256));
+
+            var lineage = new List<BundleProvenance.ModelLineage>();
+            foreach (var model in lockFile.Models) lineage.Add(await LineageAsync(model, cancellationToken));
+            var statement = BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow());
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(statement, new JsonSerializerOptions { WriteIndented = true });
+            await File.WriteAllBytesAsync(Path.Combine(temporary, BundleProvenance.FileName), bytes, cancellationToken);
+
+            Directory.Move(temporary, target);
+            var provenanceSha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            await audit.AppendAsync("bundle.built", target, null, $"provenance.json sha256 {provenanceSha}",
+                $"from {lockFile.ResolvedFile} (sha256 {lockFile.ResolvedSha256})", cancellationToken);
+            return new BundleResult(target, statement, provenanceSha, files);
+        }
+        finally
+        {
+            if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+        }
+    }
+
+    private async Task<BundleProvenance.ModelLineage> LineageAsync(LockedModel model, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var details = await store.GetRunDetailsAsync(model.Run, cancellationToken);
+            var inputs = await store.GetRunInputsAsync(model.Run, cancellationToken);
+            return new(model, details, [.. inputs.Datasets.Select(d => d.DatasetId).Distinct().Order(StringComparer.Ordinal)]);
+        }
+        catch (RunNotFoundException)
+        {
+            // A published run cannot be deleted; a store that lacks it is another store. The bundle still says which run.
+            return new(model, null, []);
+        }
+    }
+
+    private static FileStream OpenPinned(string path, string sha256)
+    {
+        if (!File.Exists(path)) throw ShipException.Missing(path, sha256);
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+    }
+
+    private static async Task CopyVerifiedAsync(Stream input, string sourceName, string target, string sha256, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            var buffer = new byte[1 << 20];
+            int read;
+            while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+        }
+        var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (digest != sha256) throw ShipException.Altered(sourceName, sha256, digest);
+    }
+}

@@ -1,0 +1,130 @@
+using System.Text.Json.Nodes;
+using Lamina.Core.Analysis;
+using Lamina.Tracking;
+
+namespace Lamina.Ship;
+
+/// <summary>A file of a bundle as its provenance names it: path relative to the bundle ('/' separators) and SHA-256.</summary>
+public sealed record BundleFile(string Name, string Sha256);
+
+/// <summary>
+/// <c>provenance.json</c> of a bundle: an in-toto Statement v1 whose subjects are every other file of the bundle and
+/// whose predicate is SLSA Provenance v1 (what was bundled from which analysis file, models, runs, commits and data).
+/// </summary>
+public static class BundleProvenance
+{
+    public const string FileName = "provenance.json";
+
+    public const string StatementType = "https://in-toto.io/Statement/v1";
+
+    public const string PredicateType = "https://slsa.dev/provenance/v1";
+
+    /// <summary>The SLSA build type of <c>lamina bundle</c>.</summary>
+    public const string BuildType = "https://lamina.dev/bundle/v1";
+
+    /// <summary>The builder's id: the Lamina command line, with its version.</summary>
+    public static string BuilderId => $"https://lamina.dev/cli@{AnalysisEngine.Version}";
+
+    /// <summary>What the predicate records of one model's training run.</summary>
+    public sealed record ModelLineage(LockedModel Model, RunDetails? Run, IReadOnlyList<string> Datasets);
+
+    public static JsonObject Build(IReadOnlyList<BundleFile> subjects, LockFile lockFile, IReadOnlyList<ModelLineage> models,
+        Guid invocationId, DateTimeOffset startedOn, DateTimeOffset finishedOn)
+    {
+        var dependencies = new JsonArray();
+        foreach (var (model, run, datasets) in models)
+        {
+            var git = run?.Git;
+            dependencies.Add(new JsonObject
+            {
+                ["name"] = $"models/{model.Name}/model.json",
+                ["uri"] = $"lamina:production/{model.Location}",
+                ["digest"] = Digest(model.CardSha256),
+                ["annotations"] = new JsonObject
+                {
+                    ["run"] = model.Run.ToString(),
+                    ["model"] = model.Model,
+                    ["run_status"] = run?.Run.Status.ToString().ToLowerInvariant(),
+                    ["git_commit"] = git?.Commit,
+                    ["git_branch"] = git?.Branch,
+                    ["git_remote"] = git?.Remote,
+                    ["git_dirty"] = git?.Dirty,
+                    ["git_diff_sha256"] = git?.DiffDigest,
+                    ["datasets"] = new JsonArray([.. datasets.Select(d => (JsonNode?)d)]),
+                },
+            });
+            if (git?.Commit is { } commit)
+            {
+                dependencies.Add(new JsonObject
+                {
+                    ["uri"] = git.Remote is { } remote ? $"git+{remote}@{commit}" : $"git+commit:{commit}",
+                    ["digest"] = new JsonObject { ["gitCommit"] = commit },
+                    ["annotations"] = new JsonObject { ["run"] = model.Run.ToString(), ["branch"] = git.Branch, ["dirty"] = git.Dirty },
+                });
+            }
+            foreach (var dataset in datasets)
+            {
+                dependencies.Add(new JsonObject { ["uri"] = $"lamina:dataset/{dataset}", ["digest"] = Digest(dataset) });
+            }
+        }
+        foreach (var plugin in lockFile.Plugins)
+        {
+            dependencies.Add(new JsonObject
+            {
+                ["name"] = $"plugins/{plugin.Name}",
+                ["uri"] = plugin.Run is { } run ? $"lamina:run/{run}/plugin-source/{plugin.Name}" : $"file:{plugin.Source}",
+                ["digest"] = Digest(plugin.Sha256),
+            });
+        }
+        return new JsonObject
+        {
+            ["_type"] = StatementType,
+            ["subject"] = new JsonArray([.. subjects.OrderBy(s => s.Name, StringComparer.Ordinal)
+                .Select(s => (JsonNode?)new JsonObject { ["name"] = s.Name, ["digest"] = Digest(s.Sha256) })]),
+            ["predicateType"] = PredicateType,
+            ["predicate"] = new JsonObject
+            {
+                ["buildDefinition"] = new JsonObject
+                {
+                    ["buildType"] = BuildType,
+                    ["externalParameters"] = new JsonObject
+                    {
+                        ["analysis_file"] = lockFile.AnalysisFile,
+                        ["analysis_file_sha256"] = lockFile.AnalysisFileSha256,
+                        ["resolved_file_sha256"] = lockFile.ResolvedSha256,
+                    },
+                    ["resolvedDependencies"] = dependencies,
+                },
+                ["runDetails"] = new JsonObject
+                {
+                    ["builder"] = new JsonObject
+                    {
+                        ["id"] = BuilderId,
+                        ["version"] = new JsonObject { ["lamina"] = AnalysisEngine.Version },
+                    },
+                    ["metadata"] = new JsonObject
+                    {
+                        ["invocationId"] = invocationId.ToString(),
+                        ["startedOn"] = startedOn.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+                        ["finishedOn"] = finishedOn.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+                    },
+                },
+            },
+        };
+    }
+
+    /// <summary>The subjects of a statement: name → SHA-256.</summary>
+    /// <exception cref="ShipException">Not an in-toto statement with subjects.</exception>
+    public static IReadOnlyList<BundleFile> Subjects(JsonNode statement, string path)
+    {
+        if (statement["_type"]?.GetValue<string>() != StatementType || statement["subject"] is not JsonArray subjects)
+        {
+            throw new ShipException($"{path}: not an in-toto statement ({StatementType}) with subjects");
+        }
+        return [.. subjects.Select(s => new BundleFile(
+            s?["name"]?.GetValue<string>() ?? throw new ShipException($"{path}: a subject without a name"),
+            s["digest"]?["sha256"]?.GetValue<string>() ?? throw new ShipException($"{path}: subject '{s["name"]}' has no sha256")))];
+    }
+
+    private static JsonObject Digest(string sha256) => new() { ["sha256"] = sha256 };
+}

@@ -1,0 +1,205 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Lamina.Core.Analysis;
+using Lamina.Core.Inference;
+using Lamina.Tracking;
+
+namespace Lamina.Ship;
+
+/// <summary>One step of a lineage: what it is, the digest that names it, and whether that digest still holds.</summary>
+public sealed record LineageNode(string Label, string? Sha256 = null, DigestState State = DigestState.Unchecked, string? Detail = null)
+{
+    public List<LineageNode> Children { get; } = [];
+
+    /// <summary>True when this node or one below it is altered or missing.</summary>
+    public bool HasProblem => State is DigestState.Altered or DigestState.Missing or DigestState.Extra || Children.Exists(c => c.HasProblem);
+
+    public LineageNode Add(LineageNode child)
+    {
+        Children.Add(child);
+        return child;
+    }
+
+    public JsonObject ToJson() => new()
+    {
+        ["label"] = Label,
+        ["sha256"] = Sha256,
+        ["state"] = State.ToString().ToLowerInvariant(),
+        ["detail"] = Detail,
+        ["children"] = new JsonArray([.. Children.Select(c => (JsonNode?)c.ToJson())]),
+    };
+}
+
+/// <summary>
+/// <c>lamina trace</c>: walks back from an analysis report, a bundle, a model card digest or a run to the code commit,
+/// data sets and slides it came from, checking every digest on the way against the files, the production store and the
+/// blob store.
+/// </summary>
+public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, ProductionStore production)
+{
+    /// <param name="id">A report (report.json or its folder), a bundle folder, a model card's SHA-256, or a run id or prefix.</param>
+    public async Task<LineageNode> TraceAsync(string id, CancellationToken cancellationToken)
+    {
+        if (File.Exists(id) && Path.GetFileName(id) == AnalysisReport.ReportFile) return await ReportAsync(Path.GetFullPath(id), cancellationToken);
+        if (Directory.Exists(id) && File.Exists(Path.Combine(id, AnalysisReport.ReportFile)))
+        {
+            return await ReportAsync(Path.GetFullPath(Path.Combine(id, AnalysisReport.ReportFile)), cancellationToken);
+        }
+        if (Directory.Exists(id) && File.Exists(Path.Combine(id, BundleProvenance.FileName))) return await BundleAsync(Path.GetFullPath(id), null, cancellationToken);
+        if (id.Length == 64 && id.All(Uri.IsHexDigit)) return await CardAsync(id.ToLowerInvariant(), null, null, cancellationToken);
+        var run = await store.ResolveRunAsync(id, cancellationToken);
+        return await RunAsync(run.Id, withModels: true, cancellationToken);
+    }
+
+    private async Task<LineageNode> ReportAsync(string path, CancellationToken cancellationToken)
+    {
+        var report = JsonNode.Parse(await File.ReadAllBytesAsync(path, cancellationToken))
+            ?? throw new ShipException($"{path}: empty report");
+        var provenance = report["provenance"] ?? throw new ShipException($"{path}: a report without provenance");
+        var root = new LineageNode($"report {path}", ProductionStore.Digest(path).Sha256, DigestState.Unchecked, $"analysis {report["analysis"]}");
+        var slide = report["slide"]?["path"]?.GetValue<string>();
+        root.Add(FileNode("slide", slide, provenance["slide_sha256"]?.GetValue<string>()));
+        root.Add(FileNode("analysis file", provenance["analysis_file"]?.GetValue<string>(), provenance["analysis_file_sha256"]?.GetValue<string>()));
+        if (provenance["bundle"]?.GetValue<string>() is { } bundle)
+        {
+            root.Add(await BundleAsync(bundle, provenance["bundle_provenance_sha256"]?.GetValue<string>(), cancellationToken));
+            return root;
+        }
+        foreach (var (name, files) in provenance["models"]?.AsObject() ?? [])
+        {
+            var package = report["models"]?[name]?["package"]?.GetValue<string>();
+            var model = root.Add(new LineageNode($"model {name}", Detail: package));
+            foreach (var (file, sha) in files?.AsObject() ?? [])
+            {
+                if (file == ModelPackage.CardFile) continue;
+                model.Add(FileNode(file, package is null ? null : Path.Combine(package, file), sha?.GetValue<string>()));
+            }
+            if (files?[ModelPackage.CardFile]?.GetValue<string>() is { } card)
+            {
+                var cardNode = FileNode("model card", package is null ? null : Path.Combine(package, ModelPackage.CardFile), card);
+                model.Add(cardNode);
+                await AddTrainingRunAsync(cardNode, card, cancellationToken);
+            }
+        }
+        return root;
+    }
+
+    private async Task<LineageNode> BundleAsync(string directory, string? provenanceSha, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(directory)) return new LineageNode($"bundle {directory}", provenanceSha, DigestState.Missing);
+        var verification = BundleVerifier.Inspect(directory);
+        var state = provenanceSha is null ? DigestState.Verified : provenanceSha == verification.ProvenanceSha256 ? DigestState.Verified : DigestState.Altered;
+        var root = new LineageNode($"bundle {verification.Directory}", verification.ProvenanceSha256, state, "provenance.json");
+        var byName = verification.Files.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        foreach (var check in verification.Files.Where(f => !f.Name.StartsWith("models/", StringComparison.Ordinal)))
+        {
+            root.Add(new LineageNode(check.Name, check.Expected ?? check.Actual, check.State));
+        }
+        foreach (var model in verification.Lock?.Models ?? [])
+        {
+            var node = root.Add(new LineageNode($"model {model.Name}", Detail: $"published as {model.Location}"));
+            foreach (var file in model.Files.Where(f => f.Name != ModelPackage.CardFile))
+            {
+                var check = byName.GetValueOrDefault($"models/{model.Name}/{file.Name}");
+                node.Add(new LineageNode(file.Name, file.Sha256, check?.State ?? DigestState.Missing));
+            }
+            var inBundle = byName.GetValueOrDefault($"models/{model.Name}/{ModelPackage.CardFile}");
+            var card = node.Add(await CardAsync(model.CardSha256, model.Run, model.Model, cancellationToken));
+            if (inBundle?.State is { } bundled and not DigestState.Verified) card.Add(new LineageNode("model.json in the bundle", model.CardSha256, bundled));
+        }
+        return root;
+    }
+
+    /// <summary>A model card by digest, verified against the production store (when published) or the blob store, then its run.</summary>
+    private async Task<LineageNode> CardAsync(string sha256, Guid? run, string? model, CancellationToken cancellationToken)
+    {
+        LineageNode node;
+        if (run is { } r && model is { } m && production.Contains(r, m))
+        {
+            var path = Path.Combine(production.FolderOf(r, m), ModelPackage.CardFile);
+            var found = File.Exists(path) ? ProductionStore.Digest(path).Sha256 : null;
+            node = new LineageNode("model card", sha256, Compare(sha256, found), $"production store {production.FolderOf(r, m)}");
+        }
+        else
+        {
+            node = new LineageNode("model card", sha256, await BlobStateAsync(sha256, cancellationToken), "blob store");
+        }
+        await AddTrainingRunAsync(node, sha256, cancellationToken);
+        return node;
+    }
+
+    private async Task AddTrainingRunAsync(LineageNode node, string cardSha256, CancellationToken cancellationToken)
+    {
+        var record = (await store.ListModelsAsync(cancellationToken)).FirstOrDefault(m => m.CardDigest == cardSha256);
+        node.Add(record is null
+            ? new LineageNode("training run", null, DigestState.Missing, "no model with this card digest in the tracking store")
+            : await RunAsync(record.RunId, withModels: false, cancellationToken));
+    }
+
+    private async Task<LineageNode> RunAsync(Guid id, bool withModels, CancellationToken cancellationToken)
+    {
+        RunDetails details;
+        try
+        {
+            details = await store.GetRunDetailsAsync(id, cancellationToken);
+        }
+        catch (RunNotFoundException)
+        {
+            return new LineageNode($"training run {id}", null, DigestState.Missing, "not in the tracking store");
+        }
+        var run = details.Run;
+        var published = production.List().Any(p => p.Run == id);
+        var node = new LineageNode($"run {run.Id}", Detail:
+            $"{run.ProjectName}/{run.TaskName} ({run.TaskType}), {run.Status.ToString().ToLowerInvariant()}, {(published ? "published" : "not published")}");
+        if (details.Git is { } git)
+        {
+            var commit = node.Add(new LineageNode($"git commit {git.Commit ?? "(none)"}", Detail:
+                $"branch {git.Branch ?? "(detached)"}{(git.Remote is { } remote ? $", {remote}" : "")}, {(git.Dirty ? "dirty" : "clean")}"));
+            commit.Add(new LineageNode("uncommitted diff", git.DiffDigest, await BlobStateAsync(git.DiffDigest, cancellationToken), $"{git.DiffSize} bytes"));
+        }
+        else
+        {
+            node.Add(new LineageNode("git", Detail: "not captured (not a git work tree)"));
+        }
+        foreach (var source in details.PluginSources)
+        {
+            node.Add(new LineageNode($"plug-in source {source.Path}", source.Sha256, await BlobStateAsync(source.Sha256, cancellationToken)));
+        }
+        var inputs = await store.GetRunInputsAsync(id, cancellationToken);
+        foreach (var dataset in inputs.Datasets)
+        {
+            node.Add(new LineageNode($"dataset {dataset.DatasetId[..Math.Min(12, dataset.DatasetId.Length)]}", dataset.DatasetId,
+                await BlobStateAsync(dataset.DatasetId, cancellationToken), dataset.Role));
+        }
+        foreach (var slide in inputs.Slides)
+        {
+            node.Add(FileNode("slide", slide.Path, slide.Sha256));
+        }
+        if (withModels)
+        {
+            foreach (var model in (await store.ListModelsAsync(cancellationToken)).Where(m => m.RunId == id))
+            {
+                node.Add(new LineageNode($"model {model.Name}", model.CardDigest, await BlobStateAsync(model.CardDigest, cancellationToken),
+                    production.Contains(id, model.Name) ? "published" : "not published"));
+            }
+        }
+        return node;
+    }
+
+    private static LineageNode FileNode(string what, string? path, string? sha256)
+    {
+        if (sha256 is null) return new LineageNode($"{what} {path}", null, DigestState.Unchecked, "no digest recorded");
+        var found = path is not null && File.Exists(path) ? ProductionStore.Digest(path).Sha256 : null;
+        return new LineageNode($"{what} {path}", sha256, Compare(sha256, found));
+    }
+
+    private async Task<DigestState> BlobStateAsync(string sha256, CancellationToken cancellationToken)
+    {
+        if (!blobs.Exists(sha256)) return DigestState.Missing;
+        await using var stream = await blobs.OpenAsync(sha256, cancellationToken);
+        return Compare(sha256, Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken)));
+    }
+
+    private static DigestState Compare(string expected, string? found) =>
+        found is null ? DigestState.Missing : found == expected ? DigestState.Verified : DigestState.Altered;
+}

@@ -1,0 +1,82 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lamina.Core.Inference;
+using Lamina.Ship;
+using Lamina.Tracking;
+
+namespace Lamina.Cli.Tests;
+
+public sealed class ShipCommandTests
+{
+    [Fact]
+    public async Task ResolveBundleVerify_OnAPublishedModel_BuildsABundleThatVerifies_AndVerifyCatchesAnAlteredFile()
+    {
+        // Given a store with a trained run whose model is in the production store (fake ONNX bytes: nothing runs them)
+        using var temp = new TemporaryDirectory();
+        var home = new LaminaHome(temp.Combine("home")).EnsureCreated();
+        Guid run;
+        await using (var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None))
+        {
+            var blobs = new FileBlobStore(home.BlobsPath);
+            var environment = new EnvironmentInfo("Linux", "x64", "cpu", 2, 1L << 30, null, ".NET 10", "0.1.0", new Dictionary<string, string>());
+            run = (await store.CreateRunAsync(new NewRun("Demo", "train", "training", [], null, "ada", "host", "lamina.yaml", "{}", null, environment, []),
+                CancellationToken.None)).Id;
+            var head = "head weights"u8.ToArray();
+            var card = new ModelCard
+            {
+                Name = "carcinoma_model",
+                Kind = "trained",
+                Input = new InputSpec(224, 0.5, null, 0, 3),
+                Preprocessing = [new CardPlugin("Normalization", new JsonObject { ["factor"] = 255.0 })],
+                Classes = ["Other", "Carcinoma"],
+                Network = ModelPackages.Describe("head.onnx", head),
+            };
+            await ModelPackages.StoreAsync(store, blobs, run, card, new Dictionary<string, byte[]> { ["head.onnx"] = head }, CancellationToken.None);
+            await store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
+            var folder = new ProductionStore(Path.Combine(home.Root, "production")).FolderOf(run, card.Name);
+            Directory.CreateDirectory(folder);
+            File.WriteAllBytes(Path.Combine(folder, "model.json"), card.ToJson());
+            File.WriteAllBytes(Path.Combine(folder, "head.onnx"), head);
+            var files = new[] { "model.json", "head.onnx" }.Select(n => ProductionStore.Digest(Path.Combine(folder, n)) is var (sha, size) ? new PublishedFile(n, sha, size) : null!).ToList();
+            var manifest = new PublishedManifest { Run = run, Model = card.Name, PublishedAt = DateTimeOffset.UnixEpoch, PublishedBy = "test", Files = files };
+            File.WriteAllBytes(Path.Combine(folder, ProductionStore.ManifestFile), JsonSerializer.SerializeToUtf8Bytes(manifest, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var work = temp.Combine("customer");
+        Directory.CreateDirectory(work);
+        File.WriteAllText(Path.Combine(work, "analysis.yaml"), $"""
+            version: 1
+            analyses:
+              - name: breast
+                models:
+                  carcinoma_model:
+                    sourcing: auto
+                    reference: {run.ToString()[..8]}
+                features:
+                  - cls: Carcinoma
+                    models:
+                      classification_model: carcinoma_model
+            """, Encoding.UTF8);
+        var lamina = new LaminaProcess(home.Root);
+
+        // When it is resolved, bundled and verified
+        var resolve = await lamina.RunAsync(work, "resolve", "analysis.yaml", "-o", "release/resolved.yaml");
+        var bundle = await lamina.RunAsync(work, "bundle", "release/resolved.yaml", "-o", "bundle");
+        var verify = await lamina.RunAsync(work, "verify", "bundle");
+
+        // Then each succeeds, and the bundle holds the verbose file and the model
+        Assert.True(resolve.ExitCode == 0, resolve.ToString());
+        Assert.True(bundle.ExitCode == 0, bundle.ToString());
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.Contains("reference: models/carcinoma_model/", File.ReadAllText(Path.Combine(work, "bundle", "analysis.yaml")));
+        Assert.Contains("1 models", verify.Stdout);
+
+        // And an altered model file makes verify fail naming it
+        var altered = Path.Combine(work, "bundle", "models", "carcinoma_model", "head.onnx");
+        File.AppendAllText(altered, "!");
+        var again = await lamina.RunAsync(work, "verify", "bundle");
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains($"{altered}: sha256", again.Stderr);
+    }
+}

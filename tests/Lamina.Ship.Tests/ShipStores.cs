@@ -1,0 +1,130 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Lamina.Core.Inference;
+using Lamina.Tracking;
+using Microsoft.Data.Sqlite;
+
+namespace Lamina.Ship.Tests;
+
+/// <summary>A real SQLite tracking store, file blob store and production store folder, with helpers to make trained and published models.</summary>
+internal sealed class ShipStores : IAsyncDisposable
+{
+    public const string NormalizationSource = """
+        using Lamina.Core.Inference;
+        using Lamina.Core.Plugins;
+
+        public sealed class Normalization(double factor) : IPreprocessing
+        {
+            public ImageTensor Apply(ImageTensor image) => image.Map(v => (float)(v / factor));
+        }
+        """;
+
+    private ShipStores(TemporaryDirectory temp, SqliteTrackingStore store)
+    {
+        Temp = temp;
+        Store = store;
+        Blobs = new FileBlobStore(temp.Combine("home", "blobs"));
+        Production = new ProductionStore(temp.Combine("production"));
+    }
+
+    public TemporaryDirectory Temp { get; }
+
+    public SqliteTrackingStore Store { get; }
+
+    public FileBlobStore Blobs { get; }
+
+    public ProductionStore Production { get; }
+
+    public static async Task<ShipStores> CreateAsync()
+    {
+        var temp = new TemporaryDirectory();
+        Directory.CreateDirectory(temp.Combine("home", "blobs"));
+        var store = await SqliteTrackingStore.OpenAsync(temp.Combine("home", "tracking.db"), TimeProvider.System, CancellationToken.None);
+        return new ShipStores(temp, store);
+    }
+
+    /// <summary>A completed training run with one model (fake ONNX bytes: nothing here runs them) and the Normalization plug-in source.</summary>
+    public async Task<(Guid Run, ModelCard Card)> TrainedAsync(string model = "carcinoma_model", Guid? id = null, string? datasetId = null)
+    {
+        var (sourceDigest, _) = await Blobs.PutAsync(new MemoryStream(Encoding.UTF8.GetBytes(NormalizationSource)), CancellationToken.None);
+        var (diffDigest, diffSize) = await Blobs.PutAsync(new MemoryStream("diff --git a/x b/x\n"u8.ToArray()), CancellationToken.None);
+        var git = new GitInfo("/repo", "git@example.org:lab/exp.git", "main", "0123456789abcdef0123456789abcdef01234567", true, diffDigest, diffSize);
+        var environment = new EnvironmentInfo("Linux", "x64", "cpu", 2, 1L << 30, null, ".NET 10", "0.1.0", new Dictionary<string, string>());
+        var record = await Store.CreateRunAsync(new NewRun("NormalizationTest", "simple_train", "training", [], null, "ada", "host", "lamina.yaml", "{}",
+            git, environment, [new SourceFileDigest("Normalization.cs", sourceDigest)]), CancellationToken.None);
+        var run = record.Id;
+        if (id is { } wanted)
+        {
+            await using var connection = new SqliteConnection($"Data Source={Store.DatabasePath};Pooling=false");
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA foreign_keys = OFF; UPDATE runs SET id = $new WHERE id = $old; UPDATE run_git SET run_id = $new WHERE run_id = $old; UPDATE run_plugin_sources SET run_id = $new WHERE run_id = $old;";
+            command.Parameters.AddWithValue("$new", wanted.ToString());
+            command.Parameters.AddWithValue("$old", run.ToString());
+            await command.ExecuteNonQueryAsync();
+            run = wanted;
+        }
+        if (datasetId is not null)
+        {
+            await Store.RegisterDatasetAsync(new DatasetRecord(datasetId, "tiles", DateTimeOffset.UnixEpoch, run, 1, 10, "{}"), CancellationToken.None);
+            await Store.RecordRunInputsAsync(run, [new RunDataset(datasetId, "input")], [], CancellationToken.None);
+        }
+        var backbone = Encoding.UTF8.GetBytes($"backbone of {model}");
+        var head = Encoding.UTF8.GetBytes($"head of {model} in {run}");
+        var card = new ModelCard
+        {
+            Name = model,
+            Kind = "trained",
+            Input = new InputSpec(224, 0.5, null, 0, 3),
+            Preprocessing = [new CardPlugin("Normalization", new JsonObject { ["factor"] = 255.0 })],
+            Postprocessing = [new CardPlugin("Threshold", new JsonObject { ["threshold"] = 0.5, ["label"] = "tumour" })],
+            Classes = ["Other", "Carcinoma"],
+            Backbone = new BackboneReference("resnet18", 512, ModelPackages.Describe("backbone.onnx", backbone)),
+            Network = ModelPackages.Describe("head.onnx", head),
+            TrainingRun = run,
+        };
+        await ModelPackages.StoreAsync(Store, Blobs, run, card,
+            new Dictionary<string, byte[]> { ["backbone.onnx"] = backbone, ["head.onnx"] = head }, CancellationToken.None);
+        await Store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
+        return (run, card);
+    }
+
+    /// <summary>What <c>lamina publish</c> does to the production store: the package and a manifest of its digests.</summary>
+    public void Publish(Guid run, ModelCard card)
+    {
+        var folder = Production.FolderOf(run, card.Name);
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, ModelPackage.CardFile), card.ToJson());
+        File.WriteAllText(Path.Combine(folder, "backbone.onnx"), $"backbone of {card.Name}");
+        File.WriteAllText(Path.Combine(folder, "head.onnx"), $"head of {card.Name} in {run}");
+        var files = new[] { ModelPackage.CardFile, "backbone.onnx", "head.onnx" }.Select(n =>
+        {
+            var (sha, size) = ProductionStore.Digest(Path.Combine(folder, n));
+            return new PublishedFile(n, sha, size);
+        }).ToList();
+        var manifest = new PublishedManifest { Run = run, Model = card.Name, PublishedAt = DateTimeOffset.UnixEpoch, PublishedBy = "test", Files = files };
+        File.WriteAllText(Path.Combine(folder, ProductionStore.ManifestFile), JsonSerializer.Serialize(manifest, ProductionStore.JsonOptions));
+    }
+
+    public string WriteAnalysis(string text, string name = "analysis.yaml")
+    {
+        var path = Temp.Combine("customer", name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    public AnalysisResolver Resolver() => new(Store, Blobs, Production);
+
+    public BundleBuilder Builder(IBundleAudit? audit = null) => new(Production, Blobs, Store, audit ?? NoAudit.Instance, TimeProvider.System);
+
+    public LineageTracer Tracer() => new(Store, Blobs, Production);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Store.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Temp.Dispose();
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+
+namespace Lamina.Ship.Tests;
+
+public sealed class TraceTests
+{
+    private static IEnumerable<LineageNode> All(LineageNode node) => node.Children.SelectMany(All).Prepend(node);
+
+    [Fact]
+    public async Task Trace_OfARunPrefix_ShowsCommitPluginSourcesDatasetsAndModels()
+    {
+        // Given a trained, published run
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync(datasetId: new string('d', 64));
+        stores.Publish(run, card);
+
+        // When it is traced by a prefix
+        var lineage = await stores.Tracer().TraceAsync(run.ToString()[..8], CancellationToken.None);
+
+        // Then the tree names the run, its commit, diff, plug-in source and models, the stored digests verified
+        Assert.Equal($"run {run}", lineage.Label);
+        Assert.Contains("completed, published", lineage.Detail);
+        var nodes = All(lineage).ToList();
+        Assert.Contains(nodes, n => n.Label == "git commit 0123456789abcdef0123456789abcdef01234567" && n.Detail!.Contains("branch main", StringComparison.Ordinal));
+        Assert.Equal(DigestState.Verified, nodes.Single(n => n.Label == "uncommitted diff").State);
+        Assert.Equal(DigestState.Verified, nodes.Single(n => n.Label == "plug-in source Normalization.cs").State);
+        Assert.Equal(DigestState.Verified, nodes.Single(n => n.Label == "model carcinoma_model").State);
+        // The data set's manifest is not in this blob store: reported missing, and the trace fails.
+        Assert.Equal(DigestState.Missing, nodes.Single(n => n.Label.StartsWith("dataset ", StringComparison.Ordinal)).State);
+        Assert.True(lineage.HasProblem);
+    }
+
+    [Fact]
+    public async Task Trace_OfAReport_WalksTheBundleBackToTheTrainingRun_AndFlagsAnAlteredSlide()
+    {
+        // Given a bundle and a report of an analysis run from it
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync();
+        stores.Publish(run, card);
+        var analysis = stores.WriteAnalysis($"""
+            version: 1
+            analyses:
+              - name: breast
+                models:
+                  carcinoma_model:
+                    sourcing: auto
+                    reference: {run}
+                features:
+                  - cls: TissueArea
+            """);
+        var resolved = await stores.Resolver().ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None);
+        var bundle = await stores.Builder().BuildAsync(resolved.ResolvedFile, stores.Temp.Combine("bundle"), CancellationToken.None);
+        var slide = stores.Temp.Combine("slide.tif");
+        File.WriteAllText(slide, "pixels");
+        var output = stores.Temp.Combine("out");
+        Directory.CreateDirectory(output);
+        var config = Path.Combine(bundle.Directory, "analysis.yaml");
+        File.WriteAllText(Path.Combine(output, "report.json"), new JsonObject
+        {
+            ["analysis"] = "breast",
+            ["slide"] = new JsonObject { ["path"] = slide },
+            ["provenance"] = new JsonObject
+            {
+                ["slide_sha256"] = ProductionStore.Digest(slide).Sha256,
+                ["analysis_file"] = config,
+                ["analysis_file_sha256"] = ProductionStore.Digest(config).Sha256,
+                ["bundle"] = bundle.Directory,
+                ["bundle_provenance_sha256"] = bundle.ProvenanceSha256,
+            },
+        }.ToJsonString());
+
+        // When the report's folder is traced
+        var lineage = await stores.Tracer().TraceAsync(output, CancellationToken.None);
+
+        // Then it reaches the training run through the bundle and the model card, every digest verified
+        var nodes = All(lineage).ToList();
+        Assert.False(lineage.HasProblem, string.Join("\n", nodes.Select(n => $"{n.Label} {n.State}")));
+        Assert.Equal(DigestState.Verified, nodes.Single(n => n.Label == $"slide {slide}").State);
+        Assert.Equal(DigestState.Verified, nodes.Single(n => n.Label.StartsWith("bundle ", StringComparison.Ordinal)).State);
+        var cardNode = nodes.Single(n => n.Label == "model card");
+        Assert.Equal((card.ToJson() is var bytes ? Lamina.Tracking.ModelPackages.Describe("model.json", bytes).Sha256 : null, DigestState.Verified), (cardNode.Sha256, cardNode.State));
+        Assert.Contains(cardNode.Children, n => n.Label == $"run {run}");
+
+        // And once the slide changes, the trace says so
+        File.AppendAllText(slide, "!");
+        var altered = await stores.Tracer().TraceAsync(Path.Combine(output, "report.json"), CancellationToken.None);
+        Assert.True(altered.HasProblem);
+        Assert.Equal(DigestState.Altered, All(altered).Single(n => n.Label == $"slide {slide}").State);
+    }
+}
