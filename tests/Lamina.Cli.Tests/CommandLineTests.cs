@@ -84,11 +84,11 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public async Task Demo_FromAFreshFolder_RunsTheSampleSynthesisesSlidesAndTrainsBothModels()
     {
-        var result = await _lamina.RunAsync(_temp.Path, "demo", "--out", _temp.Combine("demo"));
+        var result = await _lamina.RunAsync(TimeSpan.FromMinutes(12), _temp.Path, "demo", "--out", _temp.Combine("demo"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var runs = (await JsonAsync(_temp.Path, "runs", "list")).EnumerateArray().ToList();
-        Assert.Equal(["check_normalization", "simple_train", "train_mitosis"], runs.Select(r => r.GetProperty("taskName").GetString()).Order());
+        Assert.Equal(["check_normalization", "simple_train", "test_breast_analysis", "train_mitosis"], runs.Select(r => r.GetProperty("taskName").GetString()).Order());
         Assert.All(runs, r => Assert.Equal("completed", r.GetProperty("status").GetString()));
 
         // The custom task's run recorded the uncommitted change, and nothing of the synthesised slides.
@@ -107,6 +107,15 @@ public sealed class CommandLineTests : IDisposable
         var carcinoma = models.Single(m => m.GetProperty("name").GetString() == "my_class_model").GetProperty("finalMetrics");
         Assert.True(carcinoma.GetProperty("val/accuracy").GetDouble() >= 0.90, carcinoma.ToString());
         Assert.True(carcinoma.GetProperty("val/balanced_accuracy").GetDouble() >= 0.90, carcinoma.ToString());
+
+        // The whole analysis was tested against the held-out slide's ground truth as a run linked to both training runs.
+        var test = runs.Single(r => r.GetProperty("taskName").GetString() == "test_breast_analysis");
+        var tested = await JsonAsync(_temp.Path, "runs", "show", test.GetProperty("id").GetString()!);
+        var testMetrics = tested.GetProperty("metrics").EnumerateArray().Select(m => m.GetProperty("name").GetString()).ToList();
+        Assert.Superset(new HashSet<string?> { "test/carcinoma_dice", "test/mitosis_precision", "test/mitosis_recall", "test/mitosis_f1" }, testMetrics.ToHashSet());
+        var inputs = tested.GetProperty("inputs");
+        Assert.Equal(["slide-held-out.tif"], inputs.GetProperty("slides").EnumerateArray().Select(x => Path.GetFileName(x.GetProperty("path").GetString())));
+        Assert.Equal(["mitosis_model", "my_class_model"], inputs.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("modelName").GetString()).Order());
 
         // The held-out slide was analysed with both models by run id: figures, and provenance naming the store's model cards.
         var demo = _temp.Combine("demo");

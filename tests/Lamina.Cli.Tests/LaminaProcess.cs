@@ -14,11 +14,17 @@ internal sealed class LaminaProcess(string home)
 {
     public string Home { get; } = home;
 
-    public async Task<LaminaResult> RunAsync(string workingDirectory, params string[] arguments)
+    public Task<LaminaResult> RunAsync(string workingDirectory, params string[] arguments) =>
+        RunAsync(DefaultTimeout, workingDirectory, arguments);
+
+    /// <summary>Runs a command that may take longer than <see cref="DefaultTimeout"/> (the whole demo).</summary>
+    public async Task<LaminaResult> RunAsync(TimeSpan timeout, string workingDirectory, params string[] arguments)
     {
         using var process = Start(workingDirectory, arguments);
-        return await WaitAsync(process);
+        return await WaitAsync(process, timeout);
     }
+
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
 
     public Process Start(string workingDirectory, params string[] arguments)
     {
@@ -39,21 +45,21 @@ internal sealed class LaminaProcess(string home)
         return Process.Start(start)!;
     }
 
-    public static async Task<LaminaResult> WaitAsync(Process process)
+    public static async Task<LaminaResult> WaitAsync(Process process, TimeSpan? timeout = null)
     {
         using var bytes = new MemoryStream();
         var stdout = process.StandardOutput.BaseStream.CopyToAsync(bytes);
         var stderr = process.StandardError.ReadToEndAsync();
-        // Generous: the demo trains, analyses and bundles, and CI machines are slow and shared.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(12));
+        using var limit = new CancellationTokenSource(timeout ?? DefaultTimeout);
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            await process.WaitForExitAsync(limit.Token);
         }
         catch (OperationCanceledException)
         {
+            // A process past its time is stopped, not left running behind the failed test.
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"lamina did not finish within 12 minutes; stderr so far: {(stderr.IsCompleted ? await stderr : "(still open)")}");
+            throw new TimeoutException($"lamina did not finish within {timeout ?? DefaultTimeout}");
         }
         await stdout;
         var raw = bytes.ToArray();

@@ -32,13 +32,17 @@ public sealed record DemoAnalysis(string AnalysisFile, string OutputDirectory, A
 /// The main job: writes the sample experiment into a fresh folder, makes it a git repository with one commit and
 /// one uncommitted change (as a data scientist's work in progress), runs its custom task, synthesises slides with
 /// ground truth, trains the carcinoma and mitosis models on them, every step tracked, then writes an analysis file that
-/// references both models by run id and analyses a held-out slide with it, against that slide's ground truth.
+/// references both models by run id, analyses a held-out slide with it against that slide's ground truth, and runs the
+/// sample's testing task of that analysis, which records the comparison as a run.
 /// </summary>
 public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobStore blobs, LaminaHome home)
 {
     public const string Sample = "normalization-test";
     public const string Task = "check_normalization";
     public static readonly IReadOnlyList<string> TrainingTasks = ["simple_train", "train_mitosis"];
+
+    /// <summary>The sample's testing task of the whole analysis, run last.</summary>
+    public const string AnalysisTestTask = "test_breast_analysis";
 
     public async Task<DemoResult> RunAsync(string outputDirectory, DemoOptions options, Action<string> report, CancellationToken cancellationToken)
     {
@@ -89,6 +93,16 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobSto
             if (runs[^1].Status != Tracking.RunStatus.Completed) return new DemoResult(experiment, git, runs);
         }
         var analysis = await AnalyseHeldOutAsync(Path.GetFullPath(outputDirectory), runs[^2].RunId, runs[^1].RunId, options, report, cancellationToken);
+
+        // The same analysis again as a tracked testing run: metrics against the ground truth, linked to both training runs.
+        report($"testing the whole analysis: lamina run {AnalysisTestTask}");
+        runs.Add(await runner.RunAsync(new RunRequest(file, AnalysisTestTask, []), cancellationToken));
+        if (runs[^1].Status == Tracking.RunStatus.Completed)
+        {
+            var metrics = await store.GetMetricsAsync(runs[^1].RunId, cancellationToken);
+            report($"recorded in run {runs[^1].RunId.ToString()[..8]}: " + string.Join(", ", metrics.Where(m => m.Name.StartsWith("test/", StringComparison.Ordinal))
+                .Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Name} {m.Value:0.###}"))));
+        }
         return new DemoResult(experiment, git, runs) { Analysis = analysis };
     }
 

@@ -44,6 +44,16 @@ public sealed record DatasetParams(string Loader, string Name, double Validation
 /// <summary>The params of a <c>testing</c> task: a model (a run id or unique prefix, <c>RUN/NAME</c>, or a package folder), the loader of the test tiles, and metrics.</summary>
 public sealed record TestingParams(string Model, string Loader, IReadOnlyList<PluginSpec> Metrics);
 
+/// <summary>
+/// The params of a <c>testing</c> task of the second form: a whole analysis run on a folder of slides and compared with
+/// the ground truth beside each slide.
+/// </summary>
+/// <param name="Analysis">The analysis file, relative to the experiment folder.</param>
+/// <param name="AnalysisName">Which analysis of the file; null when the file has one.</param>
+/// <param name="Slides">The folder of slides, each with <c>&lt;name&gt;.geojson</c> beside it, relative to the experiment folder.</param>
+/// <param name="ToleranceUm">How near a drawn mitosis a found one must be to match, in micrometres (default 30).</param>
+public sealed record AnalysisTestingParams(string Analysis, string? AnalysisName, string Slides, double ToleranceUm);
+
 /// <summary>A task declared in an experiment file.</summary>
 /// <param name="Key">The key under <c>tasks</c>, as given to <c>lamina run</c>.</param>
 /// <param name="Name">The display name (<c>name</c>), the key when absent.</param>
@@ -63,8 +73,11 @@ public sealed record TaskSpec(
     /// <summary>For <c>dataset</c>: its typed params.</summary>
     public DatasetParams? Dataset { get; init; }
 
-    /// <summary>For <c>testing</c>: its typed params.</summary>
+    /// <summary>For <c>testing</c> of one model on a loader's tiles: its typed params.</summary>
     public TestingParams? Testing { get; init; }
+
+    /// <summary>For <c>testing</c> of a whole analysis on slides with ground truth: its typed params.</summary>
+    public AnalysisTestingParams? AnalysisTesting { get; init; }
 }
 
 /// <summary>A validated experiment file (<c>lamina.yaml</c>, format version 1).</summary>

@@ -16,7 +16,9 @@ internal sealed class ExperimentSchema
     private static readonly string[] DataKeys = ["loaders"];
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
     private static readonly string[] TaskTypes = ["custom", "training", "dataset", "testing"];
-    private static readonly string[] TestingKeys = ["model", "loader", "metrics"];
+    private static readonly string[] TestingKeys = ["model", "loader", "metrics", "analysis", "analysis_name", "slides", "tolerance_um"];
+    private static readonly string[] ModelTestingKeys = ["model", "loader", "metrics"];
+    private static readonly string[] AnalysisTestingKeys = ["analysis", "analysis_name", "slides", "tolerance_um"];
     private static readonly string[] DatasetKeys = ["loader", "name", "validation_split", "seed"];
     private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer"];
     private static readonly string[] OptimizerKeys = ["name", "learning_rate", "weight_decay", "momentum", "schedule", "step_size", "gamma", "warmup_epochs", "min_learning_rate"];
@@ -216,9 +218,12 @@ internal sealed class ExperimentSchema
         }
         if (type == "testing")
         {
-            return ReadTesting(parameters) is { } testing
-                ? new TaskSpec(key, name, tags, description, type, null, null, task) { Testing = testing }
-                : null;
+            return ReadTesting(parameters) switch
+            {
+                TestingParams testing => new TaskSpec(key, name, tags, description, type, null, null, task) { Testing = testing },
+                AnalysisTestingParams analysis => new TaskSpec(key, name, tags, description, type, null, null, task) { AnalysisTesting = analysis },
+                _ => null,
+            };
         }
         if (type == "dataset")
         {
@@ -231,13 +236,33 @@ internal sealed class ExperimentSchema
             : null;
     }
 
-    private TestingParams? ReadTesting(ConfigNode node)
+    // Either form: one model on a loader's tiles (TestingParams), or a whole analysis on slides with ground truth.
+    private object? ReadTesting(ConfigNode node)
     {
         if (_read.Mapping(node) is not { } testing)
         {
             return null;
         }
         _read.OnlyKeys(testing, TestingKeys);
+        var modelKeys = testing.Entries.Where(e => ModelTestingKeys.Contains(e.Key.Value, StringComparer.Ordinal)).ToList();
+        var analysisKeys = testing.Entries.Where(e => AnalysisTestingKeys.Contains(e.Key.Value, StringComparer.Ordinal)).ToList();
+        if (modelKeys.Count > 0 && analysisKeys.Count > 0)
+        {
+            _read.Diagnostics.Add(analysisKeys[0].Key,
+                $"a testing task tests one model ('model', 'loader') or a whole analysis ('analysis', 'slides'), not both; " +
+                $"remove '{analysisKeys[0].Key.Value}' or '{modelKeys[0].Key.Value}'");
+            return null;
+        }
+        if (modelKeys.Count == 0 && analysisKeys.Count > 0)
+        {
+            return ReadAnalysisTesting(testing);
+        }
+        if (modelKeys.Count == 0)
+        {
+            _read.Diagnostics.Add(testing,
+                "a testing task needs 'model' and 'loader' (one model on a loader's tiles) or 'analysis' and 'slides' (a whole analysis on slides with ground truth)");
+            return null;
+        }
         var model = _read.Required(testing, "model") is { } modelNode ? _read.String(modelNode, nonEmpty: true) : null;
         var loader = _read.Required(testing, "loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
         var ok = model is not null && loader is not null;
@@ -258,6 +283,38 @@ internal sealed class ExperimentSchema
             }
         }
         return ok ? new TestingParams(model!, loader!, metrics) : null;
+    }
+
+    private AnalysisTestingParams? ReadAnalysisTesting(ConfigMapping testing)
+    {
+        // Paths are checked when the task runs: the analysis file may be written after the experiment (as the demo does).
+        var analysis = _read.Required(testing, "analysis") is { } analysisNode ? _read.String(analysisNode, nonEmpty: true) : null;
+        var slides = _read.Required(testing, "slides") is { } slidesNode ? _read.String(slidesNode, nonEmpty: true) : null;
+        var ok = analysis is not null && slides is not null;
+        string? analysisName = null;
+        if (ConfigReading.Optional(testing, "analysis_name") is { } nameNode)
+        {
+            analysisName = _read.String(nameNode, nonEmpty: true);
+            ok &= analysisName is not null;
+        }
+        var tolerance = 30.0;
+        if (ConfigReading.Optional(testing, "tolerance_um") is { } toleranceNode)
+        {
+            if (_read.Number(toleranceNode) is not { } value)
+            {
+                ok = false;
+            }
+            else if (value <= 0 || !double.IsFinite(value))
+            {
+                _read.Diagnostics.Add(toleranceNode, $"must be more than zero, got {((ConfigScalar)toleranceNode).Value}");
+                ok = false;
+            }
+            else
+            {
+                tolerance = value;
+            }
+        }
+        return ok ? new AnalysisTestingParams(analysis!, analysisName, slides!, tolerance) : null;
     }
 
     private DatasetParams? ReadDataset(ConfigNode node, string taskKey)

@@ -43,7 +43,7 @@ public sealed class DiskLoader(
     double? mppOverride = null,
     int negativesPerPositive = 0) : IDataLoader, ITileSource
 {
-    private static readonly string[] SlideExtensions = [".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide", ".bif"];
+    internal static readonly string[] SlideExtensions = [".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide", ".bif"];
     private static readonly string[] LabelExtensions = [".geojson", ".json"];
 
     public IReadOnlyList<string> ClassNames { get; } = ["other", labelClass];

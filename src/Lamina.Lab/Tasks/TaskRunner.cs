@@ -112,6 +112,9 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
                 var parameters = task.Dataset!;
                 var dataset = new DatasetTask(store, blobs, DatasetTask.SourceOf(experiment, parameters, catalog), parameters, time, home.TilePlansPath);
                 return (context, token) => dataset.RunAsync(context, token);
+            case "testing" when task.AnalysisTesting is { } analysisTesting:
+                var wholeAnalysis = new AnalysisTestingTask(store, blobs, home, analysisTesting);
+                return (context, token) => wholeAnalysis.RunAsync(context, token);
             case "testing":
                 var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog, plugins);
                 return (context, token) => testing.RunAsync(context, token);

@@ -27,8 +27,10 @@ public sealed class AnalysisFixture : IDisposable
         SlidePath = _temp.Combine("slide.tif");
         Truth = SyntheticSlideGenerator.Generate(new SynthOptions(1536, 1536, Seed: 7), SlidePath, _temp.Combine("slide.geojson"));
         // Carcinoma everywhere (a strong positive bias), mitosis nowhere: what the engine does is then known exactly.
-        CarcinomaPackage = Package("carcinoma_model", ["Other", "Carcinoma"], positiveBias: 6, new InputSpec(224, 0.5, null, 0, 3));
-        MitosisPackage = Package("mitosis_model", ["Other", "Mitosis"], positiveBias: -6, new InputSpec(224, 0.25, null, 112, 3));
+        CarcinomaPackage = WritePackage(_temp.Combine("models", "carcinoma_model"), "carcinoma_model", ["Other", "Carcinoma"], positiveBias: 6,
+            new InputSpec(224, 0.5, null, 0, 3), [TestScalePreprocessing]);
+        MitosisPackage = WritePackage(_temp.Combine("models", "mitosis_model"), "mitosis_model", ["Other", "Mitosis"], positiveBias: -6,
+            new InputSpec(224, 0.25, null, 112, 3), [TestScalePreprocessing]);
     }
 
     public string SlidePath { get; }
@@ -41,9 +43,15 @@ public sealed class AnalysisFixture : IDisposable
 
     public string Root => _temp.Path;
 
-    private string Package(string name, IReadOnlyList<string> classes, float positiveBias, InputSpec input)
+    private static CardPlugin TestScalePreprocessing => new("TestScale", new System.Text.Json.Nodes.JsonObject { ["factor"] = 255.0 });
+
+    /// <summary>
+    /// Writes a model package whose head ignores its input (zero weights): every tile gets softmax([0, positiveBias]), so
+    /// what an analysis finds with it is known whatever the slide.
+    /// </summary>
+    internal static string WritePackage(string folder, string name, IReadOnlyList<string> classes, float positiveBias, InputSpec input,
+        IReadOnlyList<CardPlugin> preprocessing, Guid? trainingRun = null)
     {
-        var folder = _temp.Combine("models", name);
         Directory.CreateDirectory(folder);
         var head = new HeadModel(new LinearHead().Layers(512, 2), seed: 1);
         foreach (var parameter in head.Parameters) Array.Clear(parameter.Values);
@@ -57,10 +65,11 @@ public sealed class AnalysisFixture : IDisposable
             Name = name,
             Kind = "trained",
             Input = input,
-            Preprocessing = [new CardPlugin("TestScale", new System.Text.Json.Nodes.JsonObject { ["factor"] = 255.0 })],
+            Preprocessing = preprocessing,
             Classes = classes,
             Backbone = new BackboneReference(Backbone.ResNet18, 512, ModelPackages.Describe("backbone.onnx", backboneBytes)),
             Network = ModelPackages.Describe("head.onnx", headBytes),
+            TrainingRun = trainingRun,
         };
         File.WriteAllBytes(Path.Combine(folder, ModelPackage.CardFile), card.ToJson());
         return folder;
