@@ -132,10 +132,13 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, Pro
                 : $"run {run.Id} produced several models ({string.Join(", ", models)}): pick one with 'model:'");
             return null;
         }
-        if (!production.Contains(run.Id, name))
+        var marked = (await store.ListPublicationsAsync(run.Id, cancellationToken)).Any(p => p.ModelName == name);
+        if (!marked || !production.Contains(run.Id, name))
         {
             diagnostics.Add(referenceNode,
-                $"model '{name}' of run {run.Id} is not published (not in the production store {production.Root}): `lamina publish {run.Id}` first");
+                marked
+                    ? $"model '{name}' of run {run.Id} is marked published but missing from the production store {production.Root}"
+                    : $"model '{name}' of run {run.Id} is not published: `lamina publish {run.Id}` first");
             return null;
         }
         try

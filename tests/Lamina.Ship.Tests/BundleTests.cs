@@ -20,7 +20,7 @@ public sealed class BundleTests
     {
         var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync(datasetId: new string('d', 64));
-        stores.Publish(run, card);
+        await stores.PublishAsync(run, card);
         var analysis = stores.WriteAnalysis($"""
             version: 1
             analyses:

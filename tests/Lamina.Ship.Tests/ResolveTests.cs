@@ -10,7 +10,7 @@ public sealed class ResolveTests
         // Given a published model and an analysis file naming its run by a prefix, next to a manual model
         await using var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync();
-        stores.Publish(run, card);
+        await stores.PublishAsync(run, card);
         var analysis = stores.WriteAnalysis($"""
             # the short form
             version: 1

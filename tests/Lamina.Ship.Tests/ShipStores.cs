@@ -90,22 +90,10 @@ internal sealed class ShipStores : IAsyncDisposable
         return (run, card);
     }
 
-    /// <summary>What <c>lamina publish</c> does to the production store: the package and a manifest of its digests.</summary>
-    public void Publish(Guid run, ModelCard card)
-    {
-        var folder = Production.FolderOf(run, card.Name);
-        Directory.CreateDirectory(folder);
-        File.WriteAllBytes(Path.Combine(folder, ModelPackage.CardFile), card.ToJson());
-        File.WriteAllText(Path.Combine(folder, "backbone.onnx"), $"backbone of {card.Name}");
-        File.WriteAllText(Path.Combine(folder, "head.onnx"), $"head of {card.Name} in {run}");
-        var files = new[] { ModelPackage.CardFile, "backbone.onnx", "head.onnx" }.Select(n =>
-        {
-            var (sha, size) = ProductionStore.Digest(Path.Combine(folder, n));
-            return new PublishedFile(n, sha, size);
-        }).ToList();
-        var manifest = new PublishedManifest { Run = run, Model = card.Name, PublishedAt = DateTimeOffset.UnixEpoch, PublishedBy = "test", Files = files };
-        File.WriteAllText(Path.Combine(folder, ProductionStore.ManifestFile), JsonSerializer.Serialize(manifest, ProductionStore.JsonOptions));
-    }
+    /// <summary>Publishes the model as <c>lamina publish</c> does: copied into the production store and marked in the tracking store.</summary>
+    public async Task PublishAsync(Guid run, ModelCard card) =>
+        await new ModelPublisher(Store, Blobs, Production, TimeProvider.System)
+            .PublishAsync(new PublishRequest(run.ToString(), card.Name, "test", "test"), CancellationToken.None);
 
     public string WriteAnalysis(string text, string name = "analysis.yaml")
     {

@@ -12,7 +12,7 @@ public sealed class TraceTests
         // Given a trained, published run
         await using var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync(datasetId: new string('d', 64));
-        stores.Publish(run, card);
+        await stores.PublishAsync(run, card);
 
         // When it is traced by a prefix
         var lineage = await stores.Tracer().TraceAsync(run.ToString()[..8], CancellationToken.None);
@@ -36,7 +36,7 @@ public sealed class TraceTests
         // Given a bundle and a report of an analysis run from it
         await using var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync();
-        stores.Publish(run, card);
+        await stores.PublishAsync(run, card);
         var analysis = stores.WriteAnalysis($"""
             version: 1
             analyses:

@@ -84,10 +84,7 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
     {
         public Task AppendAsync(string action, string subject, string? oldValue, string? newValue, string? reason, CancellationToken cancellationToken)
         {
-            // AUDIT: the tracking store's audit trail arrives with `lamina publish`; after that merge this becomes
-            // `store.AppendAuditAsync(action, subject, oldValue, newValue, reason, cancellationToken)`.
-            _ = store;
-            return Task.CompletedTask;
+            return store.AppendAuditAsync(action, subject, oldValue, newValue, reason, cancellationToken);
         }
     }
 }

@@ -75,7 +75,10 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
         // The slide's digest goes into the report; hashing gigabytes runs beside the analysis, not before it.
         var slideDigest = Task.Run(() => Sha256Of(slide.Path), cancellationToken);
 
-        observer?.Step("verifying models");
+        // Tissue detection reads and thresholds an overview while the models are verified and loaded.
+        var detector = analysis.Tissue is { } tissue ? PluginBinder.Create<ITissueDetector>(tissue, catalog) : new OtsuTissueDetector();
+        var tissueMask = Task.Run(() => detector.Detect(slide), cancellationToken);
+        observer?.Step("verifying models, detecting tissue");
         using var backbones = new BackboneCache(options.Provider, options.IntraOpThreads);
         var models = new Dictionary<string, (ModelReference Reference, PackagedModel Model, AnalysisModel Runner)>(StringComparer.Ordinal);
         try
@@ -91,10 +94,7 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
                 var model = PackagedModel.Load(package, preprocessing, postprocessing, backbones, options.Provider, options.IntraOpThreads);
                 models[reference.Name] = (reference, model, new AnalysisModel(reference.Name, model, slide, options.Pipeline));
             }
-
-            observer?.Step("detecting tissue");
-            var detector = analysis.Tissue is { } tissue ? PluginBinder.Create<ITissueDetector>(tissue, catalog) : new OtsuTissueDetector();
-            var mask = detector.Detect(slide);
+            var mask = await tissueMask;
 
             var outputs = new ConcurrentDictionary<string, object>(StringComparer.Ordinal);
             var outcomes = new ConcurrentDictionary<string, FeatureOutcome>(StringComparer.Ordinal);
@@ -158,7 +158,9 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
         finally
         {
             foreach (var model in models.Values) model.Model.Dispose();
-            try { await slideDigest; } catch (OperationCanceledException) { } catch (IOException) { }
+            // Neither background task may outlive the slide handle they read.
+            // (Their failures, if any, were already observed above or do not matter once the analysis failed.)
+            await Task.WhenAll(slideDigest, tissueMask).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
     }
 
