@@ -89,7 +89,8 @@ public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, 
 
             Directory.Move(temporary, target);
             var provenanceSha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-            await audit.AppendAsync("bundle.built", target, null, $"provenance.json sha256 {provenanceSha}",
+            await audit.AppendAsync("bundle.built", target, null,
+                System.Text.Json.JsonSerializer.Serialize(new { provenance_sha256 = provenanceSha, files = files.Count, models = lockFile.Models.Select(m => $"{m.Run}/{m.Model}") }),
                 $"from {lockFile.ResolvedFile} (sha256 {lockFile.ResolvedSha256})", cancellationToken);
             return new BundleResult(target, statement, provenanceSha, files);
         }

@@ -12,7 +12,7 @@ public sealed class ShipCommandTests
     [Fact]
     public async Task ResolveBundleVerify_OnAPublishedModel_BuildsABundleThatVerifies_AndVerifyCatchesAnAlteredFile()
     {
-        // Given a store with a trained run whose model is in the production store (fake ONNX bytes: nothing runs them)
+        // Given a store with a trained run whose model is in the production store (fake ONNX bytes: nothing runs them), published with `lamina publish`
         using var temp = new TemporaryDirectory();
         var home = new LaminaHome(temp.Combine("home")).EnsureCreated();
         Guid run;
@@ -34,13 +34,6 @@ public sealed class ShipCommandTests
             };
             await ModelPackages.StoreAsync(store, blobs, run, card, new Dictionary<string, byte[]> { ["head.onnx"] = head }, CancellationToken.None);
             await store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
-            var folder = new ProductionStore(Path.Combine(home.Root, "production")).FolderOf(run, card.Name);
-            Directory.CreateDirectory(folder);
-            File.WriteAllBytes(Path.Combine(folder, "model.json"), card.ToJson());
-            File.WriteAllBytes(Path.Combine(folder, "head.onnx"), head);
-            var files = new[] { "model.json", "head.onnx" }.Select(n => ProductionStore.Digest(Path.Combine(folder, n)) is var (sha, size) ? new PublishedFile(n, sha, size) : null!).ToList();
-            var manifest = new PublishedManifest { Run = run, Model = card.Name, PublishedAt = DateTimeOffset.UnixEpoch, PublishedBy = "test", Files = files };
-            File.WriteAllBytes(Path.Combine(folder, ProductionStore.ManifestFile), JsonSerializer.SerializeToUtf8Bytes(manifest, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         }
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         var work = temp.Combine("customer");
@@ -59,6 +52,8 @@ public sealed class ShipCommandTests
                       classification_model: carcinoma_model
             """, Encoding.UTF8);
         var lamina = new LaminaProcess(home.Root);
+        var publish = await lamina.RunAsync(work, "publish", run.ToString()[..8], "--reason", "release 1");
+        Assert.True(publish.ExitCode == 0, publish.ToString());
 
         // When it is resolved, bundled and verified
         var resolve = await lamina.RunAsync(work, "resolve", "analysis.yaml", "-o", "release/resolved.yaml");
@@ -71,6 +66,12 @@ public sealed class ShipCommandTests
         Assert.True(verify.ExitCode == 0, verify.ToString());
         Assert.Contains("reference: models/carcinoma_model/", File.ReadAllText(Path.Combine(work, "bundle", "analysis.yaml")));
         Assert.Contains("1 models", verify.Stdout);
+
+        // And the audit trail holds the publication and the bundle, its chain intact
+        var audit = await lamina.RunAsync(work, "audit", "log", "--json");
+        Assert.Contains("model.published", audit.Stdout);
+        Assert.Contains("bundle.built", audit.Stdout);
+        Assert.Equal(0, (await lamina.RunAsync(work, "audit", "verify")).ExitCode);
 
         // And an altered model file makes verify fail naming it
         var altered = Path.Combine(work, "bundle", "models", "carcinoma_model", "head.onnx");
