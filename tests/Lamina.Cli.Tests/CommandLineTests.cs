@@ -136,6 +136,20 @@ public sealed class CommandLineTests : IDisposable
             Assert.True(File.Exists(Path.Combine(demo, "analysis", file)), file);
         }
 
+        // It ran from the bundle the demo built from the published models: the report names it, the bundle verifies,
+        // the trace from the report verifies down to the commits, the audit chain is intact, and a published run stays.
+        Assert.Equal(Path.Combine(demo, "bundle"), report.GetProperty("provenance").GetProperty("bundle").GetString());
+        Assert.All(report.GetProperty("models").EnumerateObject(), m => Assert.Equal("manual", m.Value.GetProperty("sourcing").GetString()));
+        Assert.True(File.Exists(Path.Combine(demo, "release", "resolved.yaml")) && File.Exists(Path.Combine(demo, "release", "lamina.lock.json")));
+        Assert.Equal(0, (await _lamina.RunAsync(demo, "verify", "bundle")).ExitCode);
+        var trace = await _lamina.RunAsync(demo, "trace", Path.Combine("analysis", "report.json"), "--json");
+        Assert.True(trace.ExitCode == 0, trace.ToString());
+        Assert.Contains(runs.Single(r => r.GetProperty("taskName").GetString() == "simple_train").GetProperty("id").GetString()!, trace.Stdout);
+        Assert.Equal(0, (await _lamina.RunAsync(demo, "audit", "verify")).ExitCode);
+        var delete = await _lamina.RunAsync(demo, "runs", "delete", training.GetProperty("id").GetString()!, "--yes");
+        Assert.NotEqual(0, delete.ExitCode);
+        Assert.Contains("is published", delete.Stderr);
+
         // The verbose form, on packages exported from the store, runs without the store and gives the same figures.
         foreach (var (name, model) in new[] { ("carcinoma", "my_class_model"), ("mitosis", "mitosis_model") })
         {

@@ -38,7 +38,8 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             ? Console.Error.WriteLine
             : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
         report($"Lamina demo (tracking store: {home.Root})");
-        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store, blobs, home);
+        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store, blobs, home,
+            new DemoReleaseSteps(store, blobs, home).RunAsync);
         var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining), report, CliContext.Cancellation);
         if (settings.Json)
         {
@@ -81,6 +82,12 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                     $"{c.MitosesMatched} within {Formats.Number(c.ToleranceUm)} µm: precision {Formats.Number(Math.Round(c.MitosisPrecision, 3))}, recall {Formats.Number(Math.Round(c.MitosisRecall, 3))}");
                 AnsiConsole.Write(truth);
                 AnsiConsole.MarkupLineInterpolated($"[grey]the analysis file is {analysis.AnalysisFile}; its results are in {analysis.OutputDirectory}[/]");
+                AnsiConsole.WriteLine();
+                AnsiConsole.MarkupLine($"[bold]lamina trace {Markup.Escape(Path.Combine(analysis.OutputDirectory, "report.json"))}[/]");
+                var lineage = await new Lamina.Ship.LineageTracer(store, blobs, Lamina.Ship.ProductionStore.Resolve(home.Root))
+                    .TraceAsync(Path.Combine(analysis.OutputDirectory, "report.json"), CliContext.Cancellation);
+                TraceCommand.Render(lineage);
+                if (lineage.HasProblem) code = LaminaApp.Failure;
             }
             AnsiConsole.MarkupLineInterpolated($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
         }

@@ -80,7 +80,7 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
     }
 
     /// <summary>The audit hook of Ship, wired to the tracking store.</summary>
-    private sealed class TrackingAudit(ITrackingStore store) : IBundleAudit
+    internal sealed class TrackingAudit(ITrackingStore store) : IBundleAudit
     {
         public Task AppendAsync(string action, string subject, string? oldValue, string? newValue, string? reason, CancellationToken cancellationToken)
         {
@@ -150,11 +150,17 @@ public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
         }
         else
         {
-            var tree = new Tree(Label(lineage));
-            Add(tree, lineage);
-            AnsiConsole.Write(tree);
+            Render(lineage);
         }
         return lineage.HasProblem ? LaminaApp.Failure : 0;
+    }
+
+    /// <summary>Writes the lineage as a tree, each digest marked verified, altered or missing.</summary>
+    internal static void Render(LineageNode lineage)
+    {
+        var tree = new Tree(Label(lineage));
+        Add(tree, lineage);
+        AnsiConsole.Write(tree);
     }
 
     private static void Add(IHasTreeNodes parent, LineageNode node)

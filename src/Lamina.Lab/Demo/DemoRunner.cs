@@ -28,6 +28,16 @@ public sealed record DemoOptions(int Slides = 4, int SlideSize = 8192, bool Trai
 /// <summary>The demo's analysis of a held-out slide: the analysis file it wrote, the results, and how they compare with the ground truth.</summary>
 public sealed record DemoAnalysis(string AnalysisFile, string OutputDirectory, AnalysisResult Result, GroundTruthComparison Comparison);
 
+/// <summary>What the demo hands its release step: where to write, the short-form analysis file, the held-out slide, the training runs.</summary>
+public sealed record DemoRelease(string OutputDirectory, string AnalysisFile, string Slide, IReadOnlyList<Guid> TrainingRuns, Action<string> Report);
+
+/// <summary>
+/// The production path of the demo — publish the trained models, resolve the analysis file, bundle it, and analyse the
+/// held-out slide from the bundle alone — which lives in Lamina.Ship, so the caller hands it in.
+/// </summary>
+/// <returns>The analysis result and the folder its outputs were written to.</returns>
+public delegate Task<(AnalysisResult Result, string OutputDirectory)> DemoReleaseStep(DemoRelease release, CancellationToken cancellationToken);
+
 /// <summary>
 /// The main job: writes the sample experiment into a fresh folder, makes it a git repository with one commit and
 /// one uncommitted change (as a data scientist's work in progress), runs its custom task, synthesises slides with
@@ -35,7 +45,7 @@ public sealed record DemoAnalysis(string AnalysisFile, string OutputDirectory, A
 /// references both models by run id, analyses a held-out slide with it against that slide's ground truth, and runs the
 /// sample's testing task of that analysis, which records the comparison as a run.
 /// </summary>
-public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobStore blobs, LaminaHome home)
+public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobStore blobs, LaminaHome home, DemoReleaseStep? release = null)
 {
     public const string Sample = "normalization-test";
     public const string Task = "check_normalization";
@@ -125,13 +135,21 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobSto
         await File.WriteAllTextAsync(analysisFile, AnalysisYaml(carcinomaRun, mitosisRun), cancellationToken);
         report($"wrote {analysisFile}: the breast analysis, its models referenced by the runs that trained them");
 
-        var loaded = AnalysisFileReader.LoadWithPlugins(analysisFile, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
-        var definition = loaded.File.Select(null);
-        report("analysing the held-out slide: lamina analyze held-out/slide-held-out.tif --config analysis.yaml --out analysis");
-        var result = await new AnalysisEngine(loaded.Plugins.Catalog, new StoreModelLocator(store, blobs, home))
-            .RunAsync(loaded.File, definition, slide, new AnalysisOptions(), cancellationToken);
-        var directory = Path.Combine(output, "analysis");
-        AnalysisReport.Write(result, directory);
+        AnalysisResult result;
+        string directory;
+        if (release is not null)
+        {
+            (result, directory) = await release(new DemoRelease(output, analysisFile, slide, [carcinomaRun, mitosisRun], report), cancellationToken);
+        }
+        else
+        {
+            var loaded = AnalysisFileReader.LoadWithPlugins(analysisFile, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+            report("analysing the held-out slide: lamina analyze held-out/slide-held-out.tif --config analysis.yaml --out analysis");
+            result = await new AnalysisEngine(loaded.Plugins.Catalog, new StoreModelLocator(store, blobs, home))
+                .RunAsync(loaded.File, loaded.File.Select(null), slide, new AnalysisOptions(), cancellationToken);
+            directory = Path.Combine(output, "analysis");
+            AnalysisReport.Write(result, directory);
+        }
         var comparison = GroundTruthComparison.Compare(result, QuPathGeoJson.Read(truthPath), ToleranceUm);
         report(string.Create(CultureInfo.InvariantCulture,
             $"carcinoma: {comparison.CarcinomaFoundMm2:0.###} mm² found, {comparison.CarcinomaTrueMm2:0.###} mm² drawn, Dice {comparison.CarcinomaDice:0.###}"));
