@@ -5,6 +5,8 @@ using Lamina.Core;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
+using Lamina.Core.Slides;
+using Lamina.Core.Slides.Tiling;
 using Lamina.Lab.Datasets;
 using Lamina.Lab.Embeddings;
 using Lamina.Lab.Experiments;
@@ -42,10 +44,6 @@ internal sealed class TestingTask(
         {
             await store.RecordRunModelAsync(run.RunId, lineage, cancellationToken);
         }
-        if (card.Backbone is null)
-        {
-            throw new LaminaException($"model '{card.Name}' is a whole network; testing runs backbone-and-head models for now");
-        }
         if (!card.Classes.SequenceEqual(_source.ClassNames))
         {
             throw new LaminaException(
@@ -56,28 +54,16 @@ internal sealed class TestingTask(
         var built = await new DatasetBuilder(store, blobs, time) { TilePlanCachePath = home.TilePlansPath }.BuildAsync(_source,
             new DatasetParams(_parameters.Loader, $"{task.Key}.{_parameters.Loader}", 0, 0), run, "input", cancellationToken);
 
-        // The backbone the card names, checked against the digest the card records.
-        using var backbone = LoadBackbone(card.Backbone, files);
-        var preprocessing = card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec("model card"), catalog)).ToList();
-        var digest = TrainingTask.PreprocessingDigest([.. card.Preprocessing.Select(p => p.ToSpec("model card"))], catalog, plugins);
-        var requests = built.Slides
-            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
-            .ToList();
-        var embedded = await new EmbeddingService(new EmbeddingCache(home.EmbeddingsPath)).EmbedAsync(requests, tile =>
-        {
-            foreach (var step in preprocessing) tile = step.Apply(tile);
-            return tile;
-        }, digest, backbone, null, cancellationToken);
-        run.Log($"embeddings: {embedded.Computed} computed, {embedded.FromCache} from the cache");
-
-        using var head = new InferenceSession(files[card.Network.Name]);
+        var predictions = card.Backbone is null
+            ? await PredictWholeNetworkAsync(card, files, built, run, cancellationToken)
+            : await PredictOnEmbeddingsAsync(card, files, built, run, cancellationToken);
         var classes = card.Classes.Count;
         var scores = new List<float[]>();
         var labels = new List<int>();
         var slideOf = new List<int>();
         for (var s = 0; s < built.Slides.Count; s++)
         {
-            var probabilities = Predict(head, embedded.Embeddings[s], classes);
+            var probabilities = predictions[s];
             for (var t = 0; t < built.Slides[s].Tiles.Count; t++)
             {
                 scores.Add(probabilities[t]);
@@ -119,8 +105,66 @@ internal sealed class TestingTask(
                 new Dictionary<string, IReadOnlyList<(double X, double Y)>> { [card.Classes[1]] = curve })), cancellationToken);
         }
         await run.LogArtifactAsync("test/per_slide.csv", PerSlide(built, scores, labels, slideOf, card.Classes), cancellationToken);
-        await run.LogArtifactAsync("test/results.json", Json(new { model = card.Name, head = card.Network.Sha256, dataset = built.Record.Id, metrics = results }), cancellationToken);
+        await run.LogArtifactAsync("test/results.json", Json(new { model = card.Name, head = card.Network.Sha256, dataset = built.Record.Id, metrics = results.ToDictionary(r => r.Key, r => double.IsFinite(r.Value) ? r.Value : (double?)null) }), cancellationToken);
         run.Log(string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {r.Value:G4}"))));
+    }
+
+    // Backbone embeddings through the shared cache, then the exported head.
+    private async Task<IReadOnlyList<float[][]>> PredictOnEmbeddingsAsync(ModelCard card, Dictionary<string, byte[]> files, BuiltDataset built, IRunContext run,
+        CancellationToken cancellationToken)
+    {
+        // The backbone the card names, checked against the digest the card records.
+        using var backbone = LoadBackbone(card.Backbone!, files);
+        var preprocessing = card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec("model card"), catalog)).ToList();
+        var digest = TrainingTask.PreprocessingDigest([.. card.Preprocessing.Select(p => p.ToSpec("model card"))], catalog, plugins);
+        var requests = built.Slides
+            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
+            .ToList();
+        var embedded = await new EmbeddingService(new EmbeddingCache(home.EmbeddingsPath)).EmbedAsync(requests, tile =>
+        {
+            foreach (var step in preprocessing) tile = step.Apply(tile);
+            return tile;
+        }, digest, backbone, null, cancellationToken);
+        run.Log($"embeddings: {embedded.Computed} computed, {embedded.FromCache} from the cache");
+
+        using var head = new InferenceSession(files[card.Network.Name]);
+        return [.. embedded.Embeddings.Select(e => Predict(head, e, card.Classes.Count))];
+    }
+
+    // A whole network (an imported classifier) sees the tiles themselves, through the engine's model runner: the card's
+    // preprocessing, the network, then its postprocessing.
+    private async Task<IReadOnlyList<float[][]>> PredictWholeNetworkAsync(ModelCard card, Dictionary<string, byte[]> files, BuiltDataset built, IRunContext run,
+        CancellationToken cancellationToken)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"lamina-package-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            foreach (var (name, bytes) in files) await File.WriteAllBytesAsync(Path.Combine(folder, name), bytes, cancellationToken);
+            await File.WriteAllBytesAsync(Path.Combine(folder, ModelPackage.CardFile), card.ToJson(), cancellationToken);
+            using var backbones = new BackboneCache();
+            using var model = PackagedModel.Load(ModelPackage.Open(folder),
+                [.. card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec("model card"), catalog))],
+                [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec("model card"), catalog))], backbones);
+            var results = new List<float[][]>();
+            foreach (var slide in built.Slides)
+            {
+                using var opened = Slide.Open(slide.SlidePath);
+                var plan = Tiler.Plan(opened, slide.Options).WithTiles([.. slide.Tiles.Select(t => t.Tile)]);
+                var outputs = new List<float[]>(plan.KeptTiles);
+                await foreach (var batch in TilePipeline.ReadAsync(opened, plan, null, cancellationToken))
+                {
+                    outputs.AddRange(model.Predict(batch.Pixels, batch.Count));
+                }
+                results.Add([.. outputs]);
+            }
+            run.Log($"whole network: {results.Sum(r => r.Length)} tiles predicted");
+            return results;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private async Task<(ModelCard Card, Dictionary<string, byte[]> Files, RunModel? Lineage)> LoadModelAsync(string baseDirectory, CancellationToken cancellationToken)

@@ -27,7 +27,7 @@ public sealed class ModelImporterTests : IAsyncLifetime
     }
 
     /// <summary>A tiny image classifier: N×3×8×8 → global average → Gemm to two logits.</summary>
-    internal static byte[] TinyClassifier(int classes = 2)
+    internal static byte[] TinyClassifier(int classes = 2, bool anySize = false)
     {
         static ValueInfoProto Value(string name, params object[] dims)
         {
@@ -45,7 +45,7 @@ public sealed class ModelImporterTests : IAsyncLifetime
         bias.Dims.Add(classes);
         bias.FloatData.AddRange(Enumerable.Repeat(0f, classes));
         var graph = new GraphProto { Name = "tiny" };
-        graph.Input.Add(Value("image", "N", 3, 8, 8));
+        graph.Input.Add(anySize ? Value("image", "N", 3, "H", "W") : Value("image", "N", 3, 8, 8));
         graph.Output.Add(Value("logits", "N", classes));
         graph.Initializer.AddRange([weights, bias]);
         graph.Node.Add(new NodeProto { OpType = "GlobalAveragePool", Input = { "image" }, Output = { "pooled" } });
