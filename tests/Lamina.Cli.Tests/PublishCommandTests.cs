@@ -19,7 +19,7 @@ public sealed class PublishCommandTests : IDisposable
     private string DatabasePath => Path.Combine(_lamina.Home, "tracking.db");
 
     // A run with a model package, stored through the API (training one through the CLI would take a minute).
-    private async Task<Guid> RunWithModelAsync(RunStatus status)
+    private async Task<Guid> RunWithModelAsync(RunStatus status, int headBytes = 0)
     {
         var home = new LaminaHome(_lamina.Home).EnsureCreated();
         await using var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None, actor: "ada@gpu-01");
@@ -27,7 +27,7 @@ public sealed class PublishCommandTests : IDisposable
         var environment = new EnvironmentInfo("os", "x64", "cpu", 1, 1, null, "net", "0", new Dictionary<string, string>());
         var run = await store.CreateRunAsync(
             new NewRun("cli", "train", "training", [], null, "ada", "gpu-01", "lamina.yaml", "{}", null, environment, []), CancellationToken.None);
-        var head = Encoding.UTF8.GetBytes("head weights");
+        var head = headBytes == 0 ? Encoding.UTF8.GetBytes("head weights") : RandomBytes(headBytes);
         var card = new ModelCard
         {
             Name = "tumour",
@@ -42,6 +42,50 @@ public sealed class PublishCommandTests : IDisposable
     }
 
     private async Task<LaminaResult> RunAsync(params string[] arguments) => await _lamina.RunAsync(_temp.Path, arguments);
+
+    private static byte[] RandomBytes(int count)
+    {
+        var bytes = new byte[count];
+        new Random(7).NextBytes(bytes);
+        return bytes;
+    }
+
+    [Fact]
+    public async Task Publish_KilledAtRandomMoments_LeavesNoModelOrAWholeVerifiedOne_AndTheNextPublishCompletes()
+    {
+        // Given a run whose model is big enough (48 MB) for a kill to land while it is being copied or verified
+        var run = await RunWithModelAsync(RunStatus.Completed, headBytes: 48 << 20);
+        var production = new Lamina.Ship.ProductionStore(Path.Combine(_lamina.Home, "production"));
+        var random = new Random(11);
+
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            // When `lamina publish` is killed after a random delay
+            using (var process = _lamina.Start(_temp.Path, "publish", run.ToString()))
+            {
+                await Task.Delay(random.Next(300, 2500));
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            // Then the production store holds either no model or a whole one that verifies
+            if (production.Contains(run, "tumour"))
+            {
+                var published = production.Open(run, "tumour");
+                Assert.Equal(48 << 20, new FileInfo(Path.Combine(published.Directory, "head.onnx")).Length);
+            }
+            else
+            {
+                Assert.False(Directory.Exists(production.FolderOf(run, "tumour")));
+            }
+        }
+
+        // And a last publish, left to finish, completes (or finds it done), and the audit chain is intact
+        var last = await RunAsync("publish", run.ToString());
+        Assert.True(last.ExitCode == 0, last.ToString());
+        production.Open(run, "tumour");
+        Assert.Equal(0, (await RunAsync("audit", "verify")).ExitCode);
+    }
 
     [Fact]
     public async Task Publish_CopiesTheModel_SaysSoWhenRepeated_AndTheRunCanNoLongerBeDeleted()

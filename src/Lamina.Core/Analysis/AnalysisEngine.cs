@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using System.Threading.Channels;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
@@ -194,11 +195,40 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
             {
                 throw new AnalysisException($"model '{name}' takes {model.TileSize}-pixel tiles, the plan gives {plan.OutputSize}");
             }
-            await foreach (var batch in TilePipeline.ReadAsync(slide, plan, pipeline, cancellationToken))
+            // Three stages overlap: the pipeline's readers, the preparation (preprocessing) of the next batch, and the
+            // inference of this one; one prepared batch waits at most, so memory stays a few batches.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var prepared = Channel.CreateBounded<(Tile[] Tiles, float[] Values)>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+            var producer = Task.Run(async () =>
             {
-                var predictions = model.Predict(batch.Pixels, batch.Count);
-                Interlocked.Add(ref _tilesSeen, batch.Count);
-                for (var i = 0; i < batch.Count; i++) yield return new TilePrediction(batch.Tiles[i], predictions[i]);
+                try
+                {
+                    await foreach (var batch in TilePipeline.ReadAsync(slide, plan, pipeline, stop.Token))
+                    {
+                        var values = model.Prepare(batch.Pixels, batch.Count);
+                        await prepared.Writer.WriteAsync((batch.Tiles, values), stop.Token);
+                    }
+                    prepared.Writer.Complete();
+                }
+                catch (Exception e)
+                {
+                    prepared.Writer.Complete(e);
+                }
+            }, stop.Token);
+            try
+            {
+                await foreach (var (tiles, values) in prepared.Reader.ReadAllAsync(stop.Token))
+                {
+                    var predictions = model.Infer(values, tiles.Length);
+                    Interlocked.Add(ref _tilesSeen, tiles.Length);
+                    for (var i = 0; i < tiles.Length; i++) yield return new TilePrediction(tiles[i], predictions[i]);
+                }
+            }
+            finally
+            {
+                // Stopping early (or failing) stops the producer and waits for it, so no reader outlives the slide.
+                await stop.CancelAsync();
+                await producer.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
         }
     }

@@ -65,7 +65,9 @@ public sealed class Backbone : IDisposable
     /// <param name="provider">Where to run; CUDA only when asked for, and an error when it cannot start.</param>
     /// <param name="intraOpThreads">ONNX Runtime's threads within an operator. Default: one per processor.</param>
     /// <param name="batchSize">Tiles per ONNX Runtime call. Default <see cref="DefaultBatchSize"/>.</param>
-    public static Backbone Load(string nameOrPath, ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null, int? batchSize = null)
+    /// <param name="spinning">Whether ONNX Runtime's threads spin between calls: off when tiles are read and prepared beside inference.</param>
+    public static Backbone Load(string nameOrPath, ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null, int? batchSize = null,
+        bool spinning = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
         var batch = batchSize ?? DefaultBatchSize;
@@ -93,7 +95,7 @@ public sealed class Backbone : IDisposable
 
         var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Convert.ToHexStringLower(SHA256.HashData(file.Bytes)));
         var session = new Lazy<InferenceSession>(
-            () => OnnxSessions.Create(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads),
+            () => OnnxSessions.Create(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads, spinning),
             LazyThreadSafetyMode.ExecutionAndPublication);
         if (provider != ExecutionProvider.Cpu)
         {

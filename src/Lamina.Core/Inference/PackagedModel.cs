@@ -54,7 +54,7 @@ public sealed class PackagedModel : IDisposable
             throw new LaminaException($"model '{card.Name}': its card says {card.Input.TileSize}-pixel tiles but its backbone takes {backbone.Spec.TileSize}");
         }
         var path = package.PathOf(card.Network);
-        var session = OnnxSessions.Create(path, File.ReadAllBytes(path), provider, intraOpThreads ?? Environment.ProcessorCount);
+        var session = OnnxSessions.Create(path, File.ReadAllBytes(path), provider, intraOpThreads ?? Environment.ProcessorCount, backbones.Spinning);
         if (session.InputMetadata.Count != 1)
         {
             session.Dispose();
@@ -65,7 +65,13 @@ public sealed class PackagedModel : IDisposable
 
     /// <summary>Predicts <paramref name="count"/> tiles given as RGB bytes, tile after tile, each <see cref="TileSize"/>² × 3.</summary>
     /// <returns>One array of values per tile.</returns>
-    public float[][] Predict(ReadOnlySpan<byte> rgb, int count)
+    public float[][] Predict(ReadOnlySpan<byte> rgb, int count) => Infer(Prepare(rgb, count), count);
+
+    /// <summary>
+    /// The preprocessing half of <see cref="Predict"/>: the tiles as the network takes them (count × size² × 3 floats,
+    /// height × width × channels), so that one batch can be prepared while the previous one is inferred.
+    /// </summary>
+    public float[] Prepare(ReadOnlySpan<byte> rgb, int count)
     {
         var side = TileSize;
         var values = side * side * 3;
@@ -84,7 +90,13 @@ public sealed class PackagedModel : IDisposable
             }
             tile.Data.CopyTo(tiles, i * values);
         }
+        return tiles;
+    }
 
+    /// <summary>The inference half of <see cref="Predict"/>, on tiles from <see cref="Prepare"/>.</summary>
+    public float[][] Infer(float[] tiles, int count)
+    {
+        var side = TileSize;
         DenseTensor<float> input;
         if (_backbone is { } backbone)
         {
@@ -137,8 +149,12 @@ public sealed class PackagedModel : IDisposable
 }
 
 /// <summary>Backbones loaded once per digest and shared by the models of an analysis; disposing it disposes them.</summary>
-public sealed class BackboneCache(ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null) : IDisposable
+/// <param name="spinning">Whether ONNX Runtime's threads spin between calls (see <see cref="Backbone.Load"/>); off by default, as an analysis reads and prepares tiles beside inference.</param>
+public sealed class BackboneCache(ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null, bool spinning = false) : IDisposable
 {
+    /// <summary>Whether the sessions of models sharing these backbones spin between calls.</summary>
+    public bool Spinning => spinning;
+
     private readonly Dictionary<string, Backbone> _loaded = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
@@ -149,7 +165,7 @@ public sealed class BackboneCache(ExecutionProvider provider = ExecutionProvider
         {
             if (_loaded.TryGetValue(reference.File.Sha256, out var known)) return known;
             var builtIn = string.Equals(reference.Name, Backbone.ResNet18, StringComparison.OrdinalIgnoreCase);
-            var backbone = Backbone.Load(builtIn ? Backbone.ResNet18 : package.PathOf(reference.File), provider, intraOpThreads);
+            var backbone = Backbone.Load(builtIn ? Backbone.ResNet18 : package.PathOf(reference.File), provider, intraOpThreads, spinning: spinning);
             if (backbone.Spec.Sha256 != reference.File.Sha256)
             {
                 backbone.Dispose();

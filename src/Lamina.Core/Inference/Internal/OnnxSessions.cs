@@ -5,7 +5,11 @@ namespace Lamina.Core.Inference.Internal;
 /// <summary>ONNX Runtime sessions as Lamina runs them: fixed threads, sequential, and the asked-for provider or an error.</summary>
 internal static class OnnxSessions
 {
-    public static InferenceSession Create(string path, byte[] model, ExecutionProvider provider, int threads)
+    /// <param name="spinning">
+    /// Whether ONNX Runtime's threads spin-wait between calls: fastest when inference is all the process does; off when
+    /// other threads (tile readers, preprocessing) need the processors between calls.
+    /// </param>
+    public static InferenceSession Create(string path, byte[] model, ExecutionProvider provider, int threads, bool spinning = true)
     {
         using var options = new SessionOptions
         {
@@ -14,6 +18,7 @@ internal static class OnnxSessions
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (!spinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         if (provider == ExecutionProvider.Cuda)
         {
             try
