@@ -199,6 +199,64 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Analyze_WithAFeatureWrittenInTheExperimentRepository_RunsItAfterWhatItRequires()
+    {
+        // Given a feature class in a folder of the analysis file's sources_path, reading the carcinoma region
+        using var temp = new TemporaryDirectory();
+        Directory.CreateDirectory(temp.Combine("features"));
+        System.IO.File.WriteAllText(temp.Combine("features", "CarcinomaShare.cs"), """
+            using Lamina.Core.Analysis;
+            using Lamina.Core.Inference;
+            using Lamina.Core.Plugins;
+            using NetTopologySuite.Geometries;
+
+            // The preprocessing the fixture's model cards name, as an experiment repository would hold it.
+            public sealed class TestScale(double factor) : IPreprocessing
+            {
+                public ImageTensor Apply(ImageTensor image) => image.Map(v => (float)(v / factor));
+            }
+
+            public sealed class CarcinomaShare(double scale = 1.0) : IFeature
+            {
+                public IReadOnlyList<string> ModelRoles => [];
+                public IReadOnlyList<string> Requires => ["carcinoma.region"];
+                public IReadOnlyList<string> Provides => [];
+
+                public Task RunAsync(IFeatureContext context, CancellationToken cancellationToken)
+                {
+                    var region = context.Input<Geometry>("carcinoma.region");
+                    context.Figure("share_of_slide", scale * region.Area / (context.Slide.Width * (double)context.Slide.Height), "fraction");
+                    return Task.CompletedTask;
+                }
+            }
+            """);
+        var path = temp.Combine("analysis.yaml");
+        System.IO.File.WriteAllText(path, $"""
+            version: 1
+            sources_path: [features/]
+            analyses:
+              - name: breast
+                models:
+                  carcinoma_model: {"{"}sourcing: manual, reference: {fixture.CarcinomaPackage}{"}"}
+                features:
+                  - cls: CarcinomaShare
+                    params: {"{"}scale: 2.0{"}"}
+                  - cls: Carcinoma
+                    models: {"{"}classification_model: carcinoma_model{"}"}
+            """);
+
+        // When the file is loaded with its plug-ins and analysed
+        var loaded = AnalysisFileReader.LoadWithPlugins(path, temp.Combine("plugin-cache"), Lamina.Lab.Tasks.TaskRunner.BuiltInAssemblies);
+        var result = await new AnalysisEngine(loaded.Plugins.Catalog, new PackageFolderLocator())
+            .RunAsync(loaded.File, loaded.File.Select(null), fixture.SlidePath);
+
+        // Then the user's feature ran after Carcinoma, on its region, with its params
+        var area = result.Regions.Single(r => r.Classification == "Carcinoma").Geometry.Area;
+        var share = result.Features.Single(f => f.Name == "CarcinomaShare").Figures.Single().Value;
+        Assert.Equal(2.0 * area / (result.SlideWidth * (double)result.SlideHeight), share, 12);
+    }
+
+    [Fact]
     public void Suppress_KeepsTheStrongestOfNearbyDetections()
     {
         var kept = Core.Analysis.Features.Mitosis.Suppress([new(0, 0, 0.6), new(10, 0, 0.9), new(100, 0, 0.7), new(105, 3, 0.7)], radius: 20);
