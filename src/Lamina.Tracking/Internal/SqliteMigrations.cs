@@ -162,87 +162,7 @@ internal static class SqliteMigrations
         CREATE TRIGGER runs_published_no_delete BEFORE DELETE ON runs
             WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.id)
             BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_git_published_no_insert BEFORE INSERT ON run_git
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_git_published_no_update BEFORE UPDATE ON run_git
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_git_published_no_delete BEFORE DELETE ON run_git
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_plugin_sources_published_no_insert BEFORE INSERT ON run_plugin_sources
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_plugin_sources_published_no_update BEFORE UPDATE ON run_plugin_sources
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_plugin_sources_published_no_delete BEFORE DELETE ON run_plugin_sources
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER metrics_published_no_insert BEFORE INSERT ON metrics
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER metrics_published_no_update BEFORE UPDATE ON metrics
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER metrics_published_no_delete BEFORE DELETE ON metrics
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER artifacts_published_no_insert BEFORE INSERT ON artifacts
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER artifacts_published_no_update BEFORE UPDATE ON artifacts
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER artifacts_published_no_delete BEFORE DELETE ON artifacts
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_logs_published_no_insert BEFORE INSERT ON run_logs
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_logs_published_no_update BEFORE UPDATE ON run_logs
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_logs_published_no_delete BEFORE DELETE ON run_logs
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER models_published_no_insert BEFORE INSERT ON models
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER models_published_no_update BEFORE UPDATE ON models
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER models_published_no_delete BEFORE DELETE ON models
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_datasets_published_no_insert BEFORE INSERT ON run_datasets
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_datasets_published_no_update BEFORE UPDATE ON run_datasets
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_datasets_published_no_delete BEFORE DELETE ON run_datasets
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_slides_published_no_insert BEFORE INSERT ON run_slides
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_slides_published_no_update BEFORE UPDATE ON run_slides
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_slides_published_no_delete BEFORE DELETE ON run_slides
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_models_published_no_insert BEFORE INSERT ON run_models
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_models_published_no_update BEFORE UPDATE ON run_models
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        CREATE TRIGGER run_models_published_no_delete BEFORE DELETE ON run_models
-            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
-            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+        """ + RunTablesFrozenWhenPublished() + """
 
         CREATE TABLE audit_log (
             seq        INTEGER PRIMARY KEY,
@@ -263,4 +183,20 @@ internal static class SqliteMigrations
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
     ];
+
+    // Every table holding a run's rows refuses inserts, updates and deletes for a published run: three triggers each.
+    private static string RunTablesFrozenWhenPublished() => string.Concat(
+        new[] { "run_git", "run_plugin_sources", "metrics", "artifacts", "run_logs", "models", "run_datasets", "run_slides", "run_models" }
+            .Select(table => $"""
+
+                CREATE TRIGGER {table}_published_no_insert BEFORE INSERT ON {table}
+                    WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)
+                    BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+                CREATE TRIGGER {table}_published_no_update BEFORE UPDATE ON {table}
+                    WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id OR run_id = NEW.run_id)
+                    BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+                CREATE TRIGGER {table}_published_no_delete BEFORE DELETE ON {table}
+                    WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.run_id)
+                    BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+                """));
 }
