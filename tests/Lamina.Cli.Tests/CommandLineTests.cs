@@ -142,6 +142,20 @@ public sealed class CommandLineTests : IDisposable
         Assert.All(report.GetProperty("models").EnumerateObject(), m => Assert.Equal("manual", m.Value.GetProperty("sourcing").GetString()));
         Assert.True(File.Exists(Path.Combine(demo, "release", "resolved.yaml")) && File.Exists(Path.Combine(demo, "release", "lamina.lock.json")));
         Assert.Equal(0, (await _lamina.RunAsync(demo, "verify", "bundle")).ExitCode);
+
+        // The bundle alone, moved elsewhere, analyses with an empty Lamina home (no tracking store, no caches) and gives
+        // the same figures, its report naming the bundle.
+        var moved = _temp.Combine("customer-site", "bundle");
+        Directory.CreateDirectory(Path.GetDirectoryName(moved)!);
+        Directory.Move(Path.Combine(demo, "bundle"), moved);
+        var offline = await new LaminaProcess(_temp.Combine("empty-home")).RunAsync(demo, "analyze", Path.Combine("held-out", "slide-held-out.tif"),
+            "--config", Path.Combine(moved, "analysis.yaml"), "--out", _temp.Combine("offline"), "--json");
+        Assert.True(offline.ExitCode == 0, offline.ToString());
+        var offlineReport = JsonDocument.Parse(offline.Stdout).RootElement;
+        Assert.Equal(moved, offlineReport.GetProperty("provenance").GetProperty("bundle").GetString());
+        Assert.Equal(figures.GetProperty("Mitosis").GetProperty("figures").ToString(), offlineReport.GetProperty("features").GetProperty("Mitosis").GetProperty("figures").ToString());
+        Assert.False(File.Exists(_temp.Combine("empty-home", "tracking.db")));
+        Directory.Move(moved, Path.Combine(demo, "bundle"));
         var trace = await _lamina.RunAsync(demo, "trace", Path.Combine("analysis", "report.json"), "--json");
         Assert.True(trace.ExitCode == 0, trace.ToString());
         Assert.Contains(runs.Single(r => r.GetProperty("taskName").GetString() == "simple_train").GetProperty("id").GetString()!, trace.Stdout);
