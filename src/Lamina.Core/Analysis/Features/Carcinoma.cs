@@ -29,9 +29,15 @@ public sealed class Carcinoma(double threshold = 0.5, string? positiveClass = nu
         var plan = Tiler.Plan(context.Slide, model.Tiling(minTissue), context.Tissue);
         var factory = new GeometryFactory();
         var boxes = new List<Geometry>();
+        // Boxes from the unrounded grid (tile positions are rounded to whole pixels): neighbours then share their edge
+        // exactly and merge into one polygon, with no sliver between them.
+        var size0 = plan.OutputSize * plan.Downsample;
+        var stride0 = (plan.OutputSize - plan.Options.Overlap) * plan.Downsample;
         var heatmap = await FeatureMath.ClassifyAsync(context, model, plan, positive, "carcinoma", (tile, probability) =>
         {
-            if (probability >= threshold) boxes.Add(factory.ToGeometry(new Envelope(tile.X, tile.X + tile.Width, tile.Y, tile.Y + tile.Height)));
+            if (probability < threshold) return;
+            var (x, y) = (tile.Column * stride0, tile.Row * stride0);
+            boxes.Add(factory.ToGeometry(new Envelope(x, x + size0, y, y + size0)));
         }, cancellationToken);
 
         var region = boxes.Count == 0 ? factory.CreatePolygon() : CascadedPolygonUnion.Union(boxes);
