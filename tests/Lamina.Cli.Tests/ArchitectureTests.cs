@@ -86,5 +86,8 @@ internal static class TestPaths
 
     public static string Sample(string name) => Path.Combine(RepositoryRoot, "samples", name);
 
+    /// <summary>A file of the shared test data (the real CMU-1-Small-Region.svs, a broken slide).</summary>
+    public static string TestData(string name) => Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "testdata", name));
+
     public static Assembly Cli => typeof(LaminaApp).Assembly;
 }

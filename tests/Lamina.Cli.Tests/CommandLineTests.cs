@@ -202,6 +202,15 @@ public sealed class CommandLineTests : IDisposable
         }
         Assert.Equal(report.GetProperty("provenance").GetProperty("models").ToString(), verbose.GetProperty("provenance").GetProperty("models").ToString());
 
+        // The same models on the real Aperio slide: its figures, its digest in the report, its overlay.
+        var real = await _lamina.RunAsync(demo, "analyze", TestPaths.TestData("CMU-1-Small-Region.svs"), "--config", "verbose.yaml", "--out", "cmu", "--json");
+        Assert.True(real.ExitCode == 0, real.ToString());
+        var cmu = JsonDocument.Parse(real.Stdout).RootElement;
+        Assert.True(cmu.GetProperty("features").GetProperty("TissueArea").GetProperty("figures").GetProperty("area_mm2").GetProperty("value").GetDouble() > 0.1);
+        Assert.Equal(cmu.GetProperty("slide").GetProperty("sha256").GetString(),
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(TestPaths.TestData("CMU-1-Small-Region.svs")))));
+        Assert.True(File.Exists(Path.Combine(demo, "cmu", "overlay-carcinoma.tif")));
+
         // A broken dependency graph stops before any model is loaded, naming what is missing.
         File.WriteAllText(Path.Combine(demo, "broken.yaml"), File.ReadAllText(Path.Combine(demo, "verbose.yaml")).Replace(
             "      - cls: Carcinoma\n        models: {classification_model: carcinoma_model}\n", ""));

@@ -12,7 +12,7 @@ public sealed class SlideCommandTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static string TestData(string name) => Path.GetFullPath(Path.Combine(TestPaths.RepositoryRoot, "..", "shared", "testdata", name));
+    private static string TestData(string name) => TestPaths.TestData(name);
 
     [Fact]
     public async Task SlideInfo_Json_DescribesTheRealAperioSlide()
