@@ -126,4 +126,32 @@ public sealed class ResolveTests
         Assert.False(File.Exists(output));
         Assert.False(File.Exists(LockFile.PathBeside(output)));
     }
+
+    [Fact]
+    public async Task Resolve_APublishedModelMissingFromTheProductionStore_IsRefusedSayingSo()
+    {
+        // Given a published model whose production copy was then removed (a lost or moved production store)
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync();
+        await stores.PublishAsync(run, card);
+        Directory.Delete(stores.Production.FolderOf(run, card.Name), recursive: true);
+        var analysis = stores.WriteAnalysis($"""
+            version: 1
+            analyses:
+              - name: breast
+                models:
+                  a:
+                    sourcing: auto
+                    reference: {run}
+                features:
+                  - cls: TissueArea
+            """);
+
+        // When it is resolved
+        var error = await Assert.ThrowsAsync<ConfigValidationException>(() =>
+            stores.Resolver().ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None));
+
+        // Then it is refused as missing, not as unpublished
+        Assert.Contains($"model '{card.Name}' of run {run} is marked published but missing from the production store", Assert.Single(error.Diagnostics).ToString());
+    }
 }
