@@ -104,6 +104,9 @@ public sealed class PublishCommandTests : IDisposable
         Assert.True(File.Exists(Path.Combine(folder, "manifest.json")));
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("already published: model 'tumour'", second.Stdout);
+        var shown = JsonDocument.Parse((await RunAsync("runs", "show", run.ToString(), "--json")).Stdout).RootElement;
+        Assert.Equal("tumour", shown.GetProperty("published").EnumerateArray().Single().GetProperty("modelName").GetString());
+        Assert.Contains("published", (await RunAsync("runs", "show", run.ToString())).Stdout);
 
         // And deleting the run is refused with the reason
         var delete = await RunAsync("runs", "delete", run.ToString(), "--yes");

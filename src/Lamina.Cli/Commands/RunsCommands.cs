@@ -117,6 +117,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
                 pluginSources = details.PluginSources,
                 artifacts = details.Artifacts,
                 inputs = await store.GetRunInputsAsync(run.Id, token),
+                published = await store.ListPublicationsAsync(run.Id, token),
                 metrics = MetricSummary.Of(await store.GetMetricsAsync(run.Id, token)),
                 log = await store.GetLogAsync(run.Id, token),
             });
@@ -146,6 +147,11 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         if (run.Description is not null) Row("description", Markup.Escape(run.Description));
         Row("experiment", Markup.Escape(details.ExperimentFile));
         if (run.Error is not null) Row("error", $"[red]{Markup.Escape(run.Error.Split('\n')[0])}[/]");
+        foreach (var publication in await store.ListPublicationsAsync(runId, token))
+        {
+            Row("published", Markup.Escape($"{publication.ModelName} at {Formats.Time(publication.PublishedAt)} by {publication.PublishedBy}" +
+                (publication.Reason is { } reason ? $" ({reason})" : "") + ": the run is immutable"));
+        }
         console.Write(new Panel(summary).Header("run"));
 
         var git = new Grid().AddColumn().AddColumn();
