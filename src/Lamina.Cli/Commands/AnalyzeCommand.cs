@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json.Nodes;
@@ -77,7 +76,7 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
     /// For an analysis file inside a bundle (provenance.json beside it): the bundle, verified whole before anything runs,
     /// for the report's provenance; null for any other file.
     /// </summary>
-    private static JsonObject? BundleOf(string config)
+    internal static JsonObject? BundleOf(string config)
     {
         var directory = Path.GetDirectoryName(config)!;
         if (!File.Exists(Path.Combine(directory, BundleProvenance.FileName))) return null;
@@ -101,7 +100,6 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         try
         {
             var engine = new AnalysisEngine(loaded.Plugins.Catalog, locator);
-            engine.Plan(analysis);
             if (settings.Json || Console.IsOutputRedirected)
             {
                 return await engine.RunAsync(loaded.File, analysis, slide, options with { Observer = new LineObserver(settings.Json ? Console.Error : Console.Out) }, cancellationToken);
@@ -170,23 +168,22 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         }
     }
 
+    // Without a terminal: a line per step and per feature, none per batch.
     private sealed class LineObserver(TextWriter writer) : IAnalysisObserver
     {
-        private readonly ConcurrentDictionary<string, long> _totals = new();
-
         public void Step(string message) => writer.WriteLine($"- {message}");
 
         public IFeatureProgress Feature(string name)
         {
             writer.WriteLine($"- feature {name}");
-            return new Line(name, writer, _totals);
+            return new Line(name, writer);
         }
 
-        private sealed class Line(string name, TextWriter writer, ConcurrentDictionary<string, long> totals) : IFeatureProgress
+        private sealed class Line(string name, TextWriter writer) : IFeatureProgress
         {
             public void Start(long total) => writer.WriteLine($"  {name}: {total} tiles");
 
-            public void Advance(long done) => totals.AddOrUpdate(name, done, (_, d) => d + done);
+            public void Advance(long done) { }
         }
     }
 }

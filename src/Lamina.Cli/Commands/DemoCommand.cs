@@ -38,7 +38,7 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             ? Console.Error.WriteLine
             : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
         report($"Lamina demo (tracking store: {home.Root})");
-        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store, blobs, home,
+        var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store,
             new DemoReleaseSteps(store, blobs, home).RunAsync);
         var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining), report, CliContext.Cancellation);
         if (settings.Json)

@@ -3,7 +3,6 @@ using Lamina.Lab.Demo;
 using Lamina.Lab.Tasks;
 using Lamina.Ship;
 using Lamina.Tracking;
-using System.Text.Json.Nodes;
 
 namespace Lamina.Cli.Commands;
 
@@ -34,15 +33,15 @@ internal sealed class DemoReleaseSteps(ITrackingStore store, IBlobStore blobs, L
             .BuildAsync(resolved.ResolvedFile, bundleFolder, cancellationToken);
         release.Report($"lamina bundle release/resolved.yaml -o bundle: {bundle.Files.Count} files verified, provenance.json (in-toto, SLSA) sha256 {bundle.ProvenanceSha256[..12]}");
 
-        // From here on only the bundle: its own analysis file, model folders and plug-in sources.
-        var verification = BundleVerifier.Verify(bundleFolder);
+        // From here on only the bundle, verified whole: its own analysis file, model folders and plug-in sources.
         var config = Path.Combine(bundleFolder, "analysis.yaml");
+        var bundleProvenance = AnalyzeCommand.BundleOf(config);
         var loaded = AnalysisFileReader.LoadWithPlugins(config, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
         release.Report("lamina analyze held-out/slide-held-out.tif --config bundle/analysis.yaml --out analysis");
         var result = await new AnalysisEngine(loaded.Plugins.Catalog, new PackageFolderLocator())
             .RunAsync(loaded.File, loaded.File.Select(null), release.Slide, new AnalysisOptions(), cancellationToken);
         var output = Path.Combine(release.OutputDirectory, "analysis");
-        AnalysisReport.Write(result, output, new JsonObject { ["bundle"] = verification.Directory, ["bundle_provenance_sha256"] = verification.ProvenanceSha256 });
+        AnalysisReport.Write(result, output, bundleProvenance);
         return (result, output);
     }
 }

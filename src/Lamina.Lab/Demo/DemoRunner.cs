@@ -4,7 +4,6 @@ using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Slides.Annotations;
 using Lamina.Lab.Analysis;
-using Lamina.Lab.Models;
 using Lamina.Lab.Tasks;
 using Lamina.Tracking;
 
@@ -45,7 +44,7 @@ public delegate Task<(AnalysisResult Result, string OutputDirectory)> DemoReleas
 /// references both models by run id, analyses a held-out slide with it against that slide's ground truth, and runs the
 /// sample's testing task of that analysis, which records the comparison as a run.
 /// </summary>
-public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobStore blobs, LaminaHome home, DemoReleaseStep? release = null)
+public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, DemoReleaseStep release)
 {
     public const string Sample = "normalization-test";
     public const string Task = "check_normalization";
@@ -135,21 +134,7 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, IBlobSto
         await File.WriteAllTextAsync(analysisFile, AnalysisYaml(carcinomaRun, mitosisRun), cancellationToken);
         report($"wrote {analysisFile}: the breast analysis, its models referenced by the runs that trained them");
 
-        AnalysisResult result;
-        string directory;
-        if (release is not null)
-        {
-            (result, directory) = await release(new DemoRelease(output, analysisFile, slide, [carcinomaRun, mitosisRun], report), cancellationToken);
-        }
-        else
-        {
-            var loaded = AnalysisFileReader.LoadWithPlugins(analysisFile, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
-            report("analysing the held-out slide: lamina analyze held-out/slide-held-out.tif --config analysis.yaml --out analysis");
-            result = await new AnalysisEngine(loaded.Plugins.Catalog, new StoreModelLocator(store, blobs, home))
-                .RunAsync(loaded.File, loaded.File.Select(null), slide, new AnalysisOptions(), cancellationToken);
-            directory = Path.Combine(output, "analysis");
-            AnalysisReport.Write(result, directory);
-        }
+        var (result, directory) = await release(new DemoRelease(output, analysisFile, slide, [carcinomaRun, mitosisRun], report), cancellationToken);
         var comparison = GroundTruthComparison.Compare(result, QuPathGeoJson.Read(truthPath), ToleranceUm);
         report(string.Create(CultureInfo.InvariantCulture,
             $"carcinoma: {comparison.CarcinomaFoundMm2:0.###} mm² found, {comparison.CarcinomaTrueMm2:0.###} mm² drawn, Dice {comparison.CarcinomaDice:0.###}"));

@@ -229,7 +229,7 @@ internal sealed class TestingTask(
         var input = new DenseTensor<float>(embeddings.SelectMany(e => e).ToArray(), [embeddings.Length, size]);
         using var outputs = head.Run([NamedOnnxValue.CreateFromTensor(head.InputMetadata.Keys.Single(), input)]);
         var logits = outputs.First().AsTensor<float>().ToArray();
-        var probabilities = HeadTrainer.Probabilities(logits, classes);
+        var probabilities = Lamina.Core.Inference.Logits.ToProbabilities(logits, classes);
         return [.. Enumerable.Range(0, embeddings.Length).Select(i => probabilities.AsSpan(i * classes, classes).ToArray())];
     }
 

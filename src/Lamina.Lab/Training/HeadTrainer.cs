@@ -169,16 +169,13 @@ public sealed class HeadTrainer
         return Logits(model, packed, inputs.Length, parallel.MaxDegreeOfParallelism, parallel);
     }
 
-    /// <summary>Softmax of each row (two or more outputs) or the sigmoid of the single output.</summary>
-    public static float[] Probabilities(ReadOnlySpan<float> logits, int outputs) => Lamina.Core.Inference.Logits.ToProbabilities(logits, outputs);
-
     private static void Evaluate(
         HeadModel model, float[] valid, int[] validY, ILoss loss, IReadOnlyList<IMetric> metrics,
         int threads, ParallelOptions parallel, Dictionary<string, double> into)
     {
         var logits = Logits(model, valid, validY.Length, threads, parallel);
         into["val/loss"] = loss.Compute(logits, model.Outputs, validY, new float[logits.Length]);
-        var probabilities = Probabilities(logits, model.Outputs);
+        var probabilities = Lamina.Core.Inference.Logits.ToProbabilities(logits, model.Outputs);
         foreach (var metric in metrics)
         {
             metric.Reset();

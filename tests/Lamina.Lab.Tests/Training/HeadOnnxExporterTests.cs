@@ -42,7 +42,7 @@ public sealed class HeadOnnxExporterTests
         // Then logits and probabilities agree within 1e-5
         Assert.Equal(expected.Length, logits.Length);
         for (var k = 0; k < expected.Length; k++) Assert.True(Math.Abs(expected[k] - logits[k]) <= 1e-5, $"logit {k}: {expected[k]} vs {logits[k]}");
-        var expectedProbabilities = HeadTrainer.Probabilities(expected, model.Outputs);
+        var expectedProbabilities = Lamina.Core.Inference.Logits.ToProbabilities(expected, model.Outputs);
         for (var k = 0; k < expected.Length; k++) Assert.True(Math.Abs(expectedProbabilities[k] - probabilities[k]) <= 1e-5);
     }
 
