@@ -98,14 +98,17 @@ internal sealed class TrainingTask : IDisposable
         var result = new HeadTrainer().Train([.. trainX], [.. trainY], [.. validX], [.. validY], classes, head, _loss, _metrics, _callbacks, run, options, cancellationToken);
 
         phase.Dispose();
-        using (TimingTrace.Start("curves"))
-        {
-            await StoreCurvesAsync(run, result, cancellationToken);
-        }
         ModelCard card;
-        using (TimingTrace.Start("model package"))
+        using (TimingTrace.Start("curves, model package"))
         {
-            card = await StorePackageAsync(run, built, result, embedded, cancellationToken);
+            // The pictures are drawn on another core (the first picture of a process also starts libvips) while the
+            // head is exported and the package stored.
+            var curves = Task.Run(() => DrawCurves(result), cancellationToken);
+            card = await StorePackageAsync(run, built, result, cancellationToken);
+            foreach (var (name, png) in await curves)
+            {
+                await run.LogArtifactAsync(name, new MemoryStream(png), cancellationToken);
+            }
         }
         var final = string.Join(", ", result.FinalMetrics.Where(m => m.Key.StartsWith("val/", StringComparison.Ordinal))
             .Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key} {m.Value:G4}")));
@@ -137,21 +140,23 @@ internal sealed class TrainingTask : IDisposable
         return (trainX, trainY, validX, validY);
     }
 
-    private async Task StoreCurvesAsync(IRunContext run, TrainingResult result, CancellationToken cancellationToken)
+    /// <summary>The loss curves and, when there are any, the validation metric curves, as PNG artifacts by name.</summary>
+    private List<(string Name, byte[] Png)> DrawCurves(TrainingResult result)
     {
         IReadOnlyList<(double X, double Y)> Series(string key) =>
             [.. result.History.Select((epoch, i) => (X: (double)i, Y: epoch.TryGetValue(key, out var v) ? v : double.NaN)).Where(p => !double.IsNaN(p.Y))];
         var keys = result.History.SelectMany(h => h.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
         var losses = keys.Where(k => k.EndsWith("loss", StringComparison.Ordinal)).ToDictionary(k => k, Series);
         var others = keys.Where(k => !k.EndsWith("loss", StringComparison.Ordinal) && k.StartsWith("val/", StringComparison.Ordinal)).ToDictionary(k => k, Series);
-        await run.LogArtifactAsync("curves/loss.png", new MemoryStream(CurvePlot.LinePng($"{_parameters.Model}: loss", losses)), cancellationToken);
+        var pictures = new List<(string, byte[])> { ("curves/loss.png", CurvePlot.LinePng($"{_parameters.Model}: loss", losses)) };
         if (others.Count > 0)
         {
-            await run.LogArtifactAsync("curves/metrics.png", new MemoryStream(CurvePlot.LinePng($"{_parameters.Model}: validation metrics", others)), cancellationToken);
+            pictures.Add(("curves/metrics.png", CurvePlot.LinePng($"{_parameters.Model}: validation metrics", others)));
         }
+        return pictures;
     }
 
-    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, EmbeddingResult embedded, CancellationToken cancellationToken)
+    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };

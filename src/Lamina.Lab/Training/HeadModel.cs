@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Lamina.Core;
 using Lamina.Core.Plugins;
@@ -22,6 +20,7 @@ public sealed class HeadModel
 
     private readonly List<Layer> _layers = [];
     private readonly List<HeadParameter> _parameters = [];
+    private readonly int _firstLinear;
 
     /// <summary>Creates a head with He initialisation (before a ReLU) or Xavier (otherwise) drawn from <c>new Random(seed)</c>; biases start at zero.</summary>
     public HeadModel(IReadOnlyList<LayerSpec> layers, int seed = 0)
@@ -75,6 +74,7 @@ public sealed class HeadModel
             }
         }
         Outputs = width;
+        _firstLinear = _layers.FindIndex(l => l.Kind == LayerKind.Linear);
     }
 
     /// <summary>The layers this head was built from.</summary>
@@ -124,10 +124,10 @@ public sealed class HeadModel
             switch (layer.Kind)
             {
                 case LayerKind.Linear:
-                    LinearForward(layer, current, output, rows);
+                    HeadKernels.LinearForward(layer.Weight, layer.Bias, layer.Inputs, layer.Outputs, current, output, rows, workspace.Transposed);
                     break;
                 case LayerKind.Relu:
-                    for (var k = 0; k < output.Length; k++) output[k] = Math.Max(current[k], 0f);
+                    HeadKernels.Relu(current, output);
                     break;
                 case LayerKind.Dropout:
                     var mask = workspace.Masks[l].AsSpan(0, output.Length);
@@ -141,14 +141,14 @@ public sealed class HeadModel
                     {
                         mask.Fill(1f);
                     }
-                    for (var k = 0; k < output.Length; k++) output[k] = current[k] * mask[k];
+                    HeadKernels.Multiply(current, mask, output);
                     break;
             }
             current = output;
         }
     }
 
-    /// <summary>Adds this chunk's parameter gradients to <paramref name="gradients"/> (which the caller zeroes).</summary>
+    /// <summary>Writes this chunk's parameter gradients into <paramref name="gradients"/> (every value is overwritten).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Backward(Workspace workspace, ReadOnlySpan<float> inputs, int rows, ReadOnlySpan<float> logitGradient, float[][] gradients)
     {
@@ -158,162 +158,26 @@ public sealed class HeadModel
         {
             var layer = _layers[l];
             ReadOnlySpan<float> input = l == 0 ? inputs : workspace.Activations[l - 1].AsSpan(0, rows * layer.Inputs);
-            var needInputDelta = l > 0 && _layers.Take(l).Any(x => x.Kind == LayerKind.Linear);
+            var needInputDelta = l > _firstLinear;
             var next = workspace.DeltaB.AsSpan(0, rows * layer.Inputs);
             switch (layer.Kind)
             {
                 case LayerKind.Linear:
-                    var gw = gradients[layer.ParameterIndex];
-                    var gb = gradients[layer.ParameterIndex + 1];
-                    if (needInputDelta) next.Clear();
-                    LinearBackward(layer, input, rows, delta, gw, gb, needInputDelta ? next : default, workspace.NonZeroRows);
+                    HeadKernels.WeightGradient(input, delta, rows, layer.Inputs, layer.Outputs, gradients[layer.ParameterIndex], gradients[layer.ParameterIndex + 1]);
+                    if (needInputDelta) HeadKernels.InputGradient(layer.Weight, layer.Inputs, layer.Outputs, delta, rows, next);
                     break;
                 case LayerKind.Relu:
                     if (!needInputDelta) break;
-                    for (var k = 0; k < next.Length; k++) next[k] = input[k] > 0f ? delta[k] : 0f;
+                    HeadKernels.ReluGradient(input, delta, next);
                     break;
                 case LayerKind.Dropout:
                     if (!needInputDelta) break;
-                    var mask = workspace.Masks[l];
-                    for (var k = 0; k < next.Length; k++) next[k] = delta[k] * mask[k];
+                    HeadKernels.Multiply(delta, workspace.Masks[l], next);
                     break;
             }
             if (!needInputDelta) break;
             workspace.Swap();
             delta = workspace.DeltaA.AsSpan(0, rows * layer.Inputs);
-        }
-    }
-
-    // The hot loops are compiled fully optimised at once (AggressiveOptimization): a training run lasts about a second,
-    // too short for tiered compilation to promote them before most of the work is done. Optimisation never changes a
-    // float result: the JIT neither reassociates nor fuses multiply-adds.
-
-    /// <summary>
-    /// output[r, o] = Dot(W[o], x[r]) + b[o]. Four batch rows share each load of a weight vector and run four independent
-    /// accumulators; each row's sum is still exactly <see cref="Dot"/>'s (same lanes, same order).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LinearForward(Layer layer, ReadOnlySpan<float> current, Span<float> output, int rows)
-    {
-        var n = layer.Inputs;
-        var blocked = Vector.IsHardwareAccelerated && n >= Vector<float>.Count ? rows & ~3 : 0;
-        var vectors = n / Vector<float>.Count;
-        for (var o = 0; o < layer.Outputs; o++)
-        {
-            var w = layer.Weight.AsSpan(o * n, n);
-            var bias = layer.Bias[o];
-            var vw = MemoryMarshal.Cast<float, Vector<float>>(w);
-            for (var r = 0; r < blocked; r += 4)
-            {
-                var x0 = current.Slice(r * n, n);
-                var x1 = current.Slice((r + 1) * n, n);
-                var x2 = current.Slice((r + 2) * n, n);
-                var x3 = current.Slice((r + 3) * n, n);
-                var v0 = MemoryMarshal.Cast<float, Vector<float>>(x0);
-                var v1 = MemoryMarshal.Cast<float, Vector<float>>(x1);
-                var v2 = MemoryMarshal.Cast<float, Vector<float>>(x2);
-                var v3 = MemoryMarshal.Cast<float, Vector<float>>(x3);
-                Vector<float> a0 = Vector<float>.Zero, a1 = Vector<float>.Zero, a2 = Vector<float>.Zero, a3 = Vector<float>.Zero;
-                for (var v = 0; v < vectors; v++)
-                {
-                    var wv = vw[v];
-                    a0 += wv * v0[v];
-                    a1 += wv * v1[v];
-                    a2 += wv * v2[v];
-                    a3 += wv * v3[v];
-                }
-                output[r * layer.Outputs + o] = Finish(a0, w, x0, vectors) + bias;
-                output[(r + 1) * layer.Outputs + o] = Finish(a1, w, x1, vectors) + bias;
-                output[(r + 2) * layer.Outputs + o] = Finish(a2, w, x2, vectors) + bias;
-                output[(r + 3) * layer.Outputs + o] = Finish(a3, w, x3, vectors) + bias;
-            }
-            for (var r = blocked; r < rows; r++)
-            {
-                output[r * layer.Outputs + o] = Dot(w, current.Slice(r * n, n)) + bias;
-            }
-        }
-    }
-
-    /// <summary><see cref="Dot"/>'s ending: the lanes summed left to right, then the scalar tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish(Vector<float> acc, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int vectors)
-    {
-        var sum = 0f;
-        for (var lane = 0; lane < Vector<float>.Count; lane++) sum += acc[lane];
-        for (var k = vectors * Vector<float>.Count; k < a.Length; k++) sum += a[k] * b[k];
-        return sum;
-    }
-
-    /// <summary>
-    /// Adds a chunk's weight and bias gradients and, when <paramref name="next"/> is not empty, the input deltas. Every
-    /// element receives the same products in the same order as one <see cref="Axpy"/> per (output, row) with a non-zero
-    /// delta, rows ascending; four rows share each load and store of a weight-gradient vector.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void LinearBackward(Layer layer, ReadOnlySpan<float> input, int rows, ReadOnlySpan<float> delta,
-        float[] gw, float[] gb, Span<float> next, int[] nonZero)
-    {
-        var n = layer.Inputs;
-        var needInputDelta = !next.IsEmpty;
-        if (needInputDelta) next.Clear();
-        var vectorised = Vector.IsHardwareAccelerated && n >= Vector<float>.Count;
-        var vectors = vectorised ? n / Vector<float>.Count : 0;
-        for (var o = 0; o < layer.Outputs; o++)
-        {
-            var gwRow = gw.AsSpan(o * n, n);
-            var wRow = layer.Weight.AsSpan(o * n, n);
-            var count = 0;
-            for (var r = 0; r < rows; r++)
-            {
-                var g = delta[r * layer.Outputs + o];
-                if (g == 0f) continue;
-                gb[o] += g;
-                nonZero[count++] = r;
-                if (needInputDelta) Axpy(g, wRow, next.Slice(r * n, n));
-            }
-            var i = 0;
-            if (vectorised)
-            {
-                var vgw = MemoryMarshal.Cast<float, Vector<float>>(gwRow);
-                for (; i + 4 <= count; i += 4)
-                {
-                    int r0 = nonZero[i], r1 = nonZero[i + 1], r2 = nonZero[i + 2], r3 = nonZero[i + 3];
-                    float g0 = delta[r0 * layer.Outputs + o], g1 = delta[r1 * layer.Outputs + o];
-                    float g2 = delta[r2 * layer.Outputs + o], g3 = delta[r3 * layer.Outputs + o];
-                    var x0 = input.Slice(r0 * n, n);
-                    var x1 = input.Slice(r1 * n, n);
-                    var x2 = input.Slice(r2 * n, n);
-                    var x3 = input.Slice(r3 * n, n);
-                    var v0 = MemoryMarshal.Cast<float, Vector<float>>(x0);
-                    var v1 = MemoryMarshal.Cast<float, Vector<float>>(x1);
-                    var v2 = MemoryMarshal.Cast<float, Vector<float>>(x2);
-                    var v3 = MemoryMarshal.Cast<float, Vector<float>>(x3);
-                    Vector<float> s0 = new(g0), s1 = new(g1), s2 = new(g2), s3 = new(g3);
-                    for (var v = 0; v < vectors; v++)
-                    {
-                        var acc = vgw[v];
-                        acc += s0 * v0[v];
-                        acc += s1 * v1[v];
-                        acc += s2 * v2[v];
-                        acc += s3 * v3[v];
-                        vgw[v] = acc;
-                    }
-                    for (var k = vectors * Vector<float>.Count; k < n; k++)
-                    {
-                        var acc = gwRow[k];
-                        acc += g0 * x0[k];
-                        acc += g1 * x1[k];
-                        acc += g2 * x2[k];
-                        acc += g3 * x3[k];
-                        gwRow[k] = acc;
-                    }
-                }
-            }
-            for (; i < count; i++)
-            {
-                var r = nonZero[i];
-                Axpy(delta[r * layer.Outputs + o], input.Slice(r * n, n), gwRow);
-            }
         }
     }
 
@@ -411,43 +275,6 @@ public sealed class HeadModel
         return bytes;
     }
 
-    /// <summary>A dot product in a fixed order: vector lanes, then the lanes summed left to right, then the tail.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        var n = a.Length;
-        var k = 0;
-        var sum = 0f;
-        if (Vector.IsHardwareAccelerated && n >= Vector<float>.Count)
-        {
-            var va = MemoryMarshal.Cast<float, Vector<float>>(a);
-            var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
-            var acc = Vector<float>.Zero;
-            for (var v = 0; v < va.Length; v++) acc += va[v] * vb[v];
-            for (var lane = 0; lane < Vector<float>.Count; lane++) sum += acc[lane];
-            k = va.Length * Vector<float>.Count;
-        }
-        for (; k < n; k++) sum += a[k] * b[k];
-        return sum;
-    }
-
-    /// <summary>y += alpha · x, element by element (no reduction, so the order cannot vary).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Axpy(float alpha, ReadOnlySpan<float> x, Span<float> y)
-    {
-        var n = x.Length;
-        var k = 0;
-        if (Vector.IsHardwareAccelerated && n >= Vector<float>.Count)
-        {
-            var vx = MemoryMarshal.Cast<float, Vector<float>>(x);
-            var vy = MemoryMarshal.Cast<float, Vector<float>>(y);
-            var va = new Vector<float>(alpha);
-            for (var v = 0; v < vx.Length; v++) vy[v] += va * vx[v];
-            k = vx.Length * Vector<float>.Count;
-        }
-        for (; k < n; k++) y[k] += alpha * x[k];
-    }
-
     internal enum LayerKind
     {
         Linear,
@@ -468,13 +295,13 @@ public sealed class HeadModel
             var widest = model._layers.Max(l => Math.Max(l.Inputs, l.Outputs));
             DeltaA = new float[rows * widest];
             DeltaB = new float[rows * widest];
-            NonZeroRows = new int[rows];
+            Transposed = new float[model._layers.Max(l => l.Inputs) * HeadKernels.ForwardBlockRows];
         }
 
-        /// <summary>Scratch: the rows of a chunk whose delta for one output is not zero.</summary>
-        public int[] NonZeroRows { get; }
-
         public int Rows { get; }
+
+        /// <summary>Scratch of the forward pass: a block of rows of a layer's input, transposed.</summary>
+        public float[] Transposed { get; }
 
         public float[][] Activations { get; }
 

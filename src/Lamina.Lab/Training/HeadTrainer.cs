@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using Lamina.Core;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Plugins;
@@ -35,7 +37,11 @@ public sealed class HeadTrainer
     /// <summary>Rows per unit of parallel work; fixed so that results do not depend on the thread count.</summary>
     public const int ChunkRows = 16;
 
+    // Elements per unit of work when chunk gradients are summed.
+    private const int SumSlice = 16 * 1024;
+
     /// <summary>Trains <paramref name="model"/> in place and returns its history; metrics are computed on the validation set after every epoch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public TrainingResult Train(
         float[][] trainX,
         int[] trainY,
@@ -65,12 +71,15 @@ public sealed class HeadTrainer
         var maxChunks = (options.BatchSize + ChunkRows - 1) / ChunkRows;
         var workspaces = Enumerable.Range(0, maxChunks).Select(_ => new HeadModel.Workspace(model, ChunkRows)).ToArray();
         var chunkGradients = Enumerable.Range(0, maxChunks).Select(_ => model.Parameters.Select(p => new float[p.Values.Length]).ToArray()).ToArray();
-        var gradients = model.Parameters.Select(p => new float[p.Values.Length]).ToArray();
         var batchX = new float[options.BatchSize * model.Inputs];
         var batchY = new int[options.BatchSize];
         var batchLogits = new float[options.BatchSize * model.Outputs];
         var batchDelta = new float[options.BatchSize * model.Outputs];
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken };
+        using var team = new WorkerTeam(threads);
+        var sumSlices = model.Parameters
+            .SelectMany((p, i) => Enumerable.Range(0, (p.Values.Length + SumSlice - 1) / SumSlice)
+                .Select(k => (Parameter: i, Start: k * SumSlice, Length: Math.Min(SumSlice, p.Values.Length - k * SumSlice))))
+            .ToArray();
 
         var history = new List<IReadOnlyDictionary<string, double>>();
         var best = callbacks.OfType<BestCheckpoint>().FirstOrDefault();
@@ -95,7 +104,7 @@ public sealed class HeadTrainer
                 }
                 var chunks = (rows + ChunkRows - 1) / ChunkRows;
                 var batchSeed = random.Next();
-                RunChunks(chunks, threads, parallel, c =>
+                team.Run(chunks, c =>
                 {
                     var (offset, count) = (c * ChunkRows, Math.Min(ChunkRows, rows - c * ChunkRows));
                     // HashCode is randomised per process, so the chunk's seed is mixed by hand.
@@ -105,10 +114,9 @@ public sealed class HeadTrainer
                 });
                 lossSum += rows * loss.Compute(
                     batchLogits.AsSpan(0, rows * model.Outputs), model.Outputs, batchY.AsSpan(0, rows), batchDelta.AsSpan(0, rows * model.Outputs));
-                RunChunks(chunks, threads, parallel, c =>
+                team.Run(chunks, c =>
                 {
                     var (offset, count) = (c * ChunkRows, Math.Min(ChunkRows, rows - c * ChunkRows));
-                    foreach (var g in chunkGradients[c]) Array.Clear(g);
                     model.Backward(
                         workspaces[c],
                         batchX.AsSpan(offset * model.Inputs, count * model.Inputs),
@@ -116,13 +124,18 @@ public sealed class HeadTrainer
                         batchDelta.AsSpan(offset * model.Outputs, count * model.Outputs),
                         chunkGradients[c]);
                 });
-                // Sum in chunk order, never in completion order.
-                for (var p = 0; p < gradients.Length; p++)
+                // Sum in chunk order, never in completion order: ((chunk 0 + chunk 1) + chunk 2) ..., into chunk 0's arrays,
+                // slices of the parameters side by side.
+                var gradients = chunkGradients[0];
+                if (chunks > 1)
                 {
-                    chunkGradients[0][p].CopyTo(gradients[p], 0);
-                    for (var c = 1; c < chunks; c++) AddInPlace(gradients[p], chunkGradients[c][p]);
+                    team.Run(sumSlices.Length, s =>
+                    {
+                        var (p, start, length) = sumSlices[s];
+                        for (var c = 1; c < chunks; c++) AddInPlace(gradients[p].AsSpan(start, length), chunkGradients[c][p].AsSpan(start, length));
+                    });
                 }
-                optimizer.Step(gradients, learningRate);
+                optimizer.Step(gradients, learningRate, team);
             }
 
             var epochMetrics = new Dictionary<string, double>
@@ -132,7 +145,7 @@ public sealed class HeadTrainer
             };
             if (validY.Length > 0)
             {
-                Evaluate(model, valid, validY, loss, metrics, threads, parallel, epochMetrics);
+                Evaluate(model, valid, validY, loss, metrics, team, epochMetrics);
             }
             history.Add(epochMetrics);
             var keepGoing = true;
@@ -165,15 +178,15 @@ public sealed class HeadTrainer
     public static float[] Predict(HeadModel model, float[][] inputs, int threads = 0)
     {
         var packed = Pack(inputs, model.Inputs);
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
-        return Logits(model, packed, inputs.Length, parallel.MaxDegreeOfParallelism, parallel);
+        using var team = new WorkerTeam(threads > 0 ? threads : Environment.ProcessorCount);
+        return Logits(model, packed, inputs.Length, team);
     }
 
     private static void Evaluate(
         HeadModel model, float[] valid, int[] validY, ILoss loss, IReadOnlyList<IMetric> metrics,
-        int threads, ParallelOptions parallel, Dictionary<string, double> into)
+        WorkerTeam team, Dictionary<string, double> into)
     {
-        var logits = Logits(model, valid, validY.Length, threads, parallel);
+        var logits = Logits(model, valid, validY.Length, team);
         into["val/loss"] = loss.Compute(logits, model.Outputs, validY, new float[logits.Length]);
         var probabilities = Lamina.Core.Inference.Logits.ToProbabilities(logits, model.Outputs);
         foreach (var metric in metrics)
@@ -184,12 +197,14 @@ public sealed class HeadTrainer
         }
     }
 
-    private static float[] Logits(HeadModel model, float[] packed, int rows, int threads, ParallelOptions parallel)
+    private static float[] Logits(HeadModel model, float[] packed, int rows, WorkerTeam team)
     {
-        const int evalChunk = 256;
+        // Small enough that a validation set of a few hundred rows spreads over the threads; a row's logits do not
+        // depend on the chunk it falls in.
+        const int evalChunk = 64;
         var logits = new float[rows * model.Outputs];
         var chunks = (rows + evalChunk - 1) / evalChunk;
-        RunChunks(chunks, threads, parallel, c =>
+        team.Run(chunks, c =>
         {
             var (offset, count) = (c * evalChunk, Math.Min(evalChunk, rows - c * evalChunk));
             var workspace = new HeadModel.Workspace(model, count);
@@ -199,18 +214,6 @@ public sealed class HeadTrainer
         return logits;
     }
 
-    private static void RunChunks(int chunks, int threads, ParallelOptions parallel, Action<int> body)
-    {
-        // Below four chunks, handing work to other threads costs more than it saves (measured: a 32-row batch trains
-        // faster on one thread); the result is the same either way.
-        if (threads <= 1 || chunks < 4)
-        {
-            for (var c = 0; c < chunks; c++) body(c);
-            return;
-        }
-        Parallel.For(0, chunks, parallel, body);
-    }
-
     private static int MixSeed(int seed, int chunk)
     {
         var z = unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)chunk * 0xBF58476D1CE4E5B9UL);
@@ -218,15 +221,15 @@ public sealed class HeadTrainer
         return (int)((z ^ (z >> 31)) & int.MaxValue);
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void AddInPlace(float[] into, float[] values)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddInPlace(Span<float> into, ReadOnlySpan<float> values)
     {
         // Element-wise, so vectorising cannot change the result.
-        var v = System.Numerics.Vector<float>.Count;
+        var v = Vector<float>.Count;
         var k = 0;
         for (; k <= into.Length - v; k += v)
         {
-            (new System.Numerics.Vector<float>(into, k) + new System.Numerics.Vector<float>(values, k)).CopyTo(into, k);
+            (new Vector<float>(into.Slice(k)) + new Vector<float>(values.Slice(k))).CopyTo(into.Slice(k));
         }
         for (; k < into.Length; k++) into[k] += values[k];
     }

@@ -146,10 +146,10 @@ public sealed class HeadModelTests
         var expectedLogits = new float[rows * 3];
         for (var o = 0; o < hidden; o++)
             for (var r = 0; r < rows; r++)
-                h[r * hidden + o] = Math.Max(HeadModel.Dot(w0.AsSpan(o * inputs, inputs), x.AsSpan(r * inputs, inputs)) + b0[o], 0f);
+                h[r * hidden + o] = Math.Max(HeadKernels.Dot(w0.AsSpan(o * inputs, inputs), x.AsSpan(r * inputs, inputs)) + b0[o], 0f);
         for (var o = 0; o < 3; o++)
             for (var r = 0; r < rows; r++)
-                expectedLogits[r * 3 + o] = HeadModel.Dot(w1.AsSpan(o * hidden, hidden), h.AsSpan(r * hidden, hidden)) + b1[o];
+                expectedLogits[r * 3 + o] = HeadKernels.Dot(w1.AsSpan(o * hidden, hidden), h.AsSpan(r * hidden, hidden)) + b1[o];
         var expected = model.Parameters.Select(p => new float[p.Values.Length]).ToArray();
         var hiddenDelta = new float[rows * hidden];
         for (var o = 0; o < 3; o++)
@@ -158,8 +158,8 @@ public sealed class HeadModelTests
                 var g = delta[r * 3 + o];
                 if (g == 0f) continue;
                 expected[3][o] += g;
-                HeadModel.Axpy(g, h.AsSpan(r * hidden, hidden), expected[2].AsSpan(o * hidden, hidden));
-                HeadModel.Axpy(g, w1.AsSpan(o * hidden, hidden), hiddenDelta.AsSpan(r * hidden, hidden));
+                HeadKernels.Axpy(g, h.AsSpan(r * hidden, hidden), expected[2].AsSpan(o * hidden, hidden));
+                HeadKernels.Axpy(g, w1.AsSpan(o * hidden, hidden), hiddenDelta.AsSpan(r * hidden, hidden));
             }
         for (var k = 0; k < hiddenDelta.Length; k++) hiddenDelta[k] = h[k] > 0f ? hiddenDelta[k] : 0f;
         for (var o = 0; o < hidden; o++)
@@ -168,7 +168,7 @@ public sealed class HeadModelTests
                 var g = hiddenDelta[r * hidden + o];
                 if (g == 0f) continue;
                 expected[1][o] += g;
-                HeadModel.Axpy(g, x.AsSpan(r * inputs, inputs), expected[0].AsSpan(o * inputs, inputs));
+                HeadKernels.Axpy(g, x.AsSpan(r * inputs, inputs), expected[0].AsSpan(o * inputs, inputs));
             }
         Assert.Equal(Bits(expectedLogits), Bits(logits));
         for (var p = 0; p < expected.Length; p++) Assert.Equal(Bits(expected[p]), Bits(gradients[p]));

@@ -111,4 +111,48 @@ public sealed class OptimizerTests
         // Then their weights are equal bit for bit
         Assert.Equal(single.Select(p => BitConverter.SingleToInt32Bits(p.Values[0])), whole.Values.Select(BitConverter.SingleToInt32Bits));
     }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    public void Adam_SlicedOverThreads_GivesTheBitsOfOneThread(string name)
+    {
+        // Given a parameter spread over several slices (40,000 values), updated with and without a team of three threads
+        var random = new Random(8);
+        var start = Enumerable.Range(0, 40_000).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var (alone, shared) = (new HeadParameter("w", [200, 200], (float[])start.Clone()), new HeadParameter("w", [200, 200], (float[])start.Clone()));
+        var options = new OptimizerOptions(name, LearningRate: 0.01, WeightDecay: 0.05);
+        var (one, many) = (Optimizer.Create(options, [alone]), Optimizer.Create(options, [shared]));
+        using var team = new WorkerTeam(3);
+
+        // When both take the same steps
+        for (var step = 0; step < 3; step++)
+        {
+            var gradient = Enumerable.Range(0, start.Length).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+            one.Step([gradient], 0.01);
+            many.Step([gradient], 0.01, team);
+        }
+
+        // Then their weights are equal bit for bit
+        Assert.Equal(alone.Values.Select(BitConverter.SingleToInt32Bits), shared.Values.Select(BitConverter.SingleToInt32Bits));
+    }
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    public void GradientsTooSmallForNormalFloats_CountAsZero(string name)
+    {
+        // Given weights at zero, one receiving a gradient below 2^-58 (whose square would be subnormal), one a small normal one
+        var model = new HeadModel([new LayerSpec.Linear(2, 1)]);
+        Array.Clear(model.Parameters[0].Values);
+        var optimizer = Optimizer.Create(new OptimizerOptions(name, LearningRate: 0.01), model.Parameters);
+
+        // When the optimiser steps a few times
+        for (var step = 0; step < 5; step++) optimizer.Step([[1e-20f, 1e-6f], [0f]], 0.01);
+
+        // Then the tiny gradient moved nothing (no subnormal state either: the weight is exactly +0) and the other did
+        Assert.Equal(0, BitConverter.SingleToInt32Bits(model.Parameters[0].Values[0]));
+        Assert.True(model.Parameters[0].Values[1] < 0f);
+    }
 }

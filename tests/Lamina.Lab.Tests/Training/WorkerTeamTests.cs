@@ -1,0 +1,68 @@
+using Lamina.Lab.Training;
+
+namespace Lamina.Lab.Tests.Training;
+
+public sealed class WorkerTeamTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void Run_RunsEveryItemExactlyOnce_JobAfterJob(int threads)
+    {
+        // Given a team and many small jobs in a row (as a training step hands them out)
+        using var team = new WorkerTeam(threads);
+        var counts = new int[7];
+
+        // When each job counts its items
+        for (var job = 0; job < 2_000; job++)
+        {
+            team.Run(counts.Length, i => Interlocked.Increment(ref counts[i]));
+        }
+
+        // Then every item ran once per job, and the team says how many threads it uses
+        Assert.All(counts, c => Assert.Equal(2_000, c));
+        Assert.Equal(threads, team.Threads);
+    }
+
+    [Fact]
+    public void Run_WhenAnItemFails_RethrowsItAfterTheOthersHaveRun()
+    {
+        // Given a team and a job whose item 3 fails
+        using var team = new WorkerTeam(2);
+        var done = new int[8];
+
+        // When it runs
+        var error = Assert.Throws<InvalidOperationException>(() => team.Run(done.Length, i =>
+        {
+            if (i == 3) throw new InvalidOperationException("item 3");
+            Interlocked.Increment(ref done[i]);
+        }));
+
+        // Then the failure comes back to the caller, every other item ran, and the team still works
+        Assert.Equal("item 3", error.Message);
+        Assert.Equal(7, done.Sum());
+        var after = 0;
+        team.Run(4, _ => Interlocked.Increment(ref after));
+        Assert.Equal(4, after);
+    }
+
+    [Fact]
+    public void Run_AfterTheWorkersHaveFallenAsleep_StillRunsOnThem()
+    {
+        // Given a team whose workers have waited past their spinning time
+        using var team = new WorkerTeam(2);
+        Thread.Sleep(50);
+
+        // When a job with an item per thread runs, each item waiting for the other to start
+        using var bothStarted = new Barrier(2);
+        var met = 0;
+        team.Run(2, _ =>
+        {
+            if (bothStarted.SignalAndWait(TimeSpan.FromSeconds(10))) Interlocked.Increment(ref met);
+        });
+
+        // Then the two items ran at the same time, on two threads
+        Assert.Equal(2, met);
+    }
+}
