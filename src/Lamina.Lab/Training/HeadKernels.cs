@@ -52,19 +52,21 @@ internal static class HeadKernels
     public static int ForwardBlockRows => 2 * Vector<float>.Count;
 
     /// <summary>
-    /// output[r, o] = Dot(W[o], x[r]) + bias[o]. A block of <see cref="ForwardBlockRows"/> rows is transposed into
+    /// output[r, o] = Dot(W[o], x[r]) + bias[o] for the outputs o in [<paramref name="from"/>, <paramref name="to"/>). A block of <see cref="ForwardBlockRows"/> rows is transposed into
     /// <paramref name="scratch"/> (inputs × block, at least that long) so that one vector holds the same input of
     /// several rows; tiles of 4 outputs × 2 vectors of rows then run each row's sum, k ascending, in their lanes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void LinearForward(float[] weight, float[] bias, int inputs, int outputs, ReadOnlySpan<float> x, Span<float> output, int rows, Span<float> scratch)
+    public static void LinearForward(float[] weight, float[] bias, int inputs, int outputs, ReadOnlySpan<float> x, Span<float> output, int rows,
+        Span<float> scratch, int from, int to)
     {
         var n = inputs;
         var block = ForwardBlockRows;
+        if (from >= to) return;
         if (!Vector.IsHardwareAccelerated || scratch.Length < n * block)
         {
             for (var r = 0; r < rows; r++)
-                for (var o = 0; o < outputs; o++)
+                for (var o = from; o < to; o++)
                     output[r * outputs + o] = Dot(weight.AsSpan(o * n, n), x.Slice(r * n, n)) + bias[o];
             return;
         }
@@ -86,8 +88,8 @@ internal static class HeadKernels
                     target = ref Unsafe.Add(ref target, block);
                 }
             }
-            var o0 = 0;
-            for (; o0 + 4 <= outputs; o0 += 4)
+            var o0 = from;
+            for (; o0 + 4 <= to; o0 += 4)
             {
                 Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 Vector<float> c0 = default, c1 = default, c2 = default, c3 = default;
@@ -120,7 +122,7 @@ internal static class HeadKernels
                 WriteOut(a2, c2, bias[o0 + 2], sums, output, r0, count, outputs, o0 + 2);
                 WriteOut(a3, c3, bias[o0 + 3], sums, output, r0, count, outputs, o0 + 3);
             }
-            for (; o0 < outputs; o0++)
+            for (; o0 < to; o0++)
             {
                 Vector<float> a0 = default, c0 = default;
                 ref var pa = ref Unsafe.Add(ref w, o0 * n);
@@ -149,21 +151,23 @@ internal static class HeadKernels
     }
 
     /// <summary>
-    /// gradW[o] = Σ_r delta[r, o]·x[r] and gradB[o] = Σ_r delta[r, o], rows ascending, each product fused: the sums
+    /// gradW[o] = Σ_r delta[r, o]·x[r] and gradB[o] = Σ_r delta[r, o] for the outputs o in [<paramref name="from"/>,
+    /// <paramref name="to"/>), rows ascending, each product fused: the sums
     /// of one <see cref="Axpy"/> per (output, row) into cleared arrays. Tiles of 4 outputs × 2 vectors start at zero
     /// in registers and stay there over all rows, so the arrays are written once and never cleared or read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> delta, int rows, int inputs, int outputs, float[] gradW, float[] gradB)
+    public static void WeightGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> delta, int rows, int inputs, int outputs, float[] gradW, float[] gradB,
+        int from, int to)
     {
         var n = inputs;
-        for (var o = 0; o < outputs; o++)
+        for (var o = from; o < to; o++)
         {
             var sum = 0f;
             for (var r = 0; r < rows; r++) sum += delta[r * outputs + o];
             gradB[o] = sum;
         }
-        var o0 = 0;
+        var o0 = from;
         var tail = 0;
         if (Vectorised(n))
         {
@@ -173,7 +177,7 @@ internal static class HeadKernels
             ref var xs = ref MemoryMarshal.GetReference(x);
             ref var ds = ref MemoryMarshal.GetReference(delta);
             ref var gw = ref MemoryMarshal.GetArrayDataReference(gradW);
-            for (; o0 + 4 <= outputs; o0 += 4)
+            for (; o0 + 4 <= to; o0 += 4)
             {
                 nuint g0 = (nuint)(o0 * n), g1 = g0 + (nuint)n, g2 = g1 + (nuint)n, g3 = g2 + (nuint)n;
                 for (var v = 0; v < vectors; v += 2)
@@ -227,34 +231,36 @@ internal static class HeadKernels
             }
         }
         // The scalar tail of every output, and whole outputs left after the tiles (or when not vectorised).
-        for (var o = 0; o < outputs; o++)
+        for (var o = from; o < to; o++)
         {
-            var from = o < o0 ? tail : 0;
-            if (from == n) continue;
-            var row = gradW.AsSpan(o * n + from, n - from);
+            var first = o < o0 ? tail : 0;
+            if (first == n) continue;
+            var row = gradW.AsSpan(o * n + first, n - first);
             row.Clear();
             for (var r = 0; r < rows; r++)
             {
                 var g = delta[r * outputs + o];
-                if (g != 0f) Axpy(g, x.Slice(r * n + from, n - from), row);
+                if (g != 0f) Axpy(g, x.Slice(r * n + first, n - first), row);
             }
         }
     }
 
     /// <summary>
-    /// next[r] = Σ_o delta[r, o]·W[o], outputs ascending, each product fused (one <see cref="Axpy"/> per (output, row)
-    /// into a cleared row). Tiles of 4 rows × 2 vectors start at zero in registers and stay there over all outputs.
+    /// next[r, k] = Σ_o delta[r, o]·W[o, k] for the inputs k in [<paramref name="from"/>, <paramref name="to"/>), outputs
+    /// ascending, each product fused (one <see cref="Axpy"/> per (output, row) into a cleared row). Tiles of 4 rows × 2
+    /// vectors start at zero in registers and stay there over all outputs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void InputGradient(float[] weight, int inputs, int outputs, ReadOnlySpan<float> delta, int rows, Span<float> next)
+    public static void InputGradient(float[] weight, int inputs, int outputs, ReadOnlySpan<float> delta, int rows, Span<float> next, int from, int to)
     {
         var n = inputs;
+        if (from >= to) return;
         var r0 = 0;
-        var tail = 0;
-        if (Vectorised(n))
+        var end = from;
+        if (Vector.IsHardwareAccelerated && to - from >= Lanes)
         {
-            var vectors = n / Lanes;
-            tail = vectors * Lanes;
+            var vectors = (to - from) / Lanes;
+            end = from + vectors * Lanes;
             var pairs = vectors & ~1;
             ref var w = ref MemoryMarshal.GetArrayDataReference(weight);
             ref var ds = ref MemoryMarshal.GetReference(delta);
@@ -268,7 +274,7 @@ internal static class HeadKernels
                 ref var d3 = ref Unsafe.Add(ref d2, outputs);
                 for (var v = 0; v < vectors; v += 2)
                 {
-                    var k = (nuint)(v * Lanes);
+                    var k = (nuint)(from + v * Lanes);
                     if (v < pairs)
                     {
                         var k1 = k + (nuint)Lanes;
@@ -314,17 +320,17 @@ internal static class HeadKernels
                 }
             }
         }
-        // The scalar tail of the tiled rows, and whole rows after the last block of four (or when not vectorised).
+        // The columns after the whole vectors in the tiled rows, and whole ranges of the rows after the last block of four.
         for (var r = 0; r < rows; r++)
         {
-            var from = r < r0 ? tail : 0;
-            if (from == n) continue;
-            var row = next.Slice(r * n + from, n - from);
+            var first = r < r0 ? end : from;
+            if (first == to) continue;
+            var row = next.Slice(r * n + first, to - first);
             row.Clear();
             for (var o = 0; o < outputs; o++)
             {
                 var g = delta[r * outputs + o];
-                if (g != 0f) Axpy(g, weight.AsSpan(o * n + from, n - from), row);
+                if (g != 0f) Axpy(g, weight.AsSpan(o * n + first, to - first), row);
             }
         }
     }
@@ -375,6 +381,25 @@ internal static class HeadKernels
             }
         }
         for (; k < n; k++) output[k] = a[k] * b[k];
+    }
+
+    /// <summary>
+    /// Inverted-dropout mask values for the elements numbered <paramref name="counter"/> onwards: 0 with probability
+    /// <paramref name="rate"/>, else 1 / (1 − rate). Each element's draw is a hash of the seed and its own number
+    /// (SplitMix64), so it does not depend on which thread draws it or in what order.
+    /// </summary>
+    public static void DropoutMask(Span<float> mask, ulong seed, ulong counter, float rate)
+    {
+        var threshold = (ulong)(rate * (1 << 24));
+        var keep = 1f / (1f - rate);
+        for (var i = 0; i < mask.Length; i++)
+        {
+            var z = unchecked(seed + (counter + (ulong)i) * 0x9E3779B97F4A7C15UL);
+            z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+            z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+            z ^= z >> 31;
+            mask[i] = (z >> 40) < threshold ? 0f : keep;
+        }
     }
 
     private static bool Vectorised(int n) => Vector.IsHardwareAccelerated && n >= Lanes;

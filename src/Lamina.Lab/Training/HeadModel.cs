@@ -20,7 +20,7 @@ public sealed class HeadModel
 
     private readonly List<Layer> _layers = [];
     private readonly List<HeadParameter> _parameters = [];
-    private readonly int _firstLinear;
+    private readonly (int First, int End)[] _stages;
 
     /// <summary>Creates a head with He initialisation (before a ReLU) or Xavier (otherwise) drawn from <c>new Random(seed)</c>; biases start at zero.</summary>
     public HeadModel(IReadOnlyList<LayerSpec> layers, int seed = 0)
@@ -74,7 +74,8 @@ public sealed class HeadModel
             }
         }
         Outputs = width;
-        _firstLinear = _layers.FindIndex(l => l.Kind == LayerKind.Linear);
+        var starts = Enumerable.Range(0, _layers.Count).Where(l => l == 0 || _layers[l].Kind == LayerKind.Linear).ToList();
+        _stages = [.. starts.Select((start, i) => (start, i + 1 < starts.Count ? starts[i + 1] : _layers.Count))];
     }
 
     /// <summary>The layers this head was built from.</summary>
@@ -98,87 +99,140 @@ public sealed class HeadModel
         {
             throw new LaminaException($"forward: {inputs.Length} inputs and {logits.Length} logits do not fit {batch} rows of {Inputs} → {Outputs}");
         }
-        var workspace = new Workspace(this, batch);
-        Forward(workspace, inputs, batch, training, dropoutRandom ?? (training ? new Random(0) : null));
-        workspace.Activations[^1].AsSpan(0, batch * Outputs).CopyTo(logits);
+        var pass = new Pass(this, batch, threads: 1);
+        Forward(pass, inputs, batch, training, DropoutSeed(training, dropoutRandom));
+        pass.Logits(batch).CopyTo(logits);
     }
 
     /// <summary>Computes parameter gradients for a batch, one array per entry of <see cref="Parameters"/>, given d(loss)/d(logits).</summary>
     public float[][] Backward(ReadOnlySpan<float> inputs, int batch, ReadOnlySpan<float> logitGradient, bool training = false, Random? dropoutRandom = null)
     {
-        var workspace = new Workspace(this, batch);
-        Forward(workspace, inputs, batch, training, dropoutRandom ?? (training ? new Random(0) : null));
+        var pass = new Pass(this, batch, threads: 1);
+        Forward(pass, inputs, batch, training, DropoutSeed(training, dropoutRandom));
+        logitGradient.Slice(0, batch * Outputs).CopyTo(pass.LogitGradient(batch));
         var gradients = _parameters.Select(p => new float[p.Values.Length]).ToArray();
-        Backward(workspace, inputs, batch, logitGradient, gradients);
+        for (var stage = _stages.Length - 1; stage >= 0; stage--)
+        {
+            BackwardStage(pass, inputs, batch, stage, 0, gradients);
+        }
         return gradients;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal void Forward(Workspace workspace, ReadOnlySpan<float> inputs, int rows, bool training, Random? dropoutRandom)
+    private static ulong DropoutSeed(bool training, Random? random) =>
+        training ? (ulong)(random ?? new Random(0)).NextInt64() : 0;
+
+    /// <summary>
+    /// The stages of a pass: each runs from a Linear layer (or the first layer) up to the next Linear layer. Within a stage
+    /// every thread works on its own share of the layers' outputs; a Linear layer needs all of its input, so stages are
+    /// where the threads wait for each other.
+    /// </summary>
+    internal int Stages => _stages.Length;
+
+    /// <summary>Runs every forward stage on one thread.</summary>
+    internal void Forward(Pass pass, ReadOnlySpan<float> inputs, int rows, bool training, ulong dropoutSeed)
     {
-        ReadOnlySpan<float> current = inputs;
-        for (var l = 0; l < _layers.Count; l++)
+        for (var stage = 0; stage < _stages.Length; stage++) ForwardStage(pass, inputs, rows, training, dropoutSeed, stage, 0);
+    }
+
+    /// <summary>Thread <paramref name="thread"/>'s share of forward stage <paramref name="stage"/>: its outputs of each layer, all rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void ForwardStage(Pass pass, ReadOnlySpan<float> inputs, int rows, bool training, ulong dropoutSeed, int stage, int thread)
+    {
+        var (first, end) = _stages[stage];
+        for (var l = first; l < end; l++)
         {
             var layer = _layers[l];
-            var output = workspace.Activations[l].AsSpan(0, rows * layer.Outputs);
+            ReadOnlySpan<float> input = l == 0 ? inputs.Slice(0, rows * layer.Inputs) : pass.Activations[l - 1].AsSpan(0, rows * layer.Inputs);
+            var output = pass.Activations[l].AsSpan(0, rows * layer.Outputs);
+            var (from, to) = Share(layer.Outputs, pass.Threads, thread);
+            if (from >= to) continue;
+            var width = layer.Outputs;
             switch (layer.Kind)
             {
                 case LayerKind.Linear:
-                    HeadKernels.LinearForward(layer.Weight, layer.Bias, layer.Inputs, layer.Outputs, current, output, rows, workspace.Transposed);
+                    HeadKernels.LinearForward(layer.Weight, layer.Bias, layer.Inputs, layer.Outputs, input, output, rows, pass.Scratch[thread], from, to);
                     break;
                 case LayerKind.Relu:
-                    HeadKernels.Relu(current, output);
+                    for (var r = 0; r < rows; r++) HeadKernels.Relu(input.Slice(r * width + from, to - from), output.Slice(r * width + from, to - from));
                     break;
                 case LayerKind.Dropout:
-                    var mask = workspace.Masks[l].AsSpan(0, output.Length);
-                    if (training && layer.Rate > 0)
+                    var mask = pass.Masks[l];
+                    for (var r = 0; r < rows; r++)
                     {
-                        var random = dropoutRandom ?? throw new LaminaException("training with dropout needs a random source");
-                        var keep = 1f / (1f - layer.Rate);
-                        for (var k = 0; k < mask.Length; k++) mask[k] = random.NextDouble() < layer.Rate ? 0f : keep;
+                        var cells = mask.AsSpan(r * width + from, to - from);
+                        if (training && layer.Rate > 0)
+                        {
+                            HeadKernels.DropoutMask(cells, dropoutSeed, ((ulong)(uint)l << 48) | ((ulong)(uint)r << 24) | (uint)from, layer.Rate);
+                        }
+                        else
+                        {
+                            cells.Fill(1f);
+                        }
+                        HeadKernels.Multiply(input.Slice(r * width + from, to - from), cells, output.Slice(r * width + from, to - from));
                     }
-                    else
-                    {
-                        mask.Fill(1f);
-                    }
-                    HeadKernels.Multiply(current, mask, output);
                     break;
             }
-            current = output;
         }
     }
 
-    /// <summary>Writes this chunk's parameter gradients into <paramref name="gradients"/> (every value is overwritten).</summary>
+    /// <summary>
+    /// Thread <paramref name="thread"/>'s share of backward stage <paramref name="stage"/>, after the stages above it:
+    /// the gradient with respect to its share of the stage's outputs (from the next Linear layer's weights, or the logit
+    /// gradient for the last stage), back through the stage's ReLU and dropout layers, then the weight and bias gradients
+    /// of its share of the stage's Linear outputs, over all rows. <paramref name="gradients"/> are written, not added to.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal void Backward(Workspace workspace, ReadOnlySpan<float> inputs, int rows, ReadOnlySpan<float> logitGradient, float[][] gradients)
+    internal void BackwardStage(Pass pass, ReadOnlySpan<float> inputs, int rows, int stage, int thread, float[][] gradients)
     {
-        var delta = workspace.DeltaA.AsSpan(0, rows * Outputs);
-        logitGradient.Slice(0, delta.Length).CopyTo(delta);
-        for (var l = _layers.Count - 1; l >= 0; l--)
+        var (first, end) = _stages[stage];
+        if (_layers[first].Kind != LayerKind.Linear) return; // layers before the first Linear one have nothing to learn
+        if (stage < _stages.Length - 1)
+        {
+            var next = _layers[end];
+            var (from, to) = Share(next.Inputs, pass.Threads, thread);
+            HeadKernels.InputGradient(next.Weight, next.Inputs, next.Outputs, pass.Deltas[end].AsSpan(0, rows * next.Outputs), rows,
+                pass.Deltas[end - 1].AsSpan(0, rows * next.Inputs), from, to);
+        }
+        for (var l = end - 1; l > first; l--)
         {
             var layer = _layers[l];
-            ReadOnlySpan<float> input = l == 0 ? inputs : workspace.Activations[l - 1].AsSpan(0, rows * layer.Inputs);
-            var needInputDelta = l > _firstLinear;
-            var next = workspace.DeltaB.AsSpan(0, rows * layer.Inputs);
-            switch (layer.Kind)
+            var width = layer.Outputs;
+            var (from, to) = Share(width, pass.Threads, thread);
+            if (from >= to) continue;
+            var below = pass.Deltas[l - 1];
+            var here = pass.Deltas[l];
+            for (var r = 0; r < rows; r++)
             {
-                case LayerKind.Linear:
-                    HeadKernels.WeightGradient(input, delta, rows, layer.Inputs, layer.Outputs, gradients[layer.ParameterIndex], gradients[layer.ParameterIndex + 1]);
-                    if (needInputDelta) HeadKernels.InputGradient(layer.Weight, layer.Inputs, layer.Outputs, delta, rows, next);
-                    break;
-                case LayerKind.Relu:
-                    if (!needInputDelta) break;
-                    HeadKernels.ReluGradient(input, delta, next);
-                    break;
-                case LayerKind.Dropout:
-                    if (!needInputDelta) break;
-                    HeadKernels.Multiply(delta, workspace.Masks[l], next);
-                    break;
+                var target = below.AsSpan(r * width + from, to - from);
+                var delta = here.AsSpan(r * width + from, to - from);
+                if (layer.Kind == LayerKind.Relu)
+                {
+                    HeadKernels.ReluGradient(pass.Activations[l - 1].AsSpan(r * width + from, to - from), delta, target);
+                }
+                else
+                {
+                    HeadKernels.Multiply(delta, pass.Masks[l].AsSpan(r * width + from, to - from), target);
+                }
             }
-            if (!needInputDelta) break;
-            workspace.Swap();
-            delta = workspace.DeltaA.AsSpan(0, rows * layer.Inputs);
         }
+        var linear = _layers[first];
+        var (a, b) = Share(linear.Outputs, pass.Threads, thread);
+        ReadOnlySpan<float> x = first == 0 ? inputs.Slice(0, rows * linear.Inputs) : pass.Activations[first - 1].AsSpan(0, rows * linear.Inputs);
+        HeadKernels.WeightGradient(x, pass.Deltas[first].AsSpan(0, rows * linear.Outputs), rows, linear.Inputs, linear.Outputs,
+            gradients[linear.ParameterIndex], gradients[linear.ParameterIndex + 1], a, b);
+    }
+
+    /// <summary>
+    /// Thread <paramref name="thread"/>'s share [from, to) of <paramref name="width"/> values among <paramref name="threads"/>:
+    /// contiguous, cut at multiples of 8 (whole vectors and whole tiles), the same in every stage for the same width.
+    /// </summary>
+    internal static (int From, int To) Share(int width, int threads, int thread)
+    {
+        if (threads <= 1) return (0, width);
+        var size = (width + threads - 1) / threads;
+        size = (size + 7) & ~7;
+        var from = Math.Min(width, thread * size);
+        return (from, Math.Min(width, from + size));
     }
 
     /// <summary>Copies every parameter value into a new array per parameter.</summary>
@@ -284,33 +338,37 @@ public sealed class HeadModel
 
     internal sealed record Layer(LayerKind Kind, int Inputs, int Outputs, float Rate, float[] Weight, float[] Bias, int ParameterIndex);
 
-    /// <summary>Per-chunk buffers for activations, dropout masks and the deltas of the backward pass.</summary>
-    internal sealed class Workspace
+    /// <summary>The buffers of a pass over up to <see cref="Rows"/> rows shared by <see cref="Threads"/> threads.</summary>
+    internal sealed class Pass
     {
-        public Workspace(HeadModel model, int rows)
+        public Pass(HeadModel model, int rows, int threads)
         {
             Rows = rows;
+            Threads = Math.Max(1, threads);
             Activations = [.. model._layers.Select(l => new float[rows * l.Outputs])];
+            Deltas = [.. model._layers.Select(l => new float[rows * l.Outputs])];
             Masks = [.. model._layers.Select(l => l.Kind == LayerKind.Dropout ? new float[rows * l.Outputs] : [])];
-            var widest = model._layers.Max(l => Math.Max(l.Inputs, l.Outputs));
-            DeltaA = new float[rows * widest];
-            DeltaB = new float[rows * widest];
-            Transposed = new float[model._layers.Max(l => l.Inputs) * HeadKernels.ForwardBlockRows];
+            Scratch = [.. Enumerable.Range(0, Threads).Select(_ => new float[model._layers.Max(l => l.Inputs) * HeadKernels.ForwardBlockRows])];
         }
 
         public int Rows { get; }
 
-        /// <summary>Scratch of the forward pass: a block of rows of a layer's input, transposed.</summary>
-        public float[] Transposed { get; }
+        public int Threads { get; }
 
+        /// <summary>Each layer's outputs, rows × outputs.</summary>
         public float[][] Activations { get; }
 
+        /// <summary>The loss gradient with respect to each layer's outputs, rows × outputs.</summary>
+        public float[][] Deltas { get; }
+
+        /// <summary>Each dropout layer's mask (0 or 1 / (1 − rate)).</summary>
         public float[][] Masks { get; }
 
-        public float[] DeltaA { get; private set; }
+        /// <summary>Per thread: a block of rows of a layer's input, transposed.</summary>
+        public float[][] Scratch { get; }
 
-        public float[] DeltaB { get; private set; }
+        public Span<float> Logits(int rows) => Activations[^1].AsSpan(0, rows * (Activations[^1].Length / Rows));
 
-        public void Swap() => (DeltaA, DeltaB) = (DeltaB, DeltaA);
+        public Span<float> LogitGradient(int rows) => Deltas[^1].AsSpan(0, rows * (Deltas[^1].Length / Rows));
     }
 }

@@ -29,16 +29,14 @@ public sealed record TrainingResult(
     HeadModel Model);
 
 /// <summary>
-/// Trains a <see cref="HeadModel"/> on embeddings with mini-batch gradient descent, deterministically: each batch is cut into
-/// fixed chunks whose gradients are computed in parallel and summed in chunk order, so thread count never changes a bit.
+/// Trains a <see cref="HeadModel"/> on embeddings with mini-batch gradient descent, deterministically: the threads share
+/// each layer's outputs, and every value is computed by the same chain of operations whichever thread computes it, so
+/// the thread count never changes a bit (see <see cref="HeadKernels"/>).
 /// </summary>
 public sealed class HeadTrainer
 {
-    /// <summary>Rows per unit of parallel work; fixed so that results do not depend on the thread count.</summary>
-    public const int ChunkRows = 16;
-
-    // Elements per unit of work when chunk gradients are summed.
-    private const int SumSlice = 16 * 1024;
+    // Validation rows per forward pass.
+    private const int EvalRows = 256;
 
     /// <summary>Trains <paramref name="model"/> in place and returns its history; metrics are computed on the validation set after every epoch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -68,18 +66,13 @@ public sealed class HeadTrainer
         var random = new Random(options.Seed);
         var order = Enumerable.Range(0, trainY.Length).ToArray();
 
-        var maxChunks = (options.BatchSize + ChunkRows - 1) / ChunkRows;
-        var workspaces = Enumerable.Range(0, maxChunks).Select(_ => new HeadModel.Workspace(model, ChunkRows)).ToArray();
-        var chunkGradients = Enumerable.Range(0, maxChunks).Select(_ => model.Parameters.Select(p => new float[p.Values.Length]).ToArray()).ToArray();
         var batchX = new float[options.BatchSize * model.Inputs];
         var batchY = new int[options.BatchSize];
-        var batchLogits = new float[options.BatchSize * model.Outputs];
-        var batchDelta = new float[options.BatchSize * model.Outputs];
+        var gradients = model.Parameters.Select(p => new float[p.Values.Length]).ToArray();
         using var team = new WorkerTeam(threads);
-        var sumSlices = model.Parameters
-            .SelectMany((p, i) => Enumerable.Range(0, (p.Values.Length + SumSlice - 1) / SumSlice)
-                .Select(k => (Parameter: i, Start: k * SumSlice, Length: Math.Min(SumSlice, p.Values.Length - k * SumSlice))))
-            .ToArray();
+        var pass = new HeadModel.Pass(model, options.BatchSize, team.Threads);
+        var evalPass = new HeadModel.Pass(model, Math.Clamp(validY.Length, 1, EvalRows), team.Threads);
+        var updates = Updates(model, team.Threads);
 
         var history = new List<IReadOnlyDictionary<string, double>>();
         var best = callbacks.OfType<BestCheckpoint>().FirstOrDefault();
@@ -102,40 +95,23 @@ public sealed class HeadTrainer
                     train.AsSpan(i * model.Inputs, model.Inputs).CopyTo(batchX.AsSpan(r * model.Inputs));
                     batchY[r] = trainY[i];
                 }
-                var chunks = (rows + ChunkRows - 1) / ChunkRows;
-                var batchSeed = random.Next();
-                team.Run(chunks, c =>
+                var dropoutSeed = (ulong)random.NextInt64();
+                for (var stage = 0; stage < model.Stages; stage++)
                 {
-                    var (offset, count) = (c * ChunkRows, Math.Min(ChunkRows, rows - c * ChunkRows));
-                    // HashCode is randomised per process, so the chunk's seed is mixed by hand.
-                    var dropout = new Random(MixSeed(batchSeed, c));
-                    model.Forward(workspaces[c], batchX.AsSpan(offset * model.Inputs, count * model.Inputs), count, training: true, dropout);
-                    workspaces[c].Activations[^1].AsSpan(0, count * model.Outputs).CopyTo(batchLogits.AsSpan(offset * model.Outputs));
-                });
-                lossSum += rows * loss.Compute(
-                    batchLogits.AsSpan(0, rows * model.Outputs), model.Outputs, batchY.AsSpan(0, rows), batchDelta.AsSpan(0, rows * model.Outputs));
-                team.Run(chunks, c =>
-                {
-                    var (offset, count) = (c * ChunkRows, Math.Min(ChunkRows, rows - c * ChunkRows));
-                    model.Backward(
-                        workspaces[c],
-                        batchX.AsSpan(offset * model.Inputs, count * model.Inputs),
-                        count,
-                        batchDelta.AsSpan(offset * model.Outputs, count * model.Outputs),
-                        chunkGradients[c]);
-                });
-                // Sum in chunk order, never in completion order: ((chunk 0 + chunk 1) + chunk 2) ..., into chunk 0's arrays,
-                // slices of the parameters side by side.
-                var gradients = chunkGradients[0];
-                if (chunks > 1)
-                {
-                    team.Run(sumSlices.Length, s =>
-                    {
-                        var (p, start, length) = sumSlices[s];
-                        for (var c = 1; c < chunks; c++) AddInPlace(gradients[p].AsSpan(start, length), chunkGradients[c][p].AsSpan(start, length));
-                    });
+                    var s = stage;
+                    team.RunPerThread(t => model.ForwardStage(pass, batchX, rows, training: true, dropoutSeed, s, t));
                 }
-                optimizer.Step(gradients, learningRate, team);
+                lossSum += rows * loss.Compute(pass.Logits(rows), model.Outputs, batchY.AsSpan(0, rows), pass.LogitGradient(rows));
+                for (var stage = model.Stages - 1; stage >= 0; stage--)
+                {
+                    var s = stage;
+                    team.RunPerThread(t => model.BackwardStage(pass, batchX, rows, s, t, gradients));
+                }
+                var step = optimizer.Begin(learningRate);
+                team.RunPerThread(t =>
+                {
+                    foreach (var (parameter, from, to) in updates[t]) optimizer.Update(step, gradients, parameter, from, to);
+                });
             }
 
             var epochMetrics = new Dictionary<string, double>
@@ -145,7 +121,7 @@ public sealed class HeadTrainer
             };
             if (validY.Length > 0)
             {
-                Evaluate(model, valid, validY, loss, metrics, team, epochMetrics);
+                Evaluate(model, valid, validY, loss, metrics, team, evalPass, epochMetrics);
             }
             history.Add(epochMetrics);
             var keepGoing = true;
@@ -174,19 +150,19 @@ public sealed class HeadTrainer
             model);
     }
 
-    /// <summary>Eval-mode logits for every row, computed in parallel over fixed chunks.</summary>
+    /// <summary>Eval-mode logits for every row, the threads sharing each layer's outputs.</summary>
     public static float[] Predict(HeadModel model, float[][] inputs, int threads = 0)
     {
         var packed = Pack(inputs, model.Inputs);
         using var team = new WorkerTeam(threads > 0 ? threads : Environment.ProcessorCount);
-        return Logits(model, packed, inputs.Length, team);
+        return Logits(model, packed, inputs.Length, team, new HeadModel.Pass(model, Math.Clamp(inputs.Length, 1, EvalRows), team.Threads));
     }
 
     private static void Evaluate(
         HeadModel model, float[] valid, int[] validY, ILoss loss, IReadOnlyList<IMetric> metrics,
-        WorkerTeam team, Dictionary<string, double> into)
+        WorkerTeam team, HeadModel.Pass pass, Dictionary<string, double> into)
     {
-        var logits = Logits(model, valid, validY.Length, team);
+        var logits = Logits(model, valid, validY.Length, team, pass);
         into["val/loss"] = loss.Compute(logits, model.Outputs, validY, new float[logits.Length]);
         var probabilities = Lamina.Core.Inference.Logits.ToProbabilities(logits, model.Outputs);
         foreach (var metric in metrics)
@@ -197,41 +173,41 @@ public sealed class HeadTrainer
         }
     }
 
-    private static float[] Logits(HeadModel model, float[] packed, int rows, WorkerTeam team)
+    private static float[] Logits(HeadModel model, float[] packed, int rows, WorkerTeam team, HeadModel.Pass pass)
     {
-        // Small enough that a validation set of a few hundred rows spreads over the threads; a row's logits do not
-        // depend on the chunk it falls in.
-        const int evalChunk = 64;
         var logits = new float[rows * model.Outputs];
-        var chunks = (rows + evalChunk - 1) / evalChunk;
-        team.Run(chunks, c =>
+        for (var offset = 0; offset < rows; offset += pass.Rows)
         {
-            var (offset, count) = (c * evalChunk, Math.Min(evalChunk, rows - c * evalChunk));
-            var workspace = new HeadModel.Workspace(model, count);
-            model.Forward(workspace, packed.AsSpan(offset * model.Inputs, count * model.Inputs), count, training: false, null);
-            workspace.Activations[^1].AsSpan(0, count * model.Outputs).CopyTo(logits.AsSpan(offset * model.Outputs));
-        });
+            var count = Math.Min(pass.Rows, rows - offset);
+            var block = packed.AsMemory(offset * model.Inputs, count * model.Inputs);
+            for (var stage = 0; stage < model.Stages; stage++)
+            {
+                var s = stage;
+                team.RunPerThread(t => model.ForwardStage(pass, block.Span, count, training: false, 0, s, t));
+            }
+            pass.Logits(count).CopyTo(logits.AsSpan(offset * model.Outputs));
+        }
         return logits;
     }
 
-    private static int MixSeed(int seed, int chunk)
+    /// <summary>
+    /// Per thread, the parameter elements it updates: the weight rows and biases of its share of each Linear layer's
+    /// outputs, the rows it computed the gradients of, so they stay in its cache.
+    /// </summary>
+    private static List<(int Parameter, int From, int To)>[] Updates(HeadModel model, int threads)
     {
-        var z = unchecked((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)chunk * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 30)) * 0x94D049BB133111EBUL);
-        return (int)((z ^ (z >> 31)) & int.MaxValue);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddInPlace(Span<float> into, ReadOnlySpan<float> values)
-    {
-        // Element-wise, so vectorising cannot change the result.
-        var v = Vector<float>.Count;
-        var k = 0;
-        for (; k <= into.Length - v; k += v)
+        var updates = Enumerable.Range(0, threads).Select(_ => new List<(int, int, int)>()).ToArray();
+        foreach (var layer in model.Layers.Where(l => l.Kind == HeadModel.LayerKind.Linear))
         {
-            (new Vector<float>(into.Slice(k)) + new Vector<float>(values.Slice(k))).CopyTo(into.Slice(k));
+            for (var t = 0; t < threads; t++)
+            {
+                var (from, to) = HeadModel.Share(layer.Outputs, threads, t);
+                if (from >= to) continue;
+                updates[t].Add((layer.ParameterIndex, from * layer.Inputs, to * layer.Inputs));
+                updates[t].Add((layer.ParameterIndex + 1, from, to));
+            }
         }
-        for (; k < into.Length; k++) into[k] += values[k];
+        return updates;
     }
 
     private static void Shuffle(int[] order, Random random)

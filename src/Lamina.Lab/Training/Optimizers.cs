@@ -157,6 +157,13 @@ internal abstract class Optimizer
         team.Run(_slices.Length, s => Update(prepared, gradients, _slices[s]));
     }
 
+    /// <summary>Starts a step: the values every element's update shares (bias corrections, the rate); advances the step count.</summary>
+    internal StepValues Begin(double learningRate) => Prepare(learningRate);
+
+    /// <summary>Updates elements [<paramref name="start"/>, <paramref name="end"/>) of parameter <paramref name="parameter"/> in the step begun.</summary>
+    internal void Update(StepValues step, float[][] gradients, int parameter, int start, int end) =>
+        Update(step, gradients, new Slice(parameter, start, end));
+
     /// <summary>Per-step values shared by every element (bias corrections, the rate); advances the step count.</summary>
     protected abstract StepValues Prepare(double learningRate);
 
@@ -164,7 +171,7 @@ internal abstract class Optimizer
     protected abstract void Update(StepValues step, float[][] gradients, Slice slice);
 
     /// <summary>Per-step values of an update.</summary>
-    protected readonly record struct StepValues(double LearningRate, float StepSize, float SqrtCorrection2);
+    internal readonly record struct StepValues(double LearningRate, float StepSize, float SqrtCorrection2);
 
     /// <summary>A range of one parameter's elements, updated as one unit of work.</summary>
     protected readonly record struct Slice(int Parameter, int Start, int End);

@@ -3,11 +3,10 @@ using System.Diagnostics;
 namespace Lamina.Lab.Training;
 
 /// <summary>
-/// Runs numbered work items on the calling thread and a few dedicated threads, for the sub-millisecond steps of head
-/// training. A training step hands out a job every ~0.1 ms; the thread pool takes about as long to wake a worker, so a
-/// 16-row chunk sent there was usually done by the caller before any helper arrived (measured: two threads trained no
-/// faster than one). These workers spin for a moment between jobs, then sleep until the next one.
-/// Which thread runs an item never changes a result: items write disjoint outputs, summed by the caller in item order.
+/// Runs numbered work items on the calling thread and a few dedicated threads, for the sub-millisecond stages of head
+/// training. A training step hands out a job every few tens of microseconds; the thread pool takes about as long to
+/// wake a worker (measured: two pool threads trained no faster than one). These workers spin for a moment between
+/// jobs, then sleep until the next one. Which thread runs an item never changes a result: items write disjoint outputs.
 /// </summary>
 internal sealed class WorkerTeam : IDisposable
 {
@@ -19,14 +18,17 @@ internal sealed class WorkerTeam : IDisposable
     private int _sleepers;
     private volatile bool _stopping;
 
-    /// <summary>Starts <paramref name="threads"/> − 1 workers; with one thread (or fewer) every item runs on the caller.</summary>
+    /// <summary>
+    /// Starts <paramref name="threads"/> − 1 workers, at most one per processor besides the caller (spinning threads
+    /// beyond the processors would only wait for each other); with one thread (or fewer) every item runs on the caller.
+    /// </summary>
     public WorkerTeam(int threads)
     {
-        _threads = new Thread[Math.Max(0, threads - 1)];
+        _threads = new Thread[Math.Clamp(threads, 1, Environment.ProcessorCount) - 1];
         for (var i = 0; i < _threads.Length; i++)
         {
             _threads[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"lamina-trainer-{i + 1}" };
-            _threads[i].Start();
+            _threads[i].Start(i + 1);
         }
     }
 
@@ -41,7 +43,25 @@ internal sealed class WorkerTeam : IDisposable
             for (var i = 0; i < count; i++) body(i);
             return;
         }
-        var job = new Job(body, count);
+        Start(new Job(body, count, perThread: false));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(t) once on each thread t of the team (the caller is 0), so that a share of the work
+    /// stays with one thread, and its cache, from one job to the next; rethrows the first failure.
+    /// </summary>
+    public void RunPerThread(Action<int> body)
+    {
+        if (_threads.Length == 0)
+        {
+            body(0);
+            return;
+        }
+        Start(new Job(body, Threads, perThread: true));
+    }
+
+    private void Start(Job job)
+    {
         // Publishing is a full fence, and so is a worker's announcing that it goes to sleep: either the worker then sees
         // this job, or this thread sees the sleeper and wakes it. No lock on the way of a spinning worker.
         Interlocked.Exchange(ref _job, job);
@@ -49,8 +69,13 @@ internal sealed class WorkerTeam : IDisposable
         {
             lock (_gate) Monitor.PulseAll(_gate);
         }
-        job.Work();
-        while (Volatile.Read(ref job.Pending) > 0) Pause();
+        job.Work(0);
+        for (var spins = 0; Volatile.Read(ref job.Pending) > 0; spins++)
+        {
+            // A worker that is not running (the machine is busy) needs this processor more than this loop does.
+            if (spins % 1024 == 1023) Thread.Yield();
+            else Pause();
+        }
         if (job.Failure is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
     }
 
@@ -61,8 +86,9 @@ internal sealed class WorkerTeam : IDisposable
         foreach (var thread in _threads) thread.Join();
     }
 
-    private void WorkerLoop()
+    private void WorkerLoop(object? index)
     {
+        var thread = (int)index!;
         Job? seen = null;
         while (!_stopping)
         {
@@ -70,13 +96,14 @@ internal sealed class WorkerTeam : IDisposable
             if (job != seen)
             {
                 seen = job;
-                job!.Work();
+                job!.Work(thread);
                 continue;
             }
             var start = Stopwatch.GetTimestamp();
-            while (Volatile.Read(ref _job) == seen && !_stopping && Stopwatch.GetTimestamp() - start < SpinTicks)
+            for (var spins = 0; Volatile.Read(ref _job) == seen && !_stopping && Stopwatch.GetTimestamp() - start < SpinTicks; spins++)
             {
-                Pause();
+                if (spins % 1024 == 1023) Thread.Yield();
+                else Pause();
             }
             if (Volatile.Read(ref _job) != seen || _stopping) continue;
             lock (_gate)
@@ -97,30 +124,38 @@ internal sealed class WorkerTeam : IDisposable
         else Thread.SpinWait(1);
     }
 
-    private sealed class Job(Action<int> body, int count)
+    /// <summary>A job's items: taken in turn by whichever thread is free, or one per thread, by the thread's number.</summary>
+    private sealed class Job(Action<int> body, int count, bool perThread)
     {
         private readonly int _count = count;
         public int Next;
         public int Pending = count;
         public Exception? Failure;
 
-        public void Work()
+        public void Work(int thread)
         {
-            int item;
-            while ((item = Interlocked.Increment(ref Next) - 1) < _count)
+            if (perThread)
             {
-                try
-                {
-                    body(item);
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref Failure, e, null);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref Pending);
-                }
+                Do(thread);
+                return;
+            }
+            int item;
+            while ((item = Interlocked.Increment(ref Next) - 1) < _count) Do(item);
+        }
+
+        private void Do(int item)
+        {
+            try
+            {
+                body(item);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref Failure, e, null);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref Pending);
             }
         }
     }

@@ -49,7 +49,7 @@ public sealed class HeadTrainerTests
     [Fact]
     public void Training_IsBitIdenticalAcrossThreadCountsAndRuns()
     {
-        // Given a dropout MLP on embeddings, with a batch that is not a multiple of the chunk size
+        // Given a dropout MLP on embeddings, with layer widths that do not split evenly over the threads
         var data = Toy.Embeddings(300, 24, 3, seed: 1);
         var valid = Toy.Embeddings(60, 24, 3, seed: 2);
         var architecture = new MlpHead(nLayers: 3, width: 20, dropout: 0.2);

@@ -20,9 +20,33 @@ public sealed class WorkerTeamTests
             team.Run(counts.Length, i => Interlocked.Increment(ref counts[i]));
         }
 
-        // Then every item ran once per job, and the team says how many threads it uses
+        // Then every item ran once per job, and the team uses as many threads as asked, but no more than processors
         Assert.All(counts, c => Assert.Equal(2_000, c));
-        Assert.Equal(threads, team.Threads);
+        Assert.Equal(Math.Min(threads, Environment.ProcessorCount), team.Threads);
+    }
+
+    [Fact]
+    public void RunPerThread_RunsEachShareOnItsOwnThread_EveryTime()
+    {
+        // Given a team of (up to) two threads
+        using var team = new WorkerTeam(2);
+
+        // When many jobs record which managed thread ran each share
+        var owners = new int[team.Threads];
+        for (var job = 0; job < 500; job++)
+        {
+            team.RunPerThread(t =>
+            {
+                var id = Environment.CurrentManagedThreadId;
+                if (job == 0) owners[t] = id;
+                else if (owners[t] != id) owners[t] = -1;
+            });
+        }
+
+        // Then share 0 always ran on the caller, and each share always on the same thread
+        Assert.Equal(Environment.CurrentManagedThreadId, owners[0]);
+        Assert.All(owners, o => Assert.NotEqual(-1, o));
+        Assert.Equal(owners.Length, owners.Distinct().Count());
     }
 
     [Fact]
