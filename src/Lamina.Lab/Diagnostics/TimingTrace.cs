@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using System.Globalization;
 
 namespace Lamina.Lab.Diagnostics;
@@ -22,17 +23,22 @@ internal static class TimingTrace
     }
 
     /// <summary>Starts timing a phase; disposing the result writes its duration.</summary>
-    public static Phase Start(string name) => new(Enabled ? name : null, Enabled ? Stopwatch.GetTimestamp() : 0);
+    public static Phase Start(string name) => Enabled
+        ? new(name, Stopwatch.GetTimestamp(), JitInfo.GetCompilationTime(), JitInfo.GetCompiledMethodCount())
+        : new(null, 0, TimeSpan.Zero, 0);
 
-    /// <summary>A phase being timed.</summary>
-    public readonly struct Phase(string? name, long started) : IDisposable
+    /// <summary>A phase being timed, with the time the JIT compiler spent in it (on every thread) and the methods it compiled.</summary>
+    public readonly struct Phase(string? name, long started, TimeSpan jitBefore, long methodsBefore) : IDisposable
     {
         public void Dispose()
         {
             if (name is null) return;
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var sinceStart = (TimeProvider.System.GetUtcNow() - ProcessStart).TotalMilliseconds;
-            Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"timing: {name,-28} {elapsed,8:F1} ms  (at {sinceStart,7:F0} ms)"));
+            var jit = (JitInfo.GetCompilationTime() - jitBefore).TotalMilliseconds;
+            var methods = JitInfo.GetCompiledMethodCount() - methodsBefore;
+            Output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"timing: {name,-28} {elapsed,8:F1} ms  (at {sinceStart,7:F0} ms; jit {jit,6:F1} ms, {methods,5} methods)"));
         }
     }
 }
