@@ -216,4 +216,65 @@ public sealed class TrainingCommandTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("not made in a git repository", result.Stderr);
     }
+
+    [Fact]
+    public async Task Training_WithAugmentation_EmbedsAugmentedViewsOfTrainingTilesOnce_AndRecordsThem()
+    {
+        // Given two slides, and a model with a built-in augmentation and one written in the experiment repository
+        var synth = await _lamina.RunAsync(_temp.Path, "synth", "--out", "slides", "--slides", "2", "--size", "4096x4096", "--seed", "7", "--json");
+        Assert.True(synth.ExitCode == 0, synth.ToString());
+        Directory.CreateDirectory(Path.Combine(_temp.Path, "plugins"));
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "plugins", "Plugins.cs"), Plugins + """
+
+            public sealed class Darken(float amount) : IAugmentation
+            {
+                public ImageTensor Apply(ImageTensor image, Random random)
+                {
+                    var factor = 1f - amount * (float)random.NextDouble();
+                    return image.Map(v => v * factor);
+                }
+            }
+            """);
+        await File.WriteAllTextAsync(Path.Combine(_temp.Path, "lamina.yaml"), Experiment
+            .Replace("    preprocessing: {cls: Scale, params: {factor: 255.0}}",
+                "    preprocessing: {cls: Scale, params: {factor: 255.0}}\n    augmentation: [{cls: FlipRotate}, {cls: Darken, params: {amount: 0.2}}]", StringComparison.Ordinal)
+            .Replace("validation_split: 0.34", "validation_split: 0.5\n      augmented_views: 2", StringComparison.Ordinal));
+
+        // When it trains twice, then once with a third view
+        var first = await _lamina.RunAsync(_temp.Path, "run", "train", "--json");
+        var second = await _lamina.RunAsync(_temp.Path, "run", "train", "--json");
+        var third = await _lamina.RunAsync(_temp.Path, "run", "train", "--set", "tasks.train.params.augmented_views=3", "--json");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.True(third.ExitCode == 0, third.ToString());
+
+        // Then the first run embedded two views of every training tile (and none of the validation ones), the second
+        // found them all in the cache and made the same head, and the third computed only the new view
+        async Task<(Dictionary<string, double> Metrics, JsonElement Card)> Read(LaminaResult result)
+        {
+            var runId = JsonDocument.Parse(result.Stdout).RootElement.GetProperty("runId").GetString()!;
+            var details = await JsonAsync("runs", "show", runId);
+            var metrics = details.GetProperty("metrics").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!, m => m.GetProperty("last").GetDouble());
+            var show = await _lamina.RunAsync(_temp.Path, "models", "show", runId[..8], "--json");
+            return (metrics, JsonDocument.Parse(show.Stdout).RootElement);
+        }
+        var (m1, card1) = await Read(first);
+        var (m2, card2) = await Read(second);
+        var (m3, _) = await Read(third);
+        var dataset = await JsonAsync("datasets", "show", card1.GetProperty("dataset").GetString()!);
+        var trainingTiles = dataset.GetProperty("slides").EnumerateArray()
+            .Where(s => s.GetProperty("split").GetString() == "train").Sum(s => s.GetProperty("tiles").GetInt32());
+        Assert.True(trainingTiles > 0);
+        Assert.Equal(2 * trainingTiles, m1["embeddings/augmented_computed"]);
+        Assert.Equal(0, m2["embeddings/augmented_computed"]);
+        Assert.Equal(2 * trainingTiles, m2["embeddings/augmented_cached"]);
+        Assert.Equal(trainingTiles, m3["embeddings/augmented_computed"]);
+        Assert.Equal(card1.GetProperty("network").GetProperty("sha256").GetString(), card2.GetProperty("network").GetProperty("sha256").GetString());
+
+        // And the card records the augmentation, its views and digest
+        var training = card1.GetProperty("training");
+        Assert.Equal(["FlipRotate", "Darken"], training.GetProperty("augmentation").EnumerateArray().Select(a => a.GetString()));
+        Assert.Equal(2, training.GetProperty("augmented_views").GetInt32());
+        Assert.Equal(64, training.GetProperty("augmentation_digest").GetString()!.Length);
+    }
 }

@@ -11,6 +11,9 @@ namespace Lamina.Lab.Embeddings;
 /// <param name="Tiles">The tiles, in the order embeddings are returned.</param>
 public sealed record SlideRequest(string SlidePath, string SlideSha256, TilingOptions Options, IReadOnlyList<Tile> Tiles);
 
+/// <summary>Where a tile comes from: its slide (by digest) and its place in the slide's tiling.</summary>
+public sealed record TileOrigin(string SlideSha256, Tile Tile);
+
 /// <summary>The embeddings of a request, slide by slide and tile by tile in request order, and where they came from.</summary>
 /// <param name="Embeddings"><c>Embeddings[s][t]</c> belongs to tile t of slide s.</param>
 /// <param name="Computed">Tiles run through the backbone.</param>
@@ -49,8 +52,24 @@ public sealed class EmbeddingService(EmbeddingCache cache, TilePipelineOptions? 
     /// <param name="preprocess">Applied to each tile as RGB values 0..255 (height × width × 3); must give the backbone's input, RGB in 0..1.</param>
     /// <param name="preprocessingDigest">Identifies <paramref name="preprocess"/>: part of the cache key.</param>
     /// <param name="augmentationDigest">Identifies an augmentation folded into <paramref name="preprocess"/>, or <see cref="NoAugmentation"/>.</param>
-    public async Task<EmbeddingResult> EmbedAsync(IReadOnlyList<SlideRequest> slides, Func<ImageTensor, ImageTensor> preprocess, string preprocessingDigest,
+    public Task<EmbeddingResult> EmbedAsync(IReadOnlyList<SlideRequest> slides, Func<ImageTensor, ImageTensor> preprocess, string preprocessingDigest,
         string augmentationDigest, Backbone backbone, IProgress<EmbeddingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(preprocess);
+        return EmbedAsync(slides, (image, _) => preprocess(image), preprocessingDigest, augmentationDigest, backbone, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Embeds the tiles of <paramref name="slides"/>, computing only those the cache lacks, with a preprocessing that may
+    /// depend on the tile (an augmentation seeded by the tile's slide and position): it must give the same pixels every
+    /// time for the same tile, or the cache would keep one draw and call it all of them.
+    /// </summary>
+    /// <param name="preprocess">Applied to each tile as RGB values 0..255 (height × width × 3) with the tile's origin; must give the backbone's input, RGB in 0..1.</param>
+    /// <param name="preprocessingDigest">Identifies <paramref name="preprocess"/>: part of the cache key.</param>
+    /// <param name="augmentationDigest">Identifies an augmentation folded into <paramref name="preprocess"/>, or <see cref="NoAugmentation"/>.</param>
+    public async Task<EmbeddingResult> EmbedAsync(IReadOnlyList<SlideRequest> slides, Func<ImageTensor, TileOrigin, ImageTensor> preprocess,
+        string preprocessingDigest, string augmentationDigest, Backbone backbone, IProgress<EmbeddingProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(slides);
         ArgumentNullException.ThrowIfNull(preprocess);
@@ -83,7 +102,9 @@ public sealed class EmbeddingService(EmbeddingCache cache, TilePipelineOptions? 
             if (missing.Count > 0)
             {
                 var before = computed;
-                await foreach (var part in EmbedTilesAsync(slide, plan.WithTiles(missing), preprocess, backbone, cancellationToken).ConfigureAwait(false))
+                var slideSha256 = request.SlideSha256;
+                await foreach (var part in EmbedTilesAsync(slide, plan.WithTiles(missing), (image, tile) => preprocess(image, new TileOrigin(slideSha256, tile)),
+                    backbone, cancellationToken).ConfigureAwait(false))
                 {
                     cache.Store(key, part);
                     foreach (var (tileKey, embedding) in part) known[tileKey] = embedding;
@@ -99,7 +120,7 @@ public sealed class EmbeddingService(EmbeddingCache cache, TilePipelineOptions? 
     }
 
     /// <summary>The plan's tiles embedded, in parts of at most <see cref="PartTiles"/>.</summary>
-    private async IAsyncEnumerable<List<KeyValuePair<TileKey, float[]>>> EmbedTilesAsync(Slide slide, TilePlan plan, Func<ImageTensor, ImageTensor> preprocess,
+    private async IAsyncEnumerable<List<KeyValuePair<TileKey, float[]>>> EmbedTilesAsync(Slide slide, TilePlan plan, Func<ImageTensor, Tile, ImageTensor> preprocess,
         Backbone backbone, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var spec = backbone.Spec;
@@ -124,7 +145,7 @@ public sealed class EmbeddingService(EmbeddingCache cache, TilePipelineOptions? 
             for (var i = 0; i < read.Count; i++)
             {
                 // Pixels are copied out of the pipeline's pooled buffer before the next batch reuses it.
-                var image = preprocess(ImageTensor.FromRgb(read.TileSize, read.TileSize, read.PixelsOf(i)));
+                var image = preprocess(ImageTensor.FromRgb(read.TileSize, read.TileSize, read.PixelsOf(i)), read.Tiles[i]);
                 if (image.Height != spec.TileSize || image.Width != spec.TileSize || image.Channels != spec.Channels)
                 {
                     throw new InferenceException($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles, "

@@ -35,7 +35,16 @@ public sealed record TrainingParams(
     int Seed,
     int BatchSize)
 {
+    /// <summary>Augmented views per training tile when the model declares an augmentation and the task does not say.</summary>
+    public const int DefaultAugmentedViews = 4;
+
+    /// <summary>The most augmented views per training tile a task may ask for.</summary>
+    public const int MaxAugmentedViews = 64;
+
     public OptimizerParams Optimizer { get; init; } = new();
+
+    /// <summary>Augmented copies of each training tile embedded and drawn from during training; 0 without augmentation.</summary>
+    public int AugmentedViews { get; init; }
 }
 
 /// <summary>The params of a <c>dataset</c> task: which loader lays out the tiles, and how slides are split.</summary>

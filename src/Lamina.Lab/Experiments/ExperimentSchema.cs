@@ -20,7 +20,7 @@ internal sealed class ExperimentSchema
     private static readonly string[] ModelTestingKeys = ["model", "loader", "metrics"];
     private static readonly string[] AnalysisTestingKeys = ["analysis", "analysis_name", "slides", "tolerance_um"];
     private static readonly string[] DatasetKeys = ["loader", "name", "validation_split", "seed"];
-    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer"];
+    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer", "augmented_views"];
     private static readonly string[] OptimizerKeys = ["name", "learning_rate", "weight_decay", "momentum", "schedule", "step_size", "gamma", "warmup_epochs", "min_learning_rate"];
     private static readonly string[] OptimizerNames = ["sgd", "adam", "adamw"];
     private static readonly string[] ScheduleNames = ["constant", "step", "cosine"];
@@ -394,7 +394,41 @@ internal sealed class ExperimentSchema
         var seed = OptionalInteger(training, "seed", 0, int.MinValue, ref ok);
         var batchSize = OptionalInteger(training, "batch_size", 32, 1, ref ok);
         var optimizer = ReadOptimizer(training, ref ok);
-        return ok ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize) { Optimizer = optimizer } : null;
+        var views = AugmentedViews(training, model, ref ok);
+        return ok
+            ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize) { Optimizer = optimizer, AugmentedViews = views }
+            : null;
+    }
+
+    /// <summary>
+    /// <c>augmented_views</c>: how many augmented copies of each training tile are embedded (default 4 when the model
+    /// declares an augmentation); refused for a model without one, where it would silently do nothing.
+    /// </summary>
+    private int AugmentedViews(ConfigMapping training, string? model, ref bool ok)
+    {
+        var augmented = model is not null && Models.TryGetValue(model, out var spec) && spec.Augmentation.Count > 0;
+        if (ConfigReading.Optional(training, "augmented_views") is not { } node)
+        {
+            return augmented ? TrainingParams.DefaultAugmentedViews : 0;
+        }
+        if (_read.Integer(node, minimum: 1) is not { } views)
+        {
+            ok = false;
+            return 0;
+        }
+        if (views > TrainingParams.MaxAugmentedViews)
+        {
+            _read.Diagnostics.Add(node, $"augmented_views must be at most {TrainingParams.MaxAugmentedViews}, got {views}");
+            ok = false;
+            return 0;
+        }
+        if (model is not null && !augmented)
+        {
+            _read.Diagnostics.Add(node, $"augmented_views given, but model '{model}' declares no augmentation");
+            ok = false;
+            return 0;
+        }
+        return views;
     }
 
     private OptimizerParams ReadOptimizer(ConfigMapping training, ref bool ok)

@@ -35,6 +35,8 @@ internal sealed class TrainingTask : IDisposable
     private readonly ILoss _loss;
     private readonly IReadOnlyList<IMetric> _metrics;
     private readonly IReadOnlyList<IPreprocessing> _preprocessing;
+    private readonly IReadOnlyList<IAugmentation> _augmentations;
+    private readonly string _augmentationDigest;
     private readonly IReadOnlyList<ITrainingCallback> _callbacks;
     private readonly ITileSource _source;
     private readonly Backbone _backbone;
@@ -54,6 +56,8 @@ internal sealed class TrainingTask : IDisposable
         _callbacks = [.. _parameters.Callbacks.Select(c => PluginBinder.Create<ITrainingCallback>(c, catalog))];
         _source = TileSources.Create(experiment, _parameters.TrainLoader, catalog, "training");
         _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
+        _augmentations = [.. _model.Augmentation.Select(a => PluginBinder.Create<IAugmentation>(a, catalog))];
+        _augmentationDigest = _augmentations.Count > 0 ? PreprocessingDigest(_model.Augmentation, catalog, plugins) : EmbeddingService.NoAugmentation;
         using (TimingTrace.Start("backbone load"))
         {
             _backbone = Backbone.Load(_architecture.Backbone);
@@ -81,6 +85,8 @@ internal sealed class TrainingTask : IDisposable
         run.LogMetric("embeddings/computed", embedded.Computed, 0);
         run.LogMetric("embeddings/cached", embedded.FromCache, 0);
 
+        var views = await EmbedAugmentedViewsAsync(run, service, built, requests, cancellationToken);
+
         phase.Dispose();
         var (trainX, trainY, validX, validY) = Split(built, embedded);
         if (trainX.Count == 0 || validX.Count == 0)
@@ -89,13 +95,15 @@ internal sealed class TrainingTask : IDisposable
                 $"training needs tiles in both splits; the data set has {trainX.Count} training and {validX.Count} validation tiles " +
                 "(more slides, or another validation_split)");
         }
+        IReadOnlyList<float[][]> trainViews = [.. views.Select(view => TrainingRows(built, view))];
         var classes = _source.ClassNames.Count;
         var head = new HeadModel(_architecture.Layers(_backbone.Spec.EmbeddingSize, classes), _parameters.Seed);
         var options = new TrainerOptions(_parameters.Epochs, _parameters.BatchSize, _parameters.Seed, Optimizer(_parameters.Optimizer));
         run.Log(string.Create(CultureInfo.InvariantCulture,
             $"training {_parameters.Model} ({_model.Architecture!.Cls}) on {trainX.Count} tiles, validating on {validX.Count}, {_parameters.Epochs} epoch(s)"));
         phase = TimingTrace.Start("training");
-        var result = new HeadTrainer().Train([.. trainX], [.. trainY], [.. validX], [.. validY], classes, head, _loss, _metrics, _callbacks, run, options, cancellationToken);
+        var result = new HeadTrainer().Train([.. trainX], [.. trainY], [.. validX], [.. validY], classes, head, _loss, _metrics, _callbacks, run, options,
+            trainViews, cancellationToken);
 
         phase.Dispose();
         ModelCard card;
@@ -123,6 +131,53 @@ internal sealed class TrainingTask : IDisposable
         }
         return tile;
     }
+
+    /// <summary>
+    /// With an augmentation, <c>augmented_views</c> augmented copies of every training tile (validation tiles are never
+    /// augmented), each embedded through the cache under its own key: view v of a tile is drawn from a random source
+    /// seeded by the slide's digest, the tile and v, so it is the same pixels in every run and a second run embeds
+    /// nothing. Returns one result per view, shaped like the data set (validation slides empty).
+    /// </summary>
+    private async Task<List<EmbeddingResult>> EmbedAugmentedViewsAsync(IRunContext run, EmbeddingService service, BuiltDataset built,
+        List<SlideRequest> requests, CancellationToken cancellationToken)
+    {
+        var results = new List<EmbeddingResult>();
+        if (_parameters.AugmentedViews == 0) return results;
+        var training = requests
+            .Select((request, s) => built.Manifest.Slides[s].Split == "validation" ? request with { Tiles = [] } : request)
+            .ToList();
+        long computed = 0, cached = 0;
+        for (var view = 1; view <= _parameters.AugmentedViews; view++)
+        {
+            var v = view;
+            var result = await service.EmbedAsync(training, (image, origin) => Preprocess(Augment(image, origin, v)), _preprocessingDigest,
+                $"{_augmentationDigest}/view-{v}", _backbone, new EmbeddingLog(run, $"augmented view {v}/{_parameters.AugmentedViews}"), cancellationToken);
+            (computed, cached) = (computed + result.Computed, cached + result.FromCache);
+            results.Add(result);
+        }
+        run.Log($"augmented views ({_parameters.AugmentedViews} per training tile, {string.Join(", ", _model.Augmentation.Select(a => a.Cls))}): " +
+            $"{computed} computed, {cached} from the cache");
+        run.LogMetric("embeddings/augmented_computed", computed, 0);
+        run.LogMetric("embeddings/augmented_cached", cached, 0);
+        return results;
+    }
+
+    /// <summary>View <paramref name="view"/> of a tile: the augmentations in order, drawing from one source seeded by the tile and the view.</summary>
+    private ImageTensor Augment(ImageTensor image, TileOrigin origin, int view)
+    {
+        var tile = origin.Tile;
+        var text = string.Create(CultureInfo.InvariantCulture, $"lamina.augmentation/1\n{origin.SlideSha256}\n{tile.X} {tile.Y} {tile.Width:R} {tile.Height:R}\n{view}");
+        var random = new Random(BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes(text)), 0));
+        foreach (var augmentation in _augmentations)
+        {
+            image = augmentation.Apply(image, random);
+        }
+        return image;
+    }
+
+    /// <summary>The training rows of an augmented view, in the order <see cref="Split"/> gives the training rows.</summary>
+    private static float[][] TrainingRows(BuiltDataset built, EmbeddingResult view) =>
+        [.. built.Slides.Select((_, s) => s).Where(s => built.Manifest.Slides[s].Split != "validation").SelectMany(s => view.Embeddings[s])];
 
     private static (List<float[]> TrainX, List<int> TrainY, List<float[]> ValidX, List<int> ValidY) Split(BuiltDataset built, EmbeddingResult embedded)
     {
@@ -206,6 +261,9 @@ internal sealed class TrainingTask : IDisposable
                 stopped_early = result.StoppedEarly,
                 restored_best_weights = result.RestoredBestWeights,
                 preprocessing_digest = _preprocessingDigest,
+                augmentation = _model.Augmentation.Select(a => a.Cls),
+                augmented_views = _parameters.AugmentedViews,
+                augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
             })!.AsObject(),
         };
         await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken);
@@ -237,9 +295,9 @@ internal sealed class TrainingTask : IDisposable
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    private sealed class EmbeddingLog(IRunContext run) : IProgress<EmbeddingProgress>
+    private sealed class EmbeddingLog(IRunContext run, string what = "embedding") : IProgress<EmbeddingProgress>
     {
         public void Report(EmbeddingProgress value) =>
-            run.Log($"embedding slide {value.Slide}/{value.Slides}: {value.Computed} computed, {value.FromCache} cached of {value.Tiles}");
+            run.Log($"{what}: slide {value.Slide}/{value.Slides}: {value.Computed} computed, {value.FromCache} cached of {value.Tiles}");
     }
 }

@@ -52,16 +52,20 @@ public sealed class HeadTrainer
         IReadOnlyList<ITrainingCallback> callbacks,
         IRunContext? run,
         TrainerOptions options,
+        IReadOnlyList<float[][]>? augmentedViews = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loss);
         ArgumentNullException.ThrowIfNull(options);
-        Check(trainX, trainY, validX, validY, classes, model, options);
+        Check(trainX, trainY, validX, validY, classes, model, options, augmentedViews);
         var optimizer = Optimizer.Create(options.Optimizer, model.Parameters);
         var context = run ?? NullRunContext.Instance;
         var threads = options.EffectiveThreads;
         var train = Pack(trainX, model.Inputs);
+        // Each epoch, each training row is taken as itself or as one of its augmented views, drawn from the seeded source.
+        float[][] sources = [train, .. (augmentedViews ?? []).Select(view => Pack(view, model.Inputs))];
+        var viewOf = new int[trainY.Length];
         var valid = Pack(validX, model.Inputs);
         var random = new Random(options.Seed);
         var order = Enumerable.Range(0, trainY.Length).ToArray();
@@ -85,6 +89,10 @@ public sealed class HeadTrainer
             cancellationToken.ThrowIfCancellationRequested();
             var learningRate = options.Optimizer.LearningRateAt(epoch, options.Epochs);
             Shuffle(order, random);
+            if (sources.Length > 1)
+            {
+                for (var i = 0; i < viewOf.Length; i++) viewOf[i] = random.Next(sources.Length);
+            }
             var lossSum = 0.0;
             for (var start = 0; start < order.Length; start += options.BatchSize)
             {
@@ -92,7 +100,7 @@ public sealed class HeadTrainer
                 for (var r = 0; r < rows; r++)
                 {
                     var i = order[start + r];
-                    train.AsSpan(i * model.Inputs, model.Inputs).CopyTo(batchX.AsSpan(r * model.Inputs));
+                    sources[viewOf[i]].AsSpan(i * model.Inputs, model.Inputs).CopyTo(batchX.AsSpan(r * model.Inputs));
                     batchY[r] = trainY[i];
                 }
                 var dropoutSeed = (ulong)random.NextInt64();
@@ -237,13 +245,18 @@ public sealed class HeadTrainer
         return packed;
     }
 
-    private static void Check(float[][] trainX, int[] trainY, float[][] validX, int[] validY, int classes, HeadModel model, TrainerOptions options)
+    private static void Check(float[][] trainX, int[] trainY, float[][] validX, int[] validY, int classes, HeadModel model, TrainerOptions options,
+        IReadOnlyList<float[][]>? views)
     {
         var problems = new List<string>();
         if (trainX.Length == 0) problems.Add("the training set is empty");
         if (trainX.Length != trainY.Length) problems.Add($"{trainX.Length} training inputs but {trainY.Length} labels");
         if (validX.Length != validY.Length) problems.Add($"{validX.Length} validation inputs but {validY.Length} labels");
         if (trainX.Concat(validX).Any(x => x.Length != model.Inputs)) problems.Add($"every embedding must have {model.Inputs} values");
+        if (views is not null && views.Any(v => v.Length != trainX.Length || v.Any(x => x.Length != model.Inputs)))
+        {
+            problems.Add($"every augmented view must have the {trainX.Length} training rows of {model.Inputs} values");
+        }
         var expectedOutputs = classes == 2 && model.Outputs == 1 ? 1 : classes;
         if (model.Outputs != expectedOutputs) problems.Add($"the head has {model.Outputs} outputs for {classes} classes");
         if (trainY.Concat(validY).Any(y => (uint)y >= (uint)classes)) problems.Add($"labels must be in 0..{classes - 1}");

@@ -152,6 +152,41 @@ public sealed class HeadTrainerTests
         cancel.Cancel();
         var data = Toy.Separable(20, 1);
         Assert.ThrowsAny<OperationCanceledException>(() => new HeadTrainer().Train(data.X, data.Y, [], [], 2,
-            new HeadModel(new LinearHead().Layers(2, 2)), new CrossEntropy(), [], [], null, new TrainerOptions(3, 4, 1, new OptimizerOptions()), cancel.Token));
+            new HeadModel(new LinearHead().Layers(2, 2)), new CrossEntropy(), [], [], null, new TrainerOptions(3, 4, 1, new OptimizerOptions()), cancellationToken: cancel.Token));
+    }
+
+    [Fact]
+    public void Training_WithAugmentedViews_DrawsFromThem_AndStaysBitIdenticalAcrossThreads()
+    {
+        // Given embeddings and two augmented views of every training row (the rows shifted a little)
+        var data = Toy.Embeddings(200, 24, 2, seed: 3);
+        var valid = Toy.Embeddings(40, 24, 2, seed: 4);
+        float[][][] views = [.. Enumerable.Range(1, 2).Select(v => data.X.Select(x => x.Select(value => value + 0.05f * v).ToArray()).ToArray())];
+        string Digest(IReadOnlyList<float[][]>? augmented, int threads)
+        {
+            var model = new HeadModel(new MlpHead(nLayers: 2, width: 16, dropout: 0.1).Layers(24, 2), seed: 1);
+            new HeadTrainer().Train(data.X, data.Y, valid.X, valid.Y, 2, model, new CrossEntropy(), [], [], null,
+                new TrainerOptions(4, 32, 7, new OptimizerOptions(), Threads: threads), augmented);
+            return model.Sha256();
+        }
+
+        // When trained without views, and with them on one and on two threads
+        var plain = Digest(null, 2);
+        var one = Digest(views, 1);
+        var two = Digest(views, 2);
+
+        // Then the views changed what was learned, and not the determinism
+        Assert.NotEqual(plain, one);
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
+    public void Training_WithAViewOfOtherRows_IsRefused()
+    {
+        var data = Toy.Embeddings(20, 4, 2, seed: 3);
+        var error = Assert.Throws<LaminaException>(() => new HeadTrainer().Train(data.X, data.Y, data.X, data.Y, 2,
+            new HeadModel(new LinearHead().Layers(4, 2)), new CrossEntropy(), [], [], null, new TrainerOptions(1, 4, 1, new OptimizerOptions()),
+            [data.X[..10]]));
+        Assert.Contains("augmented view must have the 20 training rows", error.Message);
     }
 }
