@@ -186,6 +186,7 @@ public sealed class TrainingCommandTests : IDisposable
         Assert.True(reproduced.ExitCode == 0, reproduced.ToString());
         var result = JsonDocument.Parse(reproduced.Stdout).RootElement;
         Assert.True(result.GetProperty("identical").GetBoolean());
+        Assert.Empty(result.GetProperty("environmentDifferences").EnumerateArray());
         var names = result.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
         Assert.Contains("tumour/head.onnx", names);
         Assert.Contains("tumour/data set", names);

@@ -31,7 +31,12 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var result = await new Reproducer(store, blobs, runner).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), report, CliContext.Cancellation);
         if (settings.Json)
         {
-            JsonOutput.Write(new { originalRun = result.OriginalRun, run = result.Run, workTree = result.WorkTree, identical = result.Identical, files = result.Files.Select(f => new { f.Name, f.Original, f.Reproduced, f.Matches }) });
+            JsonOutput.Write(new
+            {
+                originalRun = result.OriginalRun, run = result.Run, workTree = result.WorkTree, identical = result.Identical,
+                files = result.Files.Select(f => new { f.Name, f.Original, f.Reproduced, f.Matches }),
+                environmentDifferences = result.EnvironmentDifferences,
+            });
             return result.Identical ? 0 : LaminaApp.Failure;
         }
         RunCommand.Report(result.Run, json: false);
@@ -45,6 +50,14 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         AnsiConsole.MarkupLine(result.Identical
             ? $"[green]reproduced: every model file digest matches run {result.OriginalRun}[/]"
             : result.Files.Count == 0 ? "[yellow]the original run made no model to compare[/]" : "[red]not reproduced: some digests differ[/]");
+        foreach (var difference in result.EnvironmentDifferences)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{difference.What}: recorded {difference.Recorded}, reproduced with {difference.Reproduced}[/]");
+        }
+        if (!result.Identical && result.EnvironmentDifferences.Count > 0)
+        {
+            AnsiConsole.MarkupLine("[yellow]a different Lamina, .NET or processor can change a trained model's digest; reproduce with the recorded ones to compare like with like[/]");
+        }
         return result.Identical ? 0 : LaminaApp.Failure;
     }
 }

@@ -11,8 +11,15 @@ public sealed record ReproducedFile(string Name, string Original, string? Reprod
     public bool Matches => Original == Reproduced;
 }
 
-/// <summary>The outcome of a reproduction: the new run, and every compared digest.</summary>
-public sealed record Reproduction(Guid OriginalRun, RunOutcome Run, string WorkTree, IReadOnlyList<ReproducedFile> Files)
+/// <summary>Something of the environment that differs between the original run and its reproduction.</summary>
+public sealed record EnvironmentDifference(string What, string Recorded, string Reproduced);
+
+/// <summary>
+/// The outcome of a reproduction: the new run, every compared digest, and what differs between the two runs'
+/// environments (Lamina version, .NET, processor), which explains a digest that differs.
+/// </summary>
+public sealed record Reproduction(Guid OriginalRun, RunOutcome Run, string WorkTree, IReadOnlyList<ReproducedFile> Files,
+    IReadOnlyList<EnvironmentDifference> EnvironmentDifferences)
 {
     public bool Identical => Run.Status == RunStatus.Completed && Files.Count > 0 && Files.All(f => f.Matches);
 }
@@ -63,7 +70,21 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, TaskRunne
             cancellationToken);
 
         var files = await CompareAsync(original.Id, outcome.RunId, cancellationToken);
-        return new Reproduction(original.Id, outcome, tree, files);
+        var reproducedEnvironment = (await store.GetRunDetailsAsync(outcome.RunId, cancellationToken)).Environment;
+        return new Reproduction(original.Id, outcome, tree, files, Differences(details.Environment, reproducedEnvironment));
+    }
+
+    private static List<EnvironmentDifference> Differences(EnvironmentInfo recorded, EnvironmentInfo reproduced)
+    {
+        (string What, string Recorded, string Reproduced)[] compared =
+        [
+            ("Lamina", recorded.LaminaVersion, reproduced.LaminaVersion),
+            (".NET", recorded.DotnetVersion, reproduced.DotnetVersion),
+            ("processor", recorded.Cpu, reproduced.Cpu),
+            ("architecture", recorded.Architecture, reproduced.Architecture),
+            ("operating system", recorded.Os, reproduced.Os),
+        ];
+        return [.. compared.Where(c => c.Recorded != c.Reproduced).Select(c => new EnvironmentDifference(c.What, c.Recorded, c.Reproduced))];
     }
 
     private async Task<IReadOnlyList<ReproducedFile>> CompareAsync(Guid original, Guid reproduced, CancellationToken cancellationToken)
