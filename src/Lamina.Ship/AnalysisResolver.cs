@@ -17,7 +17,7 @@ public sealed record ResolveResult(string ResolvedFile, string LockPath, LockFil
 /// <c>lamina resolve</c>: turns an analysis file's <c>sourcing: auto</c> models (run ids) into the verbose form that a
 /// bundle runs offline (<c>sourcing: manual</c>, <c>reference: models/NAME/</c>, processing spelled out from the
 /// published model card), and pins every model file and plug-in source in <c>lamina.lock.json</c>.
-/// Only models present in the production store resolve.
+/// Only models present in the production store resolve; a <c>sourcing: manual</c> package folder is refused.
 /// </summary>
 public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, ProductionStore production)
 {
@@ -42,6 +42,14 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, Pro
         foreach (var analysis in file.Analyses)
         {
             var replaced = new Dictionary<string, ConfigNode>(StringComparer.Ordinal);
+            foreach (var model in analysis.Models.Where(m => m.Sourcing == ModelSourcing.Manual))
+            {
+                // A package folder has no publication mark and no place in the production store: a bundle built from
+                // it would ship an unpublished model (or, moved, none at all).
+                diagnostics.Add(((ConfigMapping)model.Node)["sourcing"] ?? model.Node,
+                    $"model '{model.Name}' is a package folder (sourcing: manual); a release ships published models only: reference its run id " +
+                    "(a network trained elsewhere: lamina models import, then lamina publish)");
+            }
             foreach (var model in analysis.Models.Where(m => m.Sourcing == ModelSourcing.Auto))
             {
                 var pinned = await PinAsync(model, registered, diagnostics, cancellationToken);

@@ -7,7 +7,7 @@ public sealed class ResolveTests
     [Fact]
     public async Task Resolve_ShortForm_WritesTheVerboseFormAndPinsEveryFile()
     {
-        // Given a published model and an analysis file naming its run by a prefix, next to a manual model
+        // Given a published model and an analysis file naming its run by a prefix
         await using var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync();
         await stores.PublishAsync(run, card);
@@ -22,9 +22,6 @@ public sealed class ResolveTests
                   carcinoma_model:
                     sourcing: auto
                     reference: {run.ToString()[..8]}   # the training run
-                  mitosis_model:
-                    sourcing: manual
-                    reference: models/mitosis/
                 features:
                   - cls: Carcinoma
                     models:
@@ -62,9 +59,6 @@ public sealed class ResolveTests
                         params:
                           threshold: 0.5
                           label: "tumour"
-                  mitosis_model:
-                    sourcing: manual
-                    reference: models/mitosis/
                 features:
                   - cls: Carcinoma
                     models:
@@ -153,5 +147,40 @@ public sealed class ResolveTests
 
         // Then it is refused as missing, not as unpublished
         Assert.Contains($"model '{card.Name}' of run {run} is marked published but missing from the production store", Assert.Single(error.Diagnostics).ToString());
+    }
+
+    [Fact]
+    public async Task Resolve_APackageFolderModel_IsRefusedAtItsSourcing()
+    {
+        // Given an analysis file whose model is a package folder (the verbose form), beside a published one
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync();
+        await stores.PublishAsync(run, card);
+        var folder = stores.Temp.Combine("package");
+        Directory.CreateDirectory(folder);
+        var analysis = stores.WriteAnalysis($"""
+            version: 1
+            analyses:
+              - name: breast
+                models:
+                  a:
+                    sourcing: auto
+                    reference: {run}
+                  b:
+                    sourcing: manual
+                    reference: {folder}
+                features:
+                  - cls: TissueArea
+            """);
+        var output = stores.Temp.Combine("release", "resolved.yaml");
+
+        // When it is resolved
+        var error = await Assert.ThrowsAsync<ConfigValidationException>(() => stores.Resolver().ResolveAsync(analysis, output, CancellationToken.None));
+
+        // Then the folder model is refused at its sourcing, saying what to do instead, and nothing is written
+        Assert.Equal($"{analysis}:9:19: analyses[0].models.b.sourcing: model 'b' is a package folder (sourcing: manual); a release ships " +
+            "published models only: reference its run id (a network trained elsewhere: lamina models import, then lamina publish)",
+            Assert.Single(error.Diagnostics).ToString());
+        Assert.False(File.Exists(output));
     }
 }
