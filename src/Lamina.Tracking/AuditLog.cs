@@ -84,6 +84,31 @@ public static partial class AuditLog
         return new(count, previous, null);
     }
 
+    /// <summary>
+    /// Checks entries (in stored order) against anchors written down outside the store: each anchored entry must still be
+    /// there with the same hash. The chain alone cannot show a history rewritten from some entry on, hashes recomputed;
+    /// an anchor taken before can. Returns the first anchor that does not hold, or null.
+    /// </summary>
+    public static AuditBreak? CheckAnchors(IReadOnlyList<AuditEntry> entries, IEnumerable<AuditAnchor> anchors)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(anchors);
+        foreach (var anchor in anchors.OrderBy(a => a.Seq))
+        {
+            var entry = entries.FirstOrDefault(e => e.Seq == anchor.Seq);
+            if (entry is null)
+            {
+                return new AuditBreak(anchor.Seq, $"anchor {anchor}: there is no entry {anchor.Seq} any more (the log has {entries.Count}): it was cut short");
+            }
+            if (entry.Hash != anchor.Hash)
+            {
+                return new AuditBreak(anchor.Seq,
+                    $"anchor {anchor}: entry {anchor.Seq} now has hash {entry.Hash}: the history up to it was rewritten");
+            }
+        }
+        return null;
+    }
+
     /// <summary>Checks an action name (<c>noun.verb</c>) and that old and new values are JSON text.</summary>
     internal static void Validate(string action, string objectId, string? oldValue, string? newValue)
     {

@@ -151,6 +151,31 @@ public sealed record AuditEntry(long Seq, string Time, string Who, string Action
 /// <summary>The first entry where the recomputed chain disagrees with the stored one, and how.</summary>
 public sealed record AuditBreak(long Seq, string Problem);
 
+/// <summary>
+/// An audit entry's sequence number and hash, written as <c>SEQ:HASH</c> and kept outside the store (a release ticket, a
+/// signed tag) to check later that the history up to that entry was not rewritten.
+/// </summary>
+public sealed partial record AuditAnchor(long Seq, string Hash)
+{
+    /// <summary>Reads <c>SEQ:HASH</c> (a positive sequence number, 64 hex digits).</summary>
+    /// <exception cref="FormatException">Not of that form; the message says what is expected.</exception>
+    public static AuditAnchor Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var match = AnchorPattern().Match(text.Trim());
+        if (!match.Success || !long.TryParse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var seq) || seq < 1)
+        {
+            throw new FormatException($"'{text}' is not an audit anchor: expected SEQ:HASH, a sequence number and the entry's 64-hex-digit hash");
+        }
+        return new AuditAnchor(seq, match.Groups[2].Value.ToLowerInvariant());
+    }
+
+    public override string ToString() => $"{Seq}:{Hash}";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^([0-9]{1,18}):([0-9a-fA-F]{64})$")]
+    private static partial System.Text.RegularExpressions.Regex AnchorPattern();
+}
+
 /// <summary>The result of recomputing the audit chain: the number of entries, the last hash, and the first break if any.</summary>
 public sealed record AuditVerification(long Count, string HeadHash, AuditBreak? FirstBreak)
 {

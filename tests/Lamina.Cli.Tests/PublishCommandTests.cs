@@ -157,6 +157,19 @@ public sealed class PublishCommandTests : IDisposable
         Assert.True(verify.ExitCode == 0, verify.ToString());
         Assert.Contains("3 entries, chain intact", verify.Stdout);
 
+        // And the head's anchor, kept elsewhere, holds later; one past the end, or malformed, does not
+        var anchor = JsonDocument.Parse((await RunAsync("audit", "verify", "--json")).Stdout).RootElement.GetProperty("anchor").GetString()!;
+        Assert.StartsWith("3:", anchor);
+        var holds = await RunAsync("audit", "verify", "--expect", anchor);
+        Assert.True(holds.ExitCode == 0, holds.ToString());
+        Assert.Contains("1 anchor(s) hold", holds.Stdout);
+        var beyond = await RunAsync("audit", "verify", "--expect", "9" + anchor[1..]);
+        Assert.Equal(1, beyond.ExitCode);
+        Assert.Contains("there is no entry 9 any more", beyond.Stderr);
+        var malformed = await RunAsync("audit", "verify", "--expect", "head");
+        Assert.NotEqual(0, malformed.ExitCode);
+        Assert.Contains("expected SEQ:HASH", malformed.Stdout + malformed.Stderr);
+
         // When someone drops the trigger and edits an entry
         await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false"))
         {

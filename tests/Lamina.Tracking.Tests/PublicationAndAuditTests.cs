@@ -248,6 +248,52 @@ public sealed class PublicationAndAuditTests : IDisposable
     }
 
     [Fact]
+    public async Task AnAnchorTakenBefore_CatchesAHistoryRewrittenWithEveryHashRecomputed()
+    {
+        // Given an audit log and the anchor of its head, written down elsewhere
+        AuditAnchor anchor;
+        await using (var store = await OpenAsync())
+        {
+            await PublishedRunAsync(store);
+            var verification = await store.VerifyAuditAsync(CancellationToken.None);
+            anchor = AuditAnchor.Parse($"{verification.Count}:{verification.HeadHash}");
+            Assert.Null(AuditLog.CheckAnchors(await store.ListAuditAsync(null, CancellationToken.None), [anchor]));
+        }
+
+        // When someone who can drop the triggers edits entry 2 and recomputes the hash of every entry from it on
+        await ExecuteAsync("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET reason = 'rewritten' WHERE seq = 2;");
+        await using var reopened = await OpenAsync();
+        var entries = (await reopened.ListAuditAsync(null, CancellationToken.None)).ToList();
+        var previous = entries[0].Hash;
+        foreach (var entry in entries.Skip(1))
+        {
+            var hash = AuditLog.ComputeHash(entry with { PreviousHash = previous });
+            await ExecuteAsync("UPDATE audit_log SET prev_hash = $prev, hash = $hash WHERE seq = $seq;", ("$prev", previous), ("$hash", hash), ("$seq", entry.Seq));
+            previous = hash;
+        }
+
+        // Then the chain alone looks intact, and the anchor does not hold
+        Assert.True((await reopened.VerifyAuditAsync(CancellationToken.None)).Intact);
+        var rewritten = AuditLog.CheckAnchors(await reopened.ListAuditAsync(null, CancellationToken.None), [anchor]);
+        Assert.Equal(anchor.Seq, rewritten!.Seq);
+        Assert.Contains("the history up to it was rewritten", rewritten.Problem);
+
+        // And an anchor past the end says the log was cut short
+        var beyond = AuditLog.CheckAnchors(entries, [new AuditAnchor(entries.Count + 5, anchor.Hash)]);
+        Assert.Contains("it was cut short", beyond!.Problem);
+    }
+
+    [Theory]
+    [InlineData("3")]
+    [InlineData("0:" + "0000000000000000000000000000000000000000000000000000000000000000")]
+    [InlineData("3:abc")]
+    public void AuditAnchor_Malformed_SaysWhatIsExpected(string text)
+    {
+        var error = Assert.Throws<FormatException>(() => AuditAnchor.Parse(text));
+        Assert.Contains("expected SEQ:HASH", error.Message);
+    }
+
+    [Fact]
     public async Task AppendAudit_FromManyTasksAtOnce_KeepsOneUnbrokenSequence()
     {
         await using var first = await OpenAsync();

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Lamina.Cli.Rendering;
+using Lamina.Tracking;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -42,32 +43,70 @@ public sealed class AuditLogCommand : AsyncCommand<AuditLogCommand.Settings>
 }
 
 /// <summary><c>lamina audit verify</c>: recomputes the audit log's hash chain.</summary>
-public sealed class AuditVerifyCommand : AsyncCommand<OutputSettings>
+public sealed class AuditVerifyCommand : AsyncCommand<AuditVerifyCommand.Settings>
 {
-    public override async Task<int> ExecuteAsync(CommandContext context, OutputSettings settings)
+    public sealed class Settings : OutputSettings
+    {
+        [CommandOption("--expect <ANCHOR>")]
+        [Description("SEQ:HASH, an anchor this command printed earlier and kept elsewhere: entry SEQ must still have HASH. Repeatable.")]
+        public string[] Expect { get; init; } = [];
+
+        public override ValidationResult Validate()
+        {
+            foreach (var anchor in Expect)
+            {
+                try
+                {
+                    AuditAnchor.Parse(anchor);
+                }
+                catch (FormatException e)
+                {
+                    return ValidationResult.Error(e.Message);
+                }
+            }
+            return ValidationResult.Success();
+        }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
         var (store, _) = await CliContext.OpenStoresAsync(CliContext.Home);
         await using var __ = store;
         var verification = await store.VerifyAuditAsync(CliContext.Cancellation);
+        var anchors = settings.Expect.Select(AuditAnchor.Parse).ToList();
+        var anchorBreak = anchors.Count == 0 ? null : AuditLog.CheckAnchors(await store.ListAuditAsync(null, CliContext.Cancellation), anchors);
+        var head = verification.Count == 0 ? null : new AuditAnchor(verification.Count, verification.HeadHash);
+        var intact = verification.Intact && anchorBreak is null;
         if (settings.Json)
         {
             JsonOutput.Write(new
             {
                 verification.Count,
-                verification.Intact,
+                Intact = intact,
                 verification.HeadHash,
-                BrokenSeq = verification.FirstBreak?.Seq,
-                Problem = verification.FirstBreak?.Problem,
+                Anchor = head?.ToString(),
+                BrokenSeq = verification.FirstBreak?.Seq ?? anchorBreak?.Seq,
+                Problem = verification.FirstBreak?.Problem ?? anchorBreak?.Problem,
+                AnchorsChecked = anchors.Count,
             });
         }
         else if (verification.FirstBreak is { } broken)
         {
             Console.Error.WriteLine($"error: the audit chain is broken at entry {broken.Seq}: {broken.Problem}");
         }
+        else if (anchorBreak is not null)
+        {
+            Console.Error.WriteLine($"error: the audit chain is consistent but does not hold an anchor: {anchorBreak.Problem}");
+        }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"{verification.Count} entries, chain intact (head {verification.HeadHash})");
+            var checkedAnchors = anchors.Count == 0 ? "" : $", {anchors.Count} anchor(s) hold";
+            AnsiConsole.MarkupLineInterpolated($"{verification.Count} entries, chain intact (head {verification.HeadHash}){checkedAnchors}");
+            if (head is not null)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[grey]anchor {head}: keep it outside the store (a release ticket, a signed tag) and check it later with --expect[/]");
+            }
         }
-        return verification.Intact ? 0 : LaminaApp.Failure;
+        return intact ? 0 : LaminaApp.Failure;
     }
 }
