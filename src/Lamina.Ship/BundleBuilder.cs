@@ -23,6 +23,7 @@ public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, 
     public async Task<BundleResult> BuildAsync(string resolvedFile, string directory, CancellationToken cancellationToken)
     {
         var startedOn = time.GetUtcNow();
+        var anchor = await audit.HeadAsync(cancellationToken);
         var resolved = Path.GetFullPath(resolvedFile);
         var target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
         var lockPath = LockFile.PathBeside(resolved);
@@ -83,7 +84,7 @@ public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, 
 
             var lineage = new List<BundleProvenance.ModelLineage>();
             foreach (var model in lockFile.Models) lineage.Add(await LineageAsync(model, cancellationToken));
-            var statement = BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow());
+            var statement = BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow(), anchor);
             var bytes = JsonSerializer.SerializeToUtf8Bytes(statement, new JsonSerializerOptions { WriteIndented = true });
             await File.WriteAllBytesAsync(Path.Combine(temporary, BundleProvenance.FileName), bytes, cancellationToken);
 

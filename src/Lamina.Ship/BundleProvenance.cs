@@ -29,7 +29,7 @@ public static class BundleProvenance
     public sealed record ModelLineage(LockedModel Model, RunDetails? Run, IReadOnlyList<string> Datasets);
 
     public static JsonObject Build(IReadOnlyList<BundleFile> subjects, LockFile lockFile, IReadOnlyList<ModelLineage> models,
-        Guid invocationId, DateTimeOffset startedOn, DateTimeOffset finishedOn)
+        Guid invocationId, DateTimeOffset startedOn, DateTimeOffset finishedOn, AuditAnchor? auditAnchor = null)
     {
         var dependencies = new JsonArray();
         foreach (var (model, run, datasets) in models)
@@ -108,10 +108,29 @@ public static class BundleProvenance
                         ["startedOn"] = startedOn.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
                         ["finishedOn"] = finishedOn.ToUniversalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
                     },
+                    // The audit trail's head when the bundle was built (its chain checked): `lamina audit verify --expect
+                    // SEQ:HASH` later shows whether the history the release came from was rewritten since.
+                    ["byproducts"] = auditAnchor is null ? new JsonArray() : new JsonArray(new JsonObject
+                    {
+                        ["name"] = AuditAnchorName,
+                        ["uri"] = $"lamina:audit/{auditAnchor.Seq}",
+                        ["digest"] = Digest(auditAnchor.Hash),
+                        ["annotations"] = new JsonObject { ["anchor"] = auditAnchor.ToString() },
+                    }),
                 },
             },
         };
     }
+
+    /// <summary>The name of the byproduct that anchors the audit trail.</summary>
+    public const string AuditAnchorName = "audit-anchor";
+
+    /// <summary>The audit anchor a statement records, or null.</summary>
+    public static AuditAnchor? AuditAnchorOf(JsonNode statement) =>
+        statement["predicate"]?["runDetails"]?["byproducts"] is JsonArray byproducts
+        && byproducts.FirstOrDefault(b => b?["name"]?.GetValue<string>() == AuditAnchorName)?["annotations"]?["anchor"]?.GetValue<string>() is { } text
+            ? AuditAnchor.Parse(text)
+            : null;
 
     /// <summary>The subjects of a statement: name → SHA-256.</summary>
     /// <exception cref="ShipException">Not an in-toto statement with subjects.</exception>

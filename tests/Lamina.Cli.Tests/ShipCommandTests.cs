@@ -73,6 +73,13 @@ public sealed class ShipCommandTests
         Assert.Contains("bundle.built", audit.Stdout);
         Assert.Equal(0, (await lamina.RunAsync(work, "audit", "verify")).ExitCode);
 
+        // And the bundle names the trail's head it was built on, which still holds
+        var provenance = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(work, "bundle", "provenance.json")))!;
+        var anchor = provenance["predicate"]!["runDetails"]!["byproducts"]![0]!["annotations"]!["anchor"]!.GetValue<string>();
+        Assert.Matches("^3:[0-9a-f]{64}$", anchor); // run created, finished, model published
+        Assert.Contains(anchor, bundle.Stdout.Replace("\n", "", StringComparison.Ordinal));
+        Assert.Equal(0, (await lamina.RunAsync(work, "audit", "verify", "--expect", anchor)).ExitCode);
+
         // And an altered model file makes verify fail naming it
         var altered = Path.Combine(work, "bundle", "models", "carcinoma_model", "head.onnx");
         File.AppendAllText(altered, "!");

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Lamina.Core.Analysis;
+using Lamina.Tracking;
 
 namespace Lamina.Ship.Tests;
 
@@ -14,6 +15,8 @@ public sealed class BundleTests
             Entries.Add((action, subject));
             return Task.CompletedTask;
         }
+
+        public Task<AuditAnchor?> HeadAsync(CancellationToken cancellationToken) => Task.FromResult<AuditAnchor?>(null);
     }
 
     private static async Task<(ShipStores Stores, Guid Run, string Resolved)> ResolvedAsync()
@@ -88,6 +91,52 @@ public sealed class BundleTests
         // And the audit trail has the bundle, and the bundle verifies
         Assert.Equal([("bundle.built", result.Directory)], audit.Entries);
         Assert.True(BundleVerifier.Verify(target).Ok);
+    }
+
+    [Fact]
+    public async Task Bundle_OnTheTrackingStoresAuditTrail_AnchorsItsHeadInTheProvenance()
+    {
+        // Given a resolved analysis file and the audit trail's head (run created, finished, model published)
+        var (stores, _, resolved) = await ResolvedAsync();
+        await using var owned = stores;
+        var before = await stores.Store.VerifyAuditAsync(CancellationToken.None);
+
+        // When it is bundled with the tracking store's audit trail
+        var result = await stores.Builder(new TrackingStoreAudit(stores.Store)).BuildAsync(resolved, stores.Temp.Combine("bundle"), CancellationToken.None);
+
+        // Then the provenance records that head as a byproduct, the bundle's own entry follows it, and the anchor holds
+        var anchor = BundleProvenance.AuditAnchorOf(result.Provenance);
+        Assert.Equal(new AuditAnchor(before.Count, before.HeadHash), anchor);
+        var byproduct = result.Provenance["predicate"]!["runDetails"]!["byproducts"]![0]!;
+        Assert.Equal((BundleProvenance.AuditAnchorName, $"lamina:audit/{before.Count}", before.HeadHash),
+            (byproduct["name"]!.GetValue<string>(), byproduct["uri"]!.GetValue<string>(), byproduct["digest"]!["sha256"]!.GetValue<string>()));
+        var entries = await stores.Store.ListAuditAsync(null, CancellationToken.None);
+        Assert.Equal(("bundle.built", before.Count + 1), (entries[^1].Action, entries[^1].Seq));
+        Assert.Null(AuditLog.CheckAnchors(entries, [anchor!]));
+        Assert.True(BundleVerifier.Verify(result.Directory).Ok);
+    }
+
+    [Fact]
+    public async Task Bundle_OnATamperedAuditTrail_IsRefused_AndLeavesNoFolder()
+    {
+        // Given a resolved analysis file, and an audit entry edited by someone who dropped the trigger
+        var (stores, _, resolved) = await ResolvedAsync();
+        await using var owned = stores;
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={stores.Store.DatabasePath};Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET who = 'mallory@elsewhere' WHERE seq = 1;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        // When it is bundled
+        var error = await Assert.ThrowsAsync<ShipException>(() =>
+            stores.Builder(new TrackingStoreAudit(stores.Store)).BuildAsync(resolved, stores.Temp.Combine("bundle"), CancellationToken.None));
+
+        // Then the broken entry is named, and no bundle is made
+        Assert.StartsWith("the audit trail is broken at entry 1:", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(stores.Temp.Path, "bundle*"));
     }
 
     [Theory]

@@ -29,7 +29,7 @@ internal sealed class DemoReleaseSteps(ITrackingStore store, IBlobStore blobs, L
         release.Report($"lamina resolve analysis.yaml -o release/resolved.yaml: the verbose form, every model file pinned in {Path.GetRelativePath(release.OutputDirectory, resolved.LockPath)}");
 
         var bundleFolder = Path.Combine(release.OutputDirectory, "bundle");
-        var bundle = await new BundleBuilder(production, blobs, store, new BundleCommand.TrackingAudit(store), TimeProvider.System)
+        var bundle = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), TimeProvider.System)
             .BuildAsync(resolved.ResolvedFile, bundleFolder, cancellationToken);
         release.Report($"lamina bundle release/resolved.yaml -o bundle: {bundle.Files.Count} files verified, provenance.json (in-toto, SLSA) sha256 {bundle.ProvenanceSha256[..12]}");
 

@@ -68,24 +68,24 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var builder = new BundleBuilder(ProductionStore.Resolve(home.Root), blobs, store, new TrackingAudit(store), TimeProvider.System);
+        var builder = new BundleBuilder(ProductionStore.Resolve(home.Root), blobs, store, new TrackingStoreAudit(store), TimeProvider.System);
         var result = await builder.BuildAsync(settings.Resolved, settings.Out!, CliContext.Cancellation);
         if (settings.Json)
         {
-            JsonOutput.Write(new { bundle = result.Directory, provenance_sha256 = result.ProvenanceSha256, files = result.Files });
+            JsonOutput.Write(new
+            {
+                bundle = result.Directory, provenance_sha256 = result.ProvenanceSha256, files = result.Files,
+                audit_anchor = BundleProvenance.AuditAnchorOf(result.Provenance)?.ToString(),
+            });
             return 0;
         }
         AnsiConsole.MarkupLineInterpolated($"bundle {result.Directory}: {result.Files.Count} files verified, provenance.json sha256 {result.ProvenanceSha256[..12]}");
-        return 0;
-    }
-
-    /// <summary>The audit hook of Ship, wired to the tracking store.</summary>
-    internal sealed class TrackingAudit(ITrackingStore store) : IBundleAudit
-    {
-        public Task AppendAsync(string action, string subject, string? oldValue, string? newValue, string? reason, CancellationToken cancellationToken)
+        if (BundleProvenance.AuditAnchorOf(result.Provenance) is { } anchor)
         {
-            return store.AppendAuditAsync(action, subject, oldValue, newValue, reason, cancellationToken);
+            AnsiConsole.MarkupLineInterpolated($"audit anchor {anchor}");
+            AnsiConsole.MarkupLine("[grey](in provenance.json; keep it with the release and check it later with lamina audit verify --expect)[/]");
         }
+        return 0;
     }
 }
 
