@@ -76,7 +76,7 @@ public sealed class ConcurrencyTests : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { WriterPath(), database, writer, $"{Runs}", $"{MetricsPerRun}" })
+        foreach (var argument in new[] { HelperPrograms.PathOf("Lamina.Tracking.StressWriter"), database, writer, $"{Runs}", $"{MetricsPerRun}" })
         {
             info.ArgumentList.Add(argument);
         }
@@ -94,18 +94,5 @@ public sealed class ConcurrencyTests : IDisposable
             await process.WaitForExitAsync(timeout.Token);
             Assert.True(process.ExitCode == 0, $"stress writer failed ({process.ExitCode}): {await error}{await output}");
         }
-    }
-
-    /// <summary>The writer is built with this test project (a non-referencing project reference) into its own bin folder.</summary>
-    private static string WriterPath()
-    {
-        // .../tests/Lamina.Tracking.Tests/bin/<Configuration>/<tfm>/
-        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = here.Name;
-        var configuration = here.Parent!.Name;
-        var tests = here.Parent.Parent!.Parent!.Parent!.FullName;
-        var path = Path.Combine(tests, "Lamina.Tracking.StressWriter", "bin", configuration, framework, "Lamina.Tracking.StressWriter.dll");
-        Assert.True(File.Exists(path), $"the stress writer is not built at {path}");
-        return path;
     }
 }

@@ -121,7 +121,6 @@ internal abstract class Optimizer
         Parameters = parameters;
         // Biases (one-dimensional) are not decayed.
         Decays = [.. parameters.Select(p => p.Shape.Length > 1)];
-        _slices = Cut(parameters);
     }
 
     protected OptimizerOptions Options { get; }
@@ -142,74 +141,41 @@ internal abstract class Optimizer
         };
     }
 
-    /// <summary>
-    /// Applies one update. With a <paramref name="team"/>, slices of the parameters are updated side by side; every
-    /// element's update depends on that element alone, so the split changes no bit.
-    /// </summary>
-    public void Step(float[][] gradients, double learningRate, WorkerTeam? team = null)
+    /// <summary>Applies one update to every parameter.</summary>
+    public void Step(float[][] gradients, double learningRate)
     {
-        var prepared = Prepare(learningRate);
-        if (team is null)
-        {
-            for (var s = 0; s < _slices.Length; s++) Update(prepared, gradients, _slices[s]);
-            return;
-        }
-        team.Run(_slices.Length, s => Update(prepared, gradients, _slices[s]));
+        var step = Begin(learningRate);
+        for (var p = 0; p < Parameters.Count; p++) Update(step, gradients, p, 0, Parameters[p].Values.Length);
     }
 
     /// <summary>Starts a step: the values every element's update shares (bias corrections, the rate); advances the step count.</summary>
-    internal StepValues Begin(double learningRate) => Prepare(learningRate);
+    public abstract StepValues Begin(double learningRate);
 
-    /// <summary>Updates elements [<paramref name="start"/>, <paramref name="end"/>) of parameter <paramref name="parameter"/> in the step begun.</summary>
-    internal void Update(StepValues step, float[][] gradients, int parameter, int start, int end) =>
-        Update(step, gradients, new Slice(parameter, start, end));
-
-    /// <summary>Per-step values shared by every element (bias corrections, the rate); advances the step count.</summary>
-    protected abstract StepValues Prepare(double learningRate);
-
-    /// <summary>Updates elements [Start, End) of parameter Parameter.</summary>
-    protected abstract void Update(StepValues step, float[][] gradients, Slice slice);
+    /// <summary>
+    /// Updates elements [<paramref name="start"/>, <paramref name="end"/>) of parameter <paramref name="parameter"/> in the
+    /// step begun. Every element's update depends on that element alone, so threads may share a parameter's elements
+    /// without changing a bit.
+    /// </summary>
+    public abstract void Update(StepValues step, float[][] gradients, int parameter, int start, int end);
 
     /// <summary>Per-step values of an update.</summary>
     internal readonly record struct StepValues(double LearningRate, float StepSize, float SqrtCorrection2);
-
-    /// <summary>A range of one parameter's elements, updated as one unit of work.</summary>
-    protected readonly record struct Slice(int Parameter, int Start, int End);
-
-    // Slices of at most this many elements, cut at multiples of the vector width.
-    private const int SliceElements = 16 * 1024;
-
-    private readonly Slice[] _slices;
-
-    private static Slice[] Cut(IReadOnlyList<HeadParameter> parameters)
-    {
-        var slices = new List<Slice>();
-        for (var p = 0; p < parameters.Count; p++)
-        {
-            var length = parameters[p].Values.Length;
-            for (var start = 0; start < length; start += SliceElements)
-            {
-                slices.Add(new Slice(p, start, Math.Min(length, start + SliceElements)));
-            }
-        }
-        return [.. slices];
-    }
 
     private sealed class Sgd(OptimizerOptions options, IReadOnlyList<HeadParameter> parameters) : Optimizer(options, parameters)
     {
         private readonly float[][] _velocity = [.. parameters.Select(p => new float[p.Values.Length])];
 
-        protected override StepValues Prepare(double learningRate) => new(learningRate, (float)learningRate, 1f);
+        public override StepValues Begin(double learningRate) => new(learningRate, (float)learningRate, 1f);
 
-        protected override void Update(StepValues step, float[][] gradients, Slice slice)
+        public override void Update(StepValues step, float[][] gradients, int parameter, int start, int end)
         {
             var lr = step.StepSize;
             var mu = (float)Options.Momentum;
-            var w = Parameters[slice.Parameter].Values;
-            var g = gradients[slice.Parameter];
-            var v = _velocity[slice.Parameter];
-            var decay = Decays[slice.Parameter] ? (float)Options.WeightDecay : 0f;
-            for (var k = slice.Start; k < slice.End; k++)
+            var w = Parameters[parameter].Values;
+            var g = gradients[parameter];
+            var v = _velocity[parameter];
+            var decay = Decays[parameter] ? (float)Options.WeightDecay : 0f;
+            for (var k = start; k < end; k++)
             {
                 var grad = Flush(g[k] + decay * w[k], TinyGradient);
                 if (mu > 0)
@@ -228,7 +194,7 @@ internal abstract class Optimizer
         private readonly float[][] _v = [.. parameters.Select(p => new float[p.Values.Length])];
         private int _t;
 
-        protected override StepValues Prepare(double learningRate)
+        public override StepValues Begin(double learningRate)
         {
             _t++;
             var correction1 = 1 - Math.Pow(Options.Beta1, _t);
@@ -237,18 +203,18 @@ internal abstract class Optimizer
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        protected override void Update(StepValues step, float[][] gradients, Slice slice)
+        public override void Update(StepValues step, float[][] gradients, int parameter, int start, int end)
         {
             var b1 = (float)Options.Beta1;
             var b2 = (float)Options.Beta2;
             var eps = (float)Options.Epsilon;
             var (stepSize, sqrtCorrection2) = (step.StepSize, step.SqrtCorrection2);
-            var length = slice.End - slice.Start;
-            var w = Parameters[slice.Parameter].Values.AsSpan(slice.Start, length);
-            var g = gradients[slice.Parameter].AsSpan(slice.Start, length);
-            var m = _m[slice.Parameter].AsSpan(slice.Start, length);
-            var v = _v[slice.Parameter].AsSpan(slice.Start, length);
-            var wd = Decays[slice.Parameter] ? (float)Options.WeightDecay : 0f;
+            var length = end - start;
+            var w = Parameters[parameter].Values.AsSpan(start, length);
+            var g = gradients[parameter].AsSpan(start, length);
+            var m = _m[parameter].AsSpan(start, length);
+            var v = _v[parameter].AsSpan(start, length);
+            var wd = Decays[parameter] ? (float)Options.WeightDecay : 0f;
             var decoupledFactor = decoupled ? 1f - (float)(step.LearningRate * wd) : 1f;
             var k = Vectorised(w, g, m, v, b1, b2, eps, wd, decoupledFactor, stepSize, sqrtCorrection2);
             for (; k < length; k++)

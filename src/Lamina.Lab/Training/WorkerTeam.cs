@@ -3,10 +3,10 @@ using System.Diagnostics;
 namespace Lamina.Lab.Training;
 
 /// <summary>
-/// Runs numbered work items on the calling thread and a few dedicated threads, for the sub-millisecond stages of head
+/// Runs a share of work on the calling thread and on each of a few dedicated threads, for the sub-millisecond stages of head
 /// training. A training step hands out a job every few tens of microseconds; the thread pool takes about as long to
 /// wake a worker (measured: two pool threads trained no faster than one). These workers spin for a moment between
-/// jobs, then sleep until the next one. Which thread runs an item never changes a result: items write disjoint outputs.
+/// jobs, then sleep until the next one. Shares write disjoint outputs, so which thread runs one never changes a result.
 /// </summary>
 internal sealed class WorkerTeam : IDisposable
 {
@@ -20,7 +20,7 @@ internal sealed class WorkerTeam : IDisposable
 
     /// <summary>
     /// Starts <paramref name="threads"/> − 1 workers, at most one per processor besides the caller (spinning threads
-    /// beyond the processors would only wait for each other); with one thread (or fewer) every item runs on the caller.
+    /// beyond the processors would only wait for each other); with one thread (or fewer) all work runs on the caller.
     /// </summary>
     public WorkerTeam(int threads)
     {
@@ -32,19 +32,8 @@ internal sealed class WorkerTeam : IDisposable
         }
     }
 
-    /// <summary>The threads items run on, the caller included.</summary>
+    /// <summary>The threads shares run on, the caller included.</summary>
     public int Threads => _threads.Length + 1;
-
-    /// <summary>Runs <paramref name="body"/> for items 0 to <paramref name="count"/> − 1 and returns when all are done; rethrows the first failure.</summary>
-    public void Run(int count, Action<int> body)
-    {
-        if (_threads.Length == 0 || count < 2)
-        {
-            for (var i = 0; i < count; i++) body(i);
-            return;
-        }
-        Start(new Job(body, count, perThread: false));
-    }
 
     /// <summary>
     /// Runs <paramref name="body"/>(t) once on each thread t of the team (the caller is 0), so that a share of the work
@@ -57,11 +46,7 @@ internal sealed class WorkerTeam : IDisposable
             body(0);
             return;
         }
-        Start(new Job(body, Threads, perThread: true));
-    }
-
-    private void Start(Job job)
-    {
+        var job = new Job(body, Threads);
         // Publishing is a full fence, and so is a worker's announcing that it goes to sleep: either the worker then sees
         // this job, or this thread sees the sleeper and wakes it. No lock on the way of a spinning worker.
         Interlocked.Exchange(ref _job, job);
@@ -124,30 +109,17 @@ internal sealed class WorkerTeam : IDisposable
         else Thread.SpinWait(1);
     }
 
-    /// <summary>A job's items: taken in turn by whichever thread is free, or one per thread, by the thread's number.</summary>
-    private sealed class Job(Action<int> body, int count, bool perThread)
+    /// <summary>A job: one share per thread, by the thread's number.</summary>
+    private sealed class Job(Action<int> body, int threads)
     {
-        private readonly int _count = count;
-        public int Next;
-        public int Pending = count;
+        public int Pending = threads;
         public Exception? Failure;
 
         public void Work(int thread)
         {
-            if (perThread)
-            {
-                Do(thread);
-                return;
-            }
-            int item;
-            while ((item = Interlocked.Increment(ref Next) - 1) < _count) Do(item);
-        }
-
-        private void Do(int item)
-        {
             try
             {
-                body(item);
+                body(thread);
             }
             catch (Exception e)
             {

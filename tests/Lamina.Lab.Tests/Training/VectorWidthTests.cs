@@ -39,7 +39,7 @@ public sealed class VectorWidthTests
     private static async Task<(string Digest, string Lanes)> ProbeAsync((string Name, string Value)[] switches, int threads)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(ProbePath());
+        start.ArgumentList.Add(HelperPrograms.PathOf("Lamina.Lab.TrainingProbe"));
         start.ArgumentList.Add(threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var (name, value) in switches) start.Environment[name] = value;
         using var process = Process.Start(start)!;
@@ -49,18 +49,5 @@ public sealed class VectorWidthTests
         Assert.True(process.ExitCode == 0, $"the probe failed ({process.ExitCode}): {await error}{await output}");
         var parts = (await output).Trim().Split(' ');
         return (parts[0], parts[1]);
-    }
-
-    /// <summary>The probe is built with this test project (a non-referencing project reference) into its own bin folder.</summary>
-    private static string ProbePath()
-    {
-        // .../tests/Lamina.Lab.Tests/bin/<Configuration>/<tfm>/
-        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var framework = here.Name;
-        var configuration = here.Parent!.Name;
-        var tests = here.Parent.Parent!.Parent!.Parent!.FullName;
-        var path = Path.Combine(tests, "Lamina.Lab.TrainingProbe", "bin", configuration, framework, "Lamina.Lab.TrainingProbe.dll");
-        Assert.True(File.Exists(path), $"the training probe is not built at {path}");
-        return path;
     }
 }

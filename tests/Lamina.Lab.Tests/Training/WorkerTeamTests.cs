@@ -8,19 +8,19 @@ public sealed class WorkerTeamTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(4)]
-    public void Run_RunsEveryItemExactlyOnce_JobAfterJob(int threads)
+    public void RunPerThread_RunsEveryShareExactlyOnce_JobAfterJob(int threads)
     {
         // Given a team and many small jobs in a row (as a training step hands them out)
         using var team = new WorkerTeam(threads);
-        var counts = new int[7];
+        var counts = new int[team.Threads];
 
-        // When each job counts its items
+        // When each job counts its shares
         for (var job = 0; job < 2_000; job++)
         {
-            team.Run(counts.Length, i => Interlocked.Increment(ref counts[i]));
+            team.RunPerThread(t => Interlocked.Increment(ref counts[t]));
         }
 
-        // Then every item ran once per job, and the team uses as many threads as asked, but no more than processors
+        // Then every share ran once per job, and the team uses as many threads as asked, but no more than processors
         Assert.All(counts, c => Assert.Equal(2_000, c));
         Assert.Equal(Math.Min(threads, Environment.ProcessorCount), team.Threads);
     }
@@ -50,43 +50,44 @@ public sealed class WorkerTeamTests
     }
 
     [Fact]
-    public void Run_WhenAnItemFails_RethrowsItAfterTheOthersHaveRun()
+    public void RunPerThread_WhenAShareFails_RethrowsItAfterTheOthersHaveRun()
     {
-        // Given a team and a job whose item 3 fails
+        // Given a team and a job whose last share fails (a worker's, when the team has two threads)
         using var team = new WorkerTeam(2);
-        var done = new int[8];
+        var done = new int[team.Threads];
+        var failing = team.Threads - 1;
 
         // When it runs
-        var error = Assert.Throws<InvalidOperationException>(() => team.Run(done.Length, i =>
+        var error = Assert.Throws<InvalidOperationException>(() => team.RunPerThread(t =>
         {
-            if (i == 3) throw new InvalidOperationException("item 3");
-            Interlocked.Increment(ref done[i]);
+            if (t == failing) throw new InvalidOperationException($"share {t}");
+            Interlocked.Increment(ref done[t]);
         }));
 
-        // Then the failure comes back to the caller, every other item ran, and the team still works
-        Assert.Equal("item 3", error.Message);
-        Assert.Equal(7, done.Sum());
+        // Then the failure comes back to the caller, every other share ran, and the team still works
+        Assert.Equal($"share {failing}", error.Message);
+        Assert.Equal(team.Threads - 1, done.Sum());
         var after = 0;
-        team.Run(4, _ => Interlocked.Increment(ref after));
-        Assert.Equal(4, after);
+        team.RunPerThread(_ => Interlocked.Increment(ref after));
+        Assert.Equal(team.Threads, after);
     }
 
     [Fact]
-    public void Run_AfterTheWorkersHaveFallenAsleep_StillRunsOnThem()
+    public void RunPerThread_AfterTheWorkersHaveFallenAsleep_StillRunsOnThem()
     {
         // Given a team whose workers have waited past their spinning time
         using var team = new WorkerTeam(2);
         Thread.Sleep(50);
 
-        // When a job with an item per thread runs, each item waiting for the other to start
-        using var bothStarted = new Barrier(2);
+        // When a job runs whose shares each wait for the other to start
+        using var bothStarted = new Barrier(team.Threads);
         var met = 0;
-        team.Run(2, _ =>
+        team.RunPerThread(_ =>
         {
             if (bothStarted.SignalAndWait(TimeSpan.FromSeconds(10))) Interlocked.Increment(ref met);
         });
 
-        // Then the two items ran at the same time, on two threads
+        // Then the shares ran at the same time, on two threads
         Assert.Equal(2, met);
     }
 }
