@@ -58,6 +58,26 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void NoSourceTestScriptOrBuildFile_ReadsOutsideTheRepository()
+    {
+        // Given every file a build, test, benchmark or script reads, as the repository tracks it
+        string[] kinds = [".cs", ".sh", ".props", ".csproj", ".py", ".slnx"];
+        string[] folders = ["src", "tests", "bench", "scripts", ".ci"];
+        var files = folders.Select(f => Path.Combine(TestPaths.RepositoryRoot, f)).Where(Directory.Exists)
+            .SelectMany(f => Directory.EnumerateFiles(f, "*", SearchOption.AllDirectories))
+            .Where(f => !f.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj"))
+            .Where(f => kinds.Contains(Path.GetExtension(f)) || Path.GetFileName(f) == "run")
+            .Concat(new[] { "setup.sh", "test.sh" }.Select(f => Path.Combine(TestPaths.RepositoryRoot, f)));
+
+        // When they are searched for the developers' shared folder beside the clone
+        var outside = new System.Text.RegularExpressions.Regex(@"\.\./shared|""\.\."", *""shared""");
+        var offenders = files.Where(f => outside.IsMatch(File.ReadAllText(f))).Select(f => Path.GetRelativePath(TestPaths.RepositoryRoot, f));
+
+        // Then none reads it: a user's clone has nothing beside it
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
     public void EverySourceProject_HasATestProject()
     {
         foreach (var project in ProjectNames())
@@ -86,8 +106,8 @@ internal static class TestPaths
 
     public static string Sample(string name) => Path.Combine(RepositoryRoot, "samples", name);
 
-    /// <summary>A file of the shared test data (the real CMU-1-Small-Region.svs, a broken slide).</summary>
-    public static string TestData(string name) => Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "testdata", name));
+    /// <summary>A file of the repository's test data (the real CMU-1-Small-Region.svs, a broken slide): tests/data.</summary>
+    public static string TestData(string name) => Path.Combine(RepositoryRoot, "tests", "data", name);
 
     public static Assembly Cli => typeof(LaminaApp).Assembly;
 }

@@ -58,7 +58,7 @@ public sealed class AnalysisFileReaderTests
         var models = file.Select(null).Models;
         Assert.Equal(ModelSourcing.Manual, models[0].Sourcing);
         Assert.Equal(Path.Combine(folder, "models", "carcinoma") + Path.DirectorySeparatorChar, models[0].Reference);
-        Assert.Equal(Path.GetFullPath(Path.Combine(folder, "..", "shared", "mitosis")), models[1].Reference);
+        Assert.Equal(Path.GetFullPath(Path.Combine(folder, "..", "common", "mitosis")), models[1].Reference);
         Assert.Equal(["Scaling"], models[0].Preprocessing!.Select(p => p.Cls));
         Assert.Equal("255.0", ((ConfigScalar)models[0].Preprocessing![0].Params!["factor"]!).Value);
         Assert.Equal(["Thresholding"], models[0].Postprocessing!.Select(p => p.Cls));

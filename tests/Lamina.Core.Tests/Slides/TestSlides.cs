@@ -2,7 +2,7 @@ using NetVips;
 
 namespace Lamina.Core.Tests.Slides;
 
-/// <summary>The shared test slides and synthetic ones made with libvips.</summary>
+/// <summary>The repository's real test slides (tests/data) and synthetic ones made with libvips.</summary>
 internal static class TestSlides
 {
     private static readonly string Root = FindRoot();
@@ -22,7 +22,7 @@ internal static class TestSlides
     /// <summary>A file with an .svs name that is not a slide.</summary>
     public static string Broken => TestData("broken.svs");
 
-    private static string TestData(string name) => Path.GetFullPath(Path.Combine(Root, "..", "shared", "testdata", name));
+    private static string TestData(string name) => Path.Combine(Root, "tests", "data", name);
 
     /// <summary>A white image with a filled pink disc, as a pyramidal JPEG TIFF; optionally Aperio-style with microns per pixel.</summary>
     public static string Disc(string path, int size, double radius, double? mpp = null)
