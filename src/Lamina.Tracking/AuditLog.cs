@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Tracking;
 
@@ -43,7 +43,7 @@ public static partial class AuditLog
                 canonical.Append(Encoding.UTF8.GetByteCount(field)).Append(':').Append(field).Append('\n');
             }
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())));
+        return Sha256Digest.OfText(canonical.ToString()).Hex;
     }
 
     /// <summary>The hash an entry should have, from its other fields.</summary>

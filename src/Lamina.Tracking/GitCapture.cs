@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using System.Text;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Tracking;
 
@@ -55,7 +55,7 @@ public static class GitCapture
         var commit = await git.TryLineAsync(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cancellationToken).ConfigureAwait(false);
         var diff = await DiffAsync(git, root, commit, untrackedPaths, cancellationToken).ConfigureAwait(false);
 
-        var digest = Convert.ToHexStringLower(SHA256.HashData(diff));
+        var digest = Sha256Digest.Of(diff).Hex;
         var info = new GitInfo(root, remote, branch, commit, Dirty: diff.Length > 0, digest, diff.LongLength);
         return new GitSnapshot(info, diff);
     }

@@ -23,7 +23,7 @@ public static class GitCommand
         }
         if (result.ExitCode != 0)
         {
-            throw new LaminaException($"git {string.Join(' ', arguments)} failed in {directory}: {result.StandardError.Trim()}");
+            throw TrackingException.GitFailed(string.Join(' ', arguments), directory, result.ExitCode, result.StandardError);
         }
         return true;
     }
@@ -33,7 +33,7 @@ public static class GitCommand
     {
         if (!await TryRunAsync(directory, arguments, cancellationToken).ConfigureAwait(false))
         {
-            throw new LaminaException("git is not installed (Debian package: git)");
+            throw TrackingException.GitMissing();
         }
     }
 }

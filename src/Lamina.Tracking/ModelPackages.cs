@@ -31,7 +31,7 @@ public static class ModelPackages
                 // Content-addressed: a file already stored (the same backbone for every model) need not be given again.
                 if (!blobs.Exists(file.Sha256))
                 {
-                    throw new LaminaException($"model '{card.Name}': the card names '{file.Name}' but no such file was given");
+                    throw TrackingException.ModelFileNotGiven(card.Name, file.Name);
                 }
                 await store.AddArtifactAsync(runId, ArtifactPrefix(card.Name) + file.Name, file.Sha256, file.Size, cancellationToken);
                 continue;
@@ -39,7 +39,7 @@ public static class ModelPackages
             var (digest, size) = await blobs.PutAsync(new MemoryStream(bytes, writable: false), cancellationToken);
             if (digest != file.Sha256 || size != file.Size)
             {
-                throw new LaminaException($"model '{card.Name}': '{file.Name}' has digest {digest}, but the card says {file.Sha256}");
+                throw TrackingException.ModelFileDiffers(card.Name, file.Name, digest, file.Sha256);
             }
             await store.AddArtifactAsync(runId, ArtifactPrefix(card.Name) + file.Name, digest, size, cancellationToken);
         }
@@ -75,9 +75,9 @@ public static class ModelPackages
         var record = matches.Count switch
         {
             1 => matches[0],
-            0 when models.Count == 0 => throw new LaminaException($"run {run.Id} produced no model"),
-            0 => throw new LaminaException($"run {run.Id} has no model '{name}' (it has: {string.Join(", ", models.Select(m => m.Name))})"),
-            _ => throw new LaminaException($"run {run.Id} produced several models ({string.Join(", ", models.Select(m => m.Name))}): name one as {runPart}/NAME"),
+            0 when models.Count == 0 => throw ModelNotFoundException.NoModel(run.Id),
+            0 => throw ModelNotFoundException.NoSuchModel(run.Id, name!, models.Select(m => m.Name)),
+            _ => throw ModelNotFoundException.SeveralModels(run.Id, models.Select(m => m.Name), runPart),
         };
         return new StoredModel(record, await ReadCardAsync(blobs, record, cancellationToken));
     }

@@ -29,7 +29,15 @@ public class TrackingException : LaminaException
         new($"'{text}' is not a run id: use hex digits and '-' only");
 
     internal static TrackingException GitFailed(string arguments, string directory, int exitCode, string stderr) =>
-        new($"git {arguments} failed in {directory} (exit code {exitCode}): {stderr.Trim()}");
+        new($"git {arguments} failed in {directory} (exit code {exitCode}): {stderr.Trim()}") { At = directory };
+
+    internal static TrackingException ModelFileNotGiven(string model, string file) =>
+        new($"model '{model}': the card names '{file}' but no such file was given") { At = $"{model}/{file}" };
+
+    internal static TrackingException ModelFileDiffers(string model, string file, string digest, string expected) =>
+        new($"model '{model}': '{file}' has digest {digest}, but the card says {expected}") { At = $"{model}/{file}" };
+
+    internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
 
 /// <summary>A blob that the store does not hold was asked for.</summary>
@@ -53,6 +61,20 @@ public sealed class RunNotFoundException : TrackingException
     internal static RunNotFoundException ForId(Guid id) => new($"no run {id:D}");
 
     internal static RunNotFoundException ForPrefix(string prefix) => new($"no run matches '{prefix}'");
+}
+
+/// <summary>A run made no model, or none of the given name, or several where one was asked for without a name.</summary>
+public sealed class ModelNotFoundException : TrackingException
+{
+    public ModelNotFoundException(string message) : base(message) { }
+
+    internal static ModelNotFoundException NoModel(Guid run) => new($"run {run} produced no model") { At = run.ToString() };
+
+    internal static ModelNotFoundException NoSuchModel(Guid run, string name, IEnumerable<string> models) =>
+        new($"run {run} has no model '{name}' (it has: {string.Join(", ", models)})") { At = $"{run}/{name}" };
+
+    internal static ModelNotFoundException SeveralModels(Guid run, IEnumerable<string> models, string reference) =>
+        new($"run {run} produced several models ({string.Join(", ", models)}): name one as {reference}/NAME") { At = run.ToString() };
 }
 
 /// <summary>A run id prefix matches several runs.</summary>

@@ -1,3 +1,5 @@
+using Lamina.Core.Config;
+
 namespace Lamina.Core.Analysis;
 
 /// <summary>An analysis that cannot run as configured: a broken feature graph, a model that cannot be found, a feature that failed.</summary>
@@ -23,6 +25,13 @@ public sealed class AnalysisException : LaminaException
 
     internal static AnalysisException FeatureFailed(string feature, Exception inner) =>
         new($"feature '{feature}' failed: {inner.Message}", inner);
+
+    internal static AnalysisException SeveralAnalyses(string path, IReadOnlyList<string> names) =>
+        new($"{path} defines {names.Count} analyses ({string.Join(", ", names)}); name the one to run") { At = path };
+
+    internal static AnalysisException NoSuchAnalysis(string path, string name, IReadOnlyList<string> names) =>
+        new($"no analysis named '{name}' in {path}" +
+            (Suggestions.Nearest(name, names) is { } near ? $"; did you mean '{near}'?" : $"; it defines: {string.Join(", ", names)}")) { At = path };
 
     internal static AnalysisException AutoSourcing(string model) =>
         new($"model '{model}' is referenced by run id (sourcing: auto): analyse with a tracking store (LAMINA_HOME) that holds it, or resolve the file first (lamina resolve)");

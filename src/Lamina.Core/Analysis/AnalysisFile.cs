@@ -21,11 +21,10 @@ public sealed record AnalysisFile(string Path, string Sha256, IReadOnlyList<stri
         {
             return Analyses.Count == 1
                 ? Analyses[0]
-                : throw new LaminaException($"{Path} defines {Analyses.Count} analyses ({string.Join(", ", names)}); name the one to run");
+                : throw AnalysisException.SeveralAnalyses(Path, names);
         }
         return Analyses.FirstOrDefault(a => a.Name == name)
-            ?? throw new LaminaException($"no analysis named '{name}' in {Path}" +
-                (Suggestions.Nearest(name, names) is { } near ? $"; did you mean '{near}'?" : $"; it defines: {string.Join(", ", names)}"));
+            ?? throw AnalysisException.NoSuchAnalysis(Path, name, names);
     }
 }
 

@@ -1,9 +1,9 @@
 using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Core.Analysis;
 
@@ -134,7 +134,7 @@ public static partial class AnalysisFileReader
                 }
             }
         }
-        return new AnalysisFile(fullPath, Convert.ToHexStringLower(SHA256.HashData(bytes)), sources, analyses);
+        return new AnalysisFile(fullPath, Sha256Digest.Of(bytes).Hex, sources, analyses);
     }
 
     private static AnalysisDefinition? ReadAnalysis(ConfigReading read, ConfigNode node, string directory, Dictionary<string, ConfigNode> names)

@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using Lamina.Core.Inference.Internal;
 using Microsoft.ML.OnnxRuntime;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Core.Inference;
 
@@ -93,7 +93,7 @@ public sealed class Backbone : IDisposable
         }
         if (file.Height != file.Width) throw InferenceException.Unsupported(file.Path, $"tiles must be square, the input is {file.Height}×{file.Width}");
 
-        var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Convert.ToHexStringLower(SHA256.HashData(file.Bytes)));
+        var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Sha256Digest.Of(file.Bytes).Hex);
         var session = new Lazy<InferenceSession>(
             () => OnnxSessions.Create(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads, spinning),
             LazyThreadSafetyMode.ExecutionAndPublication);

@@ -22,5 +22,22 @@ public sealed class InferenceException : LaminaException
     internal static InferenceException WrongTile(BackboneSpec spec, string problem) =>
         new($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles: {problem}");
 
+    internal static InferenceException CardEmpty(string source) => new($"{source}: the model card is empty") { At = source };
+
+    internal static InferenceException CardFormat(string source, string format, string current) =>
+        new($"{source}: model card format '{format}' is not one this Lamina reads ({current})") { At = source };
+
+    internal static InferenceException CardInvalid(string source, Exception inner) =>
+        new($"{source}: not a valid model card: {inner.Message}", inner) { At = source };
+
+    internal static InferenceException NotAPackage(string folder, bool exists, string cardFile) =>
+        new(exists ? $"'{folder}' is not a model package: it has no {cardFile}" : $"model package '{folder}' does not exist") { At = folder };
+
+    internal static InferenceException PackageFileMissing(string path, string cardPath, string sha256) =>
+        new($"{path}: missing; model card {cardPath} names it (sha256 {sha256})") { At = path };
+
+    internal static InferenceException PackageFileAltered(string path, string digest, long size, string cardPath, string expected, long expectedSize) =>
+        new($"{path}: sha256 {digest} ({size} bytes) does not match model card {cardPath} ({expected}, {expectedSize} bytes)") { At = path };
+
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 }

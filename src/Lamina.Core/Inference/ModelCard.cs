@@ -94,16 +94,16 @@ public sealed record ModelCard
     {
         try
         {
-            var card = JsonSerializer.Deserialize<ModelCard>(json, Options) ?? throw new LaminaException($"{source}: the model card is empty");
+            var card = JsonSerializer.Deserialize<ModelCard>(json, Options) ?? throw InferenceException.CardEmpty(source);
             if (card.Format != CurrentFormat)
             {
-                throw new LaminaException($"{source}: model card format '{card.Format}' is not one this Lamina reads ({CurrentFormat})");
+                throw InferenceException.CardFormat(source, card.Format, CurrentFormat);
             }
             return card;
         }
         catch (JsonException e)
         {
-            throw new LaminaException($"{source}: not a valid model card: {e.Message}", e);
+            throw InferenceException.CardInvalid(source, e);
         }
     }
 }

@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Core.Inference;
 
@@ -40,9 +40,7 @@ public sealed class ModelPackage
         var cardPath = Path.Combine(folder, CardFile);
         if (!File.Exists(cardPath))
         {
-            throw new LaminaException(System.IO.Directory.Exists(folder)
-                ? $"'{folder}' is not a model package: it has no {CardFile}"
-                : $"model package '{folder}' does not exist");
+            throw InferenceException.NotAPackage(folder, System.IO.Directory.Exists(folder), CardFile);
         }
         var bytes = File.ReadAllBytes(cardPath);
         var card = ModelCard.Parse(bytes, cardPath);
@@ -51,15 +49,14 @@ public sealed class ModelPackage
             var path = Path.Combine(folder, file.Name);
             if (!File.Exists(path))
             {
-                throw new LaminaException($"{path}: missing; model card {cardPath} names it (sha256 {file.Sha256})");
+                throw InferenceException.PackageFileMissing(path, cardPath, file.Sha256);
             }
-            using var stream = File.OpenRead(path);
-            var digest = Convert.ToHexStringLower(SHA256.HashData(stream));
-            if (digest != file.Sha256 || stream.Length != file.Size)
+            var (digest, size) = Sha256Digest.OfFile(path);
+            if (digest.Hex != file.Sha256 || size != file.Size)
             {
-                throw new LaminaException($"{path}: sha256 {digest} ({stream.Length} bytes) does not match model card {cardPath} ({file.Sha256}, {file.Size} bytes)");
+                throw InferenceException.PackageFileAltered(path, digest.Hex, size, cardPath, file.Sha256, file.Size);
             }
         }
-        return new ModelPackage(folder, card, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        return new ModelPackage(folder, card, Sha256Digest.Of(bytes).Hex);
     }
 }

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins.Internal;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Core.Plugins;
 
@@ -154,10 +154,10 @@ public static class PluginSourceCompiler
             text.Append(file.RelativePath).Append('\t').Append(file.Sha256).Append('\n');
         }
         text.Append(CompilerIdentity).Append('\n');
-        return Sha256(Encoding.UTF8.GetBytes(text.ToString()));
+        return Sha256Digest.OfText(text.ToString()).Hex;
     }
 
-    private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+    private static string Sha256(byte[] bytes) => Sha256Digest.Of(bytes).Hex;
 
     private static LoadedPlugins? LoadCached(string cacheDirectory, string digest)
     {

@@ -33,7 +33,7 @@ public sealed record GroundTruthComparison(
     {
         ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(truth);
-        var mpp = result.MicronsPerPixel ?? throw new Core.LaminaException($"slide '{result.SlidePath}' has no microns per pixel: ground truth distances cannot be compared");
+        var mpp = result.MicronsPerPixel ?? throw LabException.NoMicronsPerPixel(result.SlidePath);
         var found = Union(result.Regions.Where(r => r.Classification == regionClass).Select(r => r.Geometry));
         var drawn = Union(truth.Where(a => a.ClassName == regionClass).SelectMany(a => Polygons(a.Geometry)));
         var both = found.Area + drawn.Area;

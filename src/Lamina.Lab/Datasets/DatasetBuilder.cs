@@ -33,7 +33,7 @@ public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeP
         }
         if (slides.Count == 0)
         {
-            throw new LaminaException($"data loader '{parameters.Loader}' found no slides");
+            throw LabException.NoSlides(parameters.Loader);
         }
 
         var inputs = new List<SlideInput>();

@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Datasets;
 
@@ -47,11 +47,11 @@ public sealed record DatasetManifest(
 
     /// <summary>The data set's id: the SHA-256 of <see cref="ToCanonicalJson"/>.</summary>
     [JsonIgnore]
-    public string Id => Convert.ToHexStringLower(SHA256.HashData(ToCanonicalJson()));
+    public string Id => Sha256Digest.Of(ToCanonicalJson()).Hex;
 
     public static DatasetManifest Parse(ReadOnlySpan<byte> json) =>
         JsonSerializer.Deserialize<DatasetManifest>(json, Options)
-        ?? throw new Core.LaminaException("the data set manifest is empty");
+        ?? throw LabException.EmptyManifest();
 
     /// <summary>Tiles per split and class, for listings.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Counts() =>

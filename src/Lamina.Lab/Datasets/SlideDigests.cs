@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using Lamina.Tracking;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Datasets;
 
@@ -20,7 +20,7 @@ public sealed class SlideDigests(ITrackingStore store)
         var file = new FileInfo(Path.GetFullPath(path));
         if (!file.Exists)
         {
-            throw new Core.LaminaException($"slide '{file.FullName}' does not exist");
+            throw LabException.NoSuchSlide(file.FullName);
         }
         var modified = new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero);
         if (_seen.TryGetValue((file.FullName, file.Length, modified), out var seen))
@@ -35,7 +35,7 @@ public sealed class SlideDigests(ITrackingStore store)
         string digest;
         await using (var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
         {
-            digest = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+            digest = (await Sha256Digest.OfAsync(stream, cancellationToken)).Hex;
         }
         Hashed++;
         _seen[(file.FullName, file.Length, modified)] = digest;

@@ -1,7 +1,7 @@
 using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 using Lamina.Core.Slides;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Datasets;
 
@@ -51,7 +51,7 @@ public sealed class TilePlanCache
         var slide = await _digests.DigestAsync(slidePath, cancellationToken);
         var annotations = annotationsPath is null ? "none" : (await _digests.DigestAsync(annotationsPath, cancellationToken)).Sha256;
         var canonical = $"lamina.tile-plan/1\nslide {slide.Sha256}\nannotations {annotations}\nsettings {settings}\nbuild {Build}\n";
-        var path = Path.Combine(Root, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical))) + ".plan");
+        var path = Path.Combine(Root, Sha256Digest.OfText(canonical).Hex + ".plan");
         if (TryRead(path, canonical) is { } cached)
         {
             Hits++;

@@ -54,7 +54,6 @@ public static class TileSources
     public static ITileSource Create(Experiment experiment, string loader, PluginCatalog catalog, string taskType)
     {
         var spec = experiment.Loaders[loader];
-        return PluginBinder.Create<IDataLoader>(spec, catalog) as ITileSource ?? throw new LaminaException(
-            $"data loader '{loader}' ({spec.Cls}) cannot lay out tiles without reading them; a {taskType} task needs a tile source such as DiskLoader");
+        return PluginBinder.Create<IDataLoader>(spec, catalog) as ITileSource ?? throw LabException.NotATileSource(loader, spec.Cls, taskType);
     }
 }

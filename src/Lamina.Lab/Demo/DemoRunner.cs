@@ -58,7 +58,7 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, DemoRele
         var experiment = Path.Combine(Path.GetFullPath(outputDirectory), Sample);
         if (Directory.Exists(experiment) && Directory.EnumerateFileSystemEntries(experiment).Any())
         {
-            throw new LaminaException($"'{experiment}' already exists and is not empty; choose another --out or remove it");
+            throw LabException.OutputNotEmpty(experiment);
         }
         var files = SampleExperiments.WriteTo(Sample, experiment);
         report($"wrote the sample experiment ({files.Count} files) to {experiment}");
@@ -156,7 +156,7 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, DemoRele
         replaced = replaced.Replace("version: 1\n", $"version: 1\nsources_path:\n  - {Sample}/   # the experiment's plug-ins (Normalization), which the models' preprocessing names\n", StringComparison.Ordinal);
         if (replaced.Contains("00000000-0000", StringComparison.Ordinal) || !replaced.Contains("sources_path", StringComparison.Ordinal))
         {
-            throw new LaminaException("samples/breast-analysis/analysis.yaml no longer has the placeholder run ids and version line the demo replaces");
+            throw LabException.SampleChanged("samples/breast-analysis/analysis.yaml", "no longer has the placeholder run ids and version line the demo replaces");
         }
         return "# Written by `lamina demo` from samples/breast-analysis/analysis.yaml.\n" + replaced;
     }

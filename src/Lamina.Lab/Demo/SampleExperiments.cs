@@ -19,7 +19,7 @@ public static class SampleExperiments
     public static string ReadText(string name, string file)
     {
         using var stream = typeof(SampleExperiments).Assembly.GetManifestResourceStream($"{Prefix}{name}/{file}")
-            ?? throw new LaminaException($"sample '{name}' has no file '{file}'");
+            ?? throw LabException.SampleFileMissing(name, file);
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
@@ -32,7 +32,7 @@ public static class SampleExperiments
         var resources = assembly.GetManifestResourceNames().Where(n => n.StartsWith(prefix, StringComparison.Ordinal)).ToList();
         if (resources.Count == 0)
         {
-            throw new LaminaException($"no sample named '{name}' (known: {string.Join(", ", Names)})");
+            throw LabException.NoSuchSample(name, Names);
         }
         var written = new List<string>();
         foreach (var resource in resources.Order(StringComparer.Ordinal))

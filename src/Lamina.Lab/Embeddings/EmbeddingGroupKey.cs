@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using Lamina.Core.Slides.Tiling;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Embeddings;
 
@@ -21,7 +21,7 @@ public sealed record EmbeddingGroupKey(string SlideSha256, string Scale, string 
         $"lamina.embeddings/1\nslide {SlideSha256}\nscale {Scale}\npreprocessing {PreprocessingDigest}\naugmentation {AugmentationDigest}\nbackbone {BackboneSha256}\n";
 
     /// <summary>SHA-256 of <see cref="Canonical"/>, lower-case hex: the group's folder name.</summary>
-    public string Digest => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical)));
+    public string Digest => Sha256Digest.OfText(Canonical).Hex;
 
     /// <summary>The scale of a plan as the cache keys it: read level, pixels read per tile side, pixels delivered per tile side.</summary>
     public static string ScaleOf(TilePlan plan)

@@ -26,11 +26,11 @@ public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
         var path = Path.GetFullPath(onnxPath);
         if (!File.Exists(path))
         {
-            throw new LaminaException($"'{path}' does not exist");
+            throw LabException.NoSuchFile(path);
         }
         if (options.Classes.Count == 0)
         {
-            throw new LaminaException("an imported model needs its class labels (--classes a,b,...)");
+            throw LabException.ImportNeedsClasses();
         }
         var bytes = await File.ReadAllBytesAsync(path, cancellationToken);
         var tileSize = Inspect(path, bytes, options);
@@ -72,32 +72,32 @@ public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
         }
         catch (OnnxRuntimeException e)
         {
-            throw new LaminaException($"'{path}' is not an ONNX model ONNX Runtime can load: {e.Message}", e);
+            throw LabException.NotImportable(path, $"is not an ONNX model ONNX Runtime can load: {e.Message}", e);
         }
         using (session)
         {
             if (session.InputMetadata.Count != 1 || session.OutputMetadata.Count < 1)
             {
-                throw new LaminaException($"'{path}': an imported classifier has one input and at least one output; it has {session.InputMetadata.Count} and {session.OutputMetadata.Count}");
+                throw LabException.NotImportable(path, $"an imported classifier has one input and at least one output; it has {session.InputMetadata.Count} and {session.OutputMetadata.Count}");
             }
             var input = session.InputMetadata.Single().Value.Dimensions;
             if (input.Length != 4 || (input[1] > 0 && input[1] != 3))
             {
-                throw new LaminaException($"'{path}': the input must be N×3×H×W images, not {string.Join("×", input)}");
+                throw LabException.NotImportable(path, $"the input must be N×3×H×W images, not {string.Join("×", input)}");
             }
             var output = session.OutputMetadata.First().Value.Dimensions;
             if (output.Length < 2 || (output[^1] > 0 && output[^1] != options.Classes.Count))
             {
-                throw new LaminaException($"'{path}': the output has {string.Join("×", output)} values, but {options.Classes.Count} classes were given");
+                throw LabException.NotImportable(path, $"the output has {string.Join("×", output)} values, but {options.Classes.Count} classes were given");
             }
             var graphSize = input[2] > 0 ? input[2] : (int?)null;
             return (options.TileSize, graphSize) switch
             {
                 ({ } given, { } fixedSize) when given != fixedSize =>
-                    throw new LaminaException($"'{path}': the network takes {fixedSize}-pixel tiles, not {given}"),
+                    throw LabException.NotImportable(path, $"the network takes {fixedSize}-pixel tiles, not {given}"),
                 ({ } given, _) => given,
                 (null, { } fixedSize) => fixedSize,
-                _ => throw new LaminaException($"'{path}': the input size is not fixed in the graph: give --tile-size"),
+                _ => throw LabException.NotImportable(path, "the input size is not fixed in the graph: give --tile-size"),
             };
         }
     }

@@ -21,9 +21,9 @@ public sealed class MlpHead(string backbone = "resnet18", int nLayers = 2, int w
 
     public IReadOnlyList<LayerSpec> Layers(int inputs, int outputs)
     {
-        if (nLayers < 1) throw new LaminaException($"MlpHead: n_layers must be at least 1, got {nLayers}");
-        if (width < 1) throw new LaminaException($"MlpHead: width must be at least 1, got {width}");
-        if (dropout is < 0 or >= 1) throw new LaminaException($"MlpHead: dropout must be in [0, 1), got {dropout}");
+        if (nLayers < 1) throw TrainingException.BadParameter("MlpHead", $"n_layers must be at least 1, got {nLayers}");
+        if (width < 1) throw TrainingException.BadParameter("MlpHead", $"width must be at least 1, got {width}");
+        if (dropout is < 0 or >= 1) throw TrainingException.BadParameter("MlpHead", $"dropout must be in [0, 1), got {dropout}");
         var layers = new List<LayerSpec>();
         var current = inputs;
         for (var i = 0; i < nLayers - 1; i++)

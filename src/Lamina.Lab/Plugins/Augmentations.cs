@@ -16,7 +16,7 @@ public sealed class FlipRotate : IAugmentation
         ArgumentNullException.ThrowIfNull(random);
         if (image.Height != image.Width)
         {
-            throw new LaminaException($"FlipRotate: tiles must be square, got {image.Height}x{image.Width}");
+            throw TrainingException.Mismatch($"FlipRotate: tiles must be square, got {image.Height}x{image.Width}");
         }
         var orientation = random.Next(8);
         var (size, channels) = (image.Height, image.Channels);
@@ -49,8 +49,8 @@ public sealed class ColorJitter : IAugmentation
 
     public ColorJitter(double brightness = 0.1, double contrast = 0.1)
     {
-        if (brightness is < 0 or >= 1) throw new LaminaException($"ColorJitter: brightness must be in [0, 1), got {brightness}");
-        if (contrast is < 0 or >= 1) throw new LaminaException($"ColorJitter: contrast must be in [0, 1), got {contrast}");
+        if (brightness is < 0 or >= 1) throw TrainingException.BadParameter("ColorJitter", $"brightness must be in [0, 1), got {brightness}");
+        if (contrast is < 0 or >= 1) throw TrainingException.BadParameter("ColorJitter", $"contrast must be in [0, 1), got {contrast}");
         (_brightness, _contrast) = (brightness, contrast);
     }
 

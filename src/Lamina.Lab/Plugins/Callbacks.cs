@@ -22,13 +22,13 @@ internal static class MonitoredValue
     {
         "min" => true,
         "max" => false,
-        _ => throw new Lamina.Core.LaminaException($"{callback}: mode must be 'min' or 'max', got '{mode}'"),
+        _ => throw TrainingException.BadParameter(callback, $"mode must be 'min' or 'max', got '{mode}'"),
     };
 
     public static double Read(IReadOnlyDictionary<string, double> metrics, string monitor, string callback) =>
         metrics.TryGetValue(monitor, out var value)
             ? value
-            : throw new Lamina.Core.LaminaException($"{callback}: no metric '{monitor}'; available: {string.Join(", ", metrics.Keys)}");
+            : throw TrainingException.BadParameter(callback, $"no metric '{monitor}'; available: {string.Join(", ", metrics.Keys)}");
 }
 
 /// <summary>Stops training when <c>monitor</c> has not improved by more than <c>min_delta</c> for <c>patience</c> epochs.</summary>

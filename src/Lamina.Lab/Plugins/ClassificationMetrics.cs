@@ -14,7 +14,7 @@ public sealed class ConfusionMatrix
     /// <summary>An empty matrix over <paramref name="classes"/> classes.</summary>
     public ConfusionMatrix(int classes)
     {
-        if (classes < 2) throw new LaminaException($"a confusion matrix needs at least two classes, got {classes}");
+        if (classes < 2) throw TrainingException.Mismatch($"a confusion matrix needs at least two classes, got {classes}");
         Classes = classes;
         _counts = new long[classes, classes];
     }
@@ -41,7 +41,7 @@ public sealed class ConfusionMatrix
     {
         if ((uint)actual >= Classes || (uint)predicted >= Classes)
         {
-            throw new LaminaException($"class {actual} or {predicted} is outside 0..{Classes - 1}");
+            throw TrainingException.Mismatch($"class {actual} or {predicted} is outside 0..{Classes - 1}");
         }
         _counts[actual, predicted]++;
         Total++;
@@ -52,7 +52,7 @@ public sealed class ConfusionMatrix
     {
         if (classes < 1 || scores.Length != labels.Length * classes)
         {
-            throw new LaminaException($"{scores.Length} scores do not fit {labels.Length} labels of {classes} classes");
+            throw TrainingException.Mismatch($"{scores.Length} scores do not fit {labels.Length} labels of {classes} classes");
         }
         for (var r = 0; r < labels.Length; r++)
         {
@@ -122,7 +122,7 @@ public abstract class ConfusionMetric : IMetric
         _matrix ??= new ConfusionMatrix(Math.Max(2, classes));
         if (_matrix.Classes != Math.Max(2, classes))
         {
-            throw new LaminaException($"{Name}: batches disagree on the number of classes");
+            throw TrainingException.Mismatch($"{Name}: batches disagree on the number of classes");
         }
         _matrix.Add(scores, classes, labels);
     }
@@ -204,9 +204,9 @@ public sealed class Auroc : IMetric
     {
         if (classes < 1 || scores.Length != labels.Length * classes)
         {
-            throw new LaminaException($"auroc: {scores.Length} scores do not fit {labels.Length} labels of {classes} classes");
+            throw TrainingException.Mismatch($"auroc: {scores.Length} scores do not fit {labels.Length} labels of {classes} classes");
         }
-        if (_classes != 0 && _classes != classes) throw new LaminaException("auroc: batches disagree on the number of classes");
+        if (_classes != 0 && _classes != classes) throw TrainingException.Mismatch("auroc: batches disagree on the number of classes");
         _classes = classes;
         foreach (var s in scores) _scores.Add(s);
         foreach (var l in labels) _labels.Add(l);

@@ -73,13 +73,13 @@ public sealed class DiskLoader(
     {
         if (labelMode is not ("coverage" or "point"))
         {
-            throw new LaminaException($"DiskLoader: label_mode must be 'coverage' or 'point', not '{labelMode}'");
+            throw LabException.BadLoaderParameter("DiskLoader", "label_mode", $"must be 'coverage' or 'point', not '{labelMode}'");
         }
         var slidesFolder = Path.GetFullPath(wsiPath, baseDirectory);
         var labelsFolder = Path.GetFullPath(labelsPath, baseDirectory);
         if (!Directory.Exists(slidesFolder))
         {
-            throw new LaminaException($"DiskLoader: wsi_path '{slidesFolder}' does not exist");
+            throw LabException.BadLoaderParameter("DiskLoader", "wsi_path", $"'{slidesFolder}' does not exist");
         }
         var files = Directory.EnumerateFiles(slidesFolder, "*", SearchOption.AllDirectories)
             .Where(f => SlideExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
@@ -204,6 +204,6 @@ public sealed class DiskLoader(
                 return stem + extension;
             }
         }
-        throw new LaminaException($"DiskLoader: no annotations for slide '{slideName}': expected {stem}.geojson");
+        throw LabException.NoAnnotations(slideName, $"{stem}.geojson");
     }
 }

@@ -46,7 +46,7 @@ public sealed class BinaryFocal(double gamma = 2.0, double alpha = 0.25) : ILoss
     {
         if (classes is not (1 or 2))
         {
-            throw new LaminaException($"BinaryFocal needs one or two outputs per example, got {classes}");
+            throw TrainingException.Mismatch($"BinaryFocal needs one or two outputs per example, got {classes}");
         }
         var rows = LossShapes.Check(logits, classes, labels, gradient, minClasses: 1);
         var total = 0.0;
@@ -54,7 +54,7 @@ public sealed class BinaryFocal(double gamma = 2.0, double alpha = 0.25) : ILoss
         {
             if (labels[r] is not (0 or 1))
             {
-                throw new LaminaException($"BinaryFocal needs labels 0 or 1, got {labels[r]} at row {r}");
+                throw TrainingException.Mismatch($"BinaryFocal needs labels 0 or 1, got {labels[r]} at row {r}");
             }
             // z is the positive class's logit; with two outputs, their difference.
             double z = classes == 1 ? logits[r] : logits[r * 2 + 1] - logits[r * 2];
@@ -89,18 +89,18 @@ internal static class LossShapes
     {
         if (classes < minClasses)
         {
-            throw new LaminaException($"the loss needs at least {minClasses} outputs per example, got {classes}");
+            throw TrainingException.Mismatch($"the loss needs at least {minClasses} outputs per example, got {classes}");
         }
         if (labels.Length == 0 || logits.Length != labels.Length * classes || gradient.Length != logits.Length)
         {
-            throw new LaminaException(
+            throw TrainingException.Mismatch(
                 $"loss inputs do not agree: {logits.Length} logits, {labels.Length} labels, {classes} classes, {gradient.Length} gradient values");
         }
         foreach (var label in labels)
         {
             if (label < 0 || (classes > 1 && label >= classes))
             {
-                throw new LaminaException($"label {label} is outside 0..{classes - 1}");
+                throw TrainingException.Mismatch($"label {label} is outside 0..{classes - 1}");
             }
         }
         return labels.Length;

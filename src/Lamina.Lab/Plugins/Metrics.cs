@@ -18,7 +18,7 @@ public sealed class Accuracy : IMetric
     {
         if (classes < 1 || scores.Length != labels.Length * classes)
         {
-            throw new LaminaException($"accuracy: {scores.Length} scores do not fit {labels.Length} labels of {classes} classes");
+            throw TrainingException.Mismatch($"accuracy: {scores.Length} scores do not fit {labels.Length} labels of {classes} classes");
         }
         for (var r = 0; r < labels.Length; r++)
         {

@@ -14,6 +14,7 @@ using Lamina.Lab.Experiments;
 using Lamina.Lab.Models;
 using Lamina.Lab.Training;
 using Lamina.Tracking;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Tasks;
 
@@ -91,9 +92,7 @@ internal sealed class TrainingTask : IDisposable
         var (trainX, trainY, validX, validY) = Split(built, embedded);
         if (trainX.Count == 0 || validX.Count == 0)
         {
-            throw new LaminaException(
-                $"training needs tiles in both splits; the data set has {trainX.Count} training and {validX.Count} validation tiles " +
-                "(more slides, or another validation_split)");
+            throw LabException.SplitTooSmall(trainX.Count, validX.Count);
         }
         IReadOnlyList<float[][]> trainViews = [.. views.Select(view => TrainingRows(built, view))];
         var classes = _source.ClassNames.Count;
@@ -227,7 +226,7 @@ internal sealed class TrainingTask : IDisposable
             backboneFile = ModelPackages.Describe("backbone.onnx", backboneBytes);
             if (backboneFile.Sha256 != _backbone.Spec.Sha256)
             {
-                throw new LaminaException($"backbone file {_backbone.SourcePath} changed while training (sha256 {backboneFile.Sha256}, expected {_backbone.Spec.Sha256})");
+                throw LabException.BackboneChanged(_backbone.SourcePath, backboneFile.Sha256, _backbone.Spec.Sha256);
             }
             files["backbone.onnx"] = backboneBytes;
         }
@@ -292,7 +291,7 @@ internal sealed class TrainingTask : IDisposable
                 : $"{descriptor.Type.Assembly.GetName().Name} {descriptor.Type.Assembly.GetName().Version}";
             text.Append(step.Cls).Append('\t').Append(JsonSerializer.Serialize(step.Params?.ToPlain())).Append('\t').Append(origin).Append('\n');
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return Sha256Digest.OfText(text.ToString()).Hex;
     }
 
     private sealed class EmbeddingLog(IRunContext run, string what = "embedding") : IProgress<EmbeddingProgress>

@@ -38,7 +38,7 @@ public static class CurvePlot
     {
         if (width < 2 * Margin + 10 || height < 2 * Margin + 10)
         {
-            throw new LaminaException($"a plot needs at least {2 * Margin + 10}×{2 * Margin + 10} pixels, got {width}×{height}");
+            throw TrainingException.Mismatch($"a plot needs at least {2 * Margin + 10}×{2 * Margin + 10} pixels, got {width}×{height}");
         }
         var canvas = new Canvas(width, height);
         canvas.Fill(255, 255, 255);

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using Lamina.Core;
 using Lamina.Core.Plugins;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Training;
 
@@ -29,7 +29,7 @@ public sealed class HeadModel
         Specs = [.. layers];
         if (Specs.Count == 0 || Specs.OfType<LayerSpec.Linear>().FirstOrDefault() is not { } first)
         {
-            throw new LaminaException("a head needs at least one Linear layer");
+            throw TrainingException.Mismatch("a head needs at least one Linear layer");
         }
         Inputs = first.Inputs;
         var width = Inputs;
@@ -42,7 +42,7 @@ public sealed class HeadModel
                 case LayerSpec.Linear linear:
                     if (linear.Inputs != width || linear.Outputs < 1)
                     {
-                        throw new LaminaException($"layer {i}: Linear({linear.Inputs}, {linear.Outputs}) does not follow a layer of width {width}");
+                        throw TrainingException.Mismatch($"layer {i}: Linear({linear.Inputs}, {linear.Outputs}) does not follow a layer of width {width}");
                     }
                     var followedByRelu = Specs.Skip(i + 1).TakeWhile(s => s is not LayerSpec.Linear).Any(s => s is LayerSpec.Relu);
                     var weight = new float[linear.Outputs * linear.Inputs];
@@ -65,12 +65,12 @@ public sealed class HeadModel
                 case LayerSpec.Dropout dropout:
                     if (dropout.Rate is < 0 or >= 1)
                     {
-                        throw new LaminaException($"layer {i}: dropout rate {dropout.Rate} is not in [0, 1)");
+                        throw TrainingException.Mismatch($"layer {i}: dropout rate {dropout.Rate} is not in [0, 1)");
                     }
                     _layers.Add(new Layer(LayerKind.Dropout, width, width, (float)dropout.Rate, [], [], -1));
                     break;
                 default:
-                    throw new LaminaException($"layer {i}: unsupported layer {Specs[i]}");
+                    throw TrainingException.Mismatch($"layer {i}: unsupported layer {Specs[i]}");
             }
         }
         Outputs = width;
@@ -97,7 +97,7 @@ public sealed class HeadModel
     {
         if (inputs.Length != batch * Inputs || logits.Length != batch * Outputs)
         {
-            throw new LaminaException($"forward: {inputs.Length} inputs and {logits.Length} logits do not fit {batch} rows of {Inputs} → {Outputs}");
+            throw TrainingException.Mismatch($"forward: {inputs.Length} inputs and {logits.Length} logits do not fit {batch} rows of {Inputs} → {Outputs}");
         }
         var pass = new Pass(this, batch, threads: 1);
         Forward(pass, inputs, batch, training, DropoutSeed(training, dropoutRandom));
@@ -243,13 +243,13 @@ public sealed class HeadModel
     {
         if (weights.Count != _parameters.Count)
         {
-            throw new LaminaException($"expected {_parameters.Count} parameter arrays, got {weights.Count}");
+            throw TrainingException.Mismatch($"expected {_parameters.Count} parameter arrays, got {weights.Count}");
         }
         for (var i = 0; i < weights.Count; i++)
         {
             if (weights[i].Length != _parameters[i].Values.Length)
             {
-                throw new LaminaException($"parameter {_parameters[i].Name}: expected {_parameters[i].Values.Length} values, got {weights[i].Length}");
+                throw TrainingException.Mismatch($"parameter {_parameters[i].Name}: expected {_parameters[i].Values.Length} values, got {weights[i].Length}");
             }
             weights[i].CopyTo(_parameters[i].Values, 0);
         }
@@ -280,12 +280,12 @@ public sealed class HeadModel
         using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         if (reader.ReadUInt32() != Magic || reader.ReadInt32() != FormatVersion)
         {
-            throw new LaminaException("not a Lamina head weights file (bad magic or version)");
+            throw TrainingException.BadWeightsFile("not a Lamina head weights file (bad magic or version)");
         }
         var count = reader.ReadInt32();
         if (count != _parameters.Count)
         {
-            throw new LaminaException($"weights file holds {count} parameters, the head has {_parameters.Count}");
+            throw TrainingException.BadWeightsFile($"weights file holds {count} parameters, the head has {_parameters.Count}");
         }
         foreach (var p in _parameters)
         {
@@ -294,7 +294,7 @@ public sealed class HeadModel
             for (var d = 0; d < shape.Length; d++) shape[d] = reader.ReadInt32();
             if (name != p.Name || !shape.SequenceEqual(p.Shape))
             {
-                throw new LaminaException($"weights file has {name} [{string.Join(", ", shape)}] where the head has {p.Name} [{string.Join(", ", p.Shape)}]");
+                throw TrainingException.BadWeightsFile($"weights file has {name} [{string.Join(", ", shape)}] where the head has {p.Name} [{string.Join(", ", p.Shape)}]");
             }
         }
         foreach (var p in _parameters)
@@ -302,7 +302,7 @@ public sealed class HeadModel
             var bytes = reader.ReadBytes(p.Values.Length * sizeof(float));
             if (bytes.Length != p.Values.Length * sizeof(float))
             {
-                throw new LaminaException($"weights file ends inside {p.Name}");
+                throw TrainingException.BadWeightsFile($"weights file ends inside {p.Name}");
             }
             for (var k = 0; k < p.Values.Length; k++)
             {
@@ -320,7 +320,7 @@ public sealed class HeadModel
     }
 
     /// <summary>The lower-case hex SHA-256 of the saved weights; equal digests mean identical weights, bit for bit.</summary>
-    public string Sha256() => Convert.ToHexStringLower(SHA256.HashData(ToBytes()));
+    public string Sha256() => Sha256Digest.Of(ToBytes()).Hex;
 
     private static byte[] FloatBytes(float[] values)
     {

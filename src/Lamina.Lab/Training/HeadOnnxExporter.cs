@@ -18,7 +18,7 @@ public static class HeadOnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         if (string.IsNullOrWhiteSpace(inputName) || string.IsNullOrWhiteSpace(outputName) || inputName == outputName)
         {
-            throw new LaminaException($"ONNX export needs distinct, non-empty input and output names, got '{inputName}' and '{outputName}'");
+            throw TrainingException.Mismatch($"ONNX export needs distinct, non-empty input and output names, got '{inputName}' and '{outputName}'");
         }
         var graph = new GraphProto { Name = "lamina_head" };
         graph.Input.Add(Value(inputName, model.Inputs));
@@ -56,7 +56,7 @@ public static class HeadOnnxExporter
             const string probabilities = "probabilities";
             if (outputName == probabilities || inputName == probabilities)
             {
-                throw new LaminaException("with addSoftmax the name 'probabilities' is taken by the extra output");
+                throw TrainingException.Mismatch("with addSoftmax the name 'probabilities' is taken by the extra output");
             }
             var node = model.Outputs == 1
                 ? Node("Sigmoid", "sigmoid", [outputName], probabilities)

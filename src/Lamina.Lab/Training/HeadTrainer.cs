@@ -262,7 +262,7 @@ public sealed class HeadTrainer
         if (trainY.Concat(validY).Any(y => (uint)y >= (uint)classes)) problems.Add($"labels must be in 0..{classes - 1}");
         if (options.Epochs < 1) problems.Add($"epochs must be at least 1, got {options.Epochs}");
         if (options.BatchSize < 1) problems.Add($"batch size must be at least 1, got {options.BatchSize}");
-        if (problems.Count > 0) throw new LaminaException("training: " + string.Join("; ", problems));
+        if (problems.Count > 0) throw TrainingException.Invalid("training: ", problems, "; ");
     }
 
     private sealed class NullRunContext : IRunContext

@@ -62,7 +62,7 @@ public sealed record OptimizerOptions(
         if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) problems.Add($"beta1 and beta2 must be in [0, 1), got {Beta1} and {Beta2}");
         if (StepEpochs < 1) problems.Add($"step_epochs must be at least 1, got {StepEpochs}");
         if (CosineEpochs < 0 || WarmupEpochs < 0) problems.Add("cosine_epochs and warmup_epochs must not be negative");
-        if (problems.Count > 0) throw new LaminaException(string.Join(Environment.NewLine, problems));
+        if (problems.Count > 0) throw TrainingException.Invalid("", problems, Environment.NewLine);
     }
 
     /// <summary>The learning rate of epoch <paramref name="epoch"/> (from 0) of a run of <paramref name="totalEpochs"/>.</summary>
@@ -84,7 +84,7 @@ public sealed record OptimizerOptions(
                 var progress = Math.Min(t, length) / (double)length;
                 return MinLearningRate + (LearningRate - MinLearningRate) * (1 + Math.Cos(Math.PI * progress)) / 2;
             default:
-                throw new LaminaException($"schedule: no schedule named '{Schedule}'; known: {string.Join(", ", KnownSchedules)}");
+                throw TrainingException.BadParameter("schedule", $"no schedule named '{Schedule}'; known: {string.Join(", ", KnownSchedules)}");
         }
     }
 }
@@ -137,7 +137,7 @@ internal abstract class Optimizer
             "sgd" => new Sgd(options, parameters),
             "adam" => new Adam(options, parameters, decoupled: false),
             "adamw" => new Adam(options, parameters, decoupled: true),
-            _ => throw new LaminaException($"optimizer: no optimiser named '{options.Name}'; known: {string.Join(", ", OptimizerOptions.KnownOptimizers)}"),
+            _ => throw TrainingException.BadParameter("optimizer", $"no optimiser named '{options.Name}'; known: {string.Join(", ", OptimizerOptions.KnownOptimizers)}"),
         };
     }
 

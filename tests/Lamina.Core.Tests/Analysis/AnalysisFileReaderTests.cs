@@ -93,7 +93,7 @@ public sealed class AnalysisFileReaderTests
     {
         var file = AnalysisFileReader.Load(Valid("short.yaml"), AnalysisCatalog.Create());
 
-        var e = Assert.Throws<LaminaException>(() => file.Select(null));
+        var e = Assert.Throws<AnalysisException>(() => file.Select(null));
 
         Assert.Equal($"{file.Path} defines 2 analyses (breast, lung); name the one to run", e.Message);
     }
@@ -105,9 +105,9 @@ public sealed class AnalysisFileReaderTests
 
         Assert.Equal("lung", file.Select("lung").Name);
         Assert.Equal($"no analysis named 'brest' in {file.Path}; did you mean 'breast'?",
-            Assert.Throws<LaminaException>(() => file.Select("brest")).Message);
+            Assert.Throws<AnalysisException>(() => file.Select("brest")).Message);
         Assert.Equal($"no analysis named 'prostate' in {file.Path}; it defines: breast, lung",
-            Assert.Throws<LaminaException>(() => file.Select("prostate")).Message);
+            Assert.Throws<AnalysisException>(() => file.Select("prostate")).Message);
     }
 
     [Fact]

@@ -182,7 +182,7 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
                 new ModelReference("mitosis_model", ModelSourcing.Manual, fixture.MitosisPackage, null, null, null, Here)],
         };
 
-        var error = await Assert.ThrowsAsync<Lamina.Core.LaminaException>(() => new AnalysisEngine(Catalog, new PackageFolderLocator()).RunAsync(File(analysis), analysis, fixture.SlidePath));
+        var error = await Assert.ThrowsAsync<Lamina.Core.Inference.InferenceException>(() => new AnalysisEngine(Catalog, new PackageFolderLocator()).RunAsync(File(analysis), analysis, fixture.SlidePath));
 
         Assert.Contains(head, error.Message);
         Assert.Contains("does not match", error.Message);

@@ -106,7 +106,7 @@ public sealed class SlideDigestsTests : IAsyncLifetime
     [Fact]
     public async Task Digest_OfAMissingFile_NamesIt()
     {
-        var error = await Assert.ThrowsAsync<Core.LaminaException>(() => new SlideDigests(_store!).DigestAsync(_temp.Combine("nope.svs"), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<LabException>(() => new SlideDigests(_store!).DigestAsync(_temp.Combine("nope.svs"), CancellationToken.None));
         Assert.Contains("nope.svs", error.Message);
     }
 }

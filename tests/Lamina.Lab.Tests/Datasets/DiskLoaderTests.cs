@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Lamina.Core;
 using Lamina.Core.Plugins;
 using Lamina.Core.Slides.Annotations;
@@ -120,7 +121,7 @@ public sealed class DiskLoaderTests(TwoSlidesFixture slides) : IClassFixture<Two
         using var temp = new TemporaryDirectory();
         File.Copy(Path.Combine(slides.Root, "data", "slide-0.tif"), temp.Combine("lonely.tif"));
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() => new DiskLoader(".", ".").PlanAsync(temp.Path, null, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<LabException>(() => new DiskLoader(".", ".").PlanAsync(temp.Path, null, CancellationToken.None));
 
         Assert.Contains("lonely.tif", error.Message);
         Assert.Contains("lonely.geojson", error.Message);

@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Google.Protobuf;
 using Lamina.Core;
 using Lamina.Lab.Models;
@@ -97,7 +98,7 @@ public sealed class ModelImporterTests : IAsyncLifetime
         var path = _temp.Combine("classifier.onnx");
         await File.WriteAllBytesAsync(path, TinyClassifier(classes: 2));
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() =>
+        var error = await Assert.ThrowsAsync<LabException>(() =>
             new ModelImporter(_store!, _blobs!).ImportAsync(path, new ImportOptions("tiny", ["a", "b", "c"], null, null), CancellationToken.None));
 
         Assert.Contains("3 classes", error.Message);
@@ -110,7 +111,7 @@ public sealed class ModelImporterTests : IAsyncLifetime
         var path = _temp.Combine("notes.onnx");
         await File.WriteAllTextAsync(path, "not a model");
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() =>
+        var error = await Assert.ThrowsAsync<LabException>(() =>
             new ModelImporter(_store!, _blobs!).ImportAsync(path, new ImportOptions("x", ["a"], null, null), CancellationToken.None));
 
         Assert.Contains("notes.onnx", error.Message);

@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Lamina.Core;
 using Lamina.Core.Inference;
 using Lamina.Lab.Plugins;
@@ -35,7 +36,7 @@ public sealed class AugmentationTests
     [Fact]
     public void FlipRotate_OnANonSquareTile_SaysWhy()
     {
-        var error = Assert.Throws<LaminaException>(() => new FlipRotate().Apply(new ImageTensor(2, 3, 3, new float[18]), new Random(1)));
+        var error = Assert.Throws<TrainingException>(() => new FlipRotate().Apply(new ImageTensor(2, 3, 3, new float[18]), new Random(1)));
         Assert.Contains("square", error.Message);
     }
 
@@ -60,7 +61,7 @@ public sealed class AugmentationTests
     [Fact]
     public void ColorJitter_RefusesAStrengthOfOneOrMore()
     {
-        var error = Assert.Throws<LaminaException>(() => new ColorJitter(brightness: 1.0));
+        var error = Assert.Throws<TrainingException>(() => new ColorJitter(brightness: 1.0));
         Assert.Contains("brightness must be in [0, 1)", error.Message);
     }
 }

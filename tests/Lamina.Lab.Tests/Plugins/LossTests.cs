@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Lamina.Core;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Plugins;
@@ -78,9 +79,9 @@ public sealed class LossTests
     [Fact]
     public void Losses_RejectMismatchedShapes()
     {
-        var error = Assert.Throws<LaminaException>(() => new CrossEntropy().Compute(new float[5], 2, [0, 1], new float[5]));
+        var error = Assert.Throws<TrainingException>(() => new CrossEntropy().Compute(new float[5], 2, [0, 1], new float[5]));
         Assert.Contains("do not agree", error.Message);
-        Assert.Throws<LaminaException>(() => new BinaryFocal().Compute(new float[2], 1, [0, 2], new float[2]));
+        Assert.Throws<TrainingException>(() => new BinaryFocal().Compute(new float[2], 1, [0, 2], new float[2]));
     }
 
     private static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));

@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Lamina.Core;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Plugins;
@@ -101,7 +102,7 @@ public sealed class HeadModelTests
         var source = new HeadModel(new LinearHead().Layers(5, 2));
         var target = new HeadModel(new LinearHead().Layers(6, 2));
         using var stream = new MemoryStream(source.ToBytes());
-        var error = Assert.Throws<LaminaException>(() => target.Load(stream));
+        var error = Assert.Throws<TrainingException>(() => target.Load(stream));
         Assert.Contains("linear0.weight", error.Message);
     }
 

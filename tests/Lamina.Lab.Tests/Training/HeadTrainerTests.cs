@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Lamina.Core;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Plugins;
@@ -97,7 +98,7 @@ public sealed class HeadTrainerTests
     [Fact]
     public void EarlyStopping_WithUnknownMonitor_ListsTheAvailableMetrics()
     {
-        var error = Assert.Throws<LaminaException>(() => Train(new LinearHead(), Toy.Separable(50, 1), Toy.Separable(20, 2),
+        var error = Assert.Throws<TrainingException>(() => Train(new LinearHead(), Toy.Separable(50, 1), Toy.Separable(20, 2),
             new TrainerOptions(3, 16, 1, new OptimizerOptions()), [new EarlyStopping(monitor: "val/acuracy")]));
         Assert.Contains("val/accuracy", error.Message);
     }
@@ -138,7 +139,7 @@ public sealed class HeadTrainerTests
     public void Train_WithMismatchedData_ReportsEveryProblem()
     {
         var model = new HeadModel(new LinearHead().Layers(2, 2));
-        var error = Assert.Throws<LaminaException>(() => new HeadTrainer().Train(
+        var error = Assert.Throws<TrainingException>(() => new HeadTrainer().Train(
             [[1f, 2f], [3f]], [0], [], [], 2, model, new CrossEntropy(), [], [], null, new TrainerOptions(0, 1, 1, new OptimizerOptions())));
         Assert.Contains("labels", error.Message);
         Assert.Contains("2 values", error.Message);
@@ -184,7 +185,7 @@ public sealed class HeadTrainerTests
     public void Training_WithAViewOfOtherRows_IsRefused()
     {
         var data = Toy.Embeddings(20, 4, 2, seed: 3);
-        var error = Assert.Throws<LaminaException>(() => new HeadTrainer().Train(data.X, data.Y, data.X, data.Y, 2,
+        var error = Assert.Throws<TrainingException>(() => new HeadTrainer().Train(data.X, data.Y, data.X, data.Y, 2,
             new HeadModel(new LinearHead().Layers(4, 2)), new CrossEntropy(), [], [], null, new TrainerOptions(1, 4, 1, new OptimizerOptions()),
             [data.X[..10]]));
         Assert.Contains("augmented view must have the 20 training rows", error.Message);

@@ -1,3 +1,4 @@
+using Lamina.Lab;
 using Lamina.Core;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Plugins;
@@ -45,7 +46,7 @@ public sealed class OptimizerTests
     [Fact]
     public void UnknownNames_ListTheKnownOnes()
     {
-        var error = Assert.Throws<LaminaException>(() => new OptimizerOptions("adamm", Schedule: "cosin").Validate());
+        var error = Assert.Throws<TrainingException>(() => new OptimizerOptions("adamm", Schedule: "cosin").Validate());
         Assert.Contains("sgd, adam, adamw", error.Message);
         Assert.Contains("constant, step, cosine", error.Message);
     }

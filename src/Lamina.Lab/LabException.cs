@@ -1,0 +1,89 @@
+using Lamina.Core;
+using Lamina.Core.Config;
+
+namespace Lamina.Lab;
+
+/// <summary>
+/// The base of every error the lab raises on purpose: experiments and their tasks, data loaders and data sets, model
+/// import, the samples and the demo. <see cref="LaminaException.At"/> names the file, key, loader or model at fault.
+/// </summary>
+public class LabException : LaminaException
+{
+    public LabException(string message, Exception? inner = null) : base(message, inner) { }
+
+    internal static LabException NoSuchTask(string experimentPath, string key, IReadOnlyCollection<string> known) =>
+        new($"{experimentPath}: no task named '{key}'{Suggestions.Hint(key, known)} " +
+            $"({(known.Count == 0 ? "it declares no tasks" : $"it declares: {string.Join(", ", known.Order(StringComparer.Ordinal))}")})")
+        { At = $"{experimentPath}: tasks.{key}" };
+
+    internal static LabException NoSuchModel(string experimentPath, string model, IEnumerable<string> known) =>
+        new($"{experimentPath}: no model named '{model}'{Suggestions.Hint(model, known)}") { At = $"{experimentPath}: models.{model}" };
+
+    internal static LabException NotATileSource(string loader, string cls, string taskType) =>
+        new($"data loader '{loader}' ({cls}) cannot lay out tiles without reading them; a {taskType} task needs a tile source such as DiskLoader")
+        { At = $"loaders.{loader}" };
+
+    internal static LabException NoSlides(string loader) =>
+        new($"data loader '{loader}' found no slides") { At = $"loaders.{loader}" };
+
+    internal static LabException BadLoaderParameter(string loader, string key, string problem) =>
+        new($"{loader}: {key} {problem}") { At = key };
+
+    internal static LabException NoAnnotations(string slideName, string expected) =>
+        new($"DiskLoader: no annotations for slide '{slideName}': expected {expected}") { At = expected };
+
+    internal static LabException SplitTooSmall(int training, int validation) =>
+        new($"training needs tiles in both splits; the data set has {training} training and {validation} validation tiles " +
+            "(more slides, or another validation_split)");
+
+    internal static LabException BackboneChanged(string path, string actual, string expected) =>
+        new($"backbone file {path} changed while training (sha256 {actual}, expected {expected})") { At = path };
+
+    internal static LabException NoSuchFile(string path) => new($"'{path}' does not exist") { At = path };
+
+    internal static LabException NoSuchSlide(string path) => new($"slide '{path}' does not exist") { At = path };
+
+    internal static LabException EmptyManifest() => new("the data set manifest is empty");
+
+    internal static LabException NoMicronsPerPixel(string slide) =>
+        new($"slide '{slide}' has no microns per pixel: ground truth distances cannot be compared") { At = slide };
+
+    internal static LabException ImportNeedsClasses() =>
+        new("an imported model needs its class labels (--classes a,b,...)") { At = "--classes" };
+
+    internal static LabException NotImportable(string path, string problem, Exception? inner = null) =>
+        new($"'{path}'{(problem.StartsWith("is ", StringComparison.Ordinal) ? " " : ": ")}{problem}", inner) { At = path };
+
+    internal static LabException NoSuchSample(string name, IEnumerable<string> known) =>
+        new($"no sample named '{name}' (known: {string.Join(", ", known)})") { At = name };
+
+    internal static LabException SampleFileMissing(string name, string file) =>
+        new($"sample '{name}' has no file '{file}'") { At = $"{name}/{file}" };
+
+    internal static LabException SampleChanged(string file, string problem) => new($"{file} {problem}") { At = file };
+
+    internal static LabException OutputNotEmpty(string folder) =>
+        new($"'{folder}' already exists and is not empty; choose another --out or remove it") { At = folder };
+}
+
+/// <summary>
+/// A head, optimiser, loss, metric, augmentation or weights file given something it cannot work with: arguments out of
+/// range, arrays whose shapes disagree, a damaged weights file. <see cref="LaminaException.At"/> names the plug-in or
+/// parameter.
+/// </summary>
+public sealed class TrainingException : LabException
+{
+    public TrainingException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>A parameter out of its range: <c>owner: problem</c>.</summary>
+    internal static TrainingException BadParameter(string owner, string problem) => new($"{owner}: {problem}") { At = owner };
+
+    /// <summary>Arrays or layers that do not fit together; a defect of the caller, named by what disagreed.</summary>
+    internal static TrainingException Mismatch(string problem) => new(problem);
+
+    /// <summary>Several problems found at once, one a line (or joined by <paramref name="separator"/>).</summary>
+    internal static TrainingException Invalid(string prefix, IReadOnlyList<string> problems, string separator) =>
+        new(prefix + string.Join(separator, problems));
+
+    internal static TrainingException BadWeightsFile(string problem) => new(problem);
+}
