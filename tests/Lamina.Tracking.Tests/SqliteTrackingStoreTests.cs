@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Lamina.Tracking.Tests;
 
+/// <summary>What is particular to SQLite: migrations, the file, locking, rows; what every tracking store does is in <c>TrackingStoreContract</c>.</summary>
 public sealed class SqliteTrackingStoreTests : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2025, 3, 14, 9, 26, 53, 589, TimeSpan.Zero);

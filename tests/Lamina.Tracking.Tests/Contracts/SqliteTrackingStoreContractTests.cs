@@ -23,6 +23,29 @@ public sealed class SqliteTrackingStoreContractTests : TrackingStoreContract
         Assert.Equal(1, await command.ExecuteNonQueryAsync());
     }
 
+    protected override async Task TamperWithAuditAsync(AuditTampering tampering, long seq)
+    {
+        var change = tampering switch
+        {
+            AuditTampering.FieldChanged => "UPDATE audit_log SET reason = 'tampered' WHERE seq = $seq;",
+            AuditTampering.EntryRemoved => "DELETE FROM audit_log WHERE seq = $seq;",
+            _ => "UPDATE audit_log SET prev_hash = hash WHERE seq = $seq;",
+        };
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+
+        // The triggers that keep the log append-only are what a tamperer drops first.
+        command.CommandText = $"""
+            DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+            {change}
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            """;
+        command.Parameters.AddWithValue("$seq", seq);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

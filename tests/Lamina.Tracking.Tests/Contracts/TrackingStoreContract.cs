@@ -21,8 +21,24 @@ public abstract class TrackingStoreContract : IAsyncLifetime
     /// </summary>
     protected abstract Task<ITrackingStore> OpenStoreAsync(TimeProvider time, string actor);
 
+    /// <summary>How the audit log is tampered with by someone who gets past the store and its guards.</summary>
+    public enum AuditTampering
+    {
+        /// <summary>A field of the entry (its reason) is changed, its hash left as it was.</summary>
+        FieldChanged,
+
+        /// <summary>The entry is deleted.</summary>
+        EntryRemoved,
+
+        /// <summary>The entry's previous hash is set to its own hash.</summary>
+        PreviousHashChanged,
+    }
+
     /// <summary>Gives a run another id, behind the store's back: the only way to test ambiguous id prefixes.</summary>
     protected abstract Task ChangeRunIdAsync(Guid from, Guid to);
+
+    /// <summary>Tampers with audit entry <paramref name="seq"/> behind the store's back, past whatever guards the backend has.</summary>
+    protected abstract Task TamperWithAuditAsync(AuditTampering tampering, long seq);
 
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
@@ -557,6 +573,28 @@ public abstract class TrackingStoreContract : IAsyncLifetime
 
         Assert.Equal((0L, true), (verification.Count, verification.Intact));
         Assert.Empty(await store.ListAuditAsync(null, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(AuditTampering.FieldChanged, 2, 2, "a field of entry 2 (run.finished")]
+    [InlineData(AuditTampering.EntryRemoved, 2, 3, "entry 2 is missing")]
+    [InlineData(AuditTampering.PreviousHashChanged, 3, 3, "previous hash")]
+    public async Task VerifyAudit_AfterTamperingBehindTheStoresBack_NamesTheFirstBrokenEntry(AuditTampering tampering, long entry, long seq, string problem)
+    {
+        // Given an audit log, tampered with by someone who got past the store
+        var store = await OpenAsync();
+        await PublishedRunAsync(store);
+        await store.AppendAuditAsync(AuditLog.BundleBuilt, "bundle-1", null, null, null, CancellationToken.None);
+        Assert.True((await store.VerifyAuditAsync(CancellationToken.None)).Intact);
+        await TamperWithAuditAsync(tampering, entry);
+
+        // When the chain is recomputed
+        var verification = await (await OpenAsync()).VerifyAuditAsync(CancellationToken.None);
+
+        // Then the first broken entry is named, with what differs
+        Assert.False(verification.Intact);
+        Assert.Equal(seq, verification.FirstBreak!.Seq);
+        Assert.Contains(problem, verification.FirstBreak.Problem);
     }
 
     [Theory]
