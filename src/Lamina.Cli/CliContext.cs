@@ -1,3 +1,4 @@
+using Lamina.Ship;
 using Lamina.Tracking;
 
 namespace Lamina.Cli;
@@ -14,4 +15,7 @@ internal static class CliContext
         var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, Cancellation);
         return (store, new FileBlobStore(home.BlobsPath));
     }
+
+    /// <summary>The production store of this machine: <c>LAMINA_PRODUCTION</c>, else the folder in the Lamina home.</summary>
+    public static IProductionStore OpenProduction(LaminaHome home) => ProductionStore.Resolve(home.Root);
 }

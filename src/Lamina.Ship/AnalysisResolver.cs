@@ -19,7 +19,7 @@ public sealed record ResolveResult(string ResolvedFile, string LockPath, LockFil
 /// published model card), and pins every model file and plug-in source in <c>lamina.lock.json</c>.
 /// Only models present in the production store resolve; a <c>sourcing: manual</c> package folder is refused.
 /// </summary>
-public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, ProductionStore production)
+public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IProductionStore production)
 {
     /// <summary>Where a bundle keeps plug-in sources, relative to its analysis file.</summary>
     public const string PluginsFolder = "plugins/";
@@ -141,17 +141,17 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, Pro
             return null;
         }
         var marked = (await store.ListPublicationsAsync(run.Id, cancellationToken)).Any(p => p.ModelName == name);
-        if (!marked || !production.Contains(run.Id, name))
+        if (!marked || !await production.ContainsAsync(run.Id, name, cancellationToken))
         {
             diagnostics.Add(referenceNode,
                 marked
-                    ? $"model '{name}' of run {run.Id} is marked published but missing from the production store {production.Root}"
+                    ? $"model '{name}' of run {run.Id} is marked published but missing from the production store {production.Location}"
                     : $"model '{name}' of run {run.Id} is not published: `lamina publish {run.Id}` first");
             return null;
         }
         try
         {
-            var published = production.Open(run.Id, name);
+            var published = await production.OpenAsync(run.Id, name, cancellationToken);
             return (published.Card, published);
         }
         catch (LaminaException e)

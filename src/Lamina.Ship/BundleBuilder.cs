@@ -14,7 +14,7 @@ public sealed record BundleResult(string Directory, JsonObject Provenance, strin
 /// files fetched from the production store into <c>models/NAME/</c>, the plug-in sources into <c>plugins/</c>, the lock,
 /// and <c>provenance.json</c>. Every digest is checked on the way; the folder appears whole or not at all.
 /// </summary>
-public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, ITrackingStore store, IBundleAudit audit, TimeProvider time)
+public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs, ITrackingStore store, IBundleAudit audit, TimeProvider time)
 {
     /// <summary>The resolved configuration's name in a bundle.</summary>
     public const string AnalysisFileName = "analysis.yaml";
@@ -40,12 +40,11 @@ public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, 
             var files = new List<BundleFile>();
             foreach (var model in lockFile.Models)
             {
-                var source = production.FolderOf(model.Run, model.Model);
                 foreach (var file in model.Files)
                 {
                     var name = $"models/{model.Name}/{file.Name}";
-                    await using var input = OpenPinned(Path.Combine(source, file.Name), file.Sha256);
-                    await CopyVerifiedAsync(input, Path.Combine(source, file.Name), Path.Combine(temporary, name), file.Sha256, cancellationToken);
+                    await using var input = await OpenPublishedAsync(model, file, cancellationToken);
+                    await CopyVerifiedAsync(input, production.Describe(model.Run, model.Model, file.Name), Path.Combine(temporary, name), file.Sha256, cancellationToken);
                     files.Add(new BundleFile(name, file.Sha256));
                 }
             }
@@ -113,6 +112,18 @@ public sealed class BundleBuilder(ProductionStore production, IBlobStore blobs, 
         {
             // A published run cannot be deleted; a store that lacks it is another store. The bundle still says which run.
             return new(model, null, []);
+        }
+    }
+
+    private async Task<Stream> OpenPublishedAsync(LockedModel model, PublishedFile file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await production.OpenFileAsync(model.Run, model.Model, file.Name, cancellationToken);
+        }
+        catch (PublishedFileNotFoundException e)
+        {
+            throw ShipException.Missing(e.Location, file.Sha256);
         }
     }
 

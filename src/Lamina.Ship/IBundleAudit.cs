@@ -29,7 +29,7 @@ public sealed class NoAudit : IBundleAudit
 }
 
 /// <summary>The tracking store's audit log.</summary>
-public sealed class TrackingStoreAudit(ITrackingStore store) : IBundleAudit
+public sealed class TrackingStoreAudit(IAuditStore store) : IBundleAudit
 {
     public Task AppendAsync(string action, string subject, string? oldValue, string? newValue, string? reason, CancellationToken cancellationToken) =>
         store.AppendAuditAsync(action, subject, oldValue, newValue, reason, cancellationToken);

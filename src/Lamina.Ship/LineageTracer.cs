@@ -35,7 +35,7 @@ public sealed record LineageNode(string Label, string? Sha256 = null, DigestStat
 /// data sets and slides it came from, checking every digest on the way against the files, the production store and the
 /// blob store.
 /// </summary>
-public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, ProductionStore production)
+public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProductionStore production)
 {
     /// <param name="id">A report (report.json or its folder), a bundle folder, a model card's SHA-256, or a run id or prefix.</param>
     public async Task<LineageNode> TraceAsync(string id, CancellationToken cancellationToken)
@@ -114,11 +114,10 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, Produc
     private async Task<LineageNode> CardAsync(string sha256, Guid? run, string? model, CancellationToken cancellationToken)
     {
         LineageNode node;
-        if (run is { } r && model is { } m && production.Contains(r, m))
+        if (run is { } r && model is { } m && await production.ContainsAsync(r, m, cancellationToken))
         {
-            var path = Path.Combine(production.FolderOf(r, m), ModelPackage.CardFile);
-            var found = File.Exists(path) ? ProductionStore.Digest(path).Sha256 : null;
-            node = new LineageNode("model card", sha256, Compare(sha256, found), $"production store {production.FolderOf(r, m)}");
+            var found = await PublishedDigestAsync(r, m, ModelPackage.CardFile, cancellationToken);
+            node = new LineageNode("model card", sha256, Compare(sha256, found), $"production store {production.Describe(r, m)}");
         }
         else
         {
@@ -148,7 +147,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, Produc
             return new LineageNode($"training run {id}", null, DigestState.Missing, "not in the tracking store");
         }
         var run = details.Run;
-        var published = production.List().Any(p => p.Run == id);
+        var published = (await production.ListAsync(cancellationToken)).Any(p => p.Run == id);
         var node = new LineageNode($"run {run.Id}", Detail:
             $"{run.ProjectName}/{run.TaskName} ({run.TaskType}), {run.Status.ToString().ToLowerInvariant()}, {(published ? "published" : "not published")}");
         if (details.Git is { } git)
@@ -180,7 +179,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, Produc
             foreach (var model in (await store.ListModelsAsync(cancellationToken)).Where(m => m.RunId == id))
             {
                 node.Add(new LineageNode($"model {model.Name}", model.CardDigest, await BlobStateAsync(model.CardDigest, cancellationToken),
-                    production.Contains(id, model.Name) ? "published" : "not published"));
+                    await production.ContainsAsync(id, model.Name, cancellationToken) ? "published" : "not published"));
             }
         }
         return node;
@@ -195,9 +194,22 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, Produc
 
     private async Task<DigestState> BlobStateAsync(string sha256, CancellationToken cancellationToken)
     {
-        if (!blobs.Exists(sha256)) return DigestState.Missing;
+        if (!await blobs.ExistsAsync(sha256, cancellationToken)) return DigestState.Missing;
         await using var stream = await blobs.OpenAsync(sha256, cancellationToken);
         return Compare(sha256, Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken)));
+    }
+
+    private async Task<string?> PublishedDigestAsync(Guid run, string model, string file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var stream = await production.OpenFileAsync(run, model, file, cancellationToken);
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+        }
+        catch (PublishedFileNotFoundException)
+        {
+            return null;
+        }
     }
 
     private static DigestState Compare(string expected, string? found) =>

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Lamina.Core;
 using Lamina.Core.Inference;
 using Lamina.Tracking;
@@ -23,29 +24,26 @@ public enum PublishOutcome
 /// <param name="PublishedBy"><c>user@host</c>.</param>
 public sealed record PublishRequest(string Run, string? Model, string? Reason, string PublishedBy);
 
-/// <summary>The published model: its publication record, its folder in the production store and its manifest.</summary>
-public sealed record PublishResult(PublishOutcome Outcome, PublicationRecord Publication, string Directory, PublishedManifest Manifest);
+/// <summary>The published model: its publication record, where it is in the production store (for messages) and its manifest.</summary>
+public sealed record PublishResult(PublishOutcome Outcome, PublicationRecord Publication, string Location, PublishedManifest Manifest);
 
 /// <summary>
 /// Publishes a model package of a completed run: copies it from the blob store into the production store, then marks the
 /// run published in the tracking store (which makes it immutable).
 /// </summary>
 /// <remarks>
-/// The copy is written under <c>&lt;run&gt;/.&lt;model&gt;.tmp-&lt;guid&gt;/</c>, verified against its manifest and renamed
-/// into place, so a crash leaves either no published model or a complete verified one; stale temporary folders are
-/// ignored by readers and removed by the next publish of that model. The copy comes before the marking: if the copy
-/// fails nothing is marked; if the marking fails the verified copy stays and the next publish completes the marking.
+/// The production store publishes atomically (a model appears whole and verified, or not at all). The copy comes before
+/// the marking: if the copy fails nothing is marked; if the marking fails the verified copy stays and the next publish
+/// completes the marking.
 /// </remarks>
 public sealed class ModelPublisher
 {
-    private const string TemporaryMarker = ".tmp-";
-
     private readonly ITrackingStore _store;
     private readonly IBlobStore _blobs;
-    private readonly ProductionStore _production;
+    private readonly IProductionStore _production;
     private readonly TimeProvider _time;
 
-    public ModelPublisher(ITrackingStore store, IBlobStore blobs, ProductionStore production, TimeProvider time)
+    public ModelPublisher(ITrackingStore store, IBlobStore blobs, IProductionStore production, TimeProvider time)
     {
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _blobs = blobs ?? throw new ArgumentNullException(nameof(blobs));
@@ -60,113 +58,79 @@ public sealed class ModelPublisher
     {
         ArgumentNullException.ThrowIfNull(request);
         var model = await ChooseAsync(request, cancellationToken).ConfigureAwait(false);
-        var folder = _production.FolderOf(model.RunId, model.Name);
 
         var marked = (await _store.ListPublicationsAsync(model.RunId, cancellationToken).ConfigureAwait(false))
             .FirstOrDefault(p => p.ModelName == model.Name);
         if (marked is not null)
         {
-            return new(PublishOutcome.AlreadyPublished, marked, folder, CheckPublishedCopy(marked).Manifest);
+            var published = await CheckPublishedCopyAsync(marked, cancellationToken).ConfigureAwait(false);
+            return new(PublishOutcome.AlreadyPublished, marked, published.Location, published.Manifest);
         }
 
-        RemoveStaleTemporaryFolders(model.RunId, model.Name);
-        PublishedManifest manifest;
+        PublishedModel copy;
         PublishOutcome outcome;
-        if (_production.Contains(model.RunId, model.Name))
+        if (await _production.ContainsAsync(model.RunId, model.Name, cancellationToken).ConfigureAwait(false))
         {
             // An earlier publish copied the model and then failed to mark it: finish that one, as it was published.
-            manifest = CheckUnmarkedCopy(model);
+            copy = await CheckUnmarkedCopyAsync(model, cancellationToken).ConfigureAwait(false);
             outcome = PublishOutcome.MarkingCompleted;
         }
         else
         {
-            manifest = await CopyAsync(model, request.PublishedBy, request.Reason, cancellationToken).ConfigureAwait(false);
+            copy = await CopyAsync(model, request.PublishedBy, request.Reason, cancellationToken).ConfigureAwait(false);
             outcome = PublishOutcome.Published;
         }
 
-        var manifestSha256 = ProductionStore.Digest(Path.Combine(folder, ProductionStore.ManifestFile)).Sha256;
+        var manifest = copy.Manifest;
         var (publication, already) = await _store.MarkPublishedAsync(
-            new NewPublication(model.RunId, model.Name, manifestSha256, manifest.PublishedAt, manifest.PublishedBy, manifest.Reason),
+            new NewPublication(model.RunId, model.Name, copy.ManifestSha256, manifest.PublishedAt, manifest.PublishedBy, manifest.Reason),
             cancellationToken).ConfigureAwait(false);
         if (already)
         {
             // Another publish of the same model marked it between our check and our marking.
-            return new(PublishOutcome.AlreadyPublished, publication, folder, CheckPublishedCopy(publication).Manifest);
+            var published = await CheckPublishedCopyAsync(publication, cancellationToken).ConfigureAwait(false);
+            return new(PublishOutcome.AlreadyPublished, publication, published.Location, published.Manifest);
         }
-        return new(outcome, publication, folder, manifest);
+        return new(outcome, publication, copy.Location, manifest);
     }
 
-    /// <summary>Copies the model into the production store: a temporary folder, verified, then renamed into place.</summary>
-    internal async Task<PublishedManifest> CopyAsync(ModelRecord model, string publishedBy, string? reason, CancellationToken cancellationToken)
+    /// <summary>Copies the model's card and every file it names from the blob store into the production store, atomically.</summary>
+    internal async Task<PublishedModel> CopyAsync(ModelRecord model, string publishedBy, string? reason, CancellationToken cancellationToken)
     {
-        var (temporary, manifest) = await WriteTemporaryAsync(model, publishedBy, reason, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ProductionStore.Verify(temporary, manifest);
-
-            // Atomic on one file system: readers see no folder, or the whole verified one.
-            Directory.Move(temporary, _production.FolderOf(model.RunId, model.Name));
-            return manifest;
-        }
-        catch
-        {
-            TryDeleteDirectory(temporary);
-            throw;
-        }
-    }
-
-    /// <summary>Writes the package and its manifest into a new temporary folder beside the model's final place; returns both.</summary>
-    internal async Task<(string Temporary, PublishedManifest Manifest)> WriteTemporaryAsync(ModelRecord model, string publishedBy, string? reason,
-        CancellationToken cancellationToken)
-    {
+        // The card exactly as registered (its digest is the model's identity), then every file it names.
         var cardBytes = await ModelPackages.ReadFileAsync(_blobs, new PackageFile(ModelPackage.CardFile, model.CardDigest, 0), cancellationToken)
             .ConfigureAwait(false);
+        var cardSha256 = Convert.ToHexStringLower(SHA256.HashData(cardBytes));
+        if (cardSha256 != model.CardDigest)
+        {
+            throw new LaminaException($"model {model.RunId}/{model.Name}: the card blob has sha256 {cardSha256}, the store registered {model.CardDigest}");
+        }
         var card = ModelCard.Parse(cardBytes, $"model {model.RunId}/{model.Name}");
-        var runFolder = Path.GetDirectoryName(_production.FolderOf(model.RunId, model.Name))!;
-        Directory.CreateDirectory(runFolder);
-        var temporary = Path.Combine(runFolder, $".{model.Name}{TemporaryMarker}{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temporary);
-        try
+        var files = new List<PublishedFile> { new(ModelPackage.CardFile, cardSha256, cardBytes.LongLength) };
+        foreach (var file in card.Files)
         {
-            // The card exactly as registered (its digest is the model's identity), then every file it names.
-            var files = new List<PublishedFile> { await WriteAsync(temporary, ModelPackage.CardFile, cardBytes, cancellationToken).ConfigureAwait(false) };
-            foreach (var file in card.Files)
+            if (Path.GetFileName(file.Name) != file.Name || file.Name is ModelPackage.CardFile or ProductionStore.ManifestFile)
             {
-                if (Path.GetFileName(file.Name) != file.Name || file.Name is ModelPackage.CardFile or ProductionStore.ManifestFile)
-                {
-                    throw new LaminaException($"model {model.RunId}/{model.Name}: the card names a file '{file.Name}' that cannot be published");
-                }
-                var bytes = await ModelPackages.ReadFileAsync(_blobs, file, cancellationToken).ConfigureAwait(false);
-                var written = await WriteAsync(temporary, file.Name, bytes, cancellationToken).ConfigureAwait(false);
-                if (written.Sha256 != file.Sha256 || written.Size != file.Size)
-                {
-                    throw new LaminaException($"model {model.RunId}/{model.Name}: blob of '{file.Name}' has sha256 {written.Sha256}, the card says {file.Sha256}");
-                }
-                files.Add(written);
+                throw new LaminaException($"model {model.RunId}/{model.Name}: the card names a file '{file.Name}' that cannot be published");
             }
-            if (files[0].Sha256 != model.CardDigest)
-            {
-                throw new LaminaException($"model {model.RunId}/{model.Name}: the card blob has sha256 {files[0].Sha256}, the store registered {model.CardDigest}");
-            }
+            files.Add(new PublishedFile(file.Name, file.Sha256, file.Size));
+        }
 
-            var manifest = new PublishedManifest
-            {
-                Run = model.RunId,
-                Model = model.Name,
-                PublishedAt = _time.GetUtcNow().ToUniversalTime(),
-                PublishedBy = publishedBy,
-                Reason = reason,
-                Files = files,
-            };
-            await WriteAsync(temporary, ProductionStore.ManifestFile,
-                System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(manifest, ProductionStore.JsonOptions), cancellationToken).ConfigureAwait(false);
-            return (temporary, manifest);
-        }
-        catch
+        var manifest = new PublishedManifest
         {
-            TryDeleteDirectory(temporary);
-            throw;
-        }
+            Run = model.RunId,
+            Model = model.Name,
+            PublishedAt = _time.GetUtcNow().ToUniversalTime(),
+            PublishedBy = publishedBy,
+            Reason = reason,
+            Files = files,
+        };
+
+        // The production store checks each file against the card's digest as it copies it.
+        return await _production.PublishAsync(manifest, async (file, token) => file.Name == ModelPackage.CardFile
+                ? new MemoryStream(cardBytes, writable: false)
+                : await _blobs.OpenAsync(file.Sha256, token).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ModelRecord> ChooseAsync(PublishRequest request, CancellationToken cancellationToken)
@@ -191,89 +155,49 @@ public sealed class ModelPublisher
     }
 
     // Marked published: the production copy must be there, verify, and be the one that was marked.
-    private PublishedModel CheckPublishedCopy(PublicationRecord marked)
+    private async Task<PublishedModel> CheckPublishedCopyAsync(PublicationRecord marked, CancellationToken cancellationToken)
     {
         var what = $"model '{marked.ModelName}' of run {marked.RunId} is published (at {marked.PublishedAt:yyyy-MM-dd HH:mm:ss} UTC)";
-        var folder = _production.FolderOf(marked.RunId, marked.ModelName);
-        if (!_production.Contains(marked.RunId, marked.ModelName))
+        if (!await _production.ContainsAsync(marked.RunId, marked.ModelName, cancellationToken).ConfigureAwait(false))
         {
-            throw new LaminaException($"{what}, but its production copy {folder} is missing; it was not restored (restore it from a backup)");
+            throw new LaminaException(
+                $"{what}, but its production copy {_production.Describe(marked.RunId, marked.ModelName)} is missing; it was not restored (restore it from a backup)");
         }
         PublishedModel published;
         try
         {
-            published = _production.Open(marked.RunId, marked.ModelName);
+            published = await _production.OpenAsync(marked.RunId, marked.ModelName, cancellationToken).ConfigureAwait(false);
         }
         catch (LaminaException e)
         {
             throw new LaminaException($"{what}, but its production copy was altered: {e.Message}", e);
         }
-        var manifestSha256 = ProductionStore.Digest(Path.Combine(folder, ProductionStore.ManifestFile)).Sha256;
-        if (manifestSha256 != marked.ManifestSha256 || published.Manifest.CardSha256 != marked.CardDigest)
+        if (published.ManifestSha256 != marked.ManifestSha256 || published.Manifest.CardSha256 != marked.CardDigest)
         {
             throw new LaminaException(
-                $"{what}, but its production copy was altered: {ProductionStore.ManifestFile} has sha256 {manifestSha256}, the tracking store recorded {marked.ManifestSha256}");
+                $"{what}, but its production copy was altered: {ProductionStore.ManifestFile} has sha256 {published.ManifestSha256}, the tracking store recorded {marked.ManifestSha256}");
         }
         return published;
     }
 
     // Copied but not marked (the marking failed): finish only if the copy verifies and is this model's card.
-    private PublishedManifest CheckUnmarkedCopy(ModelRecord model)
+    private async Task<PublishedModel> CheckUnmarkedCopyAsync(ModelRecord model, CancellationToken cancellationToken)
     {
         PublishedModel copy;
         try
         {
-            copy = _production.Open(model.RunId, model.Name);
+            copy = await _production.OpenAsync(model.RunId, model.Name, cancellationToken).ConfigureAwait(false);
         }
         catch (LaminaException e)
         {
             throw new LaminaException(
-                $"the production store holds a copy of model '{model.Name}' of run {model.RunId} that is not marked published and does not verify ({e.Message}); inspect and remove {_production.FolderOf(model.RunId, model.Name)}, then publish again", e);
+                $"the production store holds a copy of model '{model.Name}' of run {model.RunId} that is not marked published and does not verify ({e.Message}); inspect and remove {_production.Describe(model.RunId, model.Name)}, then publish again", e);
         }
         if (copy.Manifest.CardSha256 != model.CardDigest || copy.Manifest.Run != model.RunId || copy.Manifest.Model != model.Name)
         {
             throw new LaminaException(
-                $"the production store holds a copy of model '{model.Name}' of run {model.RunId} whose card ({copy.Manifest.CardSha256}) is not the registered one ({model.CardDigest}); inspect and remove {copy.Directory}, then publish again");
+                $"the production store holds a copy of model '{model.Name}' of run {model.RunId} whose card ({copy.Manifest.CardSha256}) is not the registered one ({model.CardDigest}); inspect and remove {copy.Location}, then publish again");
         }
-        return copy.Manifest;
-    }
-
-    private void RemoveStaleTemporaryFolders(Guid run, string model)
-    {
-        var runFolder = Path.GetDirectoryName(_production.FolderOf(run, model))!;
-        if (!Directory.Exists(runFolder)) return;
-        foreach (var stale in Directory.GetDirectories(runFolder, $".{model}{TemporaryMarker}*"))
-        {
-            Directory.Delete(stale, recursive: true);
-        }
-    }
-
-    private static async Task<PublishedFile> WriteAsync(string folder, string name, byte[] bytes, CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(folder, name);
-        await using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-        {
-            await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-
-            // On disk before the rename, so that a power cut cannot leave a renamed folder of empty files.
-            stream.Flush(flushToDisk: true);
-        }
-        var (sha256, size) = ProductionStore.Digest(path);
-        return new PublishedFile(name, sha256, size);
-    }
-
-    private static void TryDeleteDirectory(string path)
-    {
-        try
-        {
-            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left for the next publish to remove; readers ignore temporary folders.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        return copy;
     }
 }

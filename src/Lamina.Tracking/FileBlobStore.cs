@@ -103,7 +103,12 @@ public sealed class FileBlobStore : IBlobStore
     }
 
     /// <inheritdoc />
-    public bool Exists(string digest) => File.Exists(PathOf(digest));
+    public Task<bool> ExistsAsync(string digest, CancellationToken cancellationToken)
+    {
+        var path = PathOf(digest);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(File.Exists(path));
+    }
 
     /// <summary>The file that holds (or would hold) the blob; the digest must be 64 lowercase hex digits.</summary>
     public string PathOf(string digest)

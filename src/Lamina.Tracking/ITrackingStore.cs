@@ -1,21 +1,19 @@
 namespace Lamina.Tracking;
 
-/// <summary>The tracking store: runs and everything captured with them. SQLite now, PostgreSQL later.</summary>
-public interface ITrackingStore : IAsyncDisposable
+/// <summary>
+/// The tracking store: runs and everything captured with them. SQLite now, PostgreSQL later. A backend implements the
+/// focused parts it is made of; a caller that needs one part takes that part.
+/// </summary>
+public interface ITrackingStore : IRunStore, IRunDataStore, IDatasetStore, IModelStore, IAuditStore, IAsyncDisposable;
+
+/// <summary>Runs: their creation with the captured context, their end, and finding, listing and deleting them.</summary>
+public interface IRunStore
 {
     /// <summary>Creates the project if needed and the run with all its captured context, atomically.</summary>
     Task<RunRecord> CreateRunAsync(NewRun run, CancellationToken cancellationToken);
 
     /// <summary>Moves a run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
     Task FinishRunAsync(Guid runId, RunStatus status, string? error, CancellationToken cancellationToken);
-
-    Task LogMetricsAsync(Guid runId, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken);
-
-    /// <summary>Records an artifact whose content is already in the blob store.</summary>
-    Task AddArtifactAsync(Guid runId, string name, string digest, long size, CancellationToken cancellationToken);
-
-    /// <summary>Appends captured console output to the run's log.</summary>
-    Task AppendLogAsync(Guid runId, string text, CancellationToken cancellationToken);
 
     /// <summary>Finds a run by its full id or a unique prefix (as git does); a clear error otherwise.</summary>
     Task<RunRecord> ResolveRunAsync(string idOrPrefix, CancellationToken cancellationToken);
@@ -24,14 +22,31 @@ public interface ITrackingStore : IAsyncDisposable
 
     Task<RunDetails> GetRunDetailsAsync(Guid runId, CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<MetricPoint>> GetMetricsAsync(Guid runId, CancellationToken cancellationToken);
-
-    Task<string> GetLogAsync(Guid runId, CancellationToken cancellationToken);
-
     /// <summary>Deletes a run and its rows, with a <c>run.deleted</c> audit entry; blobs stay (they may be shared).</summary>
     /// <exception cref="RunPublishedException">The run has a published model.</exception>
     Task DeleteRunAsync(Guid runId, CancellationToken cancellationToken);
+}
 
+/// <summary>What a run records while it runs: metrics, artifacts (by blob digest) and its console log.</summary>
+public interface IRunDataStore
+{
+    Task LogMetricsAsync(Guid runId, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken);
+
+    /// <summary>Every metric point of the run, ordered by name then step.</summary>
+    Task<IReadOnlyList<MetricPoint>> GetMetricsAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Records an artifact whose content is already in the blob store.</summary>
+    Task AddArtifactAsync(Guid runId, string name, string digest, long size, CancellationToken cancellationToken);
+
+    /// <summary>Appends captured console output to the run's log.</summary>
+    Task AppendLogAsync(Guid runId, string text, CancellationToken cancellationToken);
+
+    Task<string> GetLogAsync(Guid runId, CancellationToken cancellationToken);
+}
+
+/// <summary>Data: registered data sets, the data sets and slides each run used, and remembered slide digests.</summary>
+public interface IDatasetStore
+{
     /// <summary>Registers a data set; registering the same id again returns the first registration.</summary>
     Task<DatasetRecord> RegisterDatasetAsync(DatasetRecord dataset, CancellationToken cancellationToken);
 
@@ -45,20 +60,24 @@ public interface ITrackingStore : IAsyncDisposable
 
     Task<RunInputs> GetRunInputsAsync(Guid runId, CancellationToken cancellationToken);
 
-    /// <summary>Records that a run used a model (the lineage link from a test or an analysis to the model's run).</summary>
-    Task RecordRunModelAsync(Guid runId, RunModel model, CancellationToken cancellationToken);
-
     /// <summary>The SHA-256 remembered for a file with this path, size and modification time, if any.</summary>
     Task<string?> FindSlideDigestAsync(string path, long size, DateTimeOffset modified, CancellationToken cancellationToken);
 
+    /// <summary>Remembers a file's SHA-256 under its path, size and modification time.</summary>
+    Task RememberSlideDigestAsync(string path, long size, DateTimeOffset modified, string sha256, CancellationToken cancellationToken);
+}
+
+/// <summary>Models: the packages runs produced, the models runs used, and publications (which freeze a run).</summary>
+public interface IModelStore
+{
     /// <summary>Records that a run produced a model package whose card has the given digest.</summary>
     Task RegisterModelAsync(Guid runId, string name, string kind, string cardDigest, CancellationToken cancellationToken);
 
     /// <summary>Every model package of every run, newest first.</summary>
     Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Remembers a file's SHA-256 under its path, size and modification time.</summary>
-    Task RememberSlideDigestAsync(string path, long size, DateTimeOffset modified, string sha256, CancellationToken cancellationToken);
+    /// <summary>Records that a run used a model (the lineage link from a test or an analysis to the model's run).</summary>
+    Task RecordRunModelAsync(Guid runId, RunModel model, CancellationToken cancellationToken);
 
     /// <summary>
     /// Records a model of a completed run as published, with its <c>model.published</c> audit entry, in one transaction;
@@ -69,7 +88,11 @@ public interface ITrackingStore : IAsyncDisposable
 
     /// <summary>The publications of one run, or of every run when <paramref name="runId"/> is null.</summary>
     Task<IReadOnlyList<PublicationRecord>> ListPublicationsAsync(Guid? runId, CancellationToken cancellationToken);
+}
 
+/// <summary>The append-only, hash-chained audit log of every change of state.</summary>
+public interface IAuditStore
+{
     /// <summary>
     /// Appends an entry to the audit log, chained to the previous one, as this store's user (for changes of state that
     /// happen outside the tracking store, such as <c>bundle.built</c>); <paramref name="oldValue"/> and
@@ -82,16 +105,4 @@ public interface ITrackingStore : IAsyncDisposable
 
     /// <summary>Recomputes the audit log's hash chain; reports the first entry that does not fit.</summary>
     Task<AuditVerification> VerifyAuditAsync(CancellationToken cancellationToken);
-}
-
-/// <summary>Content-addressed blobs: a blob's name is the SHA-256 of its bytes, lowercase hex.</summary>
-public interface IBlobStore
-{
-    /// <summary>Stores the content (once, whatever the number of calls) and returns its digest and size.</summary>
-    Task<(string Digest, long Size)> PutAsync(Stream content, CancellationToken cancellationToken);
-
-    /// <summary>Opens a blob for reading; a clear error when it does not exist.</summary>
-    Task<Stream> OpenAsync(string digest, CancellationToken cancellationToken);
-
-    bool Exists(string digest);
 }

@@ -29,7 +29,7 @@ public static class ModelPackages
             if (!files.TryGetValue(file.Name, out var bytes))
             {
                 // Content-addressed: a file already stored (the same backbone for every model) need not be given again.
-                if (!blobs.Exists(file.Sha256))
+                if (!await blobs.ExistsAsync(file.Sha256, cancellationToken))
                 {
                     throw TrackingException.ModelFileNotGiven(card.Name, file.Name);
                 }

@@ -55,7 +55,7 @@ public sealed class PublishCommandTests : IDisposable
     {
         // Given a run whose model is big enough (48 MB) for a kill to land while it is being copied or verified
         var run = await RunWithModelAsync(RunStatus.Completed, headBytes: 48 << 20);
-        var production = new Lamina.Ship.ProductionStore(Path.Combine(_lamina.Home, "production"));
+        var production = new Lamina.Ship.FolderProductionStore(Path.Combine(_lamina.Home, "production"));
         var random = new Random(11);
 
         for (var attempt = 0; attempt < 8; attempt++)
@@ -69,10 +69,10 @@ public sealed class PublishCommandTests : IDisposable
             }
 
             // Then the production store holds either no model or a whole one that verifies
-            if (production.Contains(run, "tumour"))
+            if (await production.ContainsAsync(run, "tumour", CancellationToken.None))
             {
-                var published = production.Open(run, "tumour");
-                Assert.Equal(48 << 20, new FileInfo(Path.Combine(published.Directory, "head.onnx")).Length);
+                var published = await production.OpenAsync(run, "tumour", CancellationToken.None);
+                Assert.Equal(48 << 20, new FileInfo(Path.Combine(published.Location, "head.onnx")).Length);
             }
             else
             {
@@ -83,7 +83,7 @@ public sealed class PublishCommandTests : IDisposable
         // And a last publish, left to finish, completes (or finds it done), and the audit chain is intact
         var last = await RunAsync("publish", run.ToString());
         Assert.True(last.ExitCode == 0, last.ToString());
-        production.Open(run, "tumour");
+        await production.OpenAsync(run, "tumour", CancellationToken.None);
         Assert.Equal(0, (await RunAsync("audit", "verify")).ExitCode);
     }
 

@@ -14,14 +14,14 @@ public sealed class ModelPublisherTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(Start);
     private SqliteTrackingStore _store = null!;
     private FileBlobStore _blobs = null!;
-    private ProductionStore _production = null!;
+    private FolderProductionStore _production = null!;
     private ModelPublisher _publisher = null!;
 
     public async Task InitializeAsync()
     {
         _store = await SqliteTrackingStore.OpenAsync(_temp.Combine("tracking.db"), _time, CancellationToken.None, actor: "ada@gpu-01");
         _blobs = new FileBlobStore(_temp.Combine("blobs"));
-        _production = new ProductionStore(_temp.Combine("production"));
+        _production = new FolderProductionStore(_temp.Combine("production"));
         _publisher = new ModelPublisher(_store, _blobs, _production, _time);
     }
 
@@ -70,7 +70,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
         var result = await PublishAsync(run);
 
         Assert.Equal(PublishOutcome.Published, result.Outcome);
-        var published = _production.Open(run, "tumour");
+        var published = await _production.OpenAsync(run, "tumour", CancellationToken.None);
         var model = (await _store.ListModelsAsync(CancellationToken.None)).Single();
         Assert.Equal(model.CardDigest, published.Manifest.CardSha256);
         Assert.Equal(["model.json", "head.onnx"], published.Manifest.Files.Select(f => f.Name));
@@ -79,7 +79,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
         Assert.Empty(TemporaryFolders(run));
 
         var publication = Assert.Single(await _store.ListPublicationsAsync(run, CancellationToken.None));
-        Assert.Equal(ProductionStore.Digest(Path.Combine(result.Directory, ProductionStore.ManifestFile)).Sha256, publication.ManifestSha256);
+        Assert.Equal(ProductionStore.Digest(Path.Combine(result.Location, ProductionStore.ManifestFile)).Sha256, publication.ManifestSha256);
         var audit = (await _store.ListAuditAsync(null, CancellationToken.None)).Last();
         Assert.Equal((AuditLog.ModelPublished, $"{run}/tumour", "validated on cohort B"), (audit.Action, audit.ObjectId, audit.Reason));
         await Assert.ThrowsAsync<RunPublishedException>(() => _store.DeleteRunAsync(run, CancellationToken.None));
@@ -96,7 +96,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
 
         Assert.Equal(PublishOutcome.AlreadyPublished, again.Outcome);
         Assert.Equal(first.Publication, again.Publication);
-        Assert.Equal(first.Manifest.PublishedAt, _production.Open(run, "tumour").Manifest.PublishedAt);
+        Assert.Equal(first.Manifest.PublishedAt, (await _production.OpenAsync(run, "tumour", CancellationToken.None)).Manifest.PublishedAt);
         Assert.Single(await _store.ListAuditAsync(null, CancellationToken.None), e => e.Action == AuditLog.ModelPublished);
     }
 
@@ -114,33 +114,32 @@ public sealed class ModelPublisherTests : IAsyncLifetime
         Assert.Contains("has no model 'fat' (it has: stroma, tumour)",
             (await Assert.ThrowsAsync<PublishRefusedException>(() => PublishAsync(several, "fat"))).Message);
 
-        Assert.Empty(_production.List());
+        Assert.Empty(await _production.ListAsync(CancellationToken.None));
         Assert.Empty(await _store.ListPublicationsAsync(null, CancellationToken.None));
         Assert.Equal(PublishOutcome.Published, (await PublishAsync(several, "stroma")).Outcome);
     }
 
     [Fact]
-    public async Task CrashWhileCopying_LeavesOnlyATemporaryFolder_ThatReadersIgnore_AndTheNextPublishCleansAndCompletes()
+    public async Task CopyFailingMidway_PublishesAndMarksNothing_AndTheNextPublishCompletes()
     {
-        // Given a publish that died after writing its temporary folder, before the rename
+        // Given a run whose head file's blob has gone missing
         var run = await RunWithModelsAsync(RunStatus.Completed, "tumour");
-        var model = (await _store.ListModelsAsync(CancellationToken.None)).Single();
-        var (temporary, _) = await _publisher.WriteTemporaryAsync(model, "ada@gpu-01", null, CancellationToken.None);
-        File.WriteAllText(Path.Combine(temporary, "head.onnx"), "half written");
+        var head = _blobs.PathOf(ModelPackages.Describe("head.onnx", Encoding.UTF8.GetBytes("weights of tumour")).Sha256);
+        File.Move(head, head + ".away");
 
-        // Then the production store has no model, and the run is not published
-        Assert.False(_production.Contains(run, "tumour"));
-        Assert.Empty(_production.List());
+        // When it is published, the copy fails
+        await Assert.ThrowsAsync<BlobNotFoundException>(() => PublishAsync(run));
+
+        // Then the production store has no model, no temporary folder, and the run is not published
+        Assert.False(await _production.ContainsAsync(run, "tumour", CancellationToken.None));
+        Assert.Empty(await _production.ListAsync(CancellationToken.None));
+        Assert.Empty(TemporaryFolders(run));
         Assert.Empty(await _store.ListPublicationsAsync(run, CancellationToken.None));
 
-        // When publishing again
-        var result = await PublishAsync(run);
-
-        // Then the stale folder is gone and the model is complete
-        Assert.Equal(PublishOutcome.Published, result.Outcome);
-        Assert.False(Directory.Exists(temporary));
-        Assert.Empty(TemporaryFolders(run));
-        _production.Open(run, "tumour");
+        // And once the blob is back, publishing completes
+        File.Move(head + ".away", head);
+        Assert.Equal(PublishOutcome.Published, (await PublishAsync(run)).Outcome);
+        Assert.True((await _production.VerifyAsync(run, "tumour", CancellationToken.None)).Ok);
     }
 
     [Fact]
@@ -150,7 +149,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
         var run = await RunWithModelsAsync(RunStatus.Completed, "tumour");
         var model = (await _store.ListModelsAsync(CancellationToken.None)).Single();
         var copied = await _publisher.CopyAsync(model, "grace@lab-01", "first attempt", CancellationToken.None);
-        Assert.True(_production.Contains(run, "tumour"));
+        Assert.True(await _production.ContainsAsync(run, "tumour", CancellationToken.None));
         Assert.Empty(await _store.ListPublicationsAsync(run, CancellationToken.None));
         _time.Advance(TimeSpan.FromHours(1));
 
@@ -159,7 +158,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
 
         // Then the marking is completed as the copy was published
         Assert.Equal(PublishOutcome.MarkingCompleted, result.Outcome);
-        Assert.Equal((copied.PublishedAt, "grace@lab-01", "first attempt"),
+        Assert.Equal((copied.Manifest.PublishedAt, "grace@lab-01", "first attempt"),
             (result.Publication.PublishedAt, result.Publication.PublishedBy, result.Publication.Reason));
         Assert.Equal(PublishOutcome.AlreadyPublished, (await PublishAsync(run)).Outcome);
     }
@@ -168,7 +167,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
     public async Task Publish_WhenThePublishedCopyWasAlteredOrRemoved_SaysSoAndRepairsNothing()
     {
         var run = await RunWithModelsAsync(RunStatus.Completed, "tumour");
-        var folder = (await PublishAsync(run)).Directory;
+        var folder = (await PublishAsync(run)).Location;
         var head = Path.Combine(folder, "head.onnx");
         File.WriteAllText(head, "weights of tumour, fine-tuned by hand");
 

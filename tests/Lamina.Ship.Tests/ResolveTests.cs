@@ -75,7 +75,7 @@ public sealed class ResolveTests
         Assert.Equal(ProductionStore.Digest(result.ResolvedFile).Sha256, lockFile.ResolvedSha256);
         var model = Assert.Single(lockFile.Models);
         Assert.Equal(("carcinoma_model", run, "carcinoma_model", $"{run}/carcinoma_model/"), (model.Name, model.Run, model.Model, model.Location));
-        Assert.Equal(stores.Production.Open(run, "carcinoma_model").Manifest.Files, model.Files);
+        Assert.Equal((await stores.Production.OpenAsync(run, "carcinoma_model", CancellationToken.None)).Manifest.Files, model.Files);
         Assert.Equal(["plugins/"], lockFile.SourcesPath);
         var plugin = Assert.Single(lockFile.Plugins);
         Assert.Equal(("Normalization.cs", run), (plugin.Name, plugin.Run));

@@ -25,7 +25,7 @@ internal sealed class ShipStores : IAsyncDisposable
         Temp = temp;
         Store = store;
         Blobs = new FileBlobStore(temp.Combine("home", "blobs"));
-        Production = new ProductionStore(temp.Combine("production"));
+        Production = new FolderProductionStore(temp.Combine("production"));
     }
 
     public TemporaryDirectory Temp { get; }
@@ -34,7 +34,7 @@ internal sealed class ShipStores : IAsyncDisposable
 
     public FileBlobStore Blobs { get; }
 
-    public ProductionStore Production { get; }
+    public FolderProductionStore Production { get; }
 
     public static async Task<ShipStores> CreateAsync()
     {

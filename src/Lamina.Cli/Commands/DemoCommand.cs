@@ -84,7 +84,7 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                 AnsiConsole.MarkupLineInterpolated($"[grey]the analysis file is {analysis.AnalysisFile}; its results are in {analysis.OutputDirectory}[/]");
                 AnsiConsole.WriteLine();
                 AnsiConsole.MarkupLine($"[bold]lamina trace {Markup.Escape(Path.Combine(analysis.OutputDirectory, "report.json"))}[/]");
-                var lineage = await new Lamina.Ship.LineageTracer(store, blobs, Lamina.Ship.ProductionStore.Resolve(home.Root))
+                var lineage = await new Lamina.Ship.LineageTracer(store, blobs, CliContext.OpenProduction(home))
                     .TraceAsync(Path.Combine(analysis.OutputDirectory, "report.json"), CliContext.Cancellation);
                 TraceCommand.Render(lineage);
                 if (lineage.HasProblem) code = LaminaApp.Failure;

@@ -15,12 +15,12 @@ internal sealed class DemoReleaseSteps(ITrackingStore store, IBlobStore blobs, L
 {
     public async Task<(AnalysisResult Result, string OutputDirectory)> RunAsync(DemoRelease release, CancellationToken cancellationToken)
     {
-        var production = ProductionStore.Resolve(home.Root);
+        var production = CliContext.OpenProduction(home);
         var publisher = new ModelPublisher(store, blobs, production, TimeProvider.System);
         foreach (var run in release.TrainingRuns)
         {
             var published = await publisher.PublishAsync(new PublishRequest(run.ToString(), null, "lamina demo", AuditLog.CurrentActor), cancellationToken);
-            release.Report($"lamina publish {run.ToString()[..8]}: {published.Manifest.Model} copied to {published.Directory}, the run is now immutable");
+            release.Report($"lamina publish {run.ToString()[..8]}: {published.Manifest.Model} copied to {published.Location}, the run is now immutable");
         }
 
         var releaseFolder = Path.Combine(release.OutputDirectory, "release");

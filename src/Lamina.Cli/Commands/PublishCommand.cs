@@ -31,7 +31,7 @@ public sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var production = ProductionStore.Resolve(home.Root);
+        var production = CliContext.OpenProduction(home);
         var publisher = new ModelPublisher(store, blobs, production, TimeProvider.System);
         var result = await publisher.PublishAsync(new PublishRequest(settings.Run, settings.Model, settings.Reason, AuditLog.CurrentActor), token);
         var publication = result.Publication;
@@ -42,7 +42,7 @@ public sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
                 result.Outcome,
                 publication.RunId,
                 Model = publication.ModelName,
-                result.Directory,
+                Directory = result.Location,
                 publication.PublishedAt,
                 publication.PublishedBy,
                 publication.Reason,
@@ -57,14 +57,14 @@ public sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         {
             case PublishOutcome.AlreadyPublished:
                 AnsiConsole.MarkupLineInterpolated(
-                    $"already published: {what} (at {publication.PublishedAt:yyyy-MM-dd HH:mm:ss} UTC by {publication.PublishedBy}); its copy in {result.Directory} verifies; nothing done");
+                    $"already published: {what} (at {publication.PublishedAt:yyyy-MM-dd HH:mm:ss} UTC by {publication.PublishedBy}); its copy in {result.Location} verifies; nothing done");
                 break;
             case PublishOutcome.MarkingCompleted:
                 AnsiConsole.MarkupLineInterpolated(
-                    $"published {what}: the copy left in {result.Directory} by an earlier attempt verifies, and the run is now marked published");
+                    $"published {what}: the copy left in {result.Location} by an earlier attempt verifies, and the run is now marked published");
                 break;
             default:
-                AnsiConsole.MarkupLineInterpolated($"published {what} to {result.Directory} ({result.Manifest.Files.Count} files, manifest sha256 {publication.ManifestSha256})");
+                AnsiConsole.MarkupLineInterpolated($"published {what} to {result.Location} ({result.Manifest.Files.Count} files, manifest sha256 {publication.ManifestSha256})");
                 break;
         }
         AnsiConsole.MarkupLine("[grey]the run, its model, artifacts and metrics can no longer be changed or deleted[/]");

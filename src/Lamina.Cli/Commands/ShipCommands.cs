@@ -30,7 +30,7 @@ public sealed class ResolveCommand : AsyncCommand<ResolveCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var result = await new AnalysisResolver(store, blobs, ProductionStore.Resolve(home.Root))
+        var result = await new AnalysisResolver(store, blobs, CliContext.OpenProduction(home))
             .ResolveAsync(settings.Analysis, settings.Out!, CliContext.Cancellation);
         if (settings.Json)
         {
@@ -68,7 +68,7 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var builder = new BundleBuilder(ProductionStore.Resolve(home.Root), blobs, store, new TrackingStoreAudit(store), TimeProvider.System);
+        var builder = new BundleBuilder(CliContext.OpenProduction(home), blobs, store, new TrackingStoreAudit(store), TimeProvider.System);
         var result = await builder.BuildAsync(settings.Resolved, settings.Out!, CliContext.Cancellation);
         if (settings.Json)
         {
@@ -143,7 +143,7 @@ public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var lineage = await new LineageTracer(store, blobs, ProductionStore.Resolve(home.Root)).TraceAsync(settings.Id, CliContext.Cancellation);
+        var lineage = await new LineageTracer(store, blobs, CliContext.OpenProduction(home)).TraceAsync(settings.Id, CliContext.Cancellation);
         if (settings.Json)
         {
             Console.Out.WriteLine(lineage.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));

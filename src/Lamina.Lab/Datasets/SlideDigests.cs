@@ -7,7 +7,7 @@ namespace Lamina.Lab.Datasets;
 /// SHA-256 of slide files, remembered in the tracking store by path, size and modification time, so a 4 GB slide
 /// is hashed once rather than on every run.
 /// </summary>
-public sealed class SlideDigests(ITrackingStore store)
+public sealed class SlideDigests(IDatasetStore store)
 {
     /// <summary>Files hashed (not found in the cache) by this instance.</summary>
     public int Hashed { get; private set; }

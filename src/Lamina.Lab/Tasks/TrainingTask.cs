@@ -215,7 +215,7 @@ internal sealed class TrainingTask : IDisposable
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
         PackageFile backboneFile;
-        if (_blobs.Exists(_backbone.Spec.Sha256))
+        if (await _blobs.ExistsAsync(_backbone.Spec.Sha256, cancellationToken))
         {
             // Already stored by an earlier model: the blob is the file, by its digest.
             backboneFile = new PackageFile("backbone.onnx", _backbone.Spec.Sha256, new FileInfo(_backbone.SourcePath).Length);

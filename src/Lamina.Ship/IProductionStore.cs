@@ -1,0 +1,101 @@
+using System.Text.Json.Serialization;
+using Lamina.Core;
+using Lamina.Core.Inference;
+
+namespace Lamina.Ship;
+
+/// <summary>
+/// The production store: published model packages, each under its run and model name with a manifest of digests. A folder
+/// now, an S3 bucket later; callers never see where a file lies, only streams, manifests and descriptions for messages.
+/// </summary>
+public interface IProductionStore
+{
+    /// <summary>Where the store is, for messages: a folder, or a bucket and prefix.</summary>
+    string Location { get; }
+
+    /// <summary>Where a published model, or one file of it, is (or would be), for messages.</summary>
+    string Describe(Guid run, string model, string? file = null);
+
+    /// <summary>Whether the store holds that model, whole (a publish in progress or interrupted does not count).</summary>
+    Task<bool> ContainsAsync(Guid run, string model, CancellationToken cancellationToken);
+
+    /// <summary>Every published model, by run then name.</summary>
+    Task<IReadOnlyList<(Guid Run, string Model)>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Publishes a model atomically: every file of <paramref name="manifest"/>, read from <paramref name="source"/>, is
+    /// checked against its digest and size, then the model appears whole with its manifest, or not at all.
+    /// </summary>
+    /// <exception cref="LaminaException">
+    /// The model is already published (it is never replaced), a file differs from the manifest, or the manifest names a
+    /// file that cannot be published.
+    /// </exception>
+    Task<PublishedModel> PublishAsync(PublishedManifest manifest, PublishedFileSource source, CancellationToken cancellationToken);
+
+    /// <summary>Opens a published model: its manifest and card, after verifying every file against the manifest.</summary>
+    /// <exception cref="LaminaException">Not published, or a file missing, extra, or differing from its digest (the first named).</exception>
+    Task<PublishedModel> OpenAsync(Guid run, string model, CancellationToken cancellationToken);
+
+    /// <summary>Opens one file of a published model for reading, unverified (the caller checks the digest it pinned).</summary>
+    /// <exception cref="PublishedFileNotFoundException">The model or the file is not there.</exception>
+    Task<Stream> OpenFileAsync(Guid run, string model, string name, CancellationToken cancellationToken);
+
+    /// <summary>Checks every file of a published model against its manifest: each one missing, altered or extra.</summary>
+    /// <exception cref="LaminaException">Not published, or its manifest cannot be read.</exception>
+    Task<ProductionVerification> VerifyAsync(Guid run, string model, CancellationToken cancellationToken);
+}
+
+/// <summary>Opens the content of one file of a model being published.</summary>
+public delegate Task<Stream> PublishedFileSource(PublishedFile file, CancellationToken cancellationToken);
+
+/// <summary>A file of a published model and its digest.</summary>
+public sealed record PublishedFile(string Name, string Sha256, long Size);
+
+/// <summary>
+/// <c>manifest.json</c> of a published model: which run and model it is, who published it and why, and every file of the
+/// package (its <c>model.json</c> first) with its SHA-256.
+/// </summary>
+public sealed record PublishedManifest
+{
+    public const string CurrentFormat = "lamina.published/1";
+
+    public string Format { get; init; } = CurrentFormat;
+
+    public required Guid Run { get; init; }
+
+    public required string Model { get; init; }
+
+    public required DateTimeOffset PublishedAt { get; init; }
+
+    public required string PublishedBy { get; init; }
+
+    public string? Reason { get; init; }
+
+    public required IReadOnlyList<PublishedFile> Files { get; init; }
+
+    /// <summary>SHA-256 of the package's model card.</summary>
+    [JsonIgnore]
+    public string CardSha256 => Files.Single(f => f.Name == ModelPackage.CardFile).Sha256;
+}
+
+/// <summary>A published model as found in the production store.</summary>
+/// <param name="Location">Where it is, for messages (<see cref="IProductionStore.Describe"/>).</param>
+/// <param name="ManifestSha256">SHA-256 of its <c>manifest.json</c> as stored: what the tracking store records at publication.</param>
+public sealed record PublishedModel(string Location, PublishedManifest Manifest, string ManifestSha256, ModelCard Card);
+
+/// <summary>A published model's files checked against its manifest; every problem named.</summary>
+public sealed record ProductionVerification(Guid Run, string Model, IReadOnlyList<ProductionProblem> Problems)
+{
+    public bool Ok => Problems.Count == 0;
+}
+
+/// <summary>A file of a published model that is <see cref="DigestState.Missing"/>, <see cref="DigestState.Altered"/> or <see cref="DigestState.Extra"/>.</summary>
+/// <param name="Message">The problem in a sentence that names the file where it lies.</param>
+public sealed record ProductionProblem(string File, DigestState State, string Message);
+
+/// <summary>A file asked of the production store that is not there.</summary>
+public sealed class PublishedFileNotFoundException(string location) : LaminaException($"{location}: not in the production store")
+{
+    /// <summary>Where the file would be (<see cref="IProductionStore.Describe"/>).</summary>
+    public string Location { get; } = location;
+}

@@ -1,0 +1,54 @@
+using Microsoft.Data.Sqlite;
+
+namespace Lamina.Tracking.Tests.Contracts;
+
+/// <summary>The tracking store contract on SQLite: one database file per test.</summary>
+public sealed class SqliteTrackingStoreContractTests : TrackingStoreContract
+{
+    private readonly TemporaryDirectory _directory = new();
+
+    private string DatabasePath => _directory.Combine("tracking.db");
+
+    protected override async Task<ITrackingStore> OpenStoreAsync(TimeProvider time, string actor) =>
+        await SqliteTrackingStore.OpenAsync(DatabasePath, time, CancellationToken.None, actor);
+
+    protected override async Task ChangeRunIdAsync(Guid from, Guid to)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE runs SET id = $new WHERE id = $old;";
+        command.Parameters.AddWithValue("$new", to.ToString());
+        command.Parameters.AddWithValue("$old", from.ToString());
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+    }
+
+    protected override async Task TamperWithAuditAsync(AuditTampering tampering, long seq)
+    {
+        var change = tampering switch
+        {
+            AuditTampering.FieldChanged => "UPDATE audit_log SET reason = 'tampered' WHERE seq = $seq;",
+            AuditTampering.EntryRemoved => "DELETE FROM audit_log WHERE seq = $seq;",
+            _ => "UPDATE audit_log SET prev_hash = hash WHERE seq = $seq;",
+        };
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+
+        // The triggers that keep the log append-only are what a tamperer drops first.
+        command.CommandText = $"""
+            DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;
+            {change}
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+            """;
+        command.Parameters.AddWithValue("$seq", seq);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _directory.Dispose();
+    }
+}
