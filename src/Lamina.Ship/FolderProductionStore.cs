@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Lamina.Core;
+using Lamina.Core.Provenance;
 using Lamina.Core.Inference;
 
 namespace Lamina.Ship;
@@ -83,8 +84,7 @@ public sealed class FolderProductionStore : IProductionStore
                 }
                 if (written.Sha256 != file.Sha256 || written.Size != file.Size)
                 {
-                    throw new LaminaException(
-                        $"model {run}/{model}: '{file.Name}' has sha256 {written.Sha256} ({written.Size} bytes), the manifest says {file.Sha256} ({file.Size} bytes); nothing was published");
+                    throw ProductionStoreException.CopyDiffers(run, model, file.Name, written.Sha256, written.Size, file.Sha256, file.Size);
                 }
             }
             using var manifestBytes = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(manifest, ProductionStore.JsonOptions), writable: false);
@@ -92,7 +92,7 @@ public sealed class FolderProductionStore : IProductionStore
 
             // Verified as it lies on disk, then renamed (atomic on one file system): readers see no folder, or the whole verified one.
             var problems = await CheckAsync(temporary, manifest, cancellationToken).ConfigureAwait(false);
-            if (problems.Count > 0) throw new LaminaException(problems[0].Message);
+            if (problems.Count > 0) throw ProductionStoreException.DoesNotVerify(problems[0]);
             var card = await ReadCardAsync(temporary, cancellationToken).ConfigureAwait(false);
             try
             {
@@ -119,7 +119,7 @@ public sealed class FolderProductionStore : IProductionStore
         if (!await ContainsAsync(run, model, cancellationToken).ConfigureAwait(false)) throw NotPublished(run, model);
         var (manifest, manifestSha256) = await ReadManifestAsync(folder, cancellationToken).ConfigureAwait(false);
         var problems = await CheckAsync(folder, manifest, cancellationToken).ConfigureAwait(false);
-        if (problems.Count > 0) throw new LaminaException(problems[0].Message);
+        if (problems.Count > 0) throw ProductionStoreException.DoesNotVerify(problems[0]);
         return new PublishedModel(folder, manifest, manifestSha256, await ReadCardAsync(folder, cancellationToken).ConfigureAwait(false));
     }
 
@@ -149,10 +149,9 @@ public sealed class FolderProductionStore : IProductionStore
         return new ProductionVerification(run, model, await CheckAsync(folder, manifest, cancellationToken).ConfigureAwait(false));
     }
 
-    private LaminaException NotPublished(Guid run, string model) => new($"model '{model}' of run {run} is not in the production store {Root}");
+    private ProductionStoreException NotPublished(Guid run, string model) => ProductionStoreException.NotPublished(run, model, Root);
 
-    private LaminaException AlreadyPublished(Guid run, string model) =>
-        new($"model '{model}' of run {run} is already in the production store ({FolderOf(run, model)}): a published model is never replaced");
+    private ProductionStoreException AlreadyPublished(Guid run, string model) => ProductionStoreException.AlreadyPublished(run, model, FolderOf(run, model));
 
     // Every file of the manifest with its digest and size, then every entry the manifest does not name, in that order.
     private static async Task<List<ProductionProblem>> CheckAsync(string folder, PublishedManifest manifest, CancellationToken cancellationToken)
@@ -183,16 +182,16 @@ public sealed class FolderProductionStore : IProductionStore
 
     private static void CheckPublishable(PublishedManifest manifest)
     {
-        if (!IsPlainName(manifest.Model)) throw new LaminaException($"model {manifest.Run}/{manifest.Model}: the name cannot be published (a plain file name is needed)");
+        if (!IsPlainName(manifest.Model)) throw ProductionStoreException.NameNotPublishable(manifest.Run, manifest.Model);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in manifest.Files)
         {
             if (!IsPlainName(file.Name) || file.Name == ProductionStore.ManifestFile || !names.Add(file.Name))
             {
-                throw new LaminaException($"model {manifest.Run}/{manifest.Model}: the manifest names a file '{file.Name}' that cannot be published");
+                throw ProductionStoreException.FileNotPublishable(manifest.Run, manifest.Model, file.Name);
             }
         }
-        if (!names.Contains(ModelPackage.CardFile)) throw new LaminaException($"model {manifest.Run}/{manifest.Model}: the manifest has no {ModelPackage.CardFile}");
+        if (!names.Contains(ModelPackage.CardFile)) throw ProductionStoreException.NoCard(manifest.Run, manifest.Model, ModelPackage.CardFile);
     }
 
     private static bool IsPlainName(string name) =>
@@ -205,17 +204,17 @@ public sealed class FolderProductionStore : IProductionStore
         PublishedManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<PublishedManifest>(bytes, ProductionStore.JsonOptions) ?? throw new LaminaException($"{path}: empty manifest");
+            manifest = JsonSerializer.Deserialize<PublishedManifest>(bytes, ProductionStore.JsonOptions) ?? throw ProductionStoreException.EmptyManifest(path);
         }
         catch (JsonException e)
         {
-            throw new LaminaException($"{path}: not a valid manifest: {e.Message}", e);
+            throw ProductionStoreException.InvalidManifest(path, e);
         }
         if (manifest.Format != PublishedManifest.CurrentFormat)
         {
-            throw new LaminaException($"{path}: manifest format '{manifest.Format}' is not {PublishedManifest.CurrentFormat}");
+            throw ProductionStoreException.ManifestFormat(path, manifest.Format, PublishedManifest.CurrentFormat);
         }
-        return (manifest, Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        return (manifest, Sha256Digest.Of(bytes).Hex);
     }
 
     private static async Task<ModelCard> ReadCardAsync(string folder, CancellationToken cancellationToken)

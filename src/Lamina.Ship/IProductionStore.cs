@@ -93,8 +93,47 @@ public sealed record ProductionVerification(Guid Run, string Model, IReadOnlyLis
 /// <param name="Message">The problem in a sentence that names the file where it lies.</param>
 public sealed record ProductionProblem(string File, DigestState State, string Message);
 
+/// <summary>
+/// An error of a production store: a model not there or already there, a copy that does not verify, a manifest that
+/// cannot be read, names that cannot be published. Every backend raises these, so callers catch by kind.
+/// </summary>
+public class ProductionStoreException : ShipException
+{
+    public ProductionStoreException(string message, Exception? inner = null) : base(message, inner) { }
+
+    internal static ProductionStoreException NotPublished(Guid run, string model, string store) =>
+        new($"model '{model}' of run {run} is not in the production store {store}") { At = $"{run}/{model}" };
+
+    internal static ProductionStoreException AlreadyPublished(Guid run, string model, string location) =>
+        new($"model '{model}' of run {run} is already in the production store ({location}): a published model is never replaced") { At = location };
+
+    internal static ProductionStoreException CopyDiffers(Guid run, string model, string file, string sha256, long size, string expected, long expectedSize) =>
+        new($"model {run}/{model}: '{file}' has sha256 {sha256} ({size} bytes), the manifest says {expected} ({expectedSize} bytes); nothing was published")
+        { At = $"{run}/{model}/{file}" };
+
+    /// <summary>The first problem a verification found (the message names the file where it lies).</summary>
+    internal static ProductionStoreException DoesNotVerify(ProductionProblem problem) => new(problem.Message) { At = problem.File };
+
+    internal static ProductionStoreException NameNotPublishable(Guid run, string model) =>
+        new($"model {run}/{model}: the name cannot be published (a plain file name is needed)") { At = $"{run}/{model}" };
+
+    internal static ProductionStoreException FileNotPublishable(Guid run, string model, string file) =>
+        new($"model {run}/{model}: the manifest names a file '{file}' that cannot be published") { At = $"{run}/{model}/{file}" };
+
+    internal static ProductionStoreException NoCard(Guid run, string model, string cardFile) =>
+        new($"model {run}/{model}: the manifest has no {cardFile}") { At = $"{run}/{model}" };
+
+    internal static ProductionStoreException EmptyManifest(string path) => new($"{path}: empty manifest") { At = path };
+
+    internal static ProductionStoreException InvalidManifest(string path, Exception inner) =>
+        new($"{path}: not a valid manifest: {inner.Message}", inner) { At = path };
+
+    internal static ProductionStoreException ManifestFormat(string path, string format, string current) =>
+        new($"{path}: manifest format '{format}' is not {current}") { At = path };
+}
+
 /// <summary>A file asked of the production store that is not there.</summary>
-public sealed class PublishedFileNotFoundException(string location) : LaminaException($"{location}: not in the production store")
+public sealed class PublishedFileNotFoundException(string location) : ProductionStoreException($"{location}: not in the production store")
 {
     /// <summary>Where the file would be (<see cref="IProductionStore.Describe"/>).</summary>
     public string Location { get; } = location;

@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using Lamina.Core;
+using Lamina.Core.Provenance;
 using Lamina.Core.Inference;
 using Lamina.Tracking;
 
@@ -100,10 +100,10 @@ public sealed class ModelPublisher
         // The card exactly as registered (its digest is the model's identity), then every file it names.
         var cardBytes = await ModelPackages.ReadFileAsync(_blobs, new PackageFile(ModelPackage.CardFile, model.CardDigest, 0), cancellationToken)
             .ConfigureAwait(false);
-        var cardSha256 = Convert.ToHexStringLower(SHA256.HashData(cardBytes));
+        var cardSha256 = Sha256Digest.Of(cardBytes).Hex;
         if (cardSha256 != model.CardDigest)
         {
-            throw new LaminaException($"model {model.RunId}/{model.Name}: the card blob has sha256 {cardSha256}, the store registered {model.CardDigest}");
+            throw ShipException.CardBlobDiffers(model.RunId, model.Name, cardSha256, model.CardDigest);
         }
         var card = ModelCard.Parse(cardBytes, $"model {model.RunId}/{model.Name}");
         var files = new List<PublishedFile> { new(ModelPackage.CardFile, cardSha256, cardBytes.LongLength) };
@@ -111,7 +111,7 @@ public sealed class ModelPublisher
         {
             if (Path.GetFileName(file.Name) != file.Name || file.Name is ModelPackage.CardFile or ProductionStore.ManifestFile)
             {
-                throw new LaminaException($"model {model.RunId}/{model.Name}: the card names a file '{file.Name}' that cannot be published");
+                throw ShipException.CardFileNotPublishable(model.RunId, model.Name, file.Name);
             }
             files.Add(new PublishedFile(file.Name, file.Sha256, file.Size));
         }
@@ -160,8 +160,7 @@ public sealed class ModelPublisher
         var what = $"model '{marked.ModelName}' of run {marked.RunId} is published (at {marked.PublishedAt:yyyy-MM-dd HH:mm:ss} UTC)";
         if (!await _production.ContainsAsync(marked.RunId, marked.ModelName, cancellationToken).ConfigureAwait(false))
         {
-            throw new LaminaException(
-                $"{what}, but its production copy {_production.Describe(marked.RunId, marked.ModelName)} is missing; it was not restored (restore it from a backup)");
+            throw ShipException.PublishedCopyMissing(what, _production.Describe(marked.RunId, marked.ModelName));
         }
         PublishedModel published;
         try
@@ -170,12 +169,12 @@ public sealed class ModelPublisher
         }
         catch (LaminaException e)
         {
-            throw new LaminaException($"{what}, but its production copy was altered: {e.Message}", e);
+            throw ShipException.PublishedCopyAltered(what, e.Message, e);
         }
         if (published.ManifestSha256 != marked.ManifestSha256 || published.Manifest.CardSha256 != marked.CardDigest)
         {
-            throw new LaminaException(
-                $"{what}, but its production copy was altered: {ProductionStore.ManifestFile} has sha256 {published.ManifestSha256}, the tracking store recorded {marked.ManifestSha256}");
+            throw ShipException.PublishedCopyAltered(what,
+                $"{ProductionStore.ManifestFile} has sha256 {published.ManifestSha256}, the tracking store recorded {marked.ManifestSha256}");
         }
         return published;
     }
@@ -190,13 +189,11 @@ public sealed class ModelPublisher
         }
         catch (LaminaException e)
         {
-            throw new LaminaException(
-                $"the production store holds a copy of model '{model.Name}' of run {model.RunId} that is not marked published and does not verify ({e.Message}); inspect and remove {_production.Describe(model.RunId, model.Name)}, then publish again", e);
+            throw ShipException.UnmarkedCopyDoesNotVerify(model.RunId, model.Name, _production.Describe(model.RunId, model.Name), e);
         }
         if (copy.Manifest.CardSha256 != model.CardDigest || copy.Manifest.Run != model.RunId || copy.Manifest.Model != model.Name)
         {
-            throw new LaminaException(
-                $"the production store holds a copy of model '{model.Name}' of run {model.RunId} whose card ({copy.Manifest.CardSha256}) is not the registered one ({model.CardDigest}); inspect and remove {copy.Location}, then publish again");
+            throw ShipException.UnmarkedCopyOfAnotherCard(model.RunId, model.Name, copy.Manifest.CardSha256, model.CardDigest, copy.Location);
         }
         return copy;
     }

@@ -171,14 +171,14 @@ public sealed class ModelPublisherTests : IAsyncLifetime
         var head = Path.Combine(folder, "head.onnx");
         File.WriteAllText(head, "weights of tumour, fine-tuned by hand");
 
-        var altered = await Assert.ThrowsAsync<LaminaException>(() => PublishAsync(run));
+        var altered = await Assert.ThrowsAsync<ShipException>(() => PublishAsync(run));
 
         Assert.Contains("is published (at 2025-06-02 08:05:00 UTC), but its production copy was altered", altered.Message);
         Assert.Contains(head, altered.Message);
         Assert.Equal("weights of tumour, fine-tuned by hand", File.ReadAllText(head));
 
         Directory.Delete(folder, recursive: true);
-        var missing = await Assert.ThrowsAsync<LaminaException>(() => PublishAsync(run));
+        var missing = await Assert.ThrowsAsync<ShipException>(() => PublishAsync(run));
         Assert.Contains("but its production copy", missing.Message);
         Assert.Contains("is missing", missing.Message);
         Assert.False(Directory.Exists(folder));

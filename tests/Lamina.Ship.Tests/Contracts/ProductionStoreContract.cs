@@ -131,7 +131,7 @@ public abstract class ProductionStoreContract
         var package = MakePackage(run);
         var altered = package with { Files = new Dictionary<string, byte[]>(package.Files) { ["head.onnx"] = "other weights"u8.ToArray() } };
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() => OpenStore().PublishAsync(altered.Manifest, altered.Source, CancellationToken.None));
+        var error = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => OpenStore().PublishAsync(altered.Manifest, altered.Source, CancellationToken.None));
 
         Assert.Contains("head.onnx", error.Message);
         await AssertNothingPublishedAsync(run, "tumour");
@@ -173,7 +173,7 @@ public abstract class ProductionStoreContract
         var published = await store.PublishAsync(first.Manifest, first.Source, CancellationToken.None);
         var second = MakePackage(run, reason: "again");
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() => OpenStore().PublishAsync(second.Manifest, second.Source, CancellationToken.None));
+        var error = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => OpenStore().PublishAsync(second.Manifest, second.Source, CancellationToken.None));
 
         Assert.Contains("already", error.Message);
         var opened = await store.OpenAsync(run, "tumour", CancellationToken.None);
@@ -195,7 +195,7 @@ public abstract class ProductionStoreContract
         await TamperAsync(run, "tumour", file, tampering);
 
         var verification = await store.VerifyAsync(run, "tumour", CancellationToken.None);
-        var error = await Assert.ThrowsAsync<LaminaException>(() => store.OpenAsync(run, "tumour", CancellationToken.None));
+        var error = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => store.OpenAsync(run, "tumour", CancellationToken.None));
 
         Assert.False(verification.Ok);
         var problem = Assert.Single(verification.Problems);
@@ -226,8 +226,8 @@ public abstract class ProductionStoreContract
         var store = OpenStore();
         var run = Guid.NewGuid();
 
-        var open = await Assert.ThrowsAsync<LaminaException>(() => store.OpenAsync(run, "tumour", CancellationToken.None));
-        var verify = await Assert.ThrowsAsync<LaminaException>(() => store.VerifyAsync(run, "tumour", CancellationToken.None));
+        var open = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => store.OpenAsync(run, "tumour", CancellationToken.None));
+        var verify = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => store.VerifyAsync(run, "tumour", CancellationToken.None));
 
         Assert.Equal(open.Message, verify.Message);
         Assert.Contains($"model 'tumour' of run {run} is not in the production store", open.Message);
@@ -260,7 +260,7 @@ public abstract class ProductionStoreContract
         var package = MakePackage(run);
         var manifest = package.Manifest with { Files = [.. package.Manifest.Files, new PublishedFile(name, new string('0', 64), 1)] };
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() => OpenStore().PublishAsync(manifest, package.Source, CancellationToken.None));
+        var error = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => OpenStore().PublishAsync(manifest, package.Source, CancellationToken.None));
 
         Assert.Contains(name, error.Message);
         await AssertNothingPublishedAsync(run, "tumour");
@@ -273,7 +273,7 @@ public abstract class ProductionStoreContract
         var package = MakePackage(run);
         var manifest = package.Manifest with { Files = [.. package.Manifest.Files.Where(f => f.Name != ModelPackage.CardFile)] };
 
-        var error = await Assert.ThrowsAsync<LaminaException>(() => OpenStore().PublishAsync(manifest, package.Source, CancellationToken.None));
+        var error = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => OpenStore().PublishAsync(manifest, package.Source, CancellationToken.None));
 
         Assert.Contains(ModelPackage.CardFile, error.Message);
         await AssertNothingPublishedAsync(run, "tumour");
