@@ -1,10 +1,10 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
+using Lamina.Core.Provenance;
 using Lamina.Ship.Internal;
 using Lamina.Tracking;
 
@@ -85,7 +85,7 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
             AnalysisFile = file.Path,
             AnalysisFileSha256 = file.Sha256,
             ResolvedFile = Path.GetFileName(output),
-            ResolvedSha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+            ResolvedSha256 = Sha256Digest.Of(bytes).Hex,
             SourcesPath = [PluginsFolder],
             Models = locked,
             Plugins = [.. plugins.Values],
@@ -232,7 +232,7 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
             using var buffer = new MemoryStream();
             await stream.CopyToAsync(buffer, cancellationToken);
             var bytes = buffer.ToArray();
-            var digest = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            var digest = Sha256Digest.Of(bytes).Hex;
             if (digest != source.Sha256)
             {
                 diagnostics.Add(model.Node, $"plug-in source '{source.Path}' of run {run}: the blob store's copy has sha256 {digest}, not {source.Sha256}: it was altered");

@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core;
+using Lamina.Core.Provenance;
 using Lamina.Tracking;
 
 namespace Lamina.Ship;
@@ -88,7 +88,7 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
             await File.WriteAllBytesAsync(Path.Combine(temporary, BundleProvenance.FileName), bytes, cancellationToken);
 
             Directory.Move(temporary, target);
-            var provenanceSha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            var provenanceSha = Sha256Digest.Of(bytes).Hex;
             await audit.AppendAsync("bundle.built", target, null,
                 System.Text.Json.JsonSerializer.Serialize(new { provenance_sha256 = provenanceSha, files = files.Count, models = lockFile.Models.Select(m => $"{m.Run}/{m.Model}") }),
                 $"from {lockFile.ResolvedFile} (sha256 {lockFile.ResolvedSha256})", cancellationToken);
@@ -136,18 +136,11 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
     private static async Task CopyVerifiedAsync(Stream input, string sourceName, string target, string sha256, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Sha256Digest digest;
         await using (var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
         {
-            var buffer = new byte[1 << 20];
-            int read;
-            while ((read = await input.ReadAsync(buffer, cancellationToken)) > 0)
-            {
-                hash.AppendData(buffer, 0, read);
-                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-            }
+            (digest, _) = await Sha256Digest.CopyAsync(input, output, cancellationToken);
         }
-        var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
-        if (digest != sha256) throw ShipException.Altered(sourceName, sha256, digest);
+        if (digest.Hex != sha256) throw ShipException.Altered(sourceName, sha256, digest.Hex);
     }
 }

@@ -1,8 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Lamina.Core;
-using Lamina.Core.Provenance;
 using Lamina.Core.Inference;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Ship;
 
@@ -225,32 +224,20 @@ public sealed class FolderProductionStore : IProductionStore
 
     private static async Task<(string Sha256, long Size)> DigestAsync(string path, CancellationToken cancellationToken)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await using (stream.ConfigureAwait(false))
-        {
-            return (Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false)), stream.Length);
-        }
+        var (digest, size) = await Sha256Digest.OfFileAsync(path, cancellationToken).ConfigureAwait(false);
+        return (digest.Hex, size);
     }
 
     // Copies while hashing; on disk before the rename, so that a power cut cannot leave a renamed folder of empty files.
     private static async Task<(string Sha256, long Size)> WriteAsync(string path, Stream input, CancellationToken cancellationToken)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long size = 0;
         var output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
         await using (output.ConfigureAwait(false))
         {
-            var buffer = new byte[BufferSize];
-            int read;
-            while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                hash.AppendData(buffer, 0, read);
-                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                size += read;
-            }
+            var (digest, size) = await Sha256Digest.CopyAsync(input, output, cancellationToken).ConfigureAwait(false);
             output.Flush(flushToDisk: true);
+            return (digest.Hex, size);
         }
-        return (Convert.ToHexStringLower(hash.GetHashAndReset()), size);
     }
 
     private static void RemoveStaleTemporaryFolders(string runFolder, string model)

@@ -1,7 +1,7 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
+using Lamina.Core.Provenance;
 using Lamina.Tracking;
 
 namespace Lamina.Ship;
@@ -196,7 +196,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
     {
         if (!await blobs.ExistsAsync(sha256, cancellationToken)) return DigestState.Missing;
         await using var stream = await blobs.OpenAsync(sha256, cancellationToken);
-        return Compare(sha256, Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken)));
+        return Compare(sha256, (await Sha256Digest.OfAsync(stream, cancellationToken)).Hex);
     }
 
     private async Task<string?> PublishedDigestAsync(Guid run, string model, string file, CancellationToken cancellationToken)
@@ -204,7 +204,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         try
         {
             await using var stream = await production.OpenFileAsync(run, model, file, cancellationToken);
-            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+            return (await Sha256Digest.OfAsync(stream, cancellationToken)).Hex;
         }
         catch (PublishedFileNotFoundException)
         {

@@ -1,6 +1,6 @@
 using Lamina.Core;
-using Lamina.Core.Provenance;
 using Lamina.Core.Inference;
+using Lamina.Core.Provenance;
 using Lamina.Tracking;
 
 namespace Lamina.Ship;

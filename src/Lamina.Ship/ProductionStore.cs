@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Ship;
 
@@ -26,7 +26,7 @@ public static class ProductionStore
     /// <summary>SHA-256 and size of a file.</summary>
     public static (string Sha256, long Size) Digest(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        return (Convert.ToHexStringLower(SHA256.HashData(stream)), stream.Length);
+        var (digest, size) = Sha256Digest.OfFile(path);
+        return (digest.Hex, size);
     }
 }

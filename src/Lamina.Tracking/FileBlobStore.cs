@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using Lamina.Core.Provenance;
 
 namespace Lamina.Tracking;
 
@@ -27,24 +27,13 @@ public sealed class FileBlobStore : IBlobStore
         try
         {
             string digest;
-            long size = 0;
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            long size;
+            await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, useAsync: true))
             {
-                await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, useAsync: true))
-                {
-                    var buffer = new byte[BufferSize];
-                    int read;
-                    while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, read);
-                        await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                        size += read;
-                    }
-
-                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                digest = Convert.ToHexStringLower(hash.GetHashAndReset());
+                Sha256Digest written;
+                (written, size) = await Sha256Digest.CopyAsync(content, output, cancellationToken).ConfigureAwait(false);
+                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                digest = written.Hex;
             }
 
             var final = PathOf(digest);
@@ -113,17 +102,13 @@ public sealed class FileBlobStore : IBlobStore
     /// <summary>The file that holds (or would hold) the blob; the digest must be 64 lowercase hex digits.</summary>
     public string PathOf(string digest)
     {
-        if (!IsDigest(digest))
+        if (!Sha256Digest.IsValid(digest))
         {
             throw new ArgumentException($"'{digest}' is not a SHA-256 digest (64 lowercase hex digits)", nameof(digest));
         }
 
         return Path.Combine(Root, digest[..2], digest[2..]);
     }
-
-    /// <summary>True for 64 lowercase hex digits, the only names blobs have.</summary>
-    public static bool IsDigest(string? digest) =>
-        digest is { Length: 64 } && digest.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
 
     private static void TryDelete(string path)
     {

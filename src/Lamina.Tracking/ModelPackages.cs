@@ -1,6 +1,7 @@
-using Lamina.Tracking;
 using Lamina.Core;
 using Lamina.Core.Inference;
+using Lamina.Core.Provenance;
+using Lamina.Tracking;
 
 namespace Lamina.Tracking;
 
@@ -113,5 +114,5 @@ public static class ModelPackages
     }
 
     public static PackageFile Describe(string name, byte[] bytes) =>
-        new(name, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), bytes.LongLength);
+        new(name, Sha256Digest.Of(bytes).Hex, bytes.LongLength);
 }

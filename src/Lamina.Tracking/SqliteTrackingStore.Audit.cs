@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lamina.Core.Provenance;
 using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
@@ -14,7 +15,7 @@ public sealed partial class SqliteTrackingStore
         ArgumentNullException.ThrowIfNull(publication);
         ArgumentException.ThrowIfNullOrWhiteSpace(publication.ModelName);
         ArgumentException.ThrowIfNullOrWhiteSpace(publication.PublishedBy);
-        if (!FileBlobStore.IsDigest(publication.ManifestSha256))
+        if (!Sha256Digest.IsValid(publication.ManifestSha256))
         {
             throw new ArgumentException($"'{publication.ManifestSha256}' is not a SHA-256 digest", nameof(publication));
         }

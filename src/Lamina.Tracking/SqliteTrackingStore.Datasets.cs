@@ -1,3 +1,4 @@
+using Lamina.Core.Provenance;
 using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
@@ -11,7 +12,7 @@ public sealed partial class SqliteTrackingStore
     public Task<DatasetRecord> RegisterDatasetAsync(DatasetRecord dataset, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        if (!FileBlobStore.IsDigest(dataset.Id))
+        if (!Sha256Digest.IsValid(dataset.Id))
         {
             throw new ArgumentException($"a data set id is a SHA-256 digest, not '{dataset.Id}'", nameof(dataset));
         }

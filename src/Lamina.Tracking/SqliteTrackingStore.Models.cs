@@ -1,3 +1,5 @@
+using Lamina.Core.Provenance;
+
 namespace Lamina.Tracking;
 
 /// <summary>Model packages produced by runs.</summary>
@@ -7,7 +9,7 @@ public sealed partial class SqliteTrackingStore
     public Task RegisterModelAsync(Guid runId, string name, string kind, string cardDigest, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (!FileBlobStore.IsDigest(cardDigest))
+        if (!Sha256Digest.IsValid(cardDigest))
         {
             throw new ArgumentException($"a model card digest is a SHA-256 digest, not '{cardDigest}'", nameof(cardDigest));
         }

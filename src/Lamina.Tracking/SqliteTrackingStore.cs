@@ -1,6 +1,7 @@
 using System.Data;
 using System.Globalization;
 using System.Text.Json;
+using Lamina.Core.Provenance;
 using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
@@ -214,7 +215,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     public Task AddArtifactAsync(Guid runId, string name, string digest, long size, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if (!FileBlobStore.IsDigest(digest))
+        if (!Sha256Digest.IsValid(digest))
         {
             throw new ArgumentException($"'{digest}' is not a SHA-256 digest (64 lowercase hex digits)", nameof(digest));
         }

@@ -1,6 +1,6 @@
 using Lamina.Core.Inference.Internal;
-using Microsoft.ML.OnnxRuntime;
 using Lamina.Core.Provenance;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Lamina.Core.Inference;
 

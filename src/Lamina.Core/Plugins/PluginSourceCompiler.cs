@@ -3,9 +3,9 @@ using System.Reflection;
 using System.Text;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins.Internal;
+using Lamina.Core.Provenance;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
-using Lamina.Core.Provenance;
 
 namespace Lamina.Core.Plugins;
 

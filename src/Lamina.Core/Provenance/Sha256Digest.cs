@@ -19,6 +19,8 @@ public readonly record struct Sha256Digest
     /// <summary>The prefix of the <c>algorithm:hex</c> form (OCI, in-toto).</summary>
     public const string Algorithm = "sha256";
 
+    private const int CopyBufferSize = 1 << 20;
+
     private readonly string? _hex;
 
     private Sha256Digest(string hex) => _hex = hex;
@@ -76,6 +78,26 @@ public readonly record struct Sha256Digest
     {
         await using var stream = OpenSequential(path);
         return (await OfAsync(stream, cancellationToken).ConfigureAwait(false), stream.Length);
+    }
+
+    /// <summary>
+    /// Copies a stream to another while hashing it, so content is read once: the digest and size of what was written.
+    /// </summary>
+    public static async Task<(Sha256Digest Digest, long Size)> CopyAsync(Stream input, Stream output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[CopyBufferSize];
+        long size = 0;
+        int read;
+        while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            hash.AppendData(buffer, 0, read);
+            await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            size += read;
+        }
+        return (FromHash(hash.GetHashAndReset()), size);
     }
 
     /// <summary>A digest from the 32 bytes of a finished SHA-256 (an <see cref="IncrementalHash"/>'s result).</summary>

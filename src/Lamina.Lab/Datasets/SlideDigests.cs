@@ -1,5 +1,5 @@
-using Lamina.Tracking;
 using Lamina.Core.Provenance;
+using Lamina.Tracking;
 
 namespace Lamina.Lab.Datasets;
 

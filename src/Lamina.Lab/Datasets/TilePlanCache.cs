@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Text;
-using Lamina.Core.Slides;
 using Lamina.Core.Provenance;
+using Lamina.Core.Slides;
 
 namespace Lamina.Lab.Datasets;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Lamina.Core.Slides.Tiling;
 using Lamina.Core.Provenance;
+using Lamina.Core.Slides.Tiling;
 
 namespace Lamina.Lab.Embeddings;
 

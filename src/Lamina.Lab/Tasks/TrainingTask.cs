@@ -7,6 +7,7 @@ using Lamina.Core;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
+using Lamina.Core.Provenance;
 using Lamina.Lab.Datasets;
 using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Embeddings;
@@ -14,7 +15,6 @@ using Lamina.Lab.Experiments;
 using Lamina.Lab.Models;
 using Lamina.Lab.Training;
 using Lamina.Tracking;
-using Lamina.Core.Provenance;
 
 namespace Lamina.Lab.Tasks;
 
