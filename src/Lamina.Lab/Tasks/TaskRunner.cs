@@ -116,7 +116,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
                 var wholeAnalysis = new AnalysisTestingTask(store, blobs, home, analysisTesting);
                 return (context, token) => wholeAnalysis.RunAsync(context, token);
             case "testing":
-                var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog, plugins);
+                var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog);
                 return (context, token) => testing.RunAsync(context, token);
             case "training":
                 var training = resources.Own(new TrainingTask(store, blobs, home, time, experiment, task, catalog, plugins));

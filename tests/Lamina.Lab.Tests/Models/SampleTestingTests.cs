@@ -34,7 +34,7 @@ public sealed class SampleTestingTests(ITestOutputHelper output)
     };
 
     [Fact]
-    public async Task TestingTask_OnTheSampleCarcinomaModel_GivesTheMetricsRecordedBeforeItUsedPackagedModel()
+    public async Task TestingTask_OnTheSampleCarcinomaModel_PredictsThroughPackagedModel_AndGivesTheMetricsRecordedBefore()
     {
         // Given the sample experiment, two synthetic slides, and its carcinoma model trained for a few epochs
         using var temp = new TemporaryDirectory();
@@ -53,7 +53,7 @@ public sealed class SampleTestingTests(ITestOutputHelper output)
         var trained = await runner.RunAsync(new RunRequest(lamina, "simple_train", ["tasks.simple_train.params.n_epochs=1"]), CancellationToken.None);
         Assert.True(trained.Status == RunStatus.Completed, trained.Error);
 
-        // When the sample's testing task evaluates it by run id
+        // When the sample's testing task evaluates it by run id (issue 11: through the production code path)
         var tested = await runner.RunAsync(new RunRequest(lamina, "test_carcinoma", [$"tasks.test_carcinoma.params.model={trained.RunId}"]), CancellationToken.None);
 
         // Then it completes with the metrics recorded before
@@ -63,7 +63,9 @@ public sealed class SampleTestingTests(ITestOutputHelper output)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name} = {value:R}"));
         }
-        output.WriteLine(await store.GetLogAsync(tested.RunId, CancellationToken.None));
+        var log = await store.GetLogAsync(tested.RunId, CancellationToken.None);
+        output.WriteLine(log);
+        Assert.Contains("backbone resnet18 and head: 115 tiles predicted through the model package", log);
         Assert.Equal(Recorded, metrics.Where(m => m.Key.StartsWith("test/", StringComparison.Ordinal)).ToDictionary());
     }
 }
