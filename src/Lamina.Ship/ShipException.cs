@@ -2,7 +2,7 @@ using Lamina.Core;
 
 namespace Lamina.Ship;
 
-/// <summary>An error of resolving, bundling, verifying or tracing: a pinned file altered or missing, a lock that does not match.</summary>
+/// <summary>An error of resolving, bundling or tracing: a pinned file altered or missing, a lock that does not match (a bundle that does not verify is Core's <see cref="BundleException"/>).</summary>
 public sealed class ShipException : LaminaException
 {
     public ShipException(string message, Exception? inner = null) : base(message, inner) { }
