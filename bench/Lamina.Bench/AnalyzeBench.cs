@@ -6,7 +6,6 @@ using Lamina.Core.Inference;
 using Lamina.Core.Inference.Internal;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Models;
-using Lamina.Lab.Tasks;
 using Lamina.Tracking;
 using Microsoft.ML.OnnxRuntime;
 
@@ -39,7 +38,7 @@ internal static class AnalyzeBench
 
         var home = LaminaHome.Resolve().EnsureCreated();
         await using var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None);
-        var loaded = AnalysisFileReader.LoadWithPlugins(Path.GetFullPath(analysisPath), home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var loaded = AnalysisFileReader.LoadWithPlugins(Path.GetFullPath(analysisPath), home.PluginCachePath, BuiltInPlugins.Analysis);
         var engine = new AnalysisEngine(loaded.Plugins.Catalog, new StoreModelLocator(store, new FileBlobStore(home.BlobsPath), home));
         var definition = loaded.File.Select(null);
 

@@ -112,6 +112,24 @@ public static class LaminaApp
         {
             return Report(e, args);
         }
+        finally
+        {
+            TraceAssemblies();
+        }
+    }
+
+    /// <summary>
+    /// With <c>LAMINA_TRACE_ASSEMBLIES=1</c>, writes the Lamina assemblies the process loaded to standard error at exit:
+    /// how a test shows that an analysis of a bundle ran with Lamina.Core alone, as the production service does.
+    /// </summary>
+    private static void TraceAssemblies()
+    {
+        if (Environment.GetEnvironmentVariable("LAMINA_TRACE_ASSEMBLIES") is not ("1" or "true")) return;
+        var lamina = AppDomain.CurrentDomain.GetAssemblies()
+            .Select(a => a.GetName().Name ?? "")
+            .Where(n => n.StartsWith("Lamina.", StringComparison.Ordinal) || n == "lamina")
+            .Order(StringComparer.Ordinal);
+        Console.Error.WriteLine($"lamina assemblies loaded: {string.Join(", ", lamina)}");
     }
 
     // The folder of the experiment file named by -f/--file (default lamina.yaml), for showing source lines.

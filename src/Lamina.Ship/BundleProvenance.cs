@@ -4,18 +4,17 @@ using Lamina.Tracking;
 
 namespace Lamina.Ship;
 
-/// <summary>A file of a bundle as its provenance names it: path relative to the bundle ('/' separators) and SHA-256.</summary>
-public sealed record BundleFile(string Name, string Sha256);
-
 /// <summary>
 /// <c>provenance.json</c> of a bundle: an in-toto Statement v1 whose subjects are every other file of the bundle and
 /// whose predicate is SLSA Provenance v1 (what was bundled from which analysis file, models, runs, commits and data).
+/// Reading it back and checking a bundle is Core's (<see cref="BundleLayout"/>, <see cref="BundleVerifier"/>): production
+/// verifies bundles with Core alone.
 /// </summary>
 public static class BundleProvenance
 {
-    public const string FileName = "provenance.json";
+    public const string FileName = BundleLayout.ProvenanceFileName;
 
-    public const string StatementType = "https://in-toto.io/Statement/v1";
+    public const string StatementType = BundleLayout.StatementType;
 
     public const string PredicateType = "https://slsa.dev/provenance/v1";
 
@@ -131,19 +130,6 @@ public static class BundleProvenance
         && byproducts.FirstOrDefault(b => b?["name"]?.GetValue<string>() == AuditAnchorName)?["annotations"]?["anchor"]?.GetValue<string>() is { } text
             ? AuditAnchor.Parse(text)
             : null;
-
-    /// <summary>The subjects of a statement: name → SHA-256.</summary>
-    /// <exception cref="ShipException">Not an in-toto statement with subjects.</exception>
-    public static IReadOnlyList<BundleFile> Subjects(JsonNode statement, string path)
-    {
-        if (statement["_type"]?.GetValue<string>() != StatementType || statement["subject"] is not JsonArray subjects)
-        {
-            throw new ShipException($"{path}: not an in-toto statement ({StatementType}) with subjects");
-        }
-        return [.. subjects.Select(s => new BundleFile(
-            s?["name"]?.GetValue<string>() ?? throw new ShipException($"{path}: a subject without a name"),
-            s["digest"]?["sha256"]?.GetValue<string>() ?? throw new ShipException($"{path}: subject '{s["name"]}' has no sha256")))];
-    }
 
     private static JsonObject Digest(string sha256) => new() { ["sha256"] = sha256 };
 }

@@ -48,9 +48,6 @@ public interface IProductionStore
 /// <summary>Opens the content of one file of a model being published.</summary>
 public delegate Task<Stream> PublishedFileSource(PublishedFile file, CancellationToken cancellationToken);
 
-/// <summary>A file of a published model and its digest.</summary>
-public sealed record PublishedFile(string Name, string Sha256, long Size);
-
 /// <summary>
 /// <c>manifest.json</c> of a published model: which run and model it is, who published it and why, and every file of the
 /// package (its <c>model.json</c> first) with its SHA-256.

@@ -3,8 +3,9 @@ using Lamina.Core;
 namespace Lamina.Ship;
 
 /// <summary>
-/// The base of every error of the way to production: publishing, resolving, bundling, verifying, tracing (a pinned file
-/// altered or missing, a lock that does not match, a publication that cannot be made).
+/// The base of every error of the way to production: publishing, resolving, bundling, tracing (a pinned file altered or
+/// missing, a lock that does not match, a publication that cannot be made). A bundle that does not verify is Core's
+/// <see cref="BundleException"/>: production checks bundles without Ship.
 /// </summary>
 public class ShipException : LaminaException
 {

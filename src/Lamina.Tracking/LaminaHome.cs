@@ -1,10 +1,12 @@
+using Lamina.Core;
+
 namespace Lamina.Tracking;
 
 /// <summary>The folder holding Lamina's embedded stores: <c>$LAMINA_HOME</c>, else <c>~/.lamina</c>.</summary>
 public sealed class LaminaHome
 {
     /// <summary>The environment variable that overrides the default folder.</summary>
-    public const string EnvironmentVariable = "LAMINA_HOME";
+    public const string EnvironmentVariable = HomeFolder.EnvironmentVariable;
 
     public LaminaHome(string root)
     {
@@ -22,7 +24,7 @@ public sealed class LaminaHome
     public string BlobsPath => Path.Combine(Root, "blobs");
 
     /// <summary>The folder where compiled source plug-ins are cached.</summary>
-    public string PluginCachePath => Path.Combine(Root, "plugin-cache");
+    public string PluginCachePath => HomeFolder.PluginCachePath(Root);
 
     /// <summary>The folder of the embedding cache, shared by every run.</summary>
     public string EmbeddingsPath => Path.Combine(Root, "embeddings");
@@ -34,17 +36,7 @@ public sealed class LaminaHome
     public string TilePlansPath => Path.Combine(Root, "tile-plans");
 
     /// <summary>Finds the home from <c>LAMINA_HOME</c>, else <c>~/.lamina</c>; creates nothing.</summary>
-    public static LaminaHome Resolve()
-    {
-        var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (!string.IsNullOrWhiteSpace(fromEnvironment))
-        {
-            return new LaminaHome(fromEnvironment);
-        }
-
-        var profile = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return new LaminaHome(Path.Combine(profile, ".lamina"));
-    }
+    public static LaminaHome Resolve() => new(HomeFolder.Resolve());
 
     /// <summary>Creates the root, blobs and plug-in cache folders if they are missing; returns this home.</summary>
     public LaminaHome EnsureCreated()

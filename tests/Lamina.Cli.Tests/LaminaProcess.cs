@@ -14,6 +14,9 @@ internal sealed class LaminaProcess(string home)
 {
     public string Home { get; } = home;
 
+    /// <summary>More environment variables for every process started.</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+
     public Task<LaminaResult> RunAsync(string workingDirectory, params string[] arguments) =>
         RunAsync(DefaultTimeout, workingDirectory, arguments);
 
@@ -42,6 +45,7 @@ internal sealed class LaminaProcess(string home)
         start.Environment["NO_COLOR"] = "1";
         start.Environment["COLUMNS"] = "200";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (name, value) in Environment) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 

@@ -196,7 +196,7 @@ public sealed class BundleTests
         }
 
         // Then verification fails naming it
-        var error = Assert.Throws<ShipException>(() => BundleVerifier.Verify(target));
+        var error = Assert.Throws<BundleException>(() => BundleVerifier.Verify(target));
         Assert.StartsWith($"{path}: ", error.Message);
         Assert.Contains(change == "extra" ? "nobody pinned" : change, error.Message);
     }

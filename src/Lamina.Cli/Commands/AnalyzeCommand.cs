@@ -5,15 +5,18 @@ using Lamina.Cli.Rendering;
 using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
-using Lamina.Lab.Models;
-using Lamina.Lab.Tasks;
-using Lamina.Ship;
+using Lamina.Core.Plugins;
+using Lamina.Core.Provenance;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Lamina.Cli.Commands;
 
-/// <summary><c>lamina analyze SLIDE --config analysis.yaml</c>: one analysis of one slide, results into a folder.</summary>
+/// <summary>
+/// <c>lamina analyze SLIDE --config analysis.yaml</c>: one analysis of one slide, results into a folder. A bundle or a
+/// resolved file runs with Core alone, as the production service does: nothing here touches Lab, Tracking or Ship, and
+/// the tracking store is reached (through <see cref="TrackedModelLocator"/>) only for <c>sourcing: auto</c> models.
+/// </summary>
 public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
 {
     public sealed class Settings : OutputSettings
@@ -54,10 +57,9 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
     {
         var slide = Path.GetFullPath(settings.Slide);
         if (!File.Exists(slide)) throw new LaminaException($"slide '{slide}' does not exist");
-        var home = CliContext.Home;
         var config = Path.GetFullPath(settings.Config!);
         var bundle = BundleOf(config);
-        var loaded = AnalysisFileReader.LoadWithPlugins(config, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var loaded = AnalysisFileReader.LoadWithPlugins(config, HomeFolder.PluginCachePath(HomeFolder.Resolve()), BuiltInPlugins.Analysis);
         var analysis = loaded.File.Select(settings.Analysis);
         var result = await AnalyzeAsync(loaded, analysis, slide, settings, CliContext.Cancellation);
         var output = Path.GetFullPath(settings.Out);
@@ -76,13 +78,7 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
     /// For an analysis file inside a bundle (provenance.json beside it): the bundle, verified whole before anything runs,
     /// for the report's provenance; null for any other file.
     /// </summary>
-    internal static JsonObject? BundleOf(string config)
-    {
-        var directory = Path.GetDirectoryName(config)!;
-        if (!File.Exists(Path.Combine(directory, BundleProvenance.FileName))) return null;
-        var verification = BundleVerifier.Verify(directory);
-        return new JsonObject { ["bundle"] = verification.Directory, ["bundle_provenance_sha256"] = verification.ProvenanceSha256 };
-    }
+    internal static JsonObject? BundleOf(string config) => BundleVerifier.VerifyBundleOf(config)?.ToReportProvenance();
 
     /// <summary>Runs the analysis, with a progress bar per feature on a terminal; auto-sourced models come from the tracking store.</summary>
     internal static async Task<AnalysisResult> AnalyzeAsync(LoadedAnalysisFile loaded, AnalysisDefinition analysis, string slide, Settings settings,
@@ -90,12 +86,11 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
     {
         var options = new AnalysisOptions(settings.Provider == "cuda" ? ExecutionProvider.Cuda : ExecutionProvider.Cpu, MicronsPerPixelOverride: settings.MppOverride);
         IModelLocator locator = new PackageFolderLocator();
-        Lamina.Tracking.ITrackingStore? store = null;
+        IAsyncDisposable? store = null;
         if (analysis.Models.Any(m => m.Sourcing == ModelSourcing.Auto))
         {
-            var home = CliContext.Home;
-            (store, var blobs) = await CliContext.OpenStoresAsync(home);
-            locator = new StoreModelLocator(store, blobs, home);
+            var tracked = await TrackedModelLocator.OpenAsync();
+            (locator, store) = (tracked, tracked);
         }
         try
         {

@@ -1,6 +1,6 @@
 using Lamina.Core.Analysis;
+using Lamina.Core.Plugins;
 using Lamina.Lab.Demo;
-using Lamina.Lab.Tasks;
 using Lamina.Ship;
 using Lamina.Tracking;
 
@@ -36,7 +36,7 @@ internal sealed class DemoReleaseSteps(ITrackingStore store, IBlobStore blobs, L
         // From here on only the bundle, verified whole: its own analysis file, model folders and plug-in sources.
         var config = Path.Combine(bundleFolder, "analysis.yaml");
         var bundleProvenance = AnalyzeCommand.BundleOf(config);
-        var loaded = AnalysisFileReader.LoadWithPlugins(config, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var loaded = AnalysisFileReader.LoadWithPlugins(config, home.PluginCachePath, BuiltInPlugins.Analysis);
         release.Report("lamina analyze held-out/slide-held-out.tif --config bundle/analysis.yaml --out analysis");
         var result = await new AnalysisEngine(loaded.Plugins.Catalog, new PackageFolderLocator())
             .RunAsync(loaded.File, loaded.File.Select(null), release.Slide, new AnalysisOptions(), cancellationToken);

@@ -20,20 +20,29 @@ public sealed class RunsListCommand : AsyncCommand<RunsListCommand.Settings>
         [CommandOption("--task <TASK>")]
         public string? Task { get; init; }
 
+        // A string, parsed on use: the command line reflects over every command's settings at start, and an enum of
+        // Lamina.Tracking here would load that assembly for every command, an analysis of a bundle included.
         [CommandOption("--status <STATUS>")]
         [Description("queued, running, completed, failed or aborted.")]
-        public RunStatus? Status { get; init; }
+        public string? Status { get; init; }
 
         [CommandOption("-n|--limit <N>")]
         [DefaultValue(50)]
         public int Limit { get; init; } = 50;
+
+        public override ValidationResult Validate() => StatusOf(Status) is not null || Status is null
+            ? ValidationResult.Success()
+            : ValidationResult.Error($"--status must be queued, running, completed, failed or aborted, not '{Status}'");
     }
+
+    private static RunStatus? StatusOf(string? status) =>
+        Enum.TryParse<RunStatus>(status, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed : null;
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
         var (store, _) = await CliContext.OpenStoresAsync(CliContext.Home);
         await using var __ = store;
-        var runs = await store.ListRunsAsync(new RunQuery(settings.Project, settings.Task, settings.Status, settings.Limit), CliContext.Cancellation);
+        var runs = await store.ListRunsAsync(new RunQuery(settings.Project, settings.Task, StatusOf(settings.Status), settings.Limit), CliContext.Cancellation);
         if (settings.Json)
         {
             JsonOutput.Write(runs);

@@ -1,6 +1,7 @@
 using Lamina.Cli.Rendering;
 using Lamina.Core.Analysis;
 using Lamina.Core.Config;
+using Lamina.Core.Plugins;
 using Lamina.Lab.Experiments;
 using Lamina.Lab.Tasks;
 using Spectre.Console;
@@ -46,7 +47,7 @@ public sealed class ValidateCommand : Command<ValidateSettings>
         LoadedAnalysisFile loaded;
         try
         {
-            loaded = AnalysisFileReader.LoadWithPlugins(path, pluginCachePath, TaskRunner.BuiltInAssemblies);
+            loaded = AnalysisFileReader.LoadWithPlugins(path, pluginCachePath, BuiltInPlugins.Analysis);
         }
         catch (ConfigValidationException e)
         {

@@ -60,8 +60,8 @@ public static partial class AnalysisFileReader
 
     /// <summary>
     /// Reads the file, compiles the plug-in sources under its <c>sources_path</c> (cached under
-    /// <paramref name="pluginCacheDirectory"/>), catalogs them with <paramref name="builtInAssemblies"/> (Lamina.Core
-    /// when null) and validates the file against them.
+    /// <paramref name="pluginCacheDirectory"/>), catalogs them with <paramref name="builtInAssemblies"/>
+    /// (<see cref="BuiltInPlugins.Analysis"/> when null) and validates the file against them.
     /// </summary>
     /// <exception cref="ConfigValidationException">Anything is wrong, compile errors included; it carries every problem.</exception>
     public static LoadedAnalysisFile LoadWithPlugins(string path, string pluginCacheDirectory, IEnumerable<Assembly>? builtInAssemblies = null)
@@ -70,7 +70,7 @@ public static partial class AnalysisFileReader
         var diagnostics = new DiagnosticBag();
         var file = ReadAsFarAsPossible(path, diagnostics) ?? throw new ConfigValidationException(diagnostics.Sorted());
         var plugins = PluginSet.Build(file.SourcesPaths, file.Directory, pluginCacheDirectory,
-            builtInAssemblies ?? [typeof(AnalysisFile).Assembly], diagnostics);
+            builtInAssemblies ?? BuiltInPlugins.Analysis, diagnostics);
         CheckPlugins(file, plugins.Catalog, plugins.LostToCompileError, diagnostics);
         diagnostics.ThrowIfAny();
         return new LoadedAnalysisFile(file, plugins);

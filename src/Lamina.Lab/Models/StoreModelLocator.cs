@@ -14,6 +14,17 @@ public sealed class StoreModelLocator(ITrackingStore store, IBlobStore blobs, La
     {
         if (model.Sourcing == ModelSourcing.Manual) return model.Reference;
         var stored = await ModelPackages.ResolveAsync(store, blobs, model.Model is null ? model.Reference : $"{model.Reference}/{model.Model}", cancellationToken);
+        return await PackageFolderAsync(blobs, home, stored, cancellationToken);
+    }
+
+    /// <summary>
+    /// The package folder of a stored model under <see cref="LaminaHome.PackagesPath"/>, by card digest, written once:
+    /// where analyses and testing runs of that model open it.
+    /// </summary>
+    public static async Task<string> PackageFolderAsync(IBlobStore blobs, LaminaHome home, StoredModel stored, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(home);
+        ArgumentNullException.ThrowIfNull(stored);
         var folder = Path.Combine(home.PackagesPath, stored.Record.CardDigest);
         if (Directory.Exists(folder)) return folder;
         // Written beside, then renamed: a folder under its digest is always a whole package (it is verified again when opened).

@@ -26,7 +26,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
         var analysisPath = Path.GetFullPath(parameters.Analysis, run.DataDirectory);
-        var loaded = AnalysisFileReader.LoadWithPlugins(analysisPath, home.PluginCachePath, TaskRunner.BuiltInAssemblies);
+        var loaded = AnalysisFileReader.LoadWithPlugins(analysisPath, home.PluginCachePath, BuiltInPlugins.Analysis);
         var analysis = loaded.File.Select(parameters.AnalysisName);
         var engine = new AnalysisEngine(loaded.Plugins.Catalog, new StoreModelLocator(store, blobs, home));
         engine.Plan(analysis);

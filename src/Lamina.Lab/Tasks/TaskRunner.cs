@@ -84,8 +84,8 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
         return (result.Experiment!, result.Catalog!, result.Plugins);
     }
 
-    /// <summary>The assemblies whose plug-ins every experiment can name.</summary>
-    public static IReadOnlyList<Assembly> BuiltInAssemblies { get; } = [typeof(IPreprocessing).Assembly, typeof(TaskRunner).Assembly];
+    /// <summary>The assemblies whose plug-ins every experiment can name: Core's (all an analysis may name) and Lab's training plug-ins.</summary>
+    public static IReadOnlyList<Assembly> BuiltInAssemblies { get; } = [.. BuiltInPlugins.Analysis, typeof(TaskRunner).Assembly];
 
     private static TaskSpec FindTask(Experiment experiment, string key)
     {
@@ -116,7 +116,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
                 var wholeAnalysis = new AnalysisTestingTask(store, blobs, home, analysisTesting);
                 return (context, token) => wholeAnalysis.RunAsync(context, token);
             case "testing":
-                var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog, plugins);
+                var testing = new TestingTask(store, blobs, home, time, experiment, task, catalog);
                 return (context, token) => testing.RunAsync(context, token);
             case "training":
                 var training = resources.Own(new TrainingTask(store, blobs, home, time, experiment, task, catalog, plugins));

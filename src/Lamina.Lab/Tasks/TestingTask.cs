@@ -8,25 +8,23 @@ using Lamina.Core.Plugins;
 using Lamina.Core.Slides;
 using Lamina.Core.Slides.Tiling;
 using Lamina.Lab.Datasets;
-using Lamina.Lab.Embeddings;
 using Lamina.Lab.Experiments;
 using Lamina.Lab.Models;
 using Lamina.Lab.Plugins;
 using Lamina.Lab.Training;
 using Lamina.Tracking;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Lamina.Lab.Tasks;
 
 /// <summary>
-/// The <c>testing</c> task: evaluates a model package (from a run, or a package folder) on a loader's tiles through
-/// ONNX Runtime (backbone, then the exported head), and records metrics, the confusion matrix, the ROC curve and
-/// per-slide results in its own run, linked to the model's run.
+/// The <c>testing</c> task: evaluates a model package (from a run, or a package folder) on a loader's tiles and records
+/// metrics, the confusion matrix, the ROC curve and per-slide results in its own run, linked to the model's run. It
+/// predicts through <see cref="PackagedModel"/>, the code that runs at the customer (preprocessing, backbone, head,
+/// softmax, postprocessing, as <c>lamina analyze</c>), so a test's metrics are production's.
 /// </summary>
 internal sealed class TestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, TaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
+    Experiment experiment, TaskSpec task, PluginCatalog catalog)
 {
     private static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
 
@@ -39,7 +37,8 @@ internal sealed class TestingTask(
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
-        var (card, files, lineage) = await LoadModelAsync(run.DataDirectory, cancellationToken);
+        var (package, lineage) = await LoadModelAsync(run.DataDirectory, cancellationToken);
+        var card = package.Card;
         if (lineage is not null)
         {
             await store.RecordRunModelAsync(run.RunId, lineage, cancellationToken);
@@ -54,9 +53,7 @@ internal sealed class TestingTask(
         var built = await new DatasetBuilder(store, blobs, time) { TilePlanCachePath = home.TilePlansPath }.BuildAsync(_source,
             new DatasetParams(_parameters.Loader, $"{task.Key}.{_parameters.Loader}", 0, 0), run, "input", cancellationToken);
 
-        var predictions = card.Backbone is null
-            ? await PredictWholeNetworkAsync(card, files, built, run, cancellationToken)
-            : await PredictOnEmbeddingsAsync(card, files, built, run, cancellationToken);
+        var predictions = await PredictAsync(package, built, run, cancellationToken);
         var classes = card.Classes.Count;
         var scores = new List<float[]>();
         var labels = new List<int>();
@@ -109,128 +106,45 @@ internal sealed class TestingTask(
         run.Log(string.Join(", ", results.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {r.Value:G4}"))));
     }
 
-    // Backbone embeddings through the shared cache, then the exported head.
-    private async Task<IReadOnlyList<float[][]>> PredictOnEmbeddingsAsync(ModelCard card, Dictionary<string, byte[]> files, BuiltDataset built, IRunContext run,
-        CancellationToken cancellationToken)
+    // Every tile through the package as an analysis loads and runs it: the card's preprocessing and postprocessing bound
+    // from the catalog, the backbone checked against the card's digest, the network, the softmax of a trained head.
+    private async Task<IReadOnlyList<float[][]>> PredictAsync(ModelPackage package, BuiltDataset built, IRunContext run, CancellationToken cancellationToken)
     {
-        // The backbone the card names, checked against the digest the card records.
-        using var backbone = LoadBackbone(card.Backbone!, files);
-        var preprocessing = card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec("model card"), catalog)).ToList();
-        var digest = TrainingTask.PreprocessingDigest([.. card.Preprocessing.Select(p => p.ToSpec("model card"))], catalog, plugins);
-        var requests = built.Slides
-            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
-            .ToList();
-        var embedded = await new EmbeddingService(new EmbeddingCache(home.EmbeddingsPath)).EmbedAsync(requests, tile =>
+        var card = package.Card;
+        var cardPath = Path.Combine(package.Directory, ModelPackage.CardFile);
+        using var backbones = new BackboneCache();
+        using var model = PackagedModel.Load(package,
+            [.. card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec(cardPath), catalog))],
+            [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec(cardPath), catalog))], backbones);
+        var results = new List<float[][]>();
+        foreach (var slide in built.Slides)
         {
-            foreach (var step in preprocessing) tile = step.Apply(tile);
-            return tile;
-        }, digest, backbone, null, cancellationToken);
-        run.Log($"embeddings: {embedded.Computed} computed, {embedded.FromCache} from the cache");
-
-        using var head = new InferenceSession(files[card.Network.Name]);
-        return [.. embedded.Embeddings.Select(e => Predict(head, e, card.Classes.Count))];
-    }
-
-    // A whole network (an imported classifier) sees the tiles themselves, through the engine's model runner: the card's
-    // preprocessing, the network, then its postprocessing.
-    private async Task<IReadOnlyList<float[][]>> PredictWholeNetworkAsync(ModelCard card, Dictionary<string, byte[]> files, BuiltDataset built, IRunContext run,
-        CancellationToken cancellationToken)
-    {
-        var folder = Path.Combine(Path.GetTempPath(), $"lamina-package-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(folder);
-        try
-        {
-            foreach (var (name, bytes) in files) await File.WriteAllBytesAsync(Path.Combine(folder, name), bytes, cancellationToken);
-            await File.WriteAllBytesAsync(Path.Combine(folder, ModelPackage.CardFile), card.ToJson(), cancellationToken);
-            using var backbones = new BackboneCache();
-            using var model = PackagedModel.Load(ModelPackage.Open(folder),
-                [.. card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec("model card"), catalog))],
-                [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec("model card"), catalog))], backbones);
-            var results = new List<float[][]>();
-            foreach (var slide in built.Slides)
+            using var opened = Slide.Open(slide.SlidePath);
+            var plan = Tiler.Plan(opened, slide.Options).WithTiles([.. slide.Tiles.Select(t => t.Tile)]);
+            var outputs = new List<float[]>(plan.KeptTiles);
+            await foreach (var batch in TilePipeline.ReadAsync(opened, plan, null, cancellationToken))
             {
-                using var opened = Slide.Open(slide.SlidePath);
-                var plan = Tiler.Plan(opened, slide.Options).WithTiles([.. slide.Tiles.Select(t => t.Tile)]);
-                var outputs = new List<float[]>(plan.KeptTiles);
-                await foreach (var batch in TilePipeline.ReadAsync(opened, plan, null, cancellationToken))
-                {
-                    outputs.AddRange(model.Predict(batch.Pixels, batch.Count));
-                }
-                results.Add([.. outputs]);
+                outputs.AddRange(model.Predict(batch.Pixels, batch.Count));
             }
-            run.Log($"whole network: {results.Sum(r => r.Length)} tiles predicted");
-            return results;
+            results.Add([.. outputs]);
         }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        var network = card.Backbone is { } backbone ? $"backbone {backbone.Name} and head" : "whole network";
+        run.Log($"{network}: {results.Sum(r => r.Length)} tiles predicted through the model package, as an analysis predicts them");
+        return results;
     }
 
-    private async Task<(ModelCard Card, Dictionary<string, byte[]> Files, RunModel? Lineage)> LoadModelAsync(string baseDirectory, CancellationToken cancellationToken)
+    private async Task<(ModelPackage Package, RunModel? Lineage)> LoadModelAsync(string baseDirectory, CancellationToken cancellationToken)
     {
+        // A package folder or a run's model, opened as an analysis opens it: every file checked against the card.
         var folder = Path.GetFullPath(_parameters.Model, baseDirectory);
-        if (File.Exists(Path.Combine(folder, ModelPackages.CardFile)))
+        if (File.Exists(Path.Combine(folder, ModelPackage.CardFile)))
         {
-            var card = ModelCard.Parse(await File.ReadAllBytesAsync(Path.Combine(folder, ModelPackages.CardFile), cancellationToken), folder);
-            var files = new Dictionary<string, byte[]>();
-            foreach (var file in card.Files)
-            {
-                var bytes = await File.ReadAllBytesAsync(Path.Combine(folder, file.Name), cancellationToken);
-                if (ModelPackages.Describe(file.Name, bytes).Sha256 != file.Sha256)
-                {
-                    throw new LaminaException($"{Path.Combine(folder, file.Name)} does not match the digest its model card records ({file.Sha256})");
-                }
-                files[file.Name] = bytes;
-            }
-            return (card, files, card.TrainingRun is { } trained ? new RunModel(trained, card.Name, ModelPackages.Describe("model.json", card.ToJson()).Sha256, "tested") : null);
+            var package = ModelPackage.Open(folder);
+            return (package, package.Card.TrainingRun is { } trained ? new RunModel(trained, package.Card.Name, package.CardSha256, "tested") : null);
         }
-        var model = await ModelPackages.ResolveAsync(store, blobs, _parameters.Model, cancellationToken);
-        var stored = new Dictionary<string, byte[]>();
-        foreach (var file in model.Card.Files)
-        {
-            stored[file.Name] = await ModelPackages.ReadFileAsync(blobs, file, cancellationToken);
-        }
-        return (model.Card, stored, new RunModel(model.Record.RunId, model.Record.Name, model.Record.CardDigest, "tested"));
-    }
-
-    // The built-in backbone by name; any other from the package's own file. Either way its digest must be the card's.
-    private static Backbone LoadBackbone(BackboneReference reference, Dictionary<string, byte[]> files)
-    {
-        Backbone backbone;
-        if (string.Equals(reference.Name, Backbone.ResNet18, StringComparison.OrdinalIgnoreCase))
-        {
-            backbone = Backbone.Load(Backbone.ResNet18);
-        }
-        else
-        {
-            var path = Path.Combine(Path.GetTempPath(), $"lamina-backbone-{reference.File.Sha256}.onnx");
-            if (!File.Exists(path))
-            {
-                var temporary = path + $".{Guid.NewGuid():N}";
-                File.WriteAllBytes(temporary, files[reference.File.Name]);
-                File.Move(temporary, path, overwrite: true);
-            }
-            backbone = Backbone.Load(path);
-        }
-        if (backbone.Spec.Sha256 != reference.File.Sha256)
-        {
-            backbone.Dispose();
-            throw new LaminaException(
-                $"backbone '{reference.Name}' here has sha256 {backbone.Spec.Sha256}, but the model was trained with {reference.File.Sha256}");
-        }
-        return backbone;
-    }
-
-    private static float[][] Predict(InferenceSession head, float[][] embeddings, int classes)
-    {
-        if (embeddings.Length == 0) return [];
-        var size = embeddings[0].Length;
-        var input = new DenseTensor<float>(embeddings.SelectMany(e => e).ToArray(), [embeddings.Length, size]);
-        using var outputs = head.Run([NamedOnnxValue.CreateFromTensor(head.InputMetadata.Keys.Single(), input)]);
-        var logits = outputs.First().AsTensor<float>().ToArray();
-        var probabilities = Lamina.Core.Inference.Logits.ToProbabilities(logits, classes);
-        return [.. Enumerable.Range(0, embeddings.Length).Select(i => probabilities.AsSpan(i * classes, classes).ToArray())];
+        var stored = await ModelPackages.ResolveAsync(store, blobs, _parameters.Model, cancellationToken);
+        var fetched = ModelPackage.Open(await StoreModelLocator.PackageFolderAsync(blobs, home, stored, cancellationToken));
+        return (fetched, new RunModel(stored.Record.RunId, stored.Record.Name, stored.Record.CardDigest, "tested"));
     }
 
     private static MemoryStream PerSlide(BuiltDataset built, List<float[]> scores, List<int> labels, List<int> slideOf, IReadOnlyList<string> classes)

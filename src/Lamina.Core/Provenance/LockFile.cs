@@ -1,7 +1,11 @@
 using System.Text.Json;
-using Lamina.Core;
+using System.Text.Json.Serialization;
+using Lamina.Core.Inference;
 
-namespace Lamina.Ship;
+namespace Lamina.Core.Provenance;
+
+/// <summary>A file of a published model and its digest, as the production store's manifest and the lock pin it.</summary>
+public sealed record PublishedFile(string Name, string Sha256, long Size);
 
 /// <summary>A model pinned by <c>lamina resolve</c>: where it is published and every file of it by digest.</summary>
 /// <param name="Name">Its folder in a bundle: <c>models/&lt;Name&gt;/</c>.</param>
@@ -12,7 +16,7 @@ namespace Lamina.Ship;
 public sealed record LockedModel(string Name, Guid Run, string Model, string Location, IReadOnlyList<PublishedFile> Files)
 {
     /// <summary>SHA-256 of the model card.</summary>
-    public string CardSha256 => Files.Single(f => f.Name == Lamina.Core.Inference.ModelPackage.CardFile).Sha256;
+    public string CardSha256 => Files.Single(f => f.Name == ModelPackage.CardFile).Sha256;
 }
 
 /// <summary>A plug-in source file a bundle carries under <c>plugins/</c>.</summary>
@@ -30,6 +34,13 @@ public sealed record LockFile
     public const string CurrentFormat = "lamina.lock/1";
 
     public const string FileName = "lamina.lock.json";
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public string Format { get; init; } = CurrentFormat;
 
@@ -52,21 +63,21 @@ public sealed record LockFile
     /// <summary>The lock beside a resolved file.</summary>
     public static string PathBeside(string resolvedFile) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(resolvedFile))!, FileName);
 
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, ProductionStore.JsonOptions);
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
-    /// <exception cref="LaminaException">No lock, or one that cannot be read.</exception>
+    /// <exception cref="BundleException">A lock that cannot be read, or of another format.</exception>
     public static LockFile Read(string path)
     {
         try
         {
-            var lockFile = JsonSerializer.Deserialize<LockFile>(File.ReadAllBytes(path), ProductionStore.JsonOptions)
-                ?? throw new ShipException($"{path}: empty lock file");
+            var lockFile = JsonSerializer.Deserialize<LockFile>(File.ReadAllBytes(path), Options)
+                ?? throw new BundleException($"{path}: empty lock file");
             return lockFile.Format == CurrentFormat ? lockFile
-                : throw new ShipException($"{path}: lock format '{lockFile.Format}' is not {CurrentFormat}");
+                : throw new BundleException($"{path}: lock format '{lockFile.Format}' is not {CurrentFormat}");
         }
         catch (JsonException e)
         {
-            throw new ShipException($"{path}: not a valid lock file: {e.Message}", e);
+            throw new BundleException($"{path}: not a valid lock file: {e.Message}", e);
         }
     }
 }

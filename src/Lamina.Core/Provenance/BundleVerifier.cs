@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Lamina.Ship;
+namespace Lamina.Core.Provenance;
 
 /// <summary>How a digest compared: as pinned, altered, missing, a file nobody pinned, or nothing to compare against.</summary>
 public enum DigestState
@@ -19,7 +19,7 @@ public sealed record FileCheck(string Name, string? Expected, string? Actual, Di
     {
         DigestState.Altered => $"{Path.Combine(directory, Name)}: sha256 {Actual} differs from the pinned {Expected}: the file was altered",
         DigestState.Missing => $"{Path.Combine(directory, Name)}: missing (pinned sha256 {Expected})",
-        DigestState.Extra => $"{Path.Combine(directory, Name)}: not in provenance.json: the bundle holds a file nobody pinned",
+        DigestState.Extra => $"{Path.Combine(directory, Name)}: not in {BundleLayout.ProvenanceFileName}: the bundle holds a file nobody pinned",
         _ => $"{Path.Combine(directory, Name)}: ok",
     };
 }
@@ -30,35 +30,41 @@ public sealed record BundleVerification(string Directory, string ProvenanceSha25
     public bool Ok => Files.All(f => f.State == DigestState.Verified);
 
     public FileCheck? FirstProblem => Files.FirstOrDefault(f => f.State != DigestState.Verified);
+
+    /// <summary>What an analysis report's <c>provenance</c> records of the bundle it ran from: its folder and its provenance's digest.</summary>
+    public JsonObject ToReportProvenance() => new() { ["bundle"] = Directory, ["bundle_provenance_sha256"] = ProvenanceSha256 };
 }
 
-/// <summary><c>lamina verify</c>: re-checks every file of a bundle against the subjects of its provenance and its lock.</summary>
+/// <summary>
+/// Re-checks every file of a bundle against the subjects of its provenance and its lock: what <c>lamina verify</c>
+/// reports, and what an analysis of a bundle does before anything runs.
+/// </summary>
 public static class BundleVerifier
 {
     /// <summary>Every file checked, in name order, each with its verdict; nothing thrown for altered or missing files.</summary>
-    /// <exception cref="ShipException">The folder is not a bundle (no readable <c>provenance.json</c>).</exception>
+    /// <exception cref="BundleException">The folder is not a bundle (no readable <c>provenance.json</c>).</exception>
     public static BundleVerification Inspect(string directory)
     {
         var root = Path.GetFullPath(directory);
-        var provenancePath = Path.Combine(root, BundleProvenance.FileName);
-        if (!File.Exists(provenancePath)) throw new ShipException($"{root} is not a bundle: it has no {BundleProvenance.FileName}");
+        var provenancePath = Path.Combine(root, BundleLayout.ProvenanceFileName);
+        if (!File.Exists(provenancePath)) throw new BundleException($"{root} is not a bundle: it has no {BundleLayout.ProvenanceFileName}");
         JsonNode statement;
         try
         {
-            statement = JsonNode.Parse(File.ReadAllBytes(provenancePath)) ?? throw new ShipException($"{provenancePath}: empty");
+            statement = JsonNode.Parse(File.ReadAllBytes(provenancePath)) ?? throw new BundleException($"{provenancePath}: empty");
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new ShipException($"{provenancePath}: not JSON: {e.Message}", e);
+            throw new BundleException($"{provenancePath}: not JSON: {e.Message}", e);
         }
         var pinned = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var subject in BundleProvenance.Subjects(statement, provenancePath)) pinned[subject.Name] = subject.Sha256;
+        foreach (var subject in BundleLayout.Subjects(statement, provenancePath)) pinned[subject.Name] = subject.Sha256;
 
         var actual = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var path in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+        foreach (var path in System.IO.Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {
             var name = Path.GetRelativePath(root, path).Replace('\\', '/');
-            if (name != BundleProvenance.FileName) actual[name] = ProductionStore.Digest(path).Sha256;
+            if (name != BundleLayout.ProvenanceFileName) actual[name] = BundleLayout.Sha256Of(path);
         }
 
         var checks = new SortedDictionary<string, FileCheck>(StringComparer.Ordinal);
@@ -70,9 +76,9 @@ public static class BundleVerifier
         if (checks.TryGetValue(LockFile.FileName, out var lockCheck) && lockCheck.State == DigestState.Verified)
         {
             lockFile = LockFile.Read(Path.Combine(root, LockFile.FileName));
-            var fromLock = lockFile.Models.SelectMany(m => m.Files.Select(f => ($"models/{m.Name}/{f.Name}", f.Sha256)))
-                .Concat(lockFile.Plugins.Select(p => ($"plugins/{p.Name}", p.Sha256)))
-                .Append((BundleBuilder.AnalysisFileName, lockFile.ResolvedSha256));
+            var fromLock = lockFile.Models.SelectMany(m => m.Files.Select(f => (BundleLayout.ModelFile(m.Name, f.Name), f.Sha256)))
+                .Concat(lockFile.Plugins.Select(p => (BundleLayout.PluginFile(p.Name), p.Sha256)))
+                .Append((BundleLayout.AnalysisFileName, lockFile.ResolvedSha256));
             foreach (var (name, sha) in fromLock)
             {
                 var check = Check(name, sha, actual);
@@ -86,15 +92,26 @@ public static class BundleVerifier
         {
             checks[LockFile.FileName] = new FileCheck(LockFile.FileName, null, null, DigestState.Missing);
         }
-        return new BundleVerification(root, ProductionStore.Digest(provenancePath).Sha256, lockFile, [.. checks.Values]);
+        return new BundleVerification(root, BundleLayout.Sha256Of(provenancePath), lockFile, [.. checks.Values]);
     }
 
     /// <summary>Checks a bundle and throws on the first problem.</summary>
-    /// <exception cref="ShipException">The first file altered, missing or extra, named.</exception>
+    /// <exception cref="BundleException">Not a bundle, or the first file altered, missing or extra, named.</exception>
     public static BundleVerification Verify(string directory)
     {
         var verification = Inspect(directory);
-        return verification.FirstProblem is { } problem ? throw new ShipException(problem.Describe(verification.Directory)) : verification;
+        return verification.FirstProblem is { } problem ? throw new BundleException(problem.Describe(verification.Directory)) : verification;
+    }
+
+    /// <summary>
+    /// For an analysis file inside a bundle (<c>provenance.json</c> beside it): the bundle, verified whole before
+    /// anything runs; null for any other file.
+    /// </summary>
+    /// <exception cref="BundleException">The bundle does not verify: the first file altered, missing or extra, named.</exception>
+    public static BundleVerification? VerifyBundleOf(string analysisFile)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(analysisFile))!;
+        return BundleLayout.IsBundle(directory) ? Verify(directory) : null;
     }
 
     private static FileCheck Check(string name, string sha, Dictionary<string, string> actual) =>
