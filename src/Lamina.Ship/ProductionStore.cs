@@ -52,10 +52,9 @@ public sealed class ProductionStore
 
     public const string ManifestFile = "manifest.json";
 
-    internal static readonly JsonSerializerOptions JsonOptions = new()
+    // The manifest and the lock: Lamina's convention, without the nulls.
+    internal static readonly JsonSerializerOptions JsonOptions = new(LaminaJson.Indented)
     {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
