@@ -17,7 +17,7 @@ namespace Lamina.Core;
 /// </remarks>
 public static class LaminaJson
 {
-    /// <summary>Compact: for files that are hashed or read by programs.</summary>
+    /// <summary>Compact: for JSON that programs read (kept in the tracking store, embedded in a model card).</summary>
     public static JsonSerializerOptions Options { get; } = Create(indented: false);
 
     /// <summary>Indented: for files and output that people read too.</summary>

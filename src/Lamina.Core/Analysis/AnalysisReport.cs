@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core.Slides.Annotations;
 using NetTopologySuite.Geometries;
