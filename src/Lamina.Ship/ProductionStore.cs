@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lamina.Core;
 using Lamina.Core.Provenance;
 
 namespace Lamina.Ship;
@@ -12,12 +13,7 @@ public static class ProductionStore
 
     public const string ManifestFile = "manifest.json";
 
-    internal static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    internal static JsonSerializerOptions JsonOptions => LaminaJson.IndentedOmittingNulls;
 
     /// <summary>The store <c>LAMINA_PRODUCTION</c> names, else the folder <c>production/</c> inside the Lamina home folder.</summary>
     public static IProductionStore Resolve(string laminaHome) =>

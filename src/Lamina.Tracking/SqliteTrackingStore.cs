@@ -1,6 +1,7 @@
 using System.Data;
 using System.Globalization;
 using System.Text.Json;
+using Lamina.Core;
 using Lamina.Core.Provenance;
 using Microsoft.Data.Sqlite;
 
@@ -124,7 +125,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 ("$started", startedAt is { } s ? Format(s) : null), ("$tags", JsonSerializer.Serialize(run.Tags)),
                 ("$description", run.Description), ("$user", run.User), ("$host", run.Host),
                 ("$experiment", run.ExperimentFile), ("$configuration", run.ConfigurationJson),
-                ("$environment", JsonSerializer.Serialize(run.Environment))).ConfigureAwait(false);
+                ("$environment", JsonSerializer.Serialize(run.Environment, LaminaJson.Options))).ConfigureAwait(false);
 
             if (run.Git is { } git)
             {
@@ -353,7 +354,8 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 }
             }
 
-            var environmentInfo = JsonSerializer.Deserialize<EnvironmentInfo>(environment)
+            // Runs recorded before Lamina settled on snake_case hold PascalCase keys.
+            var environmentInfo = LaminaJson.Read<EnvironmentInfo>(environment)
                 ?? throw new TrackingException($"run {runId:D} has no environment in the tracking database");
             return new RunDetails(run, experimentFile, configuration, git, environmentInfo, sources, artifacts);
         }, cancellationToken);

@@ -79,7 +79,7 @@ public sealed class CommandLineTests : IDisposable
     }
 
     private static string RunId(LaminaResult result) =>
-        JsonDocument.Parse(result.Stdout).RootElement.GetProperty("runId").GetString()!;
+        JsonDocument.Parse(result.Stdout).RootElement.GetProperty("run_id").GetString()!;
 
     [Fact]
     public async Task Demo_FromAFreshFolder_RunsTheSampleSynthesisesSlidesAndTrainsBothModels()
@@ -88,34 +88,34 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var runs = (await JsonAsync(_temp.Path, "runs", "list")).EnumerateArray().ToList();
-        Assert.Equal(["check_normalization", "simple_train", "test_breast_analysis", "train_mitosis"], runs.Select(r => r.GetProperty("taskName").GetString()).Order());
+        Assert.Equal(["check_normalization", "simple_train", "test_breast_analysis", "train_mitosis"], runs.Select(r => r.GetProperty("task_name").GetString()).Order());
         Assert.All(runs, r => Assert.Equal("completed", r.GetProperty("status").GetString()));
 
         // The custom task's run recorded the uncommitted change, and nothing of the synthesised slides.
-        var custom = runs.Single(r => r.GetProperty("taskName").GetString() == "check_normalization");
+        var custom = runs.Single(r => r.GetProperty("task_name").GetString() == "check_normalization");
         var show = await JsonAsync(_temp.Path, "runs", "show", custom.GetProperty("id").GetString()![..8]);
         Assert.True(show.GetProperty("git").GetProperty("dirty").GetBoolean());
         Assert.Contains("+        tiles: 48", show.GetProperty("diff").GetString());
         Assert.Equal(48, show.GetProperty("metrics").EnumerateArray().First(m => m.GetProperty("name").GetString() == "mean_r").GetProperty("count").GetInt32());
-        var training = runs.Single(r => r.GetProperty("taskName").GetString() == "simple_train");
+        var training = runs.Single(r => r.GetProperty("task_name").GetString() == "simple_train");
         var trained = await JsonAsync(_temp.Path, "runs", "show", training.GetProperty("id").GetString()!);
         Assert.DoesNotContain("slides/", trained.GetProperty("diff").GetString());
 
         // Both models are packages; the carcinoma model separates carcinoma from other tissue.
         var models = (await JsonAsync(_temp.Path, "models", "list")).EnumerateArray().ToList();
         Assert.Equal(["mitosis_model", "my_class_model"], models.Select(m => m.GetProperty("name").GetString()).Order());
-        var carcinoma = models.Single(m => m.GetProperty("name").GetString() == "my_class_model").GetProperty("finalMetrics");
+        var carcinoma = models.Single(m => m.GetProperty("name").GetString() == "my_class_model").GetProperty("final_metrics");
         Assert.True(carcinoma.GetProperty("val/accuracy").GetDouble() >= 0.90, carcinoma.ToString());
         Assert.True(carcinoma.GetProperty("val/balanced_accuracy").GetDouble() >= 0.90, carcinoma.ToString());
 
         // The whole analysis was tested against the held-out slide's ground truth as a run linked to both training runs.
-        var test = runs.Single(r => r.GetProperty("taskName").GetString() == "test_breast_analysis");
+        var test = runs.Single(r => r.GetProperty("task_name").GetString() == "test_breast_analysis");
         var tested = await JsonAsync(_temp.Path, "runs", "show", test.GetProperty("id").GetString()!);
         var testMetrics = tested.GetProperty("metrics").EnumerateArray().Select(m => m.GetProperty("name").GetString()).ToList();
         Assert.Superset(new HashSet<string?> { "test/carcinoma_dice", "test/mitosis_precision", "test/mitosis_recall", "test/mitosis_f1" }, testMetrics.ToHashSet());
         var inputs = tested.GetProperty("inputs");
         Assert.Equal(["slide-held-out.tif"], inputs.GetProperty("slides").EnumerateArray().Select(x => Path.GetFileName(x.GetProperty("path").GetString())));
-        Assert.Equal(["mitosis_model", "my_class_model"], inputs.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("modelName").GetString()).Order());
+        Assert.Equal(["mitosis_model", "my_class_model"], inputs.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("model_name").GetString()).Order());
 
         // The held-out slide was analysed with both models by run id: figures, and provenance naming the store's model cards.
         var demo = _temp.Combine("demo");
@@ -128,8 +128,8 @@ public sealed class CommandLineTests : IDisposable
         foreach (var (name, model) in new[] { ("carcinoma_model", "my_class_model"), ("mitosis_model", "mitosis_model") })
         {
             var stored = models.Single(m => m.GetProperty("name").GetString() == model);
-            Assert.Equal(stored.GetProperty("cardDigest").GetString(), report.GetProperty("provenance").GetProperty("models").GetProperty(name).GetProperty("model.json").GetString());
-            Assert.Equal(stored.GetProperty("runId").GetString(), report.GetProperty("models").GetProperty(name).GetProperty("training_run").GetString());
+            Assert.Equal(stored.GetProperty("card_digest").GetString(), report.GetProperty("provenance").GetProperty("models").GetProperty(name).GetProperty("model.json").GetString());
+            Assert.Equal(stored.GetProperty("run_id").GetString(), report.GetProperty("models").GetProperty(name).GetProperty("training_run").GetString());
         }
         foreach (var file in new[] { "results.geojson", "heatmap-carcinoma.png", "overlay-carcinoma.tif", "summary.png", "report.html" })
         {
@@ -158,7 +158,7 @@ public sealed class CommandLineTests : IDisposable
         Directory.Move(moved, Path.Combine(demo, "bundle"));
         var trace = await _lamina.RunAsync(demo, "trace", Path.Combine("analysis", "report.json"), "--json");
         Assert.True(trace.ExitCode == 0, trace.ToString());
-        Assert.Contains(runs.Single(r => r.GetProperty("taskName").GetString() == "simple_train").GetProperty("id").GetString()!, trace.Stdout);
+        Assert.Contains(runs.Single(r => r.GetProperty("task_name").GetString() == "simple_train").GetProperty("id").GetString()!, trace.Stdout);
         Assert.Equal(0, (await _lamina.RunAsync(demo, "audit", "verify")).ExitCode);
         var delete = await _lamina.RunAsync(demo, "runs", "delete", training.GetProperty("id").GetString()!, "--yes");
         Assert.NotEqual(0, delete.ExitCode);
@@ -167,7 +167,7 @@ public sealed class CommandLineTests : IDisposable
         // The verbose form, on packages exported from the store, runs without the store and gives the same figures.
         foreach (var (name, model) in new[] { ("carcinoma", "my_class_model"), ("mitosis", "mitosis_model") })
         {
-            var run = models.Single(m => m.GetProperty("name").GetString() == model).GetProperty("runId").GetString()!;
+            var run = models.Single(m => m.GetProperty("name").GetString() == model).GetProperty("run_id").GetString()!;
             Assert.Equal(0, (await _lamina.RunAsync(demo, "models", "show", run, "--export", Path.Combine(demo, "models", name), "--json")).ExitCode);
         }
         File.WriteAllText(Path.Combine(demo, "verbose.yaml"), """
@@ -276,7 +276,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.True(run.ExitCode == 0, run.ToString());
         var show = await JsonAsync(directory, "runs", "show", RunId(run));
         Assert.Equal(JsonValueKind.Null, show.GetProperty("git").ValueKind);
-        Assert.Contains(show.GetProperty("pluginSources").EnumerateArray(), s => s.GetProperty("path").GetString() == "Normalization.cs");
+        Assert.Contains(show.GetProperty("plugin_sources").EnumerateArray(), s => s.GetProperty("path").GetString() == "Normalization.cs");
     }
 
     [Fact]
@@ -329,7 +329,7 @@ public sealed class CommandLineTests : IDisposable
         var row = Assert.Single(parameters);
         Assert.Equal("models.my_class_model.preprocessing.params.factor", row.GetProperty("key").GetString());
         Assert.Equal(["255", "128"], row.GetProperty("values").EnumerateArray().Select(v => v.GetString()));
-        var max = compare.GetProperty("finalMetrics").EnumerateArray().Single(m => m.GetProperty("key").GetString() == "value_max");
+        var max = compare.GetProperty("final_metrics").EnumerateArray().Single(m => m.GetProperty("key").GetString() == "value_max");
         var values = max.GetProperty("values").EnumerateArray().Select(v => double.Parse(v.GetString()!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.True(values[0] <= 1.0 && values[1] > 1.0, string.Join(", ", values));
 
@@ -429,7 +429,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("ki67", good.Stdout);
         Assert.Equal(1, bad.ExitCode);
         var diagnostics = JsonDocument.Parse(bad.Stdout).RootElement.GetProperty("diagnostics").EnumerateArray()
-            .Select(d => $"{d.GetProperty("line").GetInt32()}:{d.GetProperty("column").GetInt32()} {d.GetProperty("keyPath").GetString()}: {d.GetProperty("message").GetString()}")
+            .Select(d => $"{d.GetProperty("line").GetInt32()}:{d.GetProperty("column").GetInt32()} {d.GetProperty("key_path").GetString()}: {d.GetProperty("message").GetString()}")
             .ToList();
         Assert.Equal([
             "6:26 analyses[0].models.nuclei.sourcing: unknown sourcing 'autom'; did you mean 'auto'? (known: auto, manual)",

@@ -57,18 +57,18 @@ public sealed class DatasetCommandTests : IDisposable
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("0 hashed, 4 known from the digest cache", second.Stdout);
         var dataset = Assert.Single((await JsonAsync("datasets", "list")).EnumerateArray());
-        Assert.Equal(first.GetProperty("runId").GetString(), dataset.GetProperty("runId").GetString());
+        Assert.Equal(first.GetProperty("run_id").GetString(), dataset.GetProperty("run_id").GetString());
         var id = dataset.GetProperty("id").GetString()!;
         var show = await JsonAsync("datasets", "show", id[..10]);
         Assert.Equal(["train", "validation"], show.GetProperty("slides").EnumerateArray().Select(s => s.GetProperty("split").GetString()).Order());
-        Assert.True(show.GetProperty("tileCount").GetInt32() > 100);
+        Assert.True(show.GetProperty("tile_count").GetInt32() > 100);
 
         // And the manifest's SHA-256 is the id; the run records the data set and the slides' digests
         var manifest = await _lamina.RunAsync(_temp.Path, "datasets", "show", id, "--manifest");
         Assert.Equal(id, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(manifest.StdoutBytes)));
-        var run = await JsonAsync("runs", "show", first.GetProperty("runId").GetString()!);
+        var run = await JsonAsync("runs", "show", first.GetProperty("run_id").GetString()!);
         var inputs = run.GetProperty("inputs");
-        Assert.Equal(id, inputs.GetProperty("datasets")[0].GetProperty("datasetId").GetString());
+        Assert.Equal(id, inputs.GetProperty("datasets")[0].GetProperty("dataset_id").GetString());
         var slideDigests = show.GetProperty("slides").EnumerateArray().Select(s => s.GetProperty("sha256").GetString()).Order();
         Assert.Equal(slideDigests, inputs.GetProperty("slides").EnumerateArray()
             .Where(s => s.GetProperty("path").GetString()!.EndsWith(".tif", StringComparison.Ordinal))

@@ -105,7 +105,7 @@ public sealed class PublishCommandTests : IDisposable
         Assert.True(second.ExitCode == 0, second.ToString());
         Assert.Contains("already published: model 'tumour'", second.Stdout);
         var shown = JsonDocument.Parse((await RunAsync("runs", "show", run.ToString(), "--json")).Stdout).RootElement;
-        Assert.Equal("tumour", shown.GetProperty("published").EnumerateArray().Single().GetProperty("modelName").GetString());
+        Assert.Equal("tumour", shown.GetProperty("published").EnumerateArray().Single().GetProperty("model_name").GetString());
         Assert.Contains("published", (await RunAsync("runs", "show", run.ToString())).Stdout);
 
         // And deleting the run is refused with the reason
@@ -190,6 +190,6 @@ public sealed class PublishCommandTests : IDisposable
         Assert.Contains("the audit chain is broken at entry 2", tampered.Stderr);
         Assert.Contains("a field of entry 2 (run.finished", tampered.Stderr);
         Assert.Equal(1, tamperedJson.ExitCode);
-        Assert.Equal(2, JsonDocument.Parse(tamperedJson.Stdout).RootElement.GetProperty("brokenSeq").GetInt64());
+        Assert.Equal(2, JsonDocument.Parse(tamperedJson.Stdout).RootElement.GetProperty("broken_seq").GetInt64());
     }
 }

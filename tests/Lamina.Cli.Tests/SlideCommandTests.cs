@@ -24,9 +24,9 @@ public sealed class SlideCommandTests : IDisposable
         Assert.Equal("aperio", info.GetProperty("vendor").GetString());
         Assert.Equal(2220, info.GetProperty("width").GetInt64());
         Assert.Equal(2967, info.GetProperty("height").GetInt64());
-        Assert.Equal(0.499, info.GetProperty("micronsPerPixel").GetDouble(), 3);
+        Assert.Equal(0.499, info.GetProperty("microns_per_pixel").GetDouble(), 3);
         Assert.Equal(1, info.GetProperty("levels").GetArrayLength());
-        Assert.Equal(["label", "macro", "thumbnail"], info.GetProperty("associatedImages").EnumerateArray().Select(a => a.GetProperty("name").GetString()).Order());
+        Assert.Equal(["label", "macro", "thumbnail"], info.GetProperty("associated_images").EnumerateArray().Select(a => a.GetProperty("name").GetString()).Order());
     }
 
     [Fact]
@@ -52,9 +52,9 @@ public sealed class SlideCommandTests : IDisposable
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var tiles = JsonDocument.Parse(result.Stdout).RootElement;
-        var kept = tiles.GetProperty("keptTiles").GetInt32();
-        Assert.InRange(kept, 1, tiles.GetProperty("gridTiles").GetInt32() - 1);
-        Assert.InRange(tiles.GetProperty("tissueFraction").GetDouble(), 0.05, 0.95);
+        var kept = tiles.GetProperty("kept_tiles").GetInt32();
+        Assert.InRange(kept, 1, tiles.GetProperty("grid_tiles").GetInt32() - 1);
+        Assert.InRange(tiles.GetProperty("tissue_fraction").GetDouble(), 0.05, 0.95);
         var features = JsonDocument.Parse(File.ReadAllText(geojson)).RootElement;
         Assert.Equal("FeatureCollection", features.GetProperty("type").GetString());
         Assert.Equal(kept, features.GetProperty("features").GetArrayLength());
@@ -82,6 +82,6 @@ public sealed class SlideCommandTests : IDisposable
         Assert.Contains("generic.tif", failed.Stderr);
         Assert.Contains("--mpp-override", failed.Stderr);
         Assert.True(overridden.ExitCode == 0, overridden.ToString());
-        Assert.Equal(1, JsonDocument.Parse(overridden.Stdout).RootElement.GetProperty("keptTiles").GetInt32());
+        Assert.Equal(1, JsonDocument.Parse(overridden.Stdout).RootElement.GetProperty("kept_tiles").GetInt32());
     }
 }

@@ -24,10 +24,10 @@ public sealed class SynthCommandTests : IDisposable
         for (var i = 0; i < 2; i++)
         {
             Assert.Equal($"slide-00{i}.tif", slides[i].GetProperty("slide").GetString());
-            Assert.Equal($"slide-00{i}.geojson", slides[i].GetProperty("groundTruth").GetString());
+            Assert.Equal($"slide-00{i}.geojson", slides[i].GetProperty("ground_truth").GetString());
             Assert.Equal(40 + i, slides[i].GetProperty("seed").GetInt32());
             Assert.Equal(1536, slides[i].GetProperty("width").GetInt32());
-            Assert.True(slides[i].GetProperty("carcinomaMm2").GetDouble() > 0);
+            Assert.True(slides[i].GetProperty("carcinoma_mm2").GetDouble() > 0);
             Assert.True(slides[i].GetProperty("mitoses").GetInt32() >= 1);
             Assert.True(new FileInfo(_temp.Combine("out", $"slide-00{i}.tif")).Length > 10_000);
             Assert.True(File.Exists(_temp.Combine("out", $"slide-00{i}.geojson")));

@@ -110,7 +110,7 @@ public sealed class TrainingCommandTests : IDisposable
         var cards = new List<JsonElement>();
         foreach (var model in models)
         {
-            var show = await _lamina.RunAsync(_temp.Path, "models", "show", model.GetProperty("runId").GetString()![..8], "--json");
+            var show = await _lamina.RunAsync(_temp.Path, "models", "show", model.GetProperty("run_id").GetString()![..8], "--json");
             cards.Add(JsonDocument.Parse(show.Stdout).RootElement);
         }
         Assert.Equal(cards[0].GetProperty("network").GetProperty("sha256").GetString(), cards[1].GetProperty("network").GetProperty("sha256").GetString());
@@ -137,16 +137,16 @@ public sealed class TrainingCommandTests : IDisposable
         var artifacts = details.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("name").GetString()).ToList();
         Assert.Contains("curves/loss.png", artifacts);
         Assert.Contains("model/tumour/head.onnx", artifacts);
-        Assert.Equal(card.GetProperty("dataset").GetString(), details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("datasetId").GetString());
+        Assert.Equal(card.GetProperty("dataset").GetString(), details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("dataset_id").GetString());
         Assert.Equal("input", details.GetProperty("inputs").GetProperty("datasets")[0].GetProperty("role").GetString());
         Assert.Equal(6, details.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "val/loss").GetProperty("count").GetInt32());
 
         // And a testing task evaluates the exported package through ONNX Runtime, linked to the model's run
         var tested = await _lamina.RunAsync(_temp.Path, "run", "test", "--set", "tasks.test.params.model=package", "--json");
         Assert.True(tested.ExitCode == 0, tested.ToString());
-        var test = await JsonAsync("runs", "show", JsonDocument.Parse(tested.Stdout).RootElement.GetProperty("runId").GetString()!);
+        var test = await JsonAsync("runs", "show", JsonDocument.Parse(tested.Stdout).RootElement.GetProperty("run_id").GetString()!);
         var link = test.GetProperty("inputs").GetProperty("models")[0];
-        Assert.Equal(run, link.GetProperty("modelRunId").GetString());
+        Assert.Equal(run, link.GetProperty("model_run_id").GetString());
         Assert.Equal("tested", link.GetProperty("role").GetString());
         var testArtifacts = test.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("name").GetString()).ToList();
         Assert.Contains("test/roc.png", testArtifacts);
@@ -158,7 +158,7 @@ public sealed class TrainingCommandTests : IDisposable
         // By run id, the same model gives the same figures
         var byRun = await _lamina.RunAsync(_temp.Path, "run", "test", "--set", $"tasks.test.params.model={run[..8]}", "--json");
         Assert.True(byRun.ExitCode == 0, byRun.ToString());
-        var again = await JsonAsync("runs", "show", JsonDocument.Parse(byRun.Stdout).RootElement.GetProperty("runId").GetString()!);
+        var again = await JsonAsync("runs", "show", JsonDocument.Parse(byRun.Stdout).RootElement.GetProperty("run_id").GetString()!);
         Assert.Equal(accuracy, again.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "test/accuracy").GetProperty("last").GetDouble());
     }
 
@@ -177,7 +177,7 @@ public sealed class TrainingCommandTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(_temp.Path, "plugins", "Plugins.cs"), Plugins);
         var trained = await _lamina.RunAsync(_temp.Path, "run", "train", "--set", "tasks.train.params.n_epochs=4", "--json");
         Assert.True(trained.ExitCode == 0, trained.ToString());
-        var run = JsonDocument.Parse(trained.Stdout).RootElement.GetProperty("runId").GetString()!;
+        var run = JsonDocument.Parse(trained.Stdout).RootElement.GetProperty("run_id").GetString()!;
 
         // When it is reproduced
         var reproduced = await _lamina.RunAsync(_temp.Path, "reproduce", run[..8], "--work", Path.Combine(_temp.Path, "work"), "--json");
@@ -186,11 +186,11 @@ public sealed class TrainingCommandTests : IDisposable
         Assert.True(reproduced.ExitCode == 0, reproduced.ToString());
         var result = JsonDocument.Parse(reproduced.Stdout).RootElement;
         Assert.True(result.GetProperty("identical").GetBoolean());
-        Assert.Empty(result.GetProperty("environmentDifferences").EnumerateArray());
+        Assert.Empty(result.GetProperty("environment_differences").EnumerateArray());
         var names = result.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
         Assert.Contains("tumour/head.onnx", names);
         Assert.Contains("tumour/data set", names);
-        var again = await JsonAsync("runs", "show", result.GetProperty("run").GetProperty("runId").GetString()!);
+        var again = await JsonAsync("runs", "show", result.GetProperty("run").GetProperty("run_id").GetString()!);
         Assert.Contains("reproduction", again.GetProperty("run").GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
         Assert.Equal(4, again.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "val/loss").GetProperty("count").GetInt32());
     }
@@ -212,7 +212,7 @@ public sealed class TrainingCommandTests : IDisposable
         var built = await _lamina.RunAsync(_temp.Path, "run", "build", "--json");
         Assert.True(built.ExitCode == 0, built.ToString());
 
-        var result = await _lamina.RunAsync(_temp.Path, "reproduce", JsonDocument.Parse(built.Stdout).RootElement.GetProperty("runId").GetString()!);
+        var result = await _lamina.RunAsync(_temp.Path, "reproduce", JsonDocument.Parse(built.Stdout).RootElement.GetProperty("run_id").GetString()!);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("not made in a git repository", result.Stderr);
@@ -253,7 +253,7 @@ public sealed class TrainingCommandTests : IDisposable
         // found them all in the cache and made the same head, and the third computed only the new view
         async Task<(Dictionary<string, double> Metrics, JsonElement Card)> Read(LaminaResult result)
         {
-            var runId = JsonDocument.Parse(result.Stdout).RootElement.GetProperty("runId").GetString()!;
+            var runId = JsonDocument.Parse(result.Stdout).RootElement.GetProperty("run_id").GetString()!;
             var details = await JsonAsync("runs", "show", runId);
             var metrics = details.GetProperty("metrics").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!, m => m.GetProperty("last").GetDouble());
             var show = await _lamina.RunAsync(_temp.Path, "models", "show", runId[..8], "--json");

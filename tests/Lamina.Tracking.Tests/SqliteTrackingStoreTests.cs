@@ -47,6 +47,38 @@ public sealed class SqliteTrackingStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Environment_IsStoredWithSnakeCaseKeys()
+    {
+        await using var store = await OpenAsync();
+        var created = await store.CreateRunAsync(Samples.Run(), CancellationToken.None);
+
+        var stored = System.Text.Json.Nodes.JsonNode.Parse((await QueryAsync($"SELECT environment FROM runs WHERE id = '{created.Id:D}';")).Single())!.AsObject();
+
+        Assert.Equal(["os", "architecture", "cpu", "cpu_count", "memory_bytes", "gpu", "dotnet_version", "lamina_version", "packages"],
+            stored.Select(p => p.Key));
+        Assert.Equal(16, (int)stored["cpu_count"]!);
+    }
+
+    [Fact]
+    public async Task Issue11_RunRecordedWithPascalCaseEnvironment_StillReads()
+    {
+        // Given a run as Lamina recorded it before settling on snake_case (.NET's default PascalCase names)
+        await using var store = await OpenAsync();
+        var created = await store.CreateRunAsync(Samples.Run(), CancellationToken.None);
+        await QueryAsync($$$"""
+            UPDATE runs SET environment = '{"Os":"Linux 6.1","Architecture":"x64","Cpu":"Test CPU @ 3 GHz","CpuCount":16,"MemoryBytes":68719476736,"Gpu":"NVIDIA H100; 550.54","DotnetVersion":".NET 10.0.0","LaminaVersion":"0.1.0+abc","Packages":{"Lamina.Core":"0.1.0","YamlDotNet":"16.3.0"}}'
+            WHERE id = '{{{created.Id:D}}}';
+            """);
+
+        // When it is read back
+        var details = await store.GetRunDetailsAsync(created.Id, CancellationToken.None);
+
+        // Then every field is there
+        Assert.Equal(Samples.Environment with { Packages = details.Environment.Packages }, details.Environment);
+        Assert.Equal(Samples.Environment.Packages.OrderBy(p => p.Key), details.Environment.Packages.OrderBy(p => p.Key));
+    }
+
+    [Fact]
     public async Task DeleteRun_LeavesNoRowOfTheRunInAnyTable()
     {
         await using var store = await OpenAsync();

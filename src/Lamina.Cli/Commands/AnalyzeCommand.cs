@@ -66,7 +66,7 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         var report = AnalysisReport.Write(result, output, bundle);
         if (settings.Json)
         {
-            Console.Out.WriteLine(report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            Console.Out.WriteLine(report.ToJsonString(LaminaJson.Indented));
             return 0;
         }
         Render(result);

@@ -84,7 +84,7 @@ public sealed class DatasetsShowCommand : AsyncCommand<DatasetsShowCommand.Setti
                 manifest.Classes, manifest.Settings, manifest.ValidationSplit, manifest.Seed,
                 slides = manifest.Slides.Select((s, i) => new { s.Name, s.Sha256, s.Size, s.Width, s.Height, s.MicronsPerPixel, s.AnnotationsSha256, s.Split, tiles = manifest.Tiles.Count(t => t.Slide == i) }),
                 counts = manifest.Counts(),
-                tileCount = manifest.Tiles.Count,
+                tile_count = manifest.Tiles.Count,
             });
             return 0;
         }

@@ -33,9 +33,9 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         {
             JsonOutput.Write(new
             {
-                originalRun = result.OriginalRun, run = result.Run, workTree = result.WorkTree, identical = result.Identical,
+                original_run = result.OriginalRun, run = result.Run, work_tree = result.WorkTree, identical = result.Identical,
                 files = result.Files.Select(f => new { f.Name, f.Original, f.Reproduced, f.Matches }),
-                environmentDifferences = result.EnvironmentDifferences,
+                environment_differences = result.EnvironmentDifferences,
             });
             return result.Identical ? 0 : LaminaApp.Failure;
         }

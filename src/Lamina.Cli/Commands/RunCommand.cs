@@ -31,7 +31,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     {
         if (json)
         {
-            JsonOutput.Write(new { runId = outcome.RunId, status = outcome.Status, error = outcome.Error });
+            JsonOutput.Write(new { run_id = outcome.RunId, status = outcome.Status, error = outcome.Error });
         }
         else
         {

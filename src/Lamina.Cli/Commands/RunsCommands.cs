@@ -118,12 +118,12 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
             JsonOutput.Write(new
             {
                 run = details.Run,
-                experimentFile = details.ExperimentFile,
+                experiment_file = details.ExperimentFile,
                 configuration = JsonDocument.Parse(details.ConfigurationJson).RootElement,
                 git = details.Git,
                 diff = details.Git is null ? null : await ReadTextAsync(blobs, details.Git.DiffDigest, token),
                 environment = details.Environment,
-                pluginSources = details.PluginSources,
+                plugin_sources = details.PluginSources,
                 artifacts = details.Artifacts,
                 inputs = await store.GetRunInputsAsync(run.Id, token),
                 published = await store.ListPublicationsAsync(run.Id, token),

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Lamina.Cli.Rendering;
+using Lamina.Core;
 using Lamina.Ship;
 using Lamina.Tracking;
 using Spectre.Console;
@@ -146,7 +147,7 @@ public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
         var lineage = await new LineageTracer(store, blobs, CliContext.OpenProduction(home)).TraceAsync(settings.Id, CliContext.Cancellation);
         if (settings.Json)
         {
-            Console.Out.WriteLine(lineage.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            Console.Out.WriteLine(lineage.ToJson().ToJsonString(LaminaJson.Indented));
         }
         else
         {

@@ -42,9 +42,9 @@ public sealed class SlideInfoCommand : Command<SlideSettings>
                 vendor = slide.Vendor,
                 width = slide.Width,
                 height = slide.Height,
-                micronsPerPixel = slide.MicronsPerPixel,
+                microns_per_pixel = slide.MicronsPerPixel,
                 levels = slide.Levels.Select(l => new { index = l.Index, width = l.Width, height = l.Height, downsample = l.Downsample }),
-                associatedImages = associated.Select(a => new { name = a.Name, width = a.Size.Width, height = a.Size.Height }),
+                associated_images = associated.Select(a => new { name = a.Name, width = a.Size.Width, height = a.Size.Height }),
                 properties,
             });
             return 0;
@@ -136,18 +136,18 @@ public sealed class SlideTilesCommand : Command<SlideTilesCommand.Settings>
         var result = new
         {
             path = slide.Path,
-            tileSize = plan!.OutputSize,
+            tile_size = plan!.OutputSize,
             overlap = options.Overlap,
-            readLevel = plan.ReadLevel,
-            readSize = plan.ReadSize,
+            read_level = plan.ReadLevel,
+            read_size = plan.ReadSize,
             downsample = plan.Downsample,
-            micronsPerPixel = slide.MicronsPerPixel is { } mpp ? mpp * plan.Downsample : (double?)null,
-            gridColumns = plan.GridColumns,
-            gridRows = plan.GridRows,
-            gridTiles = plan.GridTiles,
-            keptTiles = plan.KeptTiles,
-            tissueFraction = mask!.TissueFraction,
-            minTissue = options.MinTissueFraction,
+            microns_per_pixel = slide.MicronsPerPixel is { } mpp ? mpp * plan.Downsample : (double?)null,
+            grid_columns = plan.GridColumns,
+            grid_rows = plan.GridRows,
+            grid_tiles = plan.GridTiles,
+            kept_tiles = plan.KeptTiles,
+            tissue_fraction = mask!.TissueFraction,
+            min_tissue = options.MinTissueFraction,
             geojson = settings.GeoJson,
             thumbnail = settings.Thumbnail,
         };
@@ -161,7 +161,7 @@ public sealed class SlideTilesCommand : Command<SlideTilesCommand.Settings>
         table.AddRow("read level", $"{plan.ReadLevel} (downsample {plan.ReadLevelDownsample.ToString("0.###", CultureInfo.InvariantCulture)})");
         table.AddRow("tile", $"{plan.OutputSize} px, read as {plan.ReadSize} px{(plan.Resamples ? " and resampled" : "")}, overlap {options.Overlap}");
         table.AddRow("downsample", plan.Downsample.ToString("0.####", CultureInfo.InvariantCulture));
-        table.AddRow("microns per pixel", result.micronsPerPixel is { } m ? m.ToString("0.####", CultureInfo.InvariantCulture) : "unknown");
+        table.AddRow("microns per pixel", result.microns_per_pixel is { } m ? m.ToString("0.####", CultureInfo.InvariantCulture) : "unknown");
         table.AddRow("grid", $"{plan.GridColumns} × {plan.GridRows} = {plan.GridTiles} tiles");
         table.AddRow("kept", $"{plan.KeptTiles} tiles with at least {options.MinTissueFraction.ToString(CultureInfo.InvariantCulture)} tissue");
         table.AddRow("tissue", mask.TissueFraction.ToString("P1", CultureInfo.InvariantCulture));

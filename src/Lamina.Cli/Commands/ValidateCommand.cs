@@ -84,7 +84,7 @@ public sealed class ValidateCommand : Command<ValidateSettings>
                     file = d.Location.File,
                     line = d.Location.Line,
                     column = d.Location.Column,
-                    keyPath = d.KeyPath,
+                    key_path = d.KeyPath,
                     message = d.Message,
                 }),
             });

@@ -1,20 +1,17 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Lamina.Core;
 
 namespace Lamina.Cli.Rendering;
 
-/// <summary>Machine-readable output for <c>--json</c>: written straight to stdout, never wrapped or coloured.</summary>
+/// <summary>
+/// Machine-readable output for <c>--json</c>: written straight to stdout, never wrapped or coloured, in Lamina's one
+/// JSON convention (<see cref="LaminaJson"/>: snake_case keys).
+/// </summary>
 internal static class JsonOutput
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
-
     public static void Write<T>(T value)
     {
-        Console.Out.WriteLine(JsonSerializer.Serialize(value, Options));
+        Console.Out.WriteLine(JsonSerializer.Serialize(value, LaminaJson.Indented));
         Console.Out.Flush();
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core.Slides.Annotations;
 using NetTopologySuite.Geometries;
@@ -17,8 +16,6 @@ public static class AnalysisReport
 
     public const string GeoJsonFile = "results.geojson";
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     /// <summary>Writes every output; files already in the folder with the same names are replaced.</summary>
     /// <param name="extraProvenance">More provenance to record (the bundle the analysis ran from), or null.</param>
     /// <returns>The report as written.</returns>
@@ -30,7 +27,7 @@ public static class AnalysisReport
         var pictures = AnalysisPictures.Write(result, directory);
         var report = Build(result, pictures, extraProvenance);
         var temporary = Path.Combine(directory, $".{ReportFile}.{Guid.NewGuid():N}");
-        File.WriteAllText(temporary, report.ToJsonString(Indented) + "\n");
+        File.WriteAllText(temporary, report.ToJsonString(LaminaJson.Indented) + "\n");
         File.Move(temporary, Path.Combine(directory, ReportFile), overwrite: true);
         return report;
     }

@@ -40,10 +40,8 @@ public sealed record ModelCard
 {
     public const string CurrentFormat = "lamina.model/1";
 
-    private static readonly JsonSerializerOptions Options = new()
+    private static readonly JsonSerializerOptions Options = new(LaminaJson.Indented)
     {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 

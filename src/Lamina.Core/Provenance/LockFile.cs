@@ -35,12 +35,7 @@ public sealed record LockFile
 
     public const string FileName = "lamina.lock.json";
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    private static JsonSerializerOptions Options => LaminaJson.IndentedOmittingNulls;
 
     public string Format { get; init; } = CurrentFormat;
 

@@ -71,7 +71,7 @@ public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeP
         await store.AddArtifactAsync(run.RunId, $"dataset/{parameters.Name}.json", digest, size, cancellationToken);
 
         var counts = manifest.Counts();
-        var summary = JsonSerializer.Serialize(new { classes = manifest.Classes, counts, settings = manifest.Settings });
+        var summary = JsonSerializer.Serialize(new { classes = manifest.Classes, counts, settings = manifest.Settings }, LaminaJson.Options);
         var record = await store.RegisterDatasetAsync(
             new DatasetRecord(digest, parameters.Name, time.GetUtcNow(), run.RunId, manifestSlides.Count, tiles.Count, summary), cancellationToken);
         await store.RecordRunInputsAsync(run.RunId, [new RunDataset(record.Id, role)], inputs, cancellationToken);

@@ -34,6 +34,8 @@ public sealed record DatasetManifest(
 {
     public const string CurrentFormat = "lamina.dataset/1";
 
+    // Snake_case like Core.LaminaJson, but its own options: these bytes are the id, and LaminaJson's enum converter
+    // would change the bytes of a loader setting that is an enum (and with them every id stored).
     private static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

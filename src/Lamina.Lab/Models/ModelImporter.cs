@@ -44,7 +44,7 @@ public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
             Network = network,
         };
 
-        var configuration = JsonSerializer.Serialize(new { source = path, sha256 = network.Sha256, options.Name, options.Classes, tile_size = tileSize, mpp = options.MicronsPerPixel });
+        var configuration = JsonSerializer.Serialize(new { source = path, sha256 = network.Sha256, name = options.Name, classes = options.Classes, tile_size = tileSize, mpp = options.MicronsPerPixel }, LaminaJson.Options);
         var run = await store.CreateRunAsync(new NewRun(options.Project, "import", "import", ["import"], $"import of {Path.GetFileName(path)}",
             Environment.UserName, Environment.MachineName, path, configuration, null,
             EnvironmentCapture.Capture(TaskRunner.BuiltInAssemblies), []), cancellationToken);

@@ -119,7 +119,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
                 mitoses_matched = r.Comparison.MitosesMatched,
                 seconds = r.Seconds,
             }),
-        }, new JsonSerializerOptions { WriteIndented = true })), cancellationToken);
+        }, LaminaJson.Indented)), cancellationToken);
         run.Log(string.Join(", ", metrics.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key} {m.Value:G4}"))));
     }
 

@@ -163,5 +163,5 @@ internal sealed class TestingTask(
         return new MemoryStream(Encoding.UTF8.GetBytes(text.ToString()));
     }
 
-    private static MemoryStream Json<T>(T value) => new(JsonSerializer.SerializeToUtf8Bytes(value, new JsonSerializerOptions { WriteIndented = true }));
+    private static MemoryStream Json<T>(T value) => new(JsonSerializer.SerializeToUtf8Bytes(value, LaminaJson.Indented));
 }

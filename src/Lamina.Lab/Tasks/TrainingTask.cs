@@ -263,7 +263,7 @@ internal sealed class TrainingTask : IDisposable
                 augmentation = _model.Augmentation.Select(a => a.Cls),
                 augmented_views = _parameters.AugmentedViews,
                 augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
-            })!.AsObject(),
+            }, LaminaJson.Options)!.AsObject(),
         };
         await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken);
         return card;
