@@ -43,6 +43,17 @@ public class LabException : LaminaException
 
     internal static LabException NoSuchSlide(string path) => new($"slide '{path}' does not exist") { At = path };
 
+    internal static LabException SlideChanged(string slide, string before, string after) =>
+        new($"slide '{slide}' changed while it was tested: sha256 {before}, then {after}") { At = slide };
+
+    internal static LabException NoSlidesFolder(string folder) => new($"slides folder '{folder}' does not exist") { At = folder };
+
+    internal static LabException NoSlidesIn(string folder, IEnumerable<string> extensions) =>
+        new($"slides folder '{folder}' holds no slides ({string.Join(", ", extensions)})") { At = folder };
+
+    internal static LabException NoGroundTruth(IReadOnlyList<string> missing) =>
+        new($"no ground truth for {missing.Count} slide(s): expected {string.Join(", ", missing)}") { At = missing[0] };
+
     internal static LabException EmptyManifest() => new("the data set manifest is empty");
 
     internal static LabException NoMicronsPerPixel(string slide) =>

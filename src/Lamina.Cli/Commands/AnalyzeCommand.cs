@@ -7,6 +7,7 @@ using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Core.Provenance;
+using Lamina.Core.Slides;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -56,7 +57,7 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
         var slide = Path.GetFullPath(settings.Slide);
-        if (!File.Exists(slide)) throw new LaminaException($"slide '{slide}' does not exist");
+        if (!File.Exists(slide)) throw SlideException.NotFound(slide);
         var config = Path.GetFullPath(settings.Config!);
         var bundle = BundleOf(config);
         var loaded = AnalysisFileReader.LoadWithPlugins(config, HomeFolder.PluginCachePath(HomeFolder.Resolve()), BuiltInPlugins.Analysis);

@@ -100,7 +100,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
             var details = await store.GetRunDetailsAsync(run.Id, token);
             if (details.Git is null)
             {
-                throw new LaminaException($"run {run.Id} was not made in a git repository: there is no diff");
+                throw CliException.NoDiff(run.Id);
             }
             await using var diff = await blobs.OpenAsync(details.Git.DiffDigest, token);
             await using var stdout = Console.OpenStandardOutput();
@@ -332,7 +332,7 @@ public sealed class RunsDeleteCommand : AsyncCommand<RunsDeleteCommand.Settings>
         {
             if (Console.IsInputRedirected)
             {
-                throw new LaminaException($"refusing to delete run {run.Id} without confirmation: add --yes");
+                throw CliException.ConfirmationNeeded("delete", run.Id);
             }
             if (!AnsiConsole.Confirm($"Delete run {run.Id} ({Markup.Escape(run.TaskName)}, {run.Status.ToString().ToLowerInvariant()})?", false))
             {

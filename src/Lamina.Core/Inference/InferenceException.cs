@@ -22,6 +22,12 @@ public sealed class InferenceException : LaminaException
     internal static InferenceException WrongTile(BackboneSpec spec, string problem) =>
         new($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles: {problem}");
 
+    internal static InferenceException TileSizeDisagrees(string model, int cardTileSize, int backboneTileSize) =>
+        ForModel(model, $"its card says {cardTileSize}-pixel tiles but its backbone takes {backboneTileSize}");
+
+    /// <summary>A model that cannot run as packaged: <c>model 'NAME': problem</c>.</summary>
+    internal static InferenceException ForModel(string model, string problem) => new($"model '{model}': {problem}") { At = model };
+
     internal static InferenceException CardEmpty(string source) => new($"{source}: the model card is empty") { At = source };
 
     internal static InferenceException CardFormat(string source, string format, string current) =>

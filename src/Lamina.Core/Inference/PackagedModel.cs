@@ -51,7 +51,7 @@ public sealed class PackagedModel : IDisposable
         var backbone = card.Backbone is { } reference ? backbones.Get(reference, package) : null;
         if (backbone is not null && backbone.Spec.TileSize != card.Input.TileSize)
         {
-            throw new LaminaException($"model '{card.Name}': its card says {card.Input.TileSize}-pixel tiles but its backbone takes {backbone.Spec.TileSize}");
+            throw InferenceException.TileSizeDisagrees(card.Name, card.Input.TileSize, backbone.Spec.TileSize);
         }
         var path = package.PathOf(card.Network);
         var session = OnnxSessions.Create(path, File.ReadAllBytes(path), provider, intraOpThreads ?? Environment.ProcessorCount, backbones.Spinning);
@@ -77,7 +77,7 @@ public sealed class PackagedModel : IDisposable
         var values = side * side * 3;
         if (rgb.Length < count * values)
         {
-            throw new LaminaException($"model '{Card.Name}': {rgb.Length} bytes are fewer than {count} tiles of {side}×{side}");
+            throw InferenceException.ForModel(Card.Name, $"{rgb.Length} bytes are fewer than {count} tiles of {side}×{side}");
         }
         var tiles = new float[count * values];
         for (var i = 0; i < count; i++)
@@ -86,7 +86,7 @@ public sealed class PackagedModel : IDisposable
             foreach (var step in _preprocessing) tile = step.Apply(tile);
             if (tile.Height != side || tile.Width != side || tile.Channels != 3)
             {
-                throw new LaminaException($"model '{Card.Name}': preprocessing turned a {side}×{side}×3 tile into {tile.Height}×{tile.Width}×{tile.Channels}");
+                throw InferenceException.ForModel(Card.Name, $"preprocessing turned a {side}×{side}×3 tile into {tile.Height}×{tile.Width}×{tile.Channels}");
             }
             tile.Data.CopyTo(tiles, i * values);
         }
@@ -169,8 +169,8 @@ public sealed class BackboneCache(ExecutionProvider provider = ExecutionProvider
             if (backbone.Spec.Sha256 != reference.File.Sha256)
             {
                 backbone.Dispose();
-                throw new LaminaException(
-                    $"model '{package.Card.Name}': backbone '{reference.Name}' here has sha256 {backbone.Spec.Sha256}, but the model was trained with {reference.File.Sha256}");
+                throw InferenceException.ForModel(package.Card.Name,
+                    $"backbone '{reference.Name}' here has sha256 {backbone.Spec.Sha256}, but the model was trained with {reference.File.Sha256}");
             }
             _loaded[reference.File.Sha256] = backbone;
             return backbone;

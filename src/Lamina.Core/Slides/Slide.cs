@@ -46,7 +46,7 @@ public sealed class Slide : IDisposable
         ArgumentNullException.ThrowIfNull(path);
         if (mppOverride is { } mpp && !(mpp > 0 && double.IsFinite(mpp)))
         {
-            throw new SlideException($"the microns per pixel given for slide '{path}' must be a positive number, not {mpp.ToString(CultureInfo.InvariantCulture)}") { SlidePath = path };
+            throw new SlideException($"the microns per pixel given for slide '{path}' must be a positive number, not {mpp.ToString(CultureInfo.InvariantCulture)}") { At = path };
         }
         if (!File.Exists(path)) throw SlideException.NotFound(path);
         OpenSlideHandle handle;
@@ -241,7 +241,7 @@ public sealed class Slide : IDisposable
         if (!AssociatedImageNames.Contains(name, StringComparer.Ordinal))
         {
             var known = AssociatedImageNames.Count == 0 ? "it has none" : $"it has {string.Join(", ", AssociatedImageNames)}";
-            throw new SlideException($"slide '{Path}' has no associated image '{name}'; {known}") { SlidePath = Path };
+            throw new SlideException($"slide '{Path}' has no associated image '{name}'; {known}") { At = Path };
         }
     }
 

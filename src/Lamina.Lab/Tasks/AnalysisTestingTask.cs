@@ -59,7 +59,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
                 var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(), cancellationToken);
                 if (result.SlideSha256 != inputs[index].Sha256)
                 {
-                    throw new LaminaException($"slide '{slide}' changed while it was tested: sha256 {inputs[index].Sha256}, then {result.SlideSha256}");
+                    throw LabException.SlideChanged(slide, inputs[index].Sha256, result.SlideSha256);
                 }
                 await LinkModelsAsync(run.RunId, result, linked, cancellationToken);
 
@@ -137,7 +137,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
     {
         if (!Directory.Exists(folder))
         {
-            throw new LaminaException($"slides folder '{folder}' does not exist");
+            throw LabException.NoSlidesFolder(folder);
         }
         var slides = Directory.EnumerateFiles(folder)
             .Where(f => DiskLoader.SlideExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
@@ -145,12 +145,12 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
             .ToList();
         if (slides.Count == 0)
         {
-            throw new LaminaException($"slides folder '{folder}' holds no slides ({string.Join(", ", DiskLoader.SlideExtensions)})");
+            throw LabException.NoSlidesIn(folder, DiskLoader.SlideExtensions);
         }
         var missing = slides.Select(s => Path.ChangeExtension(s, ".geojson")).Where(t => !File.Exists(t)).ToList();
         if (missing.Count > 0)
         {
-            throw new LaminaException($"no ground truth for {missing.Count} slide(s): expected {string.Join(", ", missing)}");
+            throw LabException.NoGroundTruth(missing);
         }
         return [.. slides.Select(s => (s, Path.ChangeExtension(s, ".geojson")))];
     }

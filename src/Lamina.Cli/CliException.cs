@@ -1,0 +1,15 @@
+using Lamina.Core;
+
+namespace Lamina.Cli;
+
+/// <summary>A command that cannot be carried out as asked: a confirmation missing, something the run has not got.</summary>
+internal sealed class CliException : LaminaException
+{
+    private CliException(string message) : base(message) { }
+
+    public static CliException NoDiff(Guid run) =>
+        new($"run {run} was not made in a git repository: there is no diff") { At = run.ToString() };
+
+    public static CliException ConfirmationNeeded(string action, Guid run) =>
+        new($"refusing to {action} run {run} without confirmation: add --yes") { At = "--yes" };
+}
