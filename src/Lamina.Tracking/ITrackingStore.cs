@@ -6,7 +6,15 @@ public interface ITrackingStore : IAsyncDisposable
     /// <summary>Creates the project if needed and the run with all its captured context, atomically.</summary>
     Task<RunRecord> CreateRunAsync(NewRun run, CancellationToken cancellationToken);
 
-    /// <summary>Moves a run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
+    /// <summary>
+    /// Moves a queued run to running, recording who executes it (<c>user@host pid N</c>, or a worker's name) and when,
+    /// atomically: of several executors starting the same run, exactly one succeeds.
+    /// </summary>
+    /// <exception cref="RunStateException">The run is not queued (another executor started it, or it has ended).</exception>
+    Task<RunRecord> StartRunAsync(Guid runId, string executor, CancellationToken cancellationToken);
+
+    /// <summary>Moves a running run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
+    /// <exception cref="RunStateException">The run is not running (still queued, or already ended).</exception>
     Task FinishRunAsync(Guid runId, RunStatus status, string? error, CancellationToken cancellationToken);
 
     Task LogMetricsAsync(Guid runId, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken);

@@ -26,13 +26,13 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, TaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
+    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
 {
     private static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
 
-    private readonly TestingParams _parameters = task.Testing!;
+    private readonly TestingParams _parameters = task.Params;
 
-    private readonly ITileSource _source = SourceOf(experiment, task.Testing!, catalog);
+    private readonly ITileSource _source = SourceOf(experiment, task.Params, catalog);
 
     private static ITileSource SourceOf(Experiment experiment, TestingParams parameters, PluginCatalog catalog) =>
         TileSources.Create(experiment, parameters.Loader, catalog, "testing");
