@@ -39,10 +39,12 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     /// </summary>
     /// <param name="executor">Who executes it, as recorded: <see cref="ThisProcess"/> or a worker's name.</param>
     /// <exception cref="RunStateException">The run is not queued (another executor started it, or it has ended); it is left as it is.</exception>
+    /// <remarks>A queued run given here is started and ended whatever happens: with a cancelled token, it ends aborted.</remarks>
     public async Task<RunOutcome> ExecuteAsync(Guid runId, RunWorkspace workspace, string executor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workspace);
-        var details = await store.GetRunDetailsAsync(runId, cancellationToken);
+        // Read whatever the token says, as the run is started whatever it says (a cancelled one ends aborted).
+        var details = await store.GetRunDetailsAsync(runId, CancellationToken.None);
         return await StartAndRunAsync(runId, executor, token =>
         {
             var experimentFile = MaterializeExperiment(details, workspace.Root);
