@@ -98,31 +98,43 @@ public abstract record TaskSpec
 /// <summary>A <c>custom</c> task: the task plug-in (its <c>params</c> mapping is the plug-in's <c>{cls, params}</c>).</summary>
 public sealed record CustomTaskSpec(TaskHeader Header, PluginSpec Plugin) : TaskSpec(Header)
 {
-    public override string Type => "custom";
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "custom";
+
+    public override string Type => TypeName;
 }
 
 /// <summary>A <c>dataset</c> task.</summary>
 public sealed record DatasetTaskSpec(TaskHeader Header, DatasetParams Params) : TaskSpec(Header)
 {
-    public override string Type => "dataset";
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "dataset";
+
+    public override string Type => TypeName;
 }
 
 /// <summary>A <c>training</c> task.</summary>
 public sealed record TrainingTaskSpec(TaskHeader Header, TrainingParams Params) : TaskSpec(Header)
 {
-    public override string Type => "training";
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "training";
+
+    public override string Type => TypeName;
 }
 
 /// <summary>A <c>testing</c> task of one model on a loader's tiles.</summary>
 public sealed record TestingTaskSpec(TaskHeader Header, TestingParams Params) : TaskSpec(Header)
 {
-    public override string Type => "testing";
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "testing";
+
+    public override string Type => TypeName;
 }
 
 /// <summary>A <c>testing</c> task of a whole analysis on slides with ground truth.</summary>
 public sealed record AnalysisTestingTaskSpec(TaskHeader Header, AnalysisTestingParams Params) : TaskSpec(Header)
 {
-    public override string Type => "testing";
+    public override string Type => TestingTaskSpec.TypeName;
 }
 
 /// <summary>A validated experiment file (<c>lamina.yaml</c>, format version 1).</summary>

@@ -45,17 +45,17 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         ArgumentNullException.ThrowIfNull(workspace);
         // Read whatever the token says, as the run is started whatever it says (a cancelled one ends aborted).
         var details = await store.GetRunDetailsAsync(runId, CancellationToken.None);
-        return await StartAndRunAsync(runId, executor, token =>
+        return await StartAndRunAsync(runId, executor, () =>
         {
             var experimentFile = MaterializeExperiment(details, workspace.Root);
             var prepared = PreparedTask.Prepare(experimentFile, details.Run.TaskName, [], store, blobs, home, time);
-            return Task.FromResult((prepared, workspace.DataDirectory));
+            return (prepared, workspace.DataDirectory);
         }, disposePrepared: true, cancellationToken);
     }
 
     /// <summary>Executes a queued run of a task this process has prepared (and submitted) already.</summary>
     internal Task<RunOutcome> ExecuteAsync(Guid runId, PreparedTask prepared, string? dataDirectory, string executor, CancellationToken cancellationToken) =>
-        StartAndRunAsync(runId, executor, _ => Task.FromResult((prepared, dataDirectory)), disposePrepared: false, cancellationToken);
+        StartAndRunAsync(runId, executor, () => (prepared, dataDirectory), disposePrepared: false, cancellationToken);
 
     // The recorded configuration is the truth; JSON is YAML, so it becomes the experiment file as it is.
     private static string MaterializeExperiment(RunDetails details, string root)
@@ -65,14 +65,19 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
             throw new LaminaException(
                 $"run {details.Run.Id} was not made in a git repository, so there is no checkout of its code to execute it in");
         }
-        var path = Path.GetFullPath(Path.Combine(root, details.ExperimentFile));
+        var top = Path.GetFullPath(root);
+        var path = Path.GetFullPath(Path.Combine(top, details.ExperimentFile));
+        if (!path.StartsWith(Path.TrimEndingDirectorySeparator(top) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new LaminaException($"run {details.Run.Id} names its experiment file '{details.ExperimentFile}', which is outside its checkout");
+        }
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, details.ConfigurationJson);
         return path;
     }
 
     private async Task<RunOutcome> StartAndRunAsync(Guid runId, string executor,
-        Func<CancellationToken, Task<(PreparedTask Task, string? DataDirectory)>> prepare, bool disposePrepared, CancellationToken cancellationToken)
+        Func<(PreparedTask Task, string? DataDirectory)> prepare, bool disposePrepared, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(executor);
 
@@ -91,7 +96,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
             try
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (task, dataDirectory) = await prepare(cancellationToken);
+                var (task, dataDirectory) = prepare();
                 owned = disposePrepared ? task : null;
                 var experiment = task.Experiment;
                 var configuration = (IReadOnlyDictionary<string, object?>)experiment.Root.ToPlain()!;

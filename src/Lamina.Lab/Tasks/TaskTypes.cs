@@ -60,24 +60,24 @@ internal static class TaskTypes
 {
     public static IReadOnlyList<TaskType> All { get; } =
     [
-        new("custom", (schema, header, parameters) => schema.ReadCustom(header, parameters), For<CustomTaskSpec>((spec, services) =>
+        new(CustomTaskSpec.TypeName, (schema, header, parameters) => schema.ReadCustom(header, parameters), For<CustomTaskSpec>((spec, services) =>
             PluginBinder.Create<ICustomTask>(spec.Plugin, services.Catalog).RunAsync)),
 
-        new("dataset", (schema, header, parameters) => schema.ReadDataset(header, parameters), For<DatasetTaskSpec>((spec, services) =>
+        new(DatasetTaskSpec.TypeName, (schema, header, parameters) => schema.ReadDataset(header, parameters), For<DatasetTaskSpec>((spec, services) =>
             new DatasetTask(services.Store, services.Blobs, DatasetTask.SourceOf(services.Experiment, spec.Params, services.Catalog), spec.Params,
                 services.Time, services.Home.TilePlansPath).RunAsync)),
 
-        new("training", (schema, header, parameters) => schema.ReadTraining(header, parameters), For<TrainingTaskSpec>((spec, services) =>
+        new(TrainingTaskSpec.TypeName, (schema, header, parameters) => schema.ReadTraining(header, parameters), For<TrainingTaskSpec>((spec, services) =>
             services.Own(new TrainingTask(services.Store, services.Blobs, services.Home, services.Time, services.Experiment, spec,
                 services.Catalog, services.Plugins)).RunAsync)),
 
         // Two forms under one name: one model on a loader's tiles, or a whole analysis on slides with ground truth.
-        new("testing", (schema, header, parameters) => schema.ReadTesting(header, parameters), (spec, services) => spec switch
+        new(TestingTaskSpec.TypeName, (schema, header, parameters) => schema.ReadTesting(header, parameters), (spec, services) => spec switch
         {
             AnalysisTestingTaskSpec analysis => new AnalysisTestingTask(services.Store, services.Blobs, services.Home, analysis.Params).RunAsync,
             TestingTaskSpec testing => new TestingTask(services.Store, services.Blobs, services.Home, services.Time, services.Experiment, testing,
                 services.Catalog, services.Plugins).RunAsync,
-            _ => throw Mismatch(spec, "testing"),
+            _ => throw Mismatch(spec, TestingTaskSpec.TypeName),
         }),
     ];
 
