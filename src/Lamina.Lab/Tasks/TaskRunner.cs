@@ -9,7 +9,7 @@ namespace Lamina.Lab.Tasks;
 /// <summary>What to run: a task of an experiment file, with <c>--set</c> overrides.</summary>
 public sealed record RunRequest(string ExperimentPath, string TaskKey, IReadOnlyList<string> Overrides)
 {
-    /// <summary>Where data paths resolve when not beside the experiment file (a reproduction in a clean checkout).</summary>
+    /// <summary>Where data paths resolve when not beside the experiment file.</summary>
     public string? DataDirectory { get; init; }
 
     /// <summary>Extra tags for the run (a reproduction is tagged so).</summary>
