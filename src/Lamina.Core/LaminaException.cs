@@ -1,11 +1,13 @@
 namespace Lamina.Core;
 
-/// <summary>The root of every error Lamina raises on purpose; the CLI prints its message as one line.</summary>
-public class LaminaException : Exception
+/// <summary>
+/// The root of every error Lamina raises on purpose; the CLI prints its message as one line. It is abstract: each
+/// project (or concern) has its own subclass whose static factories build the messages, so callers and tests catch by
+/// kind, never by message (docs/architecture.md lists them).
+/// </summary>
+public abstract class LaminaException : Exception
 {
-    public LaminaException(string message) : base(message) { }
-
-    public LaminaException(string message, Exception? inner) : base(message, inner) { }
+    protected LaminaException(string message, Exception? inner = null) : base(message, inner) { }
 
     /// <summary>What is at fault, when one thing is: a file (<c>path:line</c> where known), a key path, or an id.</summary>
     public string? At { get; init; }

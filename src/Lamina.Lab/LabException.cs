@@ -19,6 +19,21 @@ public class LabException : LaminaException
     internal static LabException NoSuchModel(string experimentPath, string model, IEnumerable<string> known) =>
         new($"{experimentPath}: no model named '{model}'{Suggestions.Hint(model, known)}") { At = $"{experimentPath}: models.{model}" };
 
+    internal static LabException NoCheckout(Guid run) =>
+        new($"run {run} was not made in a git repository, so there is no checkout of its code to execute it in") { At = run.ToString() };
+
+    internal static LabException ExperimentOutsideCheckout(Guid run, string experimentFile) =>
+        new($"run {run} names its experiment file '{experimentFile}', which is outside its checkout") { At = experimentFile };
+
+    internal static LabException NotReproducible(Guid run, string why) => new($"run {run} {why}") { At = run.ToString() };
+
+    internal static LabException ClassesDisagree(string model, IEnumerable<string> modelClasses, string loader, IEnumerable<string> loaderClasses) =>
+        new($"model '{model}' predicts [{string.Join(", ", modelClasses)}] but loader '{loader}' labels [{string.Join(", ", loaderClasses)}]")
+        { At = $"loaders.{loader}" };
+
+    internal static LabException NothingToTest(string loader) =>
+        new($"loader '{loader}' gave no labelled tiles to test on") { At = $"loaders.{loader}" };
+
     internal static LabException NotATileSource(string loader, string cls, string taskType) =>
         new($"data loader '{loader}' ({cls}) cannot lay out tiles without reading them; a {taskType} task needs a tile source such as DiskLoader")
         { At = $"loaders.{loader}" };

@@ -9,6 +9,7 @@ namespace Lamina.Tracking;
 public static partial class AuditLog
 {
     public const string RunCreated = "run.created";
+    public const string RunStarted = "run.started";
     public const string RunFinished = "run.finished";
     public const string RunFailed = "run.failed";
     public const string RunAborted = "run.aborted";

@@ -12,7 +12,15 @@ public interface IRunStore
     /// <summary>Creates the project if needed and the run with all its captured context, atomically.</summary>
     Task<RunRecord> CreateRunAsync(NewRun run, CancellationToken cancellationToken);
 
-    /// <summary>Moves a run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
+    /// <summary>
+    /// Moves a queued run to running, recording who executes it (<c>user@host pid N</c>, or a worker's name) and when,
+    /// atomically: of several executors starting the same run, exactly one succeeds.
+    /// </summary>
+    /// <exception cref="RunStateException">The run is not queued (another executor started it, or it has ended).</exception>
+    Task<RunRecord> StartRunAsync(Guid runId, string executor, CancellationToken cancellationToken);
+
+    /// <summary>Moves a running run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
+    /// <exception cref="RunStateException">The run is not running (still queued, or already ended).</exception>
     Task FinishRunAsync(Guid runId, RunStatus status, string? error, CancellationToken cancellationToken);
 
     /// <summary>Finds a run by its full id or a unique prefix (as git does); a clear error otherwise.</summary>

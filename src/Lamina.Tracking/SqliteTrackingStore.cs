@@ -22,7 +22,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
 
     private const string RunColumns = """
         r.id, p.name, r.task_name, r.task_type, r.status, r.created_at, r.started_at, r.ended_at,
-        r.tags, r.description, r.user_name, r.host, r.error
+        r.tags, r.description, r.user_name, r.host, r.error, r.executor
         """;
 
     private const string RunSource = "runs r JOIN projects p ON p.id = r.project_id";
@@ -114,18 +114,19 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
             var projectId = (long)(await ScalarAsync(c, tx, "SELECT id FROM projects WHERE name = $name;", ct, ("$name", run.ProjectName)).ConfigureAwait(false))!;
 
             var startedAt = run.InitialStatus == RunStatus.Running ? now : (DateTimeOffset?)null;
+            var executor = run.InitialStatus == RunStatus.Running ? $"{run.User}@{run.Host}" : null;
             await NonQueryAsync(c, tx, """
                 INSERT INTO runs (id, project_id, task_name, task_type, status, created_at, started_at, tags, description,
-                                  user_name, host, experiment_file, configuration, environment)
+                                  user_name, host, experiment_file, configuration, environment, executor)
                 VALUES ($id, $project, $task, $type, $status, $created, $started, $tags, $description,
-                        $user, $host, $experiment, $configuration, $environment);
+                        $user, $host, $experiment, $configuration, $environment, $executor);
                 """, ct,
                 ("$id", IdText(id)), ("$project", projectId), ("$task", run.TaskName), ("$type", run.TaskType),
                 ("$status", RunStatusNames.ToText(run.InitialStatus)), ("$created", nowText),
                 ("$started", startedAt is { } s ? Format(s) : null), ("$tags", JsonSerializer.Serialize(run.Tags)),
                 ("$description", run.Description), ("$user", run.User), ("$host", run.Host),
                 ("$experiment", run.ExperimentFile), ("$configuration", run.ConfigurationJson),
-                ("$environment", JsonSerializer.Serialize(run.Environment, LaminaJson.Options))).ConfigureAwait(false);
+                ("$environment", JsonSerializer.Serialize(run.Environment, LaminaJson.Options)), ("$executor", executor)).ConfigureAwait(false);
 
             if (run.Git is { } git)
             {
@@ -147,7 +148,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 RunStateJson(run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, null), null, ct).ConfigureAwait(false);
 
             return new RunRecord(id, run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, now, startedAt, null,
-                [.. run.Tags], run.Description, run.User, run.Host, null);
+                [.. run.Tags], run.Description, run.User, run.Host, null) { Executor = executor };
         }, cancellationToken);
     }
 
@@ -162,9 +163,9 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
             var current = await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
-            if (current is not (RunStatus.Queued or RunStatus.Running))
+            if (current is not RunStatus.Running)
             {
-                throw new RunStateException(runId, current);
+                throw RunStateException.NotRunning(runId, current);
             }
 
             await NonQueryAsync(c, tx, "UPDATE runs SET status = $status, ended_at = $now, error = $error WHERE id = $id;", ct,
@@ -181,6 +182,37 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(status), ["error"] = error }),
                 null, ct).ConfigureAwait(false);
             return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<RunRecord> StartRunAsync(Guid runId, string executor, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(executor);
+        return ExecuteAsync(write: true, async (c, tx, ct) =>
+        {
+            // The write transaction holds the database's write lock from its first statement: of two executors, the
+            // second reads the status the first wrote.
+            var current = await ReadMutableStatusAsync(c, tx, runId, "started", ct).ConfigureAwait(false);
+            if (current is not RunStatus.Queued)
+            {
+                throw new RunStateException(runId, current);
+            }
+
+            var changed = await NonQueryAsync(c, tx,
+                "UPDATE runs SET status = 'running', started_at = $now, executor = $executor WHERE id = $id AND status = 'queued';", ct,
+                ("$now", Format(_time.GetUtcNow())), ("$executor", executor), ("$id", IdText(runId))).ConfigureAwait(false);
+            if (changed != 1)
+            {
+                throw new RunStateException(runId, await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false));
+            }
+
+            await AppendAuditAsync(c, tx, _actor, AuditLog.RunStarted, IdText(runId),
+                JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(current) }),
+                JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(RunStatus.Running), ["executor"] = executor }),
+                null, ct).ConfigureAwait(false);
+            return (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = $id;", ct, ("$id", IdText(runId)))
+                .ConfigureAwait(false)).Single();
         }, cancellationToken);
     }
 
@@ -316,9 +348,9 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 }
 
                 run = ReadRun(reader);
-                experimentFile = reader.GetString(13);
-                configuration = reader.GetString(14);
-                environment = reader.GetString(15);
+                experimentFile = reader.GetString(14);
+                configuration = reader.GetString(15);
+                environment = reader.GetString(16);
             }
 
             GitInfo? git = null;
@@ -574,7 +606,10 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         NullableString(reader, 9),
         reader.GetString(10),
         reader.GetString(11),
-        NullableString(reader, 12));
+        NullableString(reader, 12))
+    {
+        Executor = NullableString(reader, 13),
+    };
 
     private static SqliteCommand Command(SqliteConnection c, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
     {

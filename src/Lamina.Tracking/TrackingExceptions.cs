@@ -103,9 +103,20 @@ public sealed class RunStateException : TrackingException
         Current = current;
     }
 
+    private RunStateException(Guid runId, RunStatus current, string message)
+        : base(message)
+    {
+        RunId = runId;
+        Current = current;
+    }
+
     public Guid RunId { get; }
 
     public RunStatus Current { get; }
+
+    internal static RunStateException NotRunning(Guid runId, RunStatus current) => current == RunStatus.Queued
+        ? new(runId, current, $"run {runId:D} is queued: it has not started, so it cannot end")
+        : new(runId, current);
 }
 
 /// <summary>A run with a published model is immutable: it cannot be deleted, and nothing of it can be changed or added.</summary>

@@ -43,6 +43,10 @@ public sealed record EnvironmentInfo(
 public sealed record SourceFileDigest(string Path, string Sha256);
 
 /// <summary>Everything captured before a run starts; stored in one transaction.</summary>
+/// <param name="InitialStatus">
+/// <see cref="RunStatus.Queued"/> for a run that is executed afterwards by id (<see cref="IRunStore.StartRunAsync"/>);
+/// <see cref="RunStatus.Running"/> for one recorded as this process does it (a model import), executed by <c>User@Host</c>.
+/// </param>
 public sealed record NewRun(
     string ProjectName,
     string TaskName,
@@ -72,7 +76,11 @@ public sealed record RunRecord(
     string? Description,
     string User,
     string Host,
-    string? Error);
+    string? Error)
+{
+    /// <summary>Who executes or executed the run (<c>user@host pid N</c>, or a worker's name); null while it is queued.</summary>
+    public string? Executor { get; init; }
+}
 
 /// <summary>One value of a metric series.</summary>
 public sealed record MetricPoint(string Name, long Step, double Value, DateTimeOffset Time);

@@ -277,6 +277,12 @@ public sealed class CommandLineTests : IDisposable
         var show = await JsonAsync(directory, "runs", "show", RunId(run));
         Assert.Equal(JsonValueKind.Null, show.GetProperty("git").ValueKind);
         Assert.Contains(show.GetProperty("plugin_sources").EnumerateArray(), s => s.GetProperty("path").GetString() == "Normalization.cs");
+
+        // Issue 11: the run was submitted and then executed by this lamina process, which it names
+        Assert.Equal("completed", show.GetProperty("run").GetProperty("status").GetString());
+        Assert.Matches(@"^.+@.+ pid [0-9]+$", show.GetProperty("run").GetProperty("executor").GetString());
+        var text = await _lamina.RunAsync(directory, "runs", "show", RunId(run));
+        Assert.Matches(@"executor\s+.+@.+ pid [0-9]+", text.Stdout);
     }
 
     [Fact]

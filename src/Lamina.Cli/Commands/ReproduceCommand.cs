@@ -26,9 +26,10 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var runner = new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null };
+        var submitter = new RunSubmitter(store, blobs, home, TimeProvider.System);
+        var executor = new RunExecutor(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null };
         Action<string> report = settings.Json ? Console.Error.WriteLine : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
-        var result = await new Reproducer(store, blobs, runner).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), report, CliContext.Cancellation);
+        var result = await new Reproducer(store, blobs, submitter, executor).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), report, CliContext.Cancellation);
         if (settings.Json)
         {
             JsonOutput.Write(new

@@ -150,6 +150,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         Row("status", Formats.Status(run.Status));
         Row("created", Formats.Time(run.CreatedAt));
         Row("started", Formats.Time(run.StartedAt));
+        if (run.Executor is not null) Row("executor", Markup.Escape(run.Executor));
         Row("ended", $"{Formats.Time(run.EndedAt)} ({Formats.Duration(run)})");
         Row("user", Markup.Escape($"{run.User}@{run.Host}"));
         Row("tags", Markup.Escape(string.Join(", ", run.Tags)));

@@ -63,30 +63,78 @@ public sealed record TestingParams(string Model, string Loader, IReadOnlyList<Pl
 /// <param name="ToleranceUm">How near a drawn mitosis a found one must be to match, in micrometres (default 30).</param>
 public sealed record AnalysisTestingParams(string Analysis, string? AnalysisName, string Slides, double ToleranceUm);
 
-/// <summary>A task declared in an experiment file.</summary>
+/// <summary>What every task declares, whatever its type.</summary>
 /// <param name="Key">The key under <c>tasks</c>, as given to <c>lamina run</c>.</param>
 /// <param name="Name">The display name (<c>name</c>), the key when absent.</param>
-/// <param name="Type">The task type: <c>custom</c>, <c>training</c> or <c>dataset</c>.</param>
-/// <param name="Custom">For <c>custom</c>: the task plug-in (the <c>params</c> mapping is its <c>{cls, params}</c>).</param>
-/// <param name="Training">For <c>training</c>: its typed params.</param>
-public sealed record TaskSpec(
-    string Key,
-    string Name,
-    IReadOnlyList<string> Tags,
-    string? Description,
-    string Type,
-    PluginSpec? Custom,
-    TrainingParams? Training,
-    ConfigMapping Node)
+/// <param name="Node">The task's mapping in the file.</param>
+public sealed record TaskHeader(string Key, string Name, IReadOnlyList<string> Tags, string? Description, ConfigMapping Node);
+
+/// <summary>
+/// A task declared in an experiment file: one of a closed set of types, each with its typed params
+/// (<see cref="CustomTaskSpec"/>, <see cref="DatasetTaskSpec"/>, <see cref="TrainingTaskSpec"/>, <see cref="TestingTaskSpec"/>,
+/// <see cref="AnalysisTestingTaskSpec"/>). The type names and how each is read and run are listed once, in
+/// <see cref="Tasks.TaskTypes"/>.
+/// </summary>
+public abstract record TaskSpec
 {
-    /// <summary>For <c>dataset</c>: its typed params.</summary>
-    public DatasetParams? Dataset { get; init; }
+    private protected TaskSpec(TaskHeader header) => Header = header;
 
-    /// <summary>For <c>testing</c> of one model on a loader's tiles: its typed params.</summary>
-    public TestingParams? Testing { get; init; }
+    public TaskHeader Header { get; }
 
-    /// <summary>For <c>testing</c> of a whole analysis on slides with ground truth: its typed params.</summary>
-    public AnalysisTestingParams? AnalysisTesting { get; init; }
+    /// <summary>The task type as written (<c>type</c>).</summary>
+    public abstract string Type { get; }
+
+    public string Key => Header.Key;
+
+    public string Name => Header.Name;
+
+    public IReadOnlyList<string> Tags => Header.Tags;
+
+    public string? Description => Header.Description;
+
+    public ConfigMapping Node => Header.Node;
+}
+
+/// <summary>A <c>custom</c> task: the task plug-in (its <c>params</c> mapping is the plug-in's <c>{cls, params}</c>).</summary>
+public sealed record CustomTaskSpec(TaskHeader Header, PluginSpec Plugin) : TaskSpec(Header)
+{
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "custom";
+
+    public override string Type => TypeName;
+}
+
+/// <summary>A <c>dataset</c> task.</summary>
+public sealed record DatasetTaskSpec(TaskHeader Header, DatasetParams Params) : TaskSpec(Header)
+{
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "dataset";
+
+    public override string Type => TypeName;
+}
+
+/// <summary>A <c>training</c> task.</summary>
+public sealed record TrainingTaskSpec(TaskHeader Header, TrainingParams Params) : TaskSpec(Header)
+{
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "training";
+
+    public override string Type => TypeName;
+}
+
+/// <summary>A <c>testing</c> task of one model on a loader's tiles.</summary>
+public sealed record TestingTaskSpec(TaskHeader Header, TestingParams Params) : TaskSpec(Header)
+{
+    /// <summary>The <c>type</c> of these tasks.</summary>
+    public const string TypeName = "testing";
+
+    public override string Type => TypeName;
+}
+
+/// <summary>A <c>testing</c> task of a whole analysis on slides with ground truth.</summary>
+public sealed record AnalysisTestingTaskSpec(TaskHeader Header, AnalysisTestingParams Params) : TaskSpec(Header)
+{
+    public override string Type => TestingTaskSpec.TypeName;
 }
 
 /// <summary>A validated experiment file (<c>lamina.yaml</c>, format version 1).</summary>

@@ -1,5 +1,6 @@
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
+using Lamina.Lab.Tasks;
 
 namespace Lamina.Lab.Experiments;
 
@@ -15,7 +16,6 @@ internal sealed class ExperimentSchema
     private static readonly string[] ModelKeys = ["architecture", "loss", "metrics", "preprocessing", "postprocessing", "augmentation"];
     private static readonly string[] DataKeys = ["loaders"];
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
-    private static readonly string[] TaskTypes = ["custom", "training", "dataset", "testing"];
     private static readonly string[] TestingKeys = ["model", "loader", "metrics", "analysis", "analysis_name", "slides", "tolerance_um"];
     private static readonly string[] ModelTestingKeys = ["model", "loader", "metrics"];
     private static readonly string[] AnalysisTestingKeys = ["analysis", "analysis_name", "slides", "tolerance_um"];
@@ -192,49 +192,38 @@ internal sealed class ExperimentSchema
             description = _read.String(descriptionNode);
         }
 
-        string? type = null;
+        TaskType? type = null;
         if (_read.Required(task, "type") is { } typeNode && _read.String(typeNode) is { } typeName)
         {
-            if (TaskTypes.Contains(typeName, StringComparer.Ordinal))
+            type = TaskTypes.Find(typeName);
+            if (type is null)
             {
-                type = typeName;
-            }
-            else
-            {
-                _read.Diagnostics.Add(typeNode, $"unknown task type '{typeName}'{Suggestions.Hint(typeName, TaskTypes)}");
+                _read.Diagnostics.Add(typeNode, $"unknown task type '{typeName}'{Suggestions.Hint(typeName, TaskTypes.Names)}");
             }
         }
         var parameters = _read.Required(task, "params");
-        if (type is null || parameters is null)
-        {
-            return null;
-        }
-
-        if (type == "custom")
-        {
-            return _read.Plugin(parameters, PluginKind.Task) is { } custom
-                ? new TaskSpec(key, name, tags, description, type, custom, null, task)
-                : null;
-        }
-        if (type == "testing")
-        {
-            return ReadTesting(parameters) switch
-            {
-                TestingParams testing => new TaskSpec(key, name, tags, description, type, null, null, task) { Testing = testing },
-                AnalysisTestingParams analysis => new TaskSpec(key, name, tags, description, type, null, null, task) { AnalysisTesting = analysis },
-                _ => null,
-            };
-        }
-        if (type == "dataset")
-        {
-            return ReadDataset(parameters, key) is { } dataset
-                ? new TaskSpec(key, name, tags, description, type, null, null, task) { Dataset = dataset }
-                : null;
-        }
-        return ReadTraining(parameters) is { } training
-            ? new TaskSpec(key, name, tags, description, type, null, training, task)
-            : null;
+        return type is null || parameters is null ? null : type.Read(this, new TaskHeader(key, name, tags, description, task), parameters);
     }
+
+    /// <summary>The params of a <c>custom</c> task: its plug-in.</summary>
+    internal TaskSpec? ReadCustom(TaskHeader header, ConfigNode parameters) =>
+        _read.Plugin(parameters, PluginKind.Task) is { } custom ? new CustomTaskSpec(header, custom) : null;
+
+    /// <summary>The params of a <c>testing</c> task, of either form.</summary>
+    internal TaskSpec? ReadTesting(TaskHeader header, ConfigNode parameters) => ReadTesting(parameters) switch
+    {
+        TestingParams testing => new TestingTaskSpec(header, testing),
+        AnalysisTestingParams analysis => new AnalysisTestingTaskSpec(header, analysis),
+        _ => null,
+    };
+
+    /// <summary>The params of a <c>dataset</c> task.</summary>
+    internal TaskSpec? ReadDataset(TaskHeader header, ConfigNode parameters) =>
+        ReadDataset(parameters, header.Key) is { } dataset ? new DatasetTaskSpec(header, dataset) : null;
+
+    /// <summary>The params of a <c>training</c> task.</summary>
+    internal TaskSpec? ReadTraining(TaskHeader header, ConfigNode parameters) =>
+        ReadTraining(parameters) is { } training ? new TrainingTaskSpec(header, training) : null;
 
     // Either form: one model on a loader's tiles (TestingParams), or a whole analysis on slides with ground truth.
     private object? ReadTesting(ConfigNode node)

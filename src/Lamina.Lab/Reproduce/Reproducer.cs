@@ -27,21 +27,22 @@ public sealed record Reproduction(Guid OriginalRun, RunOutcome Run, string WorkT
 /// <summary>
 /// Re-runs a completed run from what it recorded: a clean checkout of its commit, its uncommitted diff applied, its
 /// effective configuration as the experiment file; data is found where the original run found it and checked by digest
-/// (the data set id must come out the same). Then compares every model file digest with the original run's.
+/// (the data set id must come out the same). The reproduction is submitted as a new run and executed by id in that
+/// checkout, as a worker executes a run. Then compares every model file digest with the original run's.
 /// </summary>
-public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, TaskRunner runner)
+public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmitter submitter, RunExecutor executor)
 {
     public async Task<Reproduction> ReproduceAsync(string runReference, string workDirectory, Action<string> report, CancellationToken cancellationToken)
     {
         var original = await store.ResolveRunAsync(runReference, cancellationToken);
         if (original.Status != RunStatus.Completed)
         {
-            throw new LaminaException($"run {original.Id} is {original.Status.ToString().ToLowerInvariant()}; only a completed run can be reproduced");
+            throw LabException.NotReproducible(original.Id, $"is {original.Status.ToString().ToLowerInvariant()}; only a completed run can be reproduced");
         }
         var details = await store.GetRunDetailsAsync(original.Id, cancellationToken);
         if (details.Git is not { Commit: { } commit } git)
         {
-            throw new LaminaException($"run {original.Id} was not made in a git repository with a commit, so its code cannot be checked out again");
+            throw LabException.NotReproducible(original.Id, "was not made in a git repository with a commit, so its code cannot be checked out again");
         }
 
         var tree = Path.Combine(Path.GetFullPath(workDirectory), $"reproduce-{original.Id.ToString()[..8]}-{Guid.NewGuid().ToString()[..8]}");
@@ -65,8 +66,9 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, TaskRunne
         await File.WriteAllTextAsync(experimentFile, details.ConfigurationJson, cancellationToken);
         var dataDirectory = Path.GetDirectoryName(Path.Combine(git.RepositoryRoot, details.ExperimentFile))!;
         report($"running task '{original.TaskName}' with the recorded configuration; data from {dataDirectory}");
-        var outcome = await runner.RunAsync(
-            new RunRequest(experimentFile, original.TaskName, []) { DataDirectory = dataDirectory, ExtraTags = ["reproduction", $"of:{original.Id}"] },
+        var run = await submitter.SubmitAsync(
+            new RunRequest(experimentFile, original.TaskName, []) { ExtraTags = ["reproduction", $"of:{original.Id}"] }, cancellationToken);
+        var outcome = await executor.ExecuteAsync(run.Id, new RunWorkspace(tree) { DataDirectory = dataDirectory }, RunExecutor.ThisProcess,
             cancellationToken);
 
         var files = await CompareAsync(original.Id, outcome.RunId, cancellationToken);

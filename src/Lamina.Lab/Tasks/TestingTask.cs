@@ -24,13 +24,13 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, TaskSpec task, PluginCatalog catalog)
+    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog)
 {
     private static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
 
-    private readonly TestingParams _parameters = task.Testing!;
+    private readonly TestingParams _parameters = task.Params;
 
-    private readonly ITileSource _source = SourceOf(experiment, task.Testing!, catalog);
+    private readonly ITileSource _source = SourceOf(experiment, task.Params, catalog);
 
     private static ITileSource SourceOf(Experiment experiment, TestingParams parameters, PluginCatalog catalog) =>
         TileSources.Create(experiment, parameters.Loader, catalog, "testing");
@@ -45,8 +45,7 @@ internal sealed class TestingTask(
         }
         if (!card.Classes.SequenceEqual(_source.ClassNames))
         {
-            throw new LaminaException(
-                $"model '{card.Name}' predicts [{string.Join(", ", card.Classes)}] but loader '{_parameters.Loader}' labels [{string.Join(", ", _source.ClassNames)}]");
+            throw LabException.ClassesDisagree(card.Name, card.Classes, _parameters.Loader, _source.ClassNames);
         }
         run.Log($"testing model '{card.Name}' ({card.Kind}, head sha256 {card.Network.Sha256[..12]}) on loader '{_parameters.Loader}'");
 
@@ -70,7 +69,7 @@ internal sealed class TestingTask(
         }
         if (labels.Count == 0)
         {
-            throw new LaminaException($"loader '{_parameters.Loader}' gave no labelled tiles to test on");
+            throw LabException.NothingToTest(_parameters.Loader);
         }
 
         var flat = scores.SelectMany(x => x).ToArray();

@@ -29,7 +29,7 @@ internal sealed class TrainingTask : IDisposable
     private readonly IBlobStore _blobs;
     private readonly LaminaHome _home;
     private readonly TimeProvider _time;
-    private readonly TaskSpec _task;
+    private readonly TrainingTaskSpec _task;
     private readonly TrainingParams _parameters;
     private readonly ModelSpec _model;
     private readonly IArchitecture _architecture;
@@ -45,10 +45,10 @@ internal sealed class TrainingTask : IDisposable
 
     // Everything is created here, before the run exists, so that a bad plug-in or backbone fails in the first second.
     public TrainingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-        Experiment experiment, TaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
+        Experiment experiment, TrainingTaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
     {
         (_store, _blobs, _home, _time, _task) = (store, blobs, home, time, task);
-        _parameters = task.Training!;
+        _parameters = task.Params;
         _model = experiment.Models[_parameters.Model];
         _architecture = PluginBinder.Create<IArchitecture>(_model.Architecture!, catalog);
         _loss = PluginBinder.Create<ILoss>(_model.Loss!, catalog);

@@ -182,6 +182,11 @@ internal static class SqliteMigrations
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """,
+
+        // 6: who executes a run (user@host pid, or a worker's name), set when it moves from queued to running.
+        """
+        ALTER TABLE runs ADD COLUMN executor TEXT;
+        """,
     ];
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run: three triggers each.

@@ -40,16 +40,14 @@ public sealed class ExperimentLoaderTests : IDisposable
         Assert.Empty(model.Augmentation);
         Assert.Equal("DiskLoader", experiment.Loaders["disk_loader"].Cls);
 
-        var train = experiment.Tasks["simple_train"];
+        var train = Assert.IsType<TrainingTaskSpec>(experiment.Tasks["simple_train"]);
         Assert.Equal(("SimpleTrain", "training", "Simple task for demo"), (train.Name, train.Type, train.Description));
         Assert.Equal(["demo"], train.Tags);
-        Assert.Null(train.Custom);
-        Assert.Equal(new TrainingParams("my_class_model", 50, "disk_loader", 0.2, train.Training!.Callbacks, 0, 32), train.Training);
-        Assert.Equal(["MetricsLogger"], train.Training.Callbacks.Select(c => c.Cls));
+        Assert.Equal(new TrainingParams("my_class_model", 50, "disk_loader", 0.2, train.Params.Callbacks, 0, 32), train.Params);
+        Assert.Equal(["MetricsLogger"], train.Params.Callbacks.Select(c => c.Cls));
 
-        var custom = experiment.Tasks["housekeeping"];
-        Assert.Equal(("housekeeping", "custom", "MyTask"), (custom.Name, custom.Type, custom.Custom!.Cls));
-        Assert.Null(custom.Training);
+        var custom = Assert.IsType<CustomTaskSpec>(experiment.Tasks["housekeeping"]);
+        Assert.Equal(("housekeeping", "custom", "MyTask"), (custom.Name, custom.Type, custom.Plugin.Cls));
         Assert.Empty(custom.Tags);
 
         Assert.NotNull(result.Catalog!.Find("Normalization"));
@@ -64,7 +62,7 @@ public sealed class ExperimentLoaderTests : IDisposable
 
         // Then
         Assert.Empty(result.Diagnostics);
-        var training = result.Experiment!.Tasks["simple_train"].Training!;
+        var training = Assert.IsType<TrainingTaskSpec>(result.Experiment!.Tasks["simple_train"]).Params;
         Assert.Equal((3, 8), (training.Epochs, training.BatchSize));
         var epochs = ((ConfigMapping)((ConfigMapping)((ConfigMapping)result.Experiment.Root["tasks"]!)["simple_train"]!)["params"]!)["n_epochs"]!;
         Assert.Equal("tasks.simple_train.params.n_epochs", epochs.Path);
