@@ -253,9 +253,9 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
                          .Where(p => !Path.GetRelativePath(folder, p).Split(Path.DirectorySeparatorChar).Any(s => s is "bin" or "obj" || s.StartsWith('.')))
                          .Order(StringComparer.Ordinal))
             {
-                var (sha, size) = ProductionStore.Digest(path);
+                var (digest, size) = Sha256Digest.OfFile(path);
                 var name = SafeName(Path.GetRelativePath(folder, path).Replace('\\', '/'));
-                Add(plugins, new LockedPlugin(name, sha, size, Source: path), new ConfigScalar(new SourceLocation(file.Path, 0, 0), "sources_path", path, false), diagnostics);
+                Add(plugins, new LockedPlugin(name, digest.Hex, size, Source: path), new ConfigScalar(new SourceLocation(file.Path, 0, 0), "sources_path", path, false), diagnostics);
             }
         }
     }

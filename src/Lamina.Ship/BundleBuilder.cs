@@ -30,7 +30,7 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
         if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}");
         if (!File.Exists(lockPath)) throw ShipException.NoLock(lockPath, resolved);
         var lockFile = LockFile.Read(lockPath);
-        var (resolvedSha, _) = ProductionStore.Digest(resolved);
+        var resolvedSha = Sha256Digest.OfFile(resolved).Digest.Hex;
         if (resolvedSha != lockFile.ResolvedSha256) throw ShipException.ResolvedEdited(resolved, lockFile.ResolvedSha256, resolvedSha);
         if (Directory.Exists(target) || File.Exists(target)) throw new ShipException($"{target} already exists: a bundle is never written over; choose a new folder");
 
@@ -79,7 +79,7 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
             File.Copy(resolved, Path.Combine(temporary, AnalysisFileName));
             files.Add(new BundleFile(AnalysisFileName, resolvedSha));
             File.Copy(lockPath, Path.Combine(temporary, LockFile.FileName));
-            files.Add(new BundleFile(LockFile.FileName, ProductionStore.Digest(lockPath).Sha256));
+            files.Add(new BundleFile(LockFile.FileName, Sha256Digest.OfFile(lockPath).Digest.Hex));
 
             var lineage = new List<BundleProvenance.ModelLineage>();
             foreach (var model in lockFile.Models) lineage.Add(await LineageAsync(model, cancellationToken));

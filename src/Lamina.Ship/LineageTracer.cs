@@ -56,7 +56,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         var report = JsonNode.Parse(await File.ReadAllBytesAsync(path, cancellationToken))
             ?? throw new ShipException($"{path}: empty report");
         var provenance = report["provenance"] ?? throw new ShipException($"{path}: a report without provenance");
-        var root = new LineageNode($"report {path}", ProductionStore.Digest(path).Sha256, DigestState.Unchecked, $"analysis {report["analysis"]}");
+        var root = new LineageNode($"report {path}", Sha256Digest.OfFile(path).Digest.Hex, DigestState.Unchecked, $"analysis {report["analysis"]}");
         var slide = report["slide"]?["path"]?.GetValue<string>();
         root.Add(FileNode("slide", slide, provenance["slide_sha256"]?.GetValue<string>()));
         root.Add(FileNode("analysis file", provenance["analysis_file"]?.GetValue<string>(), provenance["analysis_file_sha256"]?.GetValue<string>()));
@@ -188,7 +188,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
     private static LineageNode FileNode(string what, string? path, string? sha256)
     {
         if (sha256 is null) return new LineageNode($"{what} {path}", null, DigestState.Unchecked, "no digest recorded");
-        var found = path is not null && File.Exists(path) ? ProductionStore.Digest(path).Sha256 : null;
+        var found = path is not null && File.Exists(path) ? Sha256Digest.OfFile(path).Digest.Hex : null;
         return new LineageNode($"{what} {path}", sha256, Compare(sha256, found));
     }
 

@@ -19,10 +19,4 @@ public static class ProductionStore
     public static IProductionStore Resolve(string laminaHome) =>
         new FolderProductionStore(Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } root ? root : Path.Combine(laminaHome, "production"));
 
-    /// <summary>SHA-256 and size of a file.</summary>
-    public static (string Sha256, long Size) Digest(string path)
-    {
-        var (digest, size) = Sha256Digest.OfFile(path);
-        return (digest.Hex, size);
-    }
 }

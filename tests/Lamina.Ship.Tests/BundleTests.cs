@@ -58,12 +58,12 @@ public sealed class BundleTests
         var expected = lockFile.Models[0].Files.Select(f => ($"models/carcinoma_model/{f.Name}", f.Sha256))
             .Append(("plugins/Normalization.cs", lockFile.Plugins[0].Sha256))
             .Append(("analysis.yaml", lockFile.ResolvedSha256))
-            .Append(("lamina.lock.json", ProductionStore.Digest(LockFile.PathBeside(resolved)).Sha256))
+            .Append(("lamina.lock.json", Sha256Digest.OfFile(LockFile.PathBeside(resolved)).Digest.Hex))
             .OrderBy(f => f.Item1, StringComparer.Ordinal).ToList();
         var onDisk = Directory.GetFiles(target, "*", SearchOption.AllDirectories)
             .Select(p => Path.GetRelativePath(target, p).Replace('\\', '/'))
             .Where(n => n != BundleProvenance.FileName)
-            .Select(n => (n, ProductionStore.Digest(Path.Combine(target, n)).Sha256))
+            .Select(n => (n, Sha256Digest.OfFile(Path.Combine(target, n)).Digest.Hex))
             .OrderBy(f => f.Item1, StringComparer.Ordinal).ToList();
         Assert.Equal(expected, onDisk);
 

@@ -30,8 +30,8 @@ public sealed class FolderProductionStoreTests : IDisposable
         }.ToJson();
         File.WriteAllBytes(Path.Combine(folder, "head.onnx"), head);
         File.WriteAllBytes(Path.Combine(folder, "model.json"), card);
-        var (cardSha, cardSize) = ProductionStore.Digest(Path.Combine(folder, "model.json"));
-        var (headSha, headSize) = ProductionStore.Digest(Path.Combine(folder, "head.onnx"));
+        var (cardSha, cardSize) = Sha256Digest.OfFile(Path.Combine(folder, "model.json"));
+        var (headSha, headSize) = Sha256Digest.OfFile(Path.Combine(folder, "head.onnx"));
         var manifest = $$"""
             {
               "format": "lamina.published/1",
@@ -61,7 +61,7 @@ public sealed class FolderProductionStoreTests : IDisposable
         Assert.Equal(folder, opened.Location);
         Assert.Equal(["model.json", "head.onnx"], opened.Manifest.Files.Select(f => f.Name));
         Assert.Equal(("ada@gpu-01", "validated"), (opened.Manifest.PublishedBy, opened.Manifest.Reason));
-        Assert.Equal(ProductionStore.Digest(Path.Combine(folder, ProductionStore.ManifestFile)).Sha256, opened.ManifestSha256);
+        Assert.Equal(Sha256Digest.OfFile(Path.Combine(folder, ProductionStore.ManifestFile)).Digest.Hex, opened.ManifestSha256);
         Assert.Equal(manifestText, File.ReadAllText(Path.Combine(folder, ProductionStore.ManifestFile)));
     }
 
@@ -80,7 +80,7 @@ public sealed class FolderProductionStoreTests : IDisposable
         var text = File.ReadAllText(Path.Combine(target, ProductionStore.ManifestFile));
         Assert.Contains("\"published_by\": \"ada@gpu-01\"", text);
         Assert.DoesNotContain("reason", text);
-        Assert.Equal(ProductionStore.Digest(Path.Combine(target, ProductionStore.ManifestFile)).Sha256, published.ManifestSha256);
+        Assert.Equal(Sha256Digest.OfFile(Path.Combine(target, ProductionStore.ManifestFile)).Digest.Hex, published.ManifestSha256);
         Assert.Empty(Directory.GetDirectories(Path.GetDirectoryName(target)!, ".*"));
     }
 

@@ -79,7 +79,7 @@ public sealed class ModelPublisherTests : IAsyncLifetime
         Assert.Empty(TemporaryFolders(run));
 
         var publication = Assert.Single(await _store.ListPublicationsAsync(run, CancellationToken.None));
-        Assert.Equal(ProductionStore.Digest(Path.Combine(result.Location, ProductionStore.ManifestFile)).Sha256, publication.ManifestSha256);
+        Assert.Equal(Sha256Digest.OfFile(Path.Combine(result.Location, ProductionStore.ManifestFile)).Digest.Hex, publication.ManifestSha256);
         var audit = (await _store.ListAuditAsync(null, CancellationToken.None)).Last();
         Assert.Equal((AuditLog.ModelPublished, $"{run}/tumour", "validated on cohort B"), (audit.Action, audit.ObjectId, audit.Reason));
         await Assert.ThrowsAsync<RunPublishedException>(() => _store.DeleteRunAsync(run, CancellationToken.None));

@@ -61,9 +61,9 @@ public sealed class TraceTests
             ["slide"] = new JsonObject { ["path"] = slide },
             ["provenance"] = new JsonObject
             {
-                ["slide_sha256"] = ProductionStore.Digest(slide).Sha256,
+                ["slide_sha256"] = Sha256Digest.OfFile(slide).Digest.Hex,
                 ["analysis_file"] = config,
-                ["analysis_file_sha256"] = ProductionStore.Digest(config).Sha256,
+                ["analysis_file_sha256"] = Sha256Digest.OfFile(config).Digest.Hex,
                 ["bundle"] = bundle.Directory,
                 ["bundle_provenance_sha256"] = bundle.ProvenanceSha256,
             },

@@ -2,11 +2,11 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Threading.Channels;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
+using Lamina.Core.Provenance;
 using Lamina.Core.Slides;
 using Lamina.Core.Slides.Tiling;
 using Lamina.Core.Slides.Tissue;
@@ -74,7 +74,7 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
 
         using var slide = Slide.Open(slidePath, options.MicronsPerPixelOverride);
         // The slide's digest goes into the report; hashing gigabytes runs beside the analysis, not before it.
-        var slideDigest = Task.Run(() => Sha256Of(slide.Path), cancellationToken);
+        var slideDigest = Task.Run(() => Sha256Digest.OfFile(slide.Path).Digest.Hex, cancellationToken);
 
         // Tissue detection reads and thresholds an overview while the models are verified and loaded.
         var detector = analysis.Tissue is { } tissue ? PluginBinder.Create<ITissueDetector>(tissue, catalog) : new OtsuTissueDetector();
@@ -163,12 +163,6 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
             // (Their failures, if any, were already observed above or do not matter once the analysis failed.)
             await Task.WhenAll(slideDigest, tissueMask).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
-    }
-
-    private static string Sha256Of(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     /// <summary>A model bound to the slide being analysed.</summary>

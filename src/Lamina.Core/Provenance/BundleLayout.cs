@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 
 namespace Lamina.Core.Provenance;
@@ -43,12 +42,5 @@ public static class BundleLayout
         return [.. subjects.Select(s => new BundleFile(
             s?["name"]?.GetValue<string>() ?? throw new BundleException($"{path}: a subject without a name"),
             s["digest"]?["sha256"]?.GetValue<string>() ?? throw new BundleException($"{path}: subject '{s["name"]}' has no sha256")))];
-    }
-
-    /// <summary>SHA-256 of a file's bytes, lower-case hex.</summary>
-    public static string Sha256Of(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 }

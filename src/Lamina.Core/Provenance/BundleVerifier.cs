@@ -64,7 +64,7 @@ public static class BundleVerifier
         foreach (var path in System.IO.Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {
             var name = Path.GetRelativePath(root, path).Replace('\\', '/');
-            if (name != BundleLayout.ProvenanceFileName) actual[name] = BundleLayout.Sha256Of(path);
+            if (name != BundleLayout.ProvenanceFileName) actual[name] = Sha256Digest.OfFile(path).Digest.Hex;
         }
 
         var checks = new SortedDictionary<string, FileCheck>(StringComparer.Ordinal);
@@ -92,7 +92,7 @@ public static class BundleVerifier
         {
             checks[LockFile.FileName] = new FileCheck(LockFile.FileName, null, null, DigestState.Missing);
         }
-        return new BundleVerification(root, BundleLayout.Sha256Of(provenancePath), lockFile, [.. checks.Values]);
+        return new BundleVerification(root, Sha256Digest.OfFile(provenancePath).Digest.Hex, lockFile, [.. checks.Values]);
     }
 
     /// <summary>Checks a bundle and throws on the first problem.</summary>

@@ -5,6 +5,7 @@ using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
+using Lamina.Core.Provenance;
 using Lamina.Core.Slides.Annotations;
 using Lamina.Lab.Analysis;
 using Lamina.Lab.Datasets;
@@ -80,7 +81,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
                     $"Dice {comparison.CarcinomaDice:0.###}; mitoses {comparison.MitosesFound} found, {comparison.MitosesTrue} drawn, {comparison.MitosesMatched} matched " +
                     $"(precision {comparison.MitosisPrecision:0.###}, recall {comparison.MitosisRecall:0.###}) in {result.Seconds:0.0} s"));
                 rows.Add(new SlideOutcome(Path.GetFileName(slide), inputs[index].Sha256, Path.GetFileName(truthPath),
-                    Sha256Of(truthPath), comparison, result.Seconds));
+                    Sha256Digest.OfFile(truthPath).Digest.Hex, comparison, result.Seconds));
             }
         }
         finally
@@ -179,12 +180,6 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
                 $"{row.Slide},{row.Sha256},{c.CarcinomaFoundMm2:G6},{c.CarcinomaTrueMm2:G6},{c.CarcinomaDice:G6},{c.MitosesFound},{c.MitosesTrue},{c.MitosesMatched},{c.MitosisPrecision:G6},{c.MitosisRecall:G6}\n");
         }
         return new MemoryStream(Encoding.UTF8.GetBytes(text.ToString()));
-    }
-
-    private static string Sha256Of(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
     }
 
     private sealed record SlideOutcome(string Slide, string Sha256, string Truth, string TruthSha256, GroundTruthComparison Comparison, double Seconds);

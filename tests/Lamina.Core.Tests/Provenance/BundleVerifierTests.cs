@@ -95,7 +95,7 @@ public sealed class BundleVerifierTests : IDisposable
         var provenancePath = Path.Combine(bundle, BundleLayout.ProvenanceFileName);
         var statement = JsonNode.Parse(File.ReadAllText(provenancePath))!;
         var subject = statement["subject"]!.AsArray().Single(s => s!["name"]!.GetValue<string>() == "plugins/P.cs")!;
-        subject["digest"]!["sha256"] = BundleLayout.Sha256Of(plugin);
+        subject["digest"]!["sha256"] = Sha256Digest.OfFile(plugin).Digest.Hex;
         File.WriteAllText(provenancePath, statement.ToJsonString());
 
         // When the bundle is inspected

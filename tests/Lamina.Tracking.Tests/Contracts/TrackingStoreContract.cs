@@ -6,7 +6,7 @@ namespace Lamina.Tracking.Tests.Contracts;
 /// What every tracking store backend must do, through <see cref="ITrackingStore"/> alone. A backend's test class derives
 /// from this and supplies the store; the tests run unchanged on each.
 /// </summary>
-public abstract class TrackingStoreContract : IAsyncLifetime
+public abstract partial class TrackingStoreContract : IAsyncLifetime
 {
     protected static readonly DateTimeOffset Start = new(2025, 3, 14, 9, 26, 53, 589, TimeSpan.Zero);
     private static readonly string Card = new('c', 64);
