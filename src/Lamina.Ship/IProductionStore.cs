@@ -26,14 +26,14 @@ public interface IProductionStore
     /// Publishes a model atomically: every file of <paramref name="manifest"/>, read from <paramref name="source"/>, is
     /// checked against its digest and size, then the model appears whole with its manifest, or not at all.
     /// </summary>
-    /// <exception cref="LaminaException">
+    /// <exception cref="ProductionStoreException">
     /// The model is already published (it is never replaced), a file differs from the manifest, or the manifest names a
     /// file that cannot be published.
     /// </exception>
     Task<PublishedModel> PublishAsync(PublishedManifest manifest, PublishedFileSource source, CancellationToken cancellationToken);
 
     /// <summary>Opens a published model: its manifest and card, after verifying every file against the manifest.</summary>
-    /// <exception cref="LaminaException">Not published, or a file missing, extra, or differing from its digest (the first named).</exception>
+    /// <exception cref="ProductionStoreException">Not published, or a file missing, extra, or differing from its digest (the first named).</exception>
     Task<PublishedModel> OpenAsync(Guid run, string model, CancellationToken cancellationToken);
 
     /// <summary>Opens one file of a published model for reading, unverified (the caller checks the digest it pinned).</summary>
@@ -41,7 +41,7 @@ public interface IProductionStore
     Task<Stream> OpenFileAsync(Guid run, string model, string name, CancellationToken cancellationToken);
 
     /// <summary>Checks every file of a published model against its manifest: each one missing, altered or extra.</summary>
-    /// <exception cref="LaminaException">Not published, or its manifest cannot be read.</exception>
+    /// <exception cref="ProductionStoreException">Not published, or its manifest cannot be read.</exception>
     Task<ProductionVerification> VerifyAsync(Guid run, string model, CancellationToken cancellationToken);
 }
 

@@ -53,7 +53,7 @@ public sealed class ModelPublisher
 
     /// <summary>Publishes the model, or says it already is; never repairs a published model silently.</summary>
     /// <exception cref="PublishRefusedException">The run is not completed, has no model, or the model is ambiguous or unknown.</exception>
-    /// <exception cref="LaminaException">The production copy of a published model is missing or altered.</exception>
+    /// <exception cref="ShipException">The production copy of a published model is missing or altered.</exception>
     public async Task<PublishResult> PublishAsync(PublishRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

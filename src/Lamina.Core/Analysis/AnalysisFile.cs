@@ -13,7 +13,7 @@ public sealed record AnalysisFile(string Path, string Sha256, IReadOnlyList<stri
     public string Directory => System.IO.Path.GetDirectoryName(Path)!;
 
     /// <summary>The analysis named <paramref name="name"/>, or with null the file's only analysis.</summary>
-    /// <exception cref="LaminaException">No analysis has that name, or none is named and the file has several.</exception>
+    /// <exception cref="AnalysisException">No analysis has that name, or none is named and the file has several.</exception>
     public AnalysisDefinition Select(string? name)
     {
         var names = Analyses.Select(a => a.Name).ToList();

@@ -33,7 +33,7 @@ public sealed class ModelPackage
     public IReadOnlyList<PackageFile> AllFiles(long cardSize) => [new PackageFile(CardFile, CardSha256, cardSize), .. Card.Files];
 
     /// <summary>Opens a package folder and verifies every file it names.</summary>
-    /// <exception cref="LaminaException">No card, a card that cannot be read, a missing file, or a file whose digest or size differs.</exception>
+    /// <exception cref="InferenceException">No card, a card that cannot be read, a missing file, or a file whose digest or size differs.</exception>
     public static ModelPackage Open(string directory)
     {
         var folder = Path.GetFullPath(directory);
