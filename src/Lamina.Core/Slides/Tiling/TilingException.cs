@@ -16,8 +16,12 @@ public sealed class TilingException(string message) : LaminaException(message)
 
     internal static TilingException TooManyTiles(string slide, double tiles, double columns, double rows, TilingOptions options, double? mpp, long limit) =>
         new($"slide '{slide}': the plan asks for {Count(tiles)} tiles ({Count(columns)} × {Count(rows)} grid of {options.TileSize}-pixel tiles, " +
-            $"overlap {options.Overlap}, at {(mpp is { } m ? $"{Number(m)} µm/px" : $"level {options.Level ?? 0}")}); " +
+            $"overlap {options.Overlap}, at {Scale(options, mpp)}); " +
             $"the limit is {Count(limit)}: tile at a coarser scale, with larger tiles or less overlap") { At = slide };
+
+    private static string Scale(TilingOptions options, double? mpp) =>
+        options.MicronsPerPixel is { } asked ? $"{Number(asked)} µm/px"
+        : $"level {options.Level ?? 0}" + (mpp is { } m ? $", {Number(m)} µm/px" : "");
 
     private static string Number(double value) => value.ToString("0.#####", CultureInfo.InvariantCulture);
 
