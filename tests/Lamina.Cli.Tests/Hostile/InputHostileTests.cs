@@ -82,6 +82,11 @@ public sealed class InputHostileTests(InputHostileTests.Files files) : IClassFix
         ["tiles 658 million at 0.05 µm/px"] = (_ => Tiles("--mpp", "0.05", "--size", "16", "--overlap", "15"), "grid of 16-pixel tiles, overlap 15, at 0.05 µm/px); the limit is 4,000,000"),
         ["tiles 10 million at 0.05 µm/px"] = (_ => Tiles("--mpp", "0.05", "--size", "16", "--overlap", "8"), "the limit is 4,000,000"),
         ["tiles 6.5 million at level 0"] = (_ => Tiles("--size", "16", "--overlap", "15"), "the plan asks for 6,509,160 tiles (2,205 × 2,952 grid of 16-pixel tiles, overlap 15, at level 0, 0.499 µm/px)"),
+
+        // Synthetic slides: sizes and counts that would run for hours
+        ["synth --size 1000000x1000000"] = (f => ["synth", "--out", f.Combine("synth"), "--size", "1000000x1000000"], "a synthetic slide may have at most 4,294,967,296"),
+        ["synth --slides 100000"] = (f => ["synth", "--out", f.Combine("synth"), "--slides", "100000"], "at most 1000 slides, not 100000"),
+        ["synth --mpp NaN"] = (f => ["synth", "--out", f.Combine("synth"), "--mpp", "NaN"], "microns per pixel must be between 0.01 and 10"),
     };
 
     public static TheoryData<string> Names() => [.. Cases.Keys];
