@@ -110,20 +110,55 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         return root;
     }
 
-    /// <summary>A model card by digest, verified against the production store (when published) or the blob store, then its run.</summary>
+    /// <summary>
+    /// A model card by digest, then its run. A published model is checked in the production store (the copy that is
+    /// shipped and analysed with): its card, every file against its manifest, and the manifest against the one recorded at
+    /// publication; a model not published is checked in the blob store. The node's detail says which copy was checked.
+    /// </summary>
     private async Task<LineageNode> CardAsync(string sha256, Guid? run, string? model, CancellationToken cancellationToken)
     {
-        LineageNode node;
-        if (run is { } r && model is { } m && await production.ContainsAsync(r, m, cancellationToken))
+        if (run is null || model is null)
         {
-            var found = await PublishedDigestAsync(r, m, ModelPackage.CardFile, cancellationToken);
-            node = new LineageNode("model card", sha256, Compare(sha256, found), $"production store {production.Describe(r, m)}");
+            // A card traced by its digest: the model it belongs to, when the tracking store knows it.
+            var record = (await store.ListModelsAsync(cancellationToken)).FirstOrDefault(m => m.CardDigest == sha256);
+            (run, model) = (record?.RunId, record?.Name);
         }
-        else
-        {
-            node = new LineageNode("model card", sha256, await BlobStateAsync(sha256, cancellationToken), "blob store");
-        }
+        var node = run is { } r && model is { } m && await production.ContainsAsync(r, m, cancellationToken)
+            ? await ProductionCopyAsync(sha256, r, m, cancellationToken)
+            : new LineageNode("model card", sha256, await BlobStateAsync(sha256, cancellationToken), "blob store copy (not published)");
         await AddTrainingRunAsync(node, sha256, cancellationToken);
+        return node;
+    }
+
+    /// <summary>The production store's copy of a published model: its card, then each file that does not verify.</summary>
+    private async Task<LineageNode> ProductionCopyAsync(string cardSha256, Guid run, string model, CancellationToken cancellationToken)
+    {
+        var found = await PublishedDigestAsync(run, model, ModelPackage.CardFile, cancellationToken);
+        var node = new LineageNode("model card", cardSha256, Compare(cardSha256, found), $"production store copy {production.Describe(run, model)}");
+        ProductionVerification verification;
+        try
+        {
+            verification = await production.VerifyAsync(run, model, cancellationToken);
+        }
+        catch (ProductionStoreException e)
+        {
+            node.Add(new LineageNode(ProductionStore.ManifestFile, null, DigestState.Missing, e.Message));
+            return node;
+        }
+        foreach (var problem in verification.Problems.Where(p => p.File != ModelPackage.CardFile || node.State == DigestState.Verified))
+        {
+            node.Add(new LineageNode($"{problem.File} in the production store", null, problem.State, problem.Message));
+        }
+        var publication = (await store.ListPublicationsAsync(run, cancellationToken)).FirstOrDefault(p => p.ModelName == model);
+        if (publication is not null)
+        {
+            var manifest = await PublishedDigestAsync(run, model, ProductionStore.ManifestFile, cancellationToken);
+            if (manifest != publication.ManifestSha256)
+            {
+                node.Add(new LineageNode($"{ProductionStore.ManifestFile} in the production store", publication.ManifestSha256, Compare(publication.ManifestSha256, manifest),
+                    "differs from the manifest recorded at publication"));
+            }
+        }
         return node;
     }
 
@@ -178,8 +213,17 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         {
             foreach (var model in (await store.ListModelsAsync(cancellationToken)).Where(m => m.RunId == id))
             {
-                node.Add(new LineageNode($"model {model.Name}", model.CardDigest, await BlobStateAsync(model.CardDigest, cancellationToken),
-                    await production.ContainsAsync(id, model.Name, cancellationToken) ? "published" : "not published"));
+                if (await production.ContainsAsync(id, model.Name, cancellationToken))
+                {
+                    var copy = await ProductionCopyAsync(model.CardDigest, id, model.Name, cancellationToken);
+                    var entry = node.Add(new LineageNode($"model {model.Name}", model.CardDigest, copy.State, $"published: {copy.Detail}"));
+                    entry.Children.AddRange(copy.Children);
+                }
+                else
+                {
+                    node.Add(new LineageNode($"model {model.Name}", model.CardDigest, await BlobStateAsync(model.CardDigest, cancellationToken),
+                        "not published: blob store copy"));
+                }
             }
         }
         return node;

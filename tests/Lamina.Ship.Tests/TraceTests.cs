@@ -87,4 +87,44 @@ public sealed class TraceTests
         Assert.True(altered.HasProblem);
         Assert.Equal(DigestState.Altered, All(altered).Single(n => n.Label == $"slide {slide}").State);
     }
+
+    [Theory]
+    [InlineData("head.onnx")]
+    [InlineData("model.json")]
+    public async Task Trace_OfAPublishedModel_ChecksTheProductionCopy_AndFlagsAFileAlteredThere_Issue12(string file)
+    {
+        // Given a published model, traced clean by its card digest and by its run
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync();
+        await stores.PublishAsync(run, card);
+        var cardSha = (await stores.Store.ListModelsAsync(CancellationToken.None)).Single().CardDigest;
+        var clean = await stores.Tracer().TraceAsync(cardSha, CancellationToken.None);
+        Assert.False(clean.HasProblem, string.Join("\n", All(clean).Select(n => $"{n.Label} {n.State} {n.Detail}")));
+        Assert.Equal($"production store copy {stores.Production.Describe(run, card.Name)}", clean.Detail);
+
+        // When a file of the production copy is altered (the blob store's copy is untouched)
+        File.AppendAllText(stores.Production.Describe(run, card.Name, file), " ");
+        var byCard = await stores.Tracer().TraceAsync(cardSha, CancellationToken.None);
+        var byRun = await stores.Tracer().TraceAsync(run.ToString(), CancellationToken.None);
+
+        // Then both traces fail, naming the file in the production store
+        foreach (var lineage in new[] { byCard, byRun })
+        {
+            Assert.True(lineage.HasProblem);
+            Assert.Contains(All(lineage), n => n.State == DigestState.Altered
+                && (n.Label == $"{file} in the production store" || (file == "model.json" && n.Detail!.Contains("production store copy", StringComparison.Ordinal))));
+        }
+    }
+
+    [Fact]
+    public async Task Trace_OfAModelNotPublished_SaysItCheckedTheBlobStoreCopy()
+    {
+        await using var stores = await ShipStores.CreateAsync();
+        var (_, _) = await stores.TrainedAsync();
+        var cardSha = (await stores.Store.ListModelsAsync(CancellationToken.None)).Single().CardDigest;
+
+        var lineage = await stores.Tracer().TraceAsync(cardSha, CancellationToken.None);
+
+        Assert.Equal(("model card", DigestState.Verified, "blob store copy (not published)"), (lineage.Label, lineage.State, lineage.Detail));
+    }
 }

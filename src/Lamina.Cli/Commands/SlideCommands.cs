@@ -75,12 +75,12 @@ public sealed class SlideTilesCommand : Command<SlideTilesCommand.Settings>
     public sealed class Settings : SlideSettings
     {
         [CommandOption("--size <PIXELS>")]
-        [Description("Tile side in pixels (default 256).")]
+        [Description("Tile side in pixels, 16 to 4096 (default 256).")]
         [DefaultValue(256)]
         public int Size { get; init; } = 256;
 
         [CommandOption("--mpp <MPP>")]
-        [Description("Tile at this many microns per pixel (the nearest level at or above it, resampled).")]
+        [Description("Tile at this many microns per pixel, 0.05 to 100 (the nearest level at or above it, resampled).")]
         public double? Mpp { get; init; }
 
         [CommandOption("--level <N>")]
@@ -88,7 +88,7 @@ public sealed class SlideTilesCommand : Command<SlideTilesCommand.Settings>
         public int? Level { get; init; }
 
         [CommandOption("--overlap <PIXELS>")]
-        [Description("Pixels shared by neighbouring tiles (default 0).")]
+        [Description("Pixels shared by neighbouring tiles, 0 to the tile size less one (default 0).")]
         [DefaultValue(0)]
         public int Overlap { get; init; }
 
@@ -110,6 +110,8 @@ public sealed class SlideTilesCommand : Command<SlideTilesCommand.Settings>
     {
         using var slide = Slide.Open(settings.File, settings.MppOverride);
         var options = new TilingOptions(settings.Size, settings.Overlap, settings.Level, settings.Mpp, settings.MinTissue);
+        // Options out of range and absurd grids fail here, before tissue detection reads the slide.
+        Tiler.Check(slide, options);
         TissueMask? mask = null;
         TilePlan? plan = null;
         void Work(Action<string> step)

@@ -36,6 +36,12 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
         [DefaultValue(0.25)]
         public double Mpp { get; init; } = 0.25;
 
+        /// <summary>The most pixels one synthetic slide may have (65,536², 4.3 gigapixels).</summary>
+        public const long MaxPixels = 1L << 32;
+
+        /// <summary>The most slides one command draws.</summary>
+        public const int MaxSlides = 1000;
+
         public override ValidationResult Validate()
         {
             if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out: the folder to write the slides to is required");
@@ -45,6 +51,12 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
             {
                 return ValidationResult.Error($"--size: each side must be at least {SynthOptions.MinimumEdge} pixels, not {Size}");
             }
+            // Test slides, drawn in minutes: a gigantic one or thousands would run for hours before anything is written.
+            if ((long)width * height > MaxPixels)
+            {
+                return ValidationResult.Error($"--size: {width.ToString("N0", CultureInfo.InvariantCulture)} × {height.ToString("N0", CultureInfo.InvariantCulture)} is {((long)width * height).ToString("N0", CultureInfo.InvariantCulture)} pixels; a synthetic slide may have at most {MaxPixels.ToString("N0", CultureInfo.InvariantCulture)} (65,536 × 65,536)");
+            }
+            if (Slides > MaxSlides) return ValidationResult.Error($"--slides: at most {MaxSlides} slides, not {Slides.ToString(CultureInfo.InvariantCulture)}");
             if (!(Mpp is > 0.01 and <= 10)) return ValidationResult.Error($"--mpp: microns per pixel must be between 0.01 and 10, not {Mpp.ToString(CultureInfo.InvariantCulture)}");
             if ((long)Seed + Slides - 1 > int.MaxValue) return ValidationResult.Error($"--seed: {Seed} + {Slides} slides passes the largest seed");
             return ValidationResult.Success();

@@ -16,13 +16,23 @@ internal static class DiagnosticRenderer
             var source = SourceLine(lines, diagnostic.Location, baseDirectory);
             if (source is not null)
             {
-                var column = Math.Clamp(diagnostic.Location.Column, 1, source.Length + 1);
-                console.WriteLine($"  {diagnostic.Location.Line,4} | {source}");
+                var (shown, column) = Window(source, Math.Clamp(diagnostic.Location.Column, 1, source.Length + 1));
+                console.WriteLine($"  {diagnostic.Location.Line,4} | {shown}");
                 console.MarkupLine($"       | {new string(' ', column - 1)}[red]^[/]");
             }
         }
         var count = diagnostics.Count;
         console.MarkupLineInterpolated($"[red]{count} problem{(count == 1 ? "" : "s")}[/]");
+    }
+
+    /// <summary>The part of a long line around <paramref name="column"/> (a hostile file can hold 40,000 brackets on one), and the column in it.</summary>
+    private static (string Text, int Column) Window(string line, int column)
+    {
+        const int Width = 120;
+        if (line.Length <= Width) return (line, column);
+        var start = Math.Clamp(column - 1 - Width / 2, 0, line.Length - Width);
+        var text = (start > 0 ? "…" : "") + line.Substring(start, Width) + (start + Width < line.Length ? "…" : "");
+        return (text, column - start + (start > 0 ? 1 : 0));
     }
 
     private static string Describe(ConfigDiagnostic diagnostic) =>

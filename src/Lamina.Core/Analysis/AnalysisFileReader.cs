@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text;
 using System.Text.RegularExpressions;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
@@ -89,19 +88,10 @@ public static partial class AnalysisFileReader
             diagnostics.Add(SourceLocation.None(path), "", $"no analysis file at '{fullPath}'");
             return null;
         }
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(fullPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(SourceLocation.None(path), "", $"cannot read the file: {e.Message}");
-            return null;
-        }
-        // Parsed from the same bytes as hashed, so the digest describes exactly what was read.
-        using var text = new StreamReader(new MemoryStream(bytes), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        if (YamlConfigReader.Read(text.ReadToEnd(), path, diagnostics) is not { } rootNode)
+        // Parsed from the same bytes as hashed, so the digest describes exactly what was read; size and text checked first.
+        if (YamlConfigReader.ReadBytes(path, diagnostics) is not { } bytes
+            || YamlConfigReader.Decode(bytes, path, diagnostics) is not { } text
+            || YamlConfigReader.Read(text, path, diagnostics) is not { } rootNode)
         {
             return null;
         }
@@ -317,35 +307,55 @@ public static partial class AnalysisFileReader
                     Check(spec, PluginKind.Postprocessing);
                 }
             }
-            foreach (var feature in analysis.Features)
+            var before = diagnostics.Items.Count;
+            var nodes = new List<FeatureNode>();
+            try
             {
-                if (Check(feature.Plugin, PluginKind.Feature))
+                foreach (var feature in analysis.Features)
                 {
-                    CheckRoles(feature, catalog, diagnostics);
+                    if (Check(feature.Plugin, PluginKind.Feature) && CheckRoles(feature, catalog, diagnostics) is { } instance)
+                    {
+                        nodes.Add(new FeatureNode(feature, instance));
+                    }
+                }
+                // The plan an analysis starts with (what each feature requires and provides), once every feature binds.
+                if (diagnostics.Items.Count == before && nodes.Count == analysis.Features.Count)
+                {
+                    foreach (var (node, problem) in FeatureGraph.Check(analysis.Name, nodes))
+                    {
+                        diagnostics.Add(node.Spec.Node, problem.Message);
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var node in nodes)
+                {
+                    (node.Feature as IDisposable)?.Dispose();
                 }
             }
         }
     }
 
     /// <summary>The roles under the feature's <c>models:</c> must be exactly the ones its class declares.</summary>
-    private static void CheckRoles(FeatureSpec feature, PluginCatalog catalog, DiagnosticBag diagnostics)
+    /// <returns>The feature created (the caller disposes it), or null when it cannot be.</returns>
+    private static IFeature? CheckRoles(FeatureSpec feature, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
-        IReadOnlyList<string> roles;
+        IFeature instance;
         try
         {
-            var instance = PluginBinder.Create<IFeature>(feature.Plugin, catalog);
-            roles = instance.ModelRoles;
-            (instance as IDisposable)?.Dispose();
+            instance = PluginBinder.Create<IFeature>(feature.Plugin, catalog);
         }
         catch (PluginException e)
         {
             diagnostics.Add(feature.Plugin.ClsNode, e.Message);
-            return;
+            return null;
         }
+        var roles = instance.ModelRoles;
         var node = feature.Node is ConfigMapping mapping ? ConfigReading.Optional(mapping, "models") : null;
         if (node is not (null or ConfigMapping))
         {
-            return; // not a mapping: already reported
+            return instance; // not a mapping: already reported
         }
         var given = (node as ConfigMapping)?.Entries ?? [];
         var cls = feature.Plugin.Cls;
@@ -364,6 +374,7 @@ public static partial class AnalysisFileReader
             diagnostics.Add((node ?? feature.Node).Location, ConfigNode.Child(feature.Node.Path, "models"),
                 $"missing model role '{role}' for '{cls}'");
         }
+        return instance;
     }
 
     // A run id (a GUID) or a prefix of one; the store resolves prefixes and reports ambiguous ones.

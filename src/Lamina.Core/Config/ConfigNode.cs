@@ -121,9 +121,10 @@ public sealed class ConfigScalar(SourceLocation location, string path, string va
         return double.TryParse(Value, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
     }
 
+    /// <remarks>A number that is not finite (<c>.nan</c>, <c>1e400</c>) stays its text, so that any plain tree serialises as JSON.</remarks>
     public override object? ToPlain() =>
         IsNull ? null :
         TryGetBoolean(out var b) ? b :
         TryGetInt64(out var l) ? l :
-        TryGetDouble(out var d) ? d : Value;
+        TryGetDouble(out var d) && double.IsFinite(d) ? d : Value;
 }

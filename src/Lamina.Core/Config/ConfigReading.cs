@@ -70,6 +70,7 @@ public sealed class ConfigReading(DiagnosticBag diagnostics)
         return (int)value;
     }
 
+    /// <summary>A finite number: NaN and the infinities (<c>.nan</c>, <c>.inf</c>, <c>1e400</c>) are reported.</summary>
     public double? Number(ConfigNode node)
     {
         if (node is not ConfigScalar scalar || !scalar.TryGetDouble(out var value))
@@ -77,8 +78,17 @@ public sealed class ConfigReading(DiagnosticBag diagnostics)
             Diagnostics.Add(node, $"expected a number, got {Describe(node)}");
             return null;
         }
+        if (!double.IsFinite(value))
+        {
+            Diagnostics.Add(node, $"expected a finite number, got {DescribeNonFinite(scalar)}");
+            return null;
+        }
         return value;
     }
+
+    /// <summary>How a number that is not finite is named: <c>'1e400' (infinite)</c>, <c>'.nan' (not a number)</c>.</summary>
+    internal static string DescribeNonFinite(ConfigScalar scalar) =>
+        scalar.TryGetDouble(out var value) && double.IsNaN(value) ? $"'{scalar.Value}' (not a number)" : $"'{scalar.Value}' (infinite)";
 
     /// <summary>A list of strings; a bad item is reported and left out.</summary>
     public IReadOnlyList<string>? Strings(ConfigNode node)

@@ -135,7 +135,11 @@ internal static class ConfigValueConverter
         }
         if (target == typeof(double))
         {
-            return scalar.TryGetDouble(out var number) ? number : Fail(node, type, name, diagnostics);
+            if (!scalar.TryGetDouble(out var number))
+            {
+                return Fail(node, type, name, diagnostics);
+            }
+            return double.IsFinite(number) ? number : NotFinite(scalar, name, diagnostics);
         }
         if (target == typeof(float))
         {
@@ -143,7 +147,11 @@ internal static class ConfigValueConverter
             {
                 return Fail(node, type, name, diagnostics);
             }
-            if (double.IsFinite(number) && Math.Abs(number) > float.MaxValue)
+            if (!double.IsFinite(number))
+            {
+                return NotFinite(scalar, name, diagnostics);
+            }
+            if (Math.Abs(number) > float.MaxValue)
             {
                 diagnostics.Add(node, $"{scalar.Value} is too large for '{name}' ({Naming.Display(type)})");
                 return null;
@@ -235,6 +243,13 @@ internal static class ConfigValueConverter
             }
         }
         return dictionary;
+    }
+
+    // NaN and the infinities are YAML numbers, but no parameter means them: they would only fail later, far from the file.
+    private static object? NotFinite(ConfigScalar scalar, string name, DiagnosticBag diagnostics)
+    {
+        diagnostics.Add(scalar, $"expected a finite number for '{name}', got {ConfigReading.DescribeNonFinite(scalar)}");
+        return null;
     }
 
     private static object? Fail(ConfigNode node, Type type, string name, DiagnosticBag diagnostics)

@@ -60,6 +60,18 @@ public sealed class BrokenFeature : IFeature
     public Task RunAsync(IFeatureContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
+/// <summary>Requires and provides what its params say: graphs with cycles and missing or doubled providers.</summary>
+public sealed class WiredFeature(IReadOnlyList<string>? requires = null, IReadOnlyList<string>? provides = null) : IFeature
+{
+    public IReadOnlyList<string> ModelRoles => [];
+
+    public IReadOnlyList<string> Requires { get; } = requires ?? [];
+
+    public IReadOnlyList<string> Provides { get; } = provides ?? [];
+
+    public Task RunAsync(IFeatureContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 public sealed class Scaling(float factor) : IPreprocessing
 {
     public float Factor { get; } = factor;

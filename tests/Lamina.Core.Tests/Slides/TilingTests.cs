@@ -160,4 +160,34 @@ public sealed class TilingTests : IDisposable
 
         Assert.Contains("not both", error.Message);
     }
+
+    [Theory]
+    [InlineData(256, 0, 0.0001, "the microns per pixel must be between 0.05 and 100, not 0.0001")]
+    [InlineData(256, 0, double.NaN, "the microns per pixel must be between 0.05 and 100")]
+    [InlineData(256, 0, double.PositiveInfinity, "the microns per pixel must be between 0.05 and 100")]
+    [InlineData(8, 0, 0.5, "the tile size must be between 16 and 4096 pixels, not 8")]
+    [InlineData(5000, 0, 0.5, "the tile size must be between 16 and 4096 pixels, not 5000")]
+    [InlineData(16, 15, 0.05, "grid of 16-pixel tiles, overlap 15, at 0.05 µm/px); the limit is 4,000,000")]
+    public void Check_OptionsOutOfRangeOrAnAbsurdGrid_AreRefusedBeforeAnyTileIsListed_Issue12(int size, int overlap, double mpp, string expected)
+    {
+        using var slide = Slide.Open(TestSlides.Cmu1Small);
+        var options = new TilingOptions(size, overlap, MicronsPerPixel: mpp);
+
+        var check = Assert.Throws<TilingException>(() => Tiler.Check(slide, options));
+        var plan = Assert.Throws<TilingException>(() => Tiler.Plan(slide, options));
+
+        Assert.Contains(expected, check.Message);
+        Assert.Equal(check.Message, plan.Message);
+    }
+
+    [Fact]
+    public void Check_AGridAtTheLevel_SaysHowManyTilesWereAsked()
+    {
+        using var slide = Slide.Open(TestSlides.Cmu1Small);
+
+        var error = Assert.Throws<TilingException>(() => Tiler.Check(slide, new TilingOptions(16, 15)));
+
+        Assert.Contains("the plan asks for 6,509,160 tiles (2,205 × 2,952 grid of 16-pixel tiles, overlap 15, at level 0, 0.499 µm/px)", error.Message);
+        Assert.Equal(88, Tiler.Check(slide, new TilingOptions(256)));
+    }
 }

@@ -263,7 +263,7 @@ public abstract partial class TrackingStoreContract : IAsyncLifetime
     // Metrics, artifacts, logs
 
     [Fact]
-    public async Task Metrics_RoundTripOrderedByNameAndStep_IncludingNaN()
+    public async Task Metrics_RoundTripOrderedByNameAndStep_IncludingNaNAndInfinities()
     {
         var store = await OpenAsync();
         var run = await store.CreateRunAsync(Samples.Run(), CancellationToken.None);
@@ -271,10 +271,13 @@ public abstract partial class TrackingStoreContract : IAsyncLifetime
 
         await store.LogMetricsAsync(run.Id, [new("loss", 2, 0.5, t), new("auc", 1, 0.9, t), new("loss", 1, 0.75, t)], CancellationToken.None);
         await store.LogMetricsAsync(run.Id, [new("loss", 3, double.NaN, t.AddSeconds(1))], CancellationToken.None);
+        // Issue 12: a diverged plug-in's values are kept as they are, not refused or turned into something finite.
+        await store.LogMetricsAsync(run.Id, [new("grad", 1, double.PositiveInfinity, t), new("grad", 2, double.NegativeInfinity, t)], CancellationToken.None);
         var metrics = await store.GetMetricsAsync(run.Id, CancellationToken.None);
 
         Assert.Equal(
-            [new("auc", 1, 0.9, t), new("loss", 1, 0.75, t), new("loss", 2, 0.5, t), new MetricPoint("loss", 3, double.NaN, t.AddSeconds(1))],
+            [new("auc", 1, 0.9, t), new("grad", 1, double.PositiveInfinity, t), new("grad", 2, double.NegativeInfinity, t),
+                new("loss", 1, 0.75, t), new("loss", 2, 0.5, t), new MetricPoint("loss", 3, double.NaN, t.AddSeconds(1))],
             metrics);
     }
 

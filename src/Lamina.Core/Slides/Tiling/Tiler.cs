@@ -8,6 +8,24 @@ namespace Lamina.Core.Slides.Tiling;
 /// <summary>Plans the tiling of a slide: scale, grid, tissue and region filters.</summary>
 public static class Tiler
 {
+    /// <summary>The smallest tile side (16 pixels).</summary>
+    public const int MinTileSize = 16;
+
+    /// <summary>The largest tile side (4,096 pixels: 48 MiB of RGB).</summary>
+    public const int MaxTileSize = 4096;
+
+    /// <summary>The finest scale tiles can be asked at (0.05 µm per pixel, beyond any scanner's resolution).</summary>
+    public const double MinMicronsPerPixel = 0.05;
+
+    /// <summary>The coarsest scale tiles can be asked at (100 µm per pixel: a whole slide in a few tiles).</summary>
+    public const double MaxMicronsPerPixel = 100;
+
+    /// <summary>
+    /// The most tiles a grid may have (4 million): a large slide at full resolution in 224-pixel tiles is under half a
+    /// million; more is a scale, size or overlap given by mistake, and would take hours and gigabytes before any output.
+    /// </summary>
+    public const long MaxGridTiles = 4_000_000;
+
     /// <summary>
     /// Lays a grid of tiles over the slide (only whole tiles inside it), keeping those with enough tissue by
     /// <paramref name="mask"/> (all, without one) and with their centre inside <see cref="TilingOptions.Region"/>.
@@ -37,8 +55,9 @@ public static class Tiler
         }
         var size0 = options.TileSize * downsample;
         var stride0 = (options.TileSize - options.Overlap) * downsample;
-        var columns = Count(slide.Width, size0, stride0);
-        var rows = Count(slide.Height, size0, stride0);
+        CheckGrid(slide, options, downsample, size0, stride0);
+        var columns = (int)Count(slide.Width, size0, stride0);
+        var rows = (int)Count(slide.Height, size0, stride0);
         var region = options.Region is { } geometry ? PreparedGeometryFactory.Prepare(geometry) : null;
         var factory = new GeometryFactory();
         var tiles = new List<Tile>();
@@ -57,12 +76,45 @@ public static class Tiler
         return new TilePlan(options, level, slide.Levels[level].Downsample, readSize, downsample, columns, rows, tiles, mask?.TissueFraction);
     }
 
-    private static int Count(long extent, double size, double stride) =>
-        extent + 1e-6 < size ? 0 : (int)Math.Floor((extent - size) / stride + 1e-6) + 1;
+    /// <summary>
+    /// Checks <paramref name="options"/> against the slide and the limits (<see cref="MinTileSize"/> to
+    /// <see cref="MaxTileSize"/>, <see cref="MinMicronsPerPixel"/> to <see cref="MaxMicronsPerPixel"/>,
+    /// <see cref="MaxGridTiles"/>) without reading a pixel: what <see cref="Plan"/> does first, for a caller that has
+    /// slower work (tissue detection) to do before planning.
+    /// </summary>
+    /// <returns>The number of tiles of the full grid, before any filter.</returns>
+    /// <exception cref="SlideException">Microns per pixel asked for a slide that has none.</exception>
+    /// <exception cref="TilingException">Options out of range, or a grid of more than <see cref="MaxGridTiles"/> tiles.</exception>
+    public static long Check(Slide slide, TilingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(slide);
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(slide, options);
+        var downsample = options.MicronsPerPixel is { } mpp ? mpp / slide.RequireMicronsPerPixel() : slide.Levels[options.Level ?? 0].Downsample;
+        var size0 = options.TileSize * downsample;
+        var stride0 = (options.TileSize - options.Overlap) * downsample;
+        return CheckGrid(slide, options, downsample, size0, stride0);
+    }
+
+    // Counted in floating point before any list is made: a grid of billions must fail here, not after filling memory.
+    private static long CheckGrid(Slide slide, TilingOptions options, double downsample, double size0, double stride0)
+    {
+        var columns = Count(slide.Width, size0, stride0);
+        var rows = Count(slide.Height, size0, stride0);
+        var tiles = columns * rows;
+        if (!(tiles <= MaxGridTiles))
+        {
+            throw TilingException.TooManyTiles(slide.Path, tiles, columns, rows, options, slide.MicronsPerPixel is { } mpp ? mpp * downsample : null, MaxGridTiles);
+        }
+        return (long)tiles;
+    }
+
+    private static double Count(long extent, double size, double stride) =>
+        extent + 1e-6 < size ? 0 : Math.Floor((extent - size) / stride + 1e-6) + 1;
 
     private static void Validate(Slide slide, TilingOptions options)
     {
-        if (options.TileSize <= 0) throw new TilingException($"the tile size must be positive, not {options.TileSize}");
+        if (options.TileSize is < MinTileSize or > MaxTileSize) throw TilingException.TileSizeOutOfRange(options.TileSize, MinTileSize, MaxTileSize);
         if (options.Overlap < 0 || options.Overlap >= options.TileSize)
         {
             throw new TilingException($"the overlap must be at least 0 and less than the tile size {options.TileSize}, not {options.Overlap}");
@@ -75,9 +127,9 @@ public static class Tiler
         {
             throw new TilingException($"slide '{slide.Path}' has levels 0 to {slide.LevelCount - 1}, not {level}");
         }
-        if (options.MicronsPerPixel is { } mpp && !(mpp > 0 && double.IsFinite(mpp)))
+        if (options.MicronsPerPixel is { } mpp && !(mpp is >= MinMicronsPerPixel and <= MaxMicronsPerPixel))
         {
-            throw new TilingException($"the microns per pixel must be positive, not {mpp.ToString(CultureInfo.InvariantCulture)}");
+            throw TilingException.MicronsPerPixelOutOfRange(mpp, MinMicronsPerPixel, MaxMicronsPerPixel);
         }
         if (!(options.MinTissueFraction is >= 0 and <= 1))
         {
