@@ -29,13 +29,13 @@ public static partial class OutputFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw OutputException.NotWritable(full, e);
+            throw OutputException.CannotCreate(full, e);
         }
         if (force) return;
         foreach (var file in files)
         {
             var path = Path.Combine(full, file);
-            if (File.Exists(path) || Directory.Exists(path)) throw OutputException.Exists(path, forceOption);
+            if (File.Exists(path) || Directory.Exists(path)) throw OutputException.FileExists(path, forceOption);
         }
     }
 
@@ -57,7 +57,7 @@ public static partial class OutputFiles
         catch (IOException) when (!overwrite && File.Exists(path))
         {
             File.Delete(staged);
-            throw OutputException.Exists(path, "--force");
+            throw OutputException.FileExists(path, "--force");
         }
     }
 

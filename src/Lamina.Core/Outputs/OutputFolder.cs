@@ -46,7 +46,7 @@ public sealed class OutputFolder : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw OutputException.NotWritable(full, e);
+            throw OutputException.CannotCreate(full, e);
         }
         RemoveLeftovers(full, time ?? TimeProvider.System);
         if (File.Exists(full)) throw OutputException.FileInTheWay(full);
