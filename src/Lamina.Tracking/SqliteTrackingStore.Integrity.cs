@@ -9,6 +9,10 @@ public sealed partial class SqliteTrackingStore
     private const int SqliteCorrupt = 11;
     private const int SqliteNotADatabase = 26;
 
+    // quick_check reads every page (about 4 ms per MB): at open up to this size; beyond it, a damaged page is reported
+    // (naming the file) by the operation that reads it.
+    private const long QuickCheckLimit = 64L << 20;
+
     /// <summary>
     /// A missing or zero-byte database beside stores that hold content (blobs, published models) was lost, not never made:
     /// creating it afresh would show an empty history, an empty audit trail "intact", over content it no longer indexes.
@@ -29,7 +33,7 @@ public sealed partial class SqliteTrackingStore
 
     /// <summary><c>PRAGMA quick_check</c>: every page readable and well formed (indexes against tables are not compared, which keeps it cheap).</summary>
     private Task CheckIntegrityAsync(CancellationToken cancellationToken) =>
-        ExecuteAsync(write: false, async (c, tx, ct) =>
+        new FileInfo(DatabasePath).Length > QuickCheckLimit ? Task.CompletedTask : ExecuteAsync(write: false, async (c, tx, ct) =>
         {
             await using var command = c.CreateCommand();
             command.Transaction = tx;
