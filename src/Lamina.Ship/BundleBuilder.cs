@@ -31,7 +31,7 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
     public async Task<BundleResult> BuildAsync(string resolvedFile, string directory, bool replace, CancellationToken cancellationToken)
     {
         // Before any work: leftovers of killed attempts removed, the place proved writable, an existing bundle refused.
-        using var output = OutputFolder.Begin(directory, replace, time: time);
+        using var output = OutputFolder.Begin(directory, replace, time: time, inputs: [resolvedFile, LockFile.PathBeside(Path.GetFullPath(resolvedFile))]);
         var temporary = output.Staging;
         var target = output.Target;
         var startedOn = time.GetUtcNow();

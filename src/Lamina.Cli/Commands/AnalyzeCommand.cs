@@ -68,7 +68,7 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         var loaded = AnalysisFileReader.LoadWithPlugins(config, HomeFolder.PluginCachePath(HomeFolder.Resolve()), BuiltInPlugins.Analysis);
         var analysis = loaded.File.Select(settings.Analysis);
         // The results appear whole or not at all: written beside, moved into place last; an unwritable place fails now.
-        using var folder = OutputFolder.Begin(settings.Out, settings.Force);
+        using var folder = OutputFolder.Begin(settings.Out, settings.Force, inputs: [slide, config]);
         var result = await AnalyzeAsync(loaded, analysis, slide, settings, CliContext.Cancellation);
         var output = folder.Target;
         var report = AnalysisReport.Write(result, folder.Staging, bundle);

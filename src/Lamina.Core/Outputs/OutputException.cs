@@ -14,6 +14,9 @@ public sealed class OutputException : LaminaException
     public static OutputException Exists(string target, string option) =>
         new($"{target} already exists and is not empty: nothing was written; choose a new place, or add {option} to replace it", target);
 
+    public static OutputException WouldReplace(string target, string kept) =>
+        new($"{target} holds {kept}, which this command reads or runs in: it is not replaced; choose another place for the output", target);
+
     public static OutputException FileExists(string path, string option) =>
         new($"{path} already exists: nothing was written; choose another place, or add {option} to replace it", path);
 

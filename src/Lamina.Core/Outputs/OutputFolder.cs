@@ -34,8 +34,10 @@ public sealed class OutputFolder : IDisposable
     /// temporary sibling and writes into it, so an unwritable place fails now rather than after the work.
     /// </summary>
     /// <param name="forceOption">The option that allows replacing, for the message (<c>--force</c>).</param>
+    /// <param name="inputs">What the command reads (a slide, a configuration): a folder holding one is never replaced.</param>
     /// <exception cref="OutputException">The place is not writable, or something is in the way.</exception>
-    public static OutputFolder Begin(string target, bool force, string forceOption = "--force", TimeProvider? time = null)
+    public static OutputFolder Begin(string target, bool force, string forceOption = "--force", TimeProvider? time = null,
+        IReadOnlyCollection<string>? inputs = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(target);
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
@@ -51,6 +53,15 @@ public sealed class OutputFolder : IDisposable
         RemoveLeftovers(full, time ?? TimeProvider.System);
         if (File.Exists(full)) throw OutputException.FileInTheWay(full);
         if (!force && IsNonEmptyFolder(full)) throw OutputException.Exists(full, forceOption);
+        // Replacing moves the whole folder away: never the one the command runs in or reads from.
+        foreach (var kept in (inputs ?? []).Append(Environment.CurrentDirectory))
+        {
+            var relative = Path.GetRelativePath(full, Path.GetFullPath(kept));
+            if (relative == "." || !(relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative)))
+            {
+                throw OutputException.WouldReplace(full, Path.GetFullPath(kept));
+            }
+        }
 
         var staging = $"{full}{StagingMark}{OutputOwner.NewTag()}";
         try

@@ -77,6 +77,9 @@ internal sealed class HostileScene : IDisposable
 
     public LaminaProcess Lamina { get; }
 
+    /// <summary>The folder holding <see cref="Home"/> and <see cref="Work"/>.</summary>
+    public string Temp => _temp.Path;
+
     public string Home => _temp.Combine("home");
 
     public string Work => _temp.Combine("work");

@@ -84,6 +84,13 @@ public sealed class StoresAndOutputsHostileTests(HostileTemplate template) : ICl
         ["analyze --force into a folder that holds files: replaced whole"] = new(
             s => { Directory.CreateDirectory(s.W("results")); File.WriteAllText(s.W("results", "notes.txt"), "mine"); }, _ => [.. Analyze, "--out", "results", "--force"], false,
             _ => "results in", (s, _) => { Assert.True(File.Exists(s.W("results", "report.json"))); Assert.False(File.Exists(s.W("results", "notes.txt"))); NoLeftovers(s.Work, "results"); }),
+        ["analyze --force into the folder it runs in: refused, nothing removed"] = new(
+            _ => { }, _ => [.. Analyze, "--out", ".", "--force"], true, s => $"{s.Work} holds {s.W("slide.tif")}, which this command reads or runs in: it is not replaced",
+            (s, r) => { Assert.True(File.Exists(s.W("slide.tif"))); Assert.DoesNotContain("- feature", r.Stdout); NoLeftovers(s.Temp, "work"); }),
+        ["analyze --force into the folder holding its slide: refused, the slide kept"] = new(
+            s => { Directory.CreateDirectory(s.W("in")); File.Copy(s.W("slide.tif"), s.W("in", "slide.tif")); },
+            _ => ["analyze", "in/slide.tif", "--config", "bundle/analysis.yaml", "--out", "in", "--force"], true, s => $"{s.W("in")} holds {s.W("in", "slide.tif")}",
+            (s, _) => Assert.Equal(["slide.tif"], Names(s.W("in")))),
         ["analyze into an existing empty folder: written"] = new(
             s => Directory.CreateDirectory(s.W("results")), _ => [.. Analyze, "--out", "results"], false, _ => "results in",
             (s, _) => Assert.True(File.Exists(s.W("results", "report.json")))),
