@@ -64,6 +64,9 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
         [CommandOption("--force")]
         [Description("With --export: replace DIR if it exists, once the new package is whole.")]
         public bool Force { get; init; }
+
+        public override ValidationResult Validate() =>
+            Force && Export is null ? ValidationResult.Error("--force replaces an exported package: give --export DIR") : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)

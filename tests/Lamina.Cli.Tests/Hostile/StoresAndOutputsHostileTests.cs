@@ -137,6 +137,8 @@ public sealed class StoresAndOutputsHostileTests(HostileTemplate template) : ICl
             s => { Directory.CreateDirectory(s.W("exported")); File.WriteAllText(s.W("exported", "model.json"), "{\"mine\": true}"); },
             s => ["models", "show", s.Run.ToString()[..8], "--export", "exported", "--force"], false, _ => "package written to",
             (s, _) => { Assert.Equal(["model.json", "network.onnx"], Names(s.W("exported"))); Assert.Contains("carcinoma_model", File.ReadAllText(s.W("exported", "model.json"))); }),
+        ["models show --force without --export: refused as a usage error"] = new(
+            _ => { }, s => ["models", "show", s.Run.ToString()[..8], "--force"], true, _ => "--force replaces an exported package: give --export DIR", (_, _) => { }),
         ["models show --export under a file: refused naming the file"] = new(
             s => File.WriteAllText(s.W("blocker"), "a file"), s => ["models", "show", s.Run.ToString()[..8], "--export", "blocker/exported"], true,
             s => $"{s.W("blocker")} is a file, where a folder is needed", (_, _) => { }),
