@@ -12,7 +12,9 @@ internal static class CliContext
 
     public static async Task<(ITrackingStore Store, IBlobStore Blobs)> OpenStoresAsync(LaminaHome home)
     {
-        var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, Cancellation);
+        // Blobs or published models beside a missing or empty database mean it was lost: refused, not created afresh.
+        var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, Cancellation,
+            contentFolders: [home.BlobsPath, OpenProduction(home).Location]);
         return (store, new FileBlobStore(home.BlobsPath));
     }
 

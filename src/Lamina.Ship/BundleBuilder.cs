@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core;
+using Lamina.Core.Outputs;
 using Lamina.Core.Provenance;
 using Lamina.Tracking;
 
@@ -19,85 +20,86 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
     /// <summary>The resolved configuration's name in a bundle.</summary>
     public const string AnalysisFileName = "analysis.yaml";
 
-    /// <exception cref="ShipException">No lock, a resolved file edited since, a pinned file altered or missing (named), or the folder exists.</exception>
-    public async Task<BundleResult> BuildAsync(string resolvedFile, string directory, CancellationToken cancellationToken)
+    /// <exception cref="ShipException">No lock, a resolved file edited since, or a pinned file altered or missing (named).</exception>
+    /// <exception cref="OutputException">The folder exists (and is not empty), or its place is not writable.</exception>
+    public Task<BundleResult> BuildAsync(string resolvedFile, string directory, CancellationToken cancellationToken) =>
+        BuildAsync(resolvedFile, directory, replace: false, cancellationToken);
+
+    /// <summary>Builds the bundle; with <paramref name="replace"/>, a folder already at <paramref name="directory"/> is replaced once the new one is whole.</summary>
+    /// <exception cref="ShipException">No lock, a resolved file edited since, or a pinned file altered or missing (named).</exception>
+    /// <exception cref="OutputException">The folder exists (and is not empty) without replace, or its place is not writable.</exception>
+    public async Task<BundleResult> BuildAsync(string resolvedFile, string directory, bool replace, CancellationToken cancellationToken)
     {
+        // Before any work: leftovers of killed attempts removed, the place proved writable, an existing bundle refused.
+        using var output = OutputFolder.Begin(directory, replace, time: time, inputs: [resolvedFile, LockFile.PathBeside(Path.GetFullPath(resolvedFile))]);
+        var temporary = output.Staging;
+        var target = output.Target;
         var startedOn = time.GetUtcNow();
         var anchor = await audit.HeadAsync(cancellationToken);
         var resolved = Path.GetFullPath(resolvedFile);
-        var target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
         var lockPath = LockFile.PathBeside(resolved);
         if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}");
         if (!File.Exists(lockPath)) throw ShipException.NoLock(lockPath, resolved);
         var lockFile = LockFile.Read(lockPath);
         var resolvedSha = Sha256Digest.OfFile(resolved).Digest.Hex;
         if (resolvedSha != lockFile.ResolvedSha256) throw ShipException.ResolvedEdited(resolved, lockFile.ResolvedSha256, resolvedSha);
-        if (Directory.Exists(target) || File.Exists(target)) throw new ShipException($"{target} already exists: a bundle is never written over; choose a new folder");
 
-        var temporary = $"{target}.tmp-{Guid.NewGuid():N}";
-        try
+        var files = new List<BundleFile>();
+        foreach (var model in lockFile.Models)
         {
-            var files = new List<BundleFile>();
-            foreach (var model in lockFile.Models)
+            foreach (var file in model.Files)
             {
-                foreach (var file in model.Files)
+                var name = $"models/{model.Name}/{file.Name}";
+                await using var input = await OpenPublishedAsync(model, file, cancellationToken);
+                await CopyVerifiedAsync(input, production.Describe(model.Run, model.Model, file.Name), Path.Combine(temporary, name), file.Sha256, cancellationToken);
+                files.Add(new BundleFile(name, file.Sha256));
+            }
+        }
+        Directory.CreateDirectory(Path.Combine(temporary, "plugins"));
+        foreach (var plugin in lockFile.Plugins)
+        {
+            var name = $"plugins/{plugin.Name}";
+            if (plugin.Run is { } run)
+            {
+                Stream input;
+                try
                 {
-                    var name = $"models/{model.Name}/{file.Name}";
-                    await using var input = await OpenPublishedAsync(model, file, cancellationToken);
-                    await CopyVerifiedAsync(input, production.Describe(model.Run, model.Model, file.Name), Path.Combine(temporary, name), file.Sha256, cancellationToken);
-                    files.Add(new BundleFile(name, file.Sha256));
+                    input = await blobs.OpenAsync(plugin.Sha256, cancellationToken);
+                }
+                catch (BlobNotFoundException e)
+                {
+                    throw new ShipException($"plug-in source '{plugin.Name}' of run {run}: {e.Message}", e);
+                }
+                await using (input)
+                {
+                    await CopyVerifiedAsync(input, $"blob {plugin.Sha256} ({plugin.Name} of run {run})", Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
                 }
             }
-            Directory.CreateDirectory(Path.Combine(temporary, "plugins"));
-            foreach (var plugin in lockFile.Plugins)
+            else
             {
-                var name = $"plugins/{plugin.Name}";
-                if (plugin.Run is { } run)
-                {
-                    Stream input;
-                    try
-                    {
-                        input = await blobs.OpenAsync(plugin.Sha256, cancellationToken);
-                    }
-                    catch (BlobNotFoundException e)
-                    {
-                        throw new ShipException($"plug-in source '{plugin.Name}' of run {run}: {e.Message}", e);
-                    }
-                    await using (input)
-                    {
-                        await CopyVerifiedAsync(input, $"blob {plugin.Sha256} ({plugin.Name} of run {run})", Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
-                    }
-                }
-                else
-                {
-                    var path = plugin.Source ?? throw new ShipException($"{lockPath}: plug-in '{plugin.Name}' names neither a run nor a source file");
-                    await using var input = OpenPinned(path, plugin.Sha256);
-                    await CopyVerifiedAsync(input, path, Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
-                }
-                files.Add(new BundleFile(name, plugin.Sha256));
+                var path = plugin.Source ?? throw new ShipException($"{lockPath}: plug-in '{plugin.Name}' names neither a run nor a source file");
+                await using var input = OpenPinned(path, plugin.Sha256);
+                await CopyVerifiedAsync(input, path, Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
             }
-            File.Copy(resolved, Path.Combine(temporary, AnalysisFileName));
-            files.Add(new BundleFile(AnalysisFileName, resolvedSha));
-            File.Copy(lockPath, Path.Combine(temporary, LockFile.FileName));
-            files.Add(new BundleFile(LockFile.FileName, Sha256Digest.OfFile(lockPath).Digest.Hex));
-
-            var lineage = new List<BundleProvenance.ModelLineage>();
-            foreach (var model in lockFile.Models) lineage.Add(await LineageAsync(model, cancellationToken));
-            var statement = BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow(), anchor);
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(statement, new JsonSerializerOptions { WriteIndented = true });
-            await File.WriteAllBytesAsync(Path.Combine(temporary, BundleProvenance.FileName), bytes, cancellationToken);
-
-            Directory.Move(temporary, target);
-            var provenanceSha = Sha256Digest.Of(bytes).Hex;
-            await audit.AppendAsync("bundle.built", target, null,
-                System.Text.Json.JsonSerializer.Serialize(new { provenance_sha256 = provenanceSha, files = files.Count, models = lockFile.Models.Select(m => $"{m.Run}/{m.Model}") }),
-                $"from {lockFile.ResolvedFile} (sha256 {lockFile.ResolvedSha256})", cancellationToken);
-            return new BundleResult(target, statement, provenanceSha, files);
+            files.Add(new BundleFile(name, plugin.Sha256));
         }
-        finally
-        {
-            if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
-        }
+        File.Copy(resolved, Path.Combine(temporary, AnalysisFileName));
+        files.Add(new BundleFile(AnalysisFileName, resolvedSha));
+        File.Copy(lockPath, Path.Combine(temporary, LockFile.FileName));
+        files.Add(new BundleFile(LockFile.FileName, Sha256Digest.OfFile(lockPath).Digest.Hex));
+
+        var lineage = new List<BundleProvenance.ModelLineage>();
+        foreach (var model in lockFile.Models) lineage.Add(await LineageAsync(model, cancellationToken));
+        var statement = BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow(), anchor);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(statement, new JsonSerializerOptions { WriteIndented = true });
+        await File.WriteAllBytesAsync(Path.Combine(temporary, BundleProvenance.FileName), bytes, cancellationToken);
+
+        output.Commit();
+        var provenanceSha = Sha256Digest.Of(bytes).Hex;
+        await audit.AppendAsync("bundle.built", target, null,
+            System.Text.Json.JsonSerializer.Serialize(new { provenance_sha256 = provenanceSha, files = files.Count, models = lockFile.Models.Select(m => $"{m.Run}/{m.Model}") }),
+            $"from {lockFile.ResolvedFile} (sha256 {lockFile.ResolvedSha256})", cancellationToken);
+        return new BundleResult(target, statement, provenanceSha, files);
     }
 
     private async Task<BundleProvenance.ModelLineage> LineageAsync(LockedModel model, CancellationToken cancellationToken)

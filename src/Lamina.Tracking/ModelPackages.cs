@@ -90,8 +90,12 @@ public static class ModelPackages
         foreach (var file in model.Card.Files)
         {
             await using var source = await blobs.OpenAsync(file.Sha256, cancellationToken);
-            await using var target = File.Create(Path.Combine(directory, file.Name));
-            await source.CopyToAsync(target, cancellationToken);
+            Sha256Digest digest;
+            await using (var target = File.Create(Path.Combine(directory, file.Name)))
+            {
+                (digest, _) = await Sha256Digest.CopyAsync(source, target, cancellationToken);
+            }
+            if (digest.Hex != file.Sha256) throw TrackingException.BlobAltered(file.Sha256, digest.Hex, $"{model.Record.RunId}/{model.Record.Name}/{file.Name}");
         }
         await File.WriteAllBytesAsync(Path.Combine(directory, CardFile), model.Card.ToJson(), cancellationToken);
     }

@@ -47,15 +47,21 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     /// <summary>The schema version this code creates and understands.</summary>
     public static int SchemaVersion => SqliteMigrations.All.Count;
 
-    /// <summary>Opens (creating if needed) the database file and brings its schema up to date.</summary>
+    /// <summary>Opens (creating if needed) the database file, checks its pages, and brings its schema up to date.</summary>
     /// <param name="actor">Who the audit entries of this store's changes name (<c>user@host</c>); default <see cref="AuditLog.CurrentActor"/>.</param>
+    /// <param name="contentFolders">
+    /// The folders of stores whose content the database indexes (blobs, the production store): a missing or zero-byte
+    /// database beside any of them holding content was lost, and is refused rather than created afresh.
+    /// </param>
+    /// <exception cref="TrackingException">The database was lost (see above), or is not a readable SQLite database (named).</exception>
     public static async Task<SqliteTrackingStore> OpenAsync(string databasePath, TimeProvider time, CancellationToken cancellationToken,
-        string? actor = null)
+        string? actor = null, IReadOnlyCollection<string>? contentFolders = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         ArgumentNullException.ThrowIfNull(time);
 
         var fullPath = Path.GetFullPath(databasePath);
+        RefuseIfLost(fullPath, contentFolders ?? []);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
         var connectionString = new SqliteConnectionStringBuilder
         {
@@ -78,6 +84,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 await NonQueryAsync(c, tx, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", ct).ConfigureAwait(false);
                 return true;
             }, cancellationToken).ConfigureAwait(false);
+            await store.CheckIntegrityAsync(cancellationToken).ConfigureAwait(false);
             await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
             return store;
         }
@@ -545,6 +552,10 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 catch (SqliteException e) when (IsBusy(e))
                 {
                     throw TrackingException.Busy(DatabasePath, e);
+                }
+                catch (SqliteException e) when (IsDamaged(e))
+                {
+                    throw TrackingException.Unreadable(DatabasePath, e.Message, e);
                 }
                 finally
                 {

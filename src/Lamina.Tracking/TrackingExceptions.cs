@@ -37,6 +37,17 @@ public class TrackingException : LaminaException
     internal static TrackingException ModelFileDiffers(string model, string file, string digest, string expected) =>
         new($"model '{model}': '{file}' has digest {digest}, but the card says {expected}") { At = $"{model}/{file}" };
 
+    internal static TrackingException BlobAltered(string digest, string actual, string what) =>
+        new($"{what}: blob {digest} now has digest {actual}: the blob store was altered") { At = what };
+
+    internal static TrackingException DatabaseLost(string databasePath, bool exists, IReadOnlyList<string> storesWithContent) =>
+        new($"the tracking database {databasePath} is {(exists ? "empty (zero bytes)" : "missing")}, but {string.Join(" and ", storesWithContent)} "
+            + $"still {(storesWithContent.Count == 1 ? "holds" : "hold")} content it indexes: it was lost or damaged, and is not created afresh; restore tracking.db from a backup, "
+            + $"or to start afresh point {LaminaHome.EnvironmentVariable} elsewhere (or move those stores away)") { At = databasePath };
+
+    internal static TrackingException Unreadable(string databasePath, string problem, Exception? inner = null) =>
+        new($"the tracking database {databasePath} is not a readable SQLite database: {problem.TrimEnd('.')}; restore it from a backup", inner) { At = databasePath };
+
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
 

@@ -73,19 +73,20 @@ public sealed class AnalyzeBundleTests : IDisposable
         return [.. line[prefix.Length..].Trim().Split(", ").Where(n => !n.StartsWith("Lamina.Plugins.", StringComparison.Ordinal))];
     }
 
-    private static async Task<Guid> StoreModelAsync(LaminaHome home)
+    /// <summary>Stores a run with an imported whole network (by default the tiny classifier) in the home's tracking store.</summary>
+    internal static async Task<Guid> StoreModelAsync(LaminaHome home, byte[]? network = null, double micronsPerPixel = 2.0)
     {
         await using var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None);
         var blobs = new FileBlobStore(home.BlobsPath);
         var environment = new EnvironmentInfo("Linux", "x64", "cpu", 2, 1L << 30, null, ".NET 10", "0.1.0", new Dictionary<string, string>());
         var run = (await store.CreateRunAsync(new NewRun("Demo", "import", "import", [], null, "ada", "host", "lamina.yaml", "{}", null, environment, []),
             CancellationToken.None)).Id;
-        var network = TinyClassifier();
+        network ??= TinyClassifier();
         var card = new ModelCard
         {
             Name = "carcinoma_model",
             Kind = "imported",
-            Input = new InputSpec(32, 2.0, null, 0, 3),
+            Input = new InputSpec(32, micronsPerPixel, null, 0, 3),
             Classes = ["Other", "Carcinoma"],
             Network = ModelPackages.Describe("network.onnx", network),
         };
@@ -95,8 +96,8 @@ public sealed class AnalyzeBundleTests : IDisposable
         return run;
     }
 
-    // A whole network over tiles of any size: the mean of each channel (GlobalAveragePool), then a linear layer.
-    private static byte[] TinyClassifier()
+    /// <summary>A whole network over tiles of any size: the mean of each channel (GlobalAveragePool), then a linear layer.</summary>
+    internal static byte[] TinyClassifier()
     {
         static ValueInfoProto Value(string name, params object[] dims)
         {

@@ -5,6 +5,7 @@ using Lamina.Cli.Rendering;
 using Lamina.Core;
 using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
+using Lamina.Core.Outputs;
 using Lamina.Core.Plugins;
 using Lamina.Core.Provenance;
 using Lamina.Core.Slides;
@@ -39,6 +40,10 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         [DefaultValue("analysis-output")]
         public string Out { get; init; } = "analysis-output";
 
+        [CommandOption("--force")]
+        [Description("Replace the results folder if it exists and is not empty (without it, such a folder is refused before any work).")]
+        public bool Force { get; init; }
+
         [CommandOption("--provider <PROVIDER>")]
         [Description("Where ONNX Runtime runs: cpu (default) or cuda. CUDA that cannot start is an error, never a silent fallback.")]
         [DefaultValue("cpu")]
@@ -62,9 +67,12 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         var bundle = BundleOf(config);
         var loaded = AnalysisFileReader.LoadWithPlugins(config, HomeFolder.PluginCachePath(HomeFolder.Resolve()), BuiltInPlugins.Analysis);
         var analysis = loaded.File.Select(settings.Analysis);
+        // The results appear whole or not at all: written beside, moved into place last; an unwritable place fails now.
+        using var folder = OutputFolder.Begin(settings.Out, settings.Force, inputs: [slide, config]);
         var result = await AnalyzeAsync(loaded, analysis, slide, settings, CliContext.Cancellation);
-        var output = Path.GetFullPath(settings.Out);
-        var report = AnalysisReport.Write(result, output, bundle);
+        var output = folder.Target;
+        var report = AnalysisReport.Write(result, folder.Staging, bundle);
+        folder.Commit();
         if (settings.Json)
         {
             Console.Out.WriteLine(report.ToJsonString(LaminaJson.Indented));

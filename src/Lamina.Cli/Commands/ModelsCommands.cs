@@ -4,6 +4,7 @@ using System.Text.Json;
 using Lamina.Tracking;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
+using Lamina.Core.Outputs;
 using Lamina.Lab.Models;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -57,19 +58,29 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
         public string Model { get; init; } = "";
 
         [CommandOption("--export <DIR>")]
-        [Description("Also write the package (model.json and its ONNX files) into DIR.")]
+        [Description("Also write the package (model.json and its ONNX files) into DIR; an existing DIR that is not empty is refused without --force.")]
         public string? Export { get; init; }
+
+        [CommandOption("--force")]
+        [Description("With --export: replace DIR if it exists, once the new package is whole.")]
+        public bool Force { get; init; }
+
+        public override ValidationResult Validate() =>
+            Force && Export is null ? ValidationResult.Error("--force replaces an exported package: give --export DIR") : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
         var token = CliContext.Cancellation;
+        // The package appears whole or not at all; an unwritable or occupied DIR fails before anything is read.
+        using var export = settings.Export is { } directory ? OutputFolder.Begin(directory, settings.Force) : null;
         var (store, blobs) = await CliContext.OpenStoresAsync(CliContext.Home);
         await using var _ = store;
         var model = await ModelPackages.ResolveAsync(store, blobs, settings.Model, token);
-        if (settings.Export is { } directory)
+        if (export is not null)
         {
-            await ModelPackages.WriteToAsync(blobs, model, directory, token);
+            await ModelPackages.WriteToAsync(blobs, model, export.Staging, token);
+            export.Commit();
         }
         if (settings.Json)
         {
@@ -105,7 +116,7 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
             }
             AnsiConsole.Write(metrics);
         }
-        if (settings.Export is { } exported) AnsiConsole.MarkupLineInterpolated($"[grey]package written to {exported}[/]");
+        if (export is not null) AnsiConsole.MarkupLineInterpolated($"[grey]package written to {export.Target}[/]");
         return 0;
     }
 }

@@ -57,8 +57,12 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
         public string Resolved { get; init; } = "";
 
         [CommandOption("-o|--out <DIR>")]
-        [Description("The bundle folder to create; it must not exist.")]
+        [Description("The bundle folder to create; an existing one that is not empty is refused without --force.")]
         public string? Out { get; init; }
+
+        [CommandOption("--force")]
+        [Description("Replace the bundle folder if it exists, once the new bundle is whole.")]
+        public bool Force { get; init; }
 
         public override ValidationResult Validate() =>
             string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("give the bundle folder: -o DIR") : ValidationResult.Success();
@@ -70,7 +74,7 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
         var builder = new BundleBuilder(CliContext.OpenProduction(home), blobs, store, new TrackingStoreAudit(store), TimeProvider.System);
-        var result = await builder.BuildAsync(settings.Resolved, settings.Out!, CliContext.Cancellation);
+        var result = await builder.BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
         if (settings.Json)
         {
             JsonOutput.Write(new

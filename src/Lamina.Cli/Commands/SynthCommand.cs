@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Lamina.Cli.Rendering;
+using Lamina.Core.Outputs;
 using Lamina.Lab.Synthetic;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -13,8 +14,12 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
     public sealed class Settings : OutputSettings
     {
         [CommandOption("-o|--out <DIR>")]
-        [Description("Folder for slide-000.tif, slide-000.geojson, ... (created if missing).")]
+        [Description("Folder for slide-000.tif, slide-000.geojson, ... (created if missing; slides already there are refused without --force).")]
         public string? Out { get; init; }
+
+        [CommandOption("--force")]
+        [Description("Replace slides and ground truth files of the same names already in the folder.")]
+        public bool Force { get; init; }
 
         [CommandOption("-n|--slides <N>")]
         [Description("How many slides (default 1).")]
@@ -85,14 +90,31 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
     {
         var (width, height) = settings.Dimensions;
         var directory = Path.GetFullPath(settings.Out!);
-        Directory.CreateDirectory(directory);
         var cancellation = CliContext.Cancellation;
         var jobs = Enumerable.Range(0, settings.Slides)
             .Select(i => (Name: $"slide-{i:000}", Options: new SynthOptions(width, height, settings.Seed + i, settings.Mpp)))
             .ToList();
+        // Before any slide is drawn: the folder writable, no slide of the same name there (unless --force), leftovers of killed runs gone.
+        OutputFiles.Prepare(directory, jobs.SelectMany(j => new[] { j.Name + ".tif", j.Name + ".geojson" }), settings.Force);
         var summaries = new List<SynthSummary>();
-        SynthSummary Make((string Name, SynthOptions Options) job, IProgress<double>? progress) =>
-            SyntheticSlideGenerator.Generate(job.Options, Path.Combine(directory, job.Name + ".tif"), Path.Combine(directory, job.Name + ".geojson"), progress, cancellation);
+        SynthSummary Make((string Name, SynthOptions Options) job, IProgress<double>? progress)
+        {
+            // Each file is written under a temporary name and renamed whole; the ground truth first, so a slide is never without it.
+            var (slide, truth) = (Path.Combine(directory, job.Name + ".tif"), Path.Combine(directory, job.Name + ".geojson"));
+            var (stagedSlide, stagedTruth) = (OutputFiles.StagingPath(slide), OutputFiles.StagingPath(truth));
+            try
+            {
+                var summary = SyntheticSlideGenerator.Generate(job.Options, stagedSlide, stagedTruth, progress, cancellation);
+                OutputFiles.MoveIntoPlace(stagedTruth, truth, settings.Force);
+                OutputFiles.MoveIntoPlace(stagedSlide, slide, settings.Force);
+                return summary with { SlidePath = slide, GroundTruthPath = truth };
+            }
+            finally
+            {
+                OutputFiles.Discard(stagedSlide);
+                OutputFiles.Discard(stagedTruth);
+            }
+        }
 
         if (!settings.Json && !Console.IsOutputRedirected)
         {
