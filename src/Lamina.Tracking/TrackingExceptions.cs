@@ -20,22 +20,22 @@ public class TrackingException : LaminaException
         new($"the tracking database {databasePath} stayed busy (locked by another process); try again", inner, isTransient: true);
 
     internal static TrackingException SchemaTooNew(string databasePath, long version, int known) =>
-        new($"the tracking database {databasePath} has schema version {version}, but this Lamina knows versions up to {known}; upgrade Lamina");
+        new($"the tracking database {databasePath} has schema version {version}, but this Lamina knows versions up to {known}; upgrade Lamina") { Kind = LaminaErrorKind.Conflict };
 
     internal static TrackingException PrefixTooShort(string prefix) =>
-        new($"run id prefix '{prefix}' is too short: give at least 4 hex digits");
+        new($"run id prefix '{prefix}' is too short: give at least 4 hex digits") { Kind = LaminaErrorKind.Usage };
 
     internal static TrackingException NotARunId(string text) =>
-        new($"'{text}' is not a run id: use hex digits and '-' only");
+        new($"'{text}' is not a run id: use hex digits and '-' only") { Kind = LaminaErrorKind.Usage };
 
     internal static TrackingException GitFailed(string arguments, string directory, int exitCode, string stderr) =>
         new($"git {arguments} failed in {directory} (exit code {exitCode}): {stderr.Trim()}") { At = directory };
 
     internal static TrackingException ModelFileNotGiven(string model, string file) =>
-        new($"model '{model}': the card names '{file}' but no such file was given") { At = $"{model}/{file}" };
+        new($"model '{model}': the card names '{file}' but no such file was given") { At = $"{model}/{file}", Kind = LaminaErrorKind.NotFound };
 
     internal static TrackingException ModelFileDiffers(string model, string file, string digest, string expected) =>
-        new($"model '{model}': '{file}' has digest {digest}, but the card says {expected}") { At = $"{model}/{file}" };
+        new($"model '{model}': '{file}' has digest {digest}, but the card says {expected}") { At = $"{model}/{file}", Kind = LaminaErrorKind.Integrity };
 
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
@@ -47,6 +47,7 @@ public sealed class BlobNotFoundException : TrackingException
         : base($"blob {digest} not found in {blobsPath}")
     {
         Digest = digest;
+        Kind = LaminaErrorKind.Integrity;
     }
 
     /// <summary>The SHA-256 (lowercase hex) that was asked for.</summary>
@@ -56,17 +57,17 @@ public sealed class BlobNotFoundException : TrackingException
 /// <summary>No run has the given id, or no run id starts with the given prefix.</summary>
 public sealed class RunNotFoundException : TrackingException
 {
-    public RunNotFoundException(string message) : base(message) { }
+    public RunNotFoundException(string message) : base(message) => Kind = LaminaErrorKind.NotFound;
 
-    internal static RunNotFoundException ForId(Guid id) => new($"no run {id:D}");
+    internal static RunNotFoundException ForId(Guid id) => new($"no run {id:D}") { At = id.ToString("D") };
 
-    internal static RunNotFoundException ForPrefix(string prefix) => new($"no run matches '{prefix}'");
+    internal static RunNotFoundException ForPrefix(string prefix) => new($"no run matches '{prefix}'") { At = prefix };
 }
 
 /// <summary>A run made no model, or none of the given name, or several where one was asked for without a name.</summary>
 public sealed class ModelNotFoundException : TrackingException
 {
-    public ModelNotFoundException(string message) : base(message) { }
+    public ModelNotFoundException(string message) : base(message) => Kind = LaminaErrorKind.NotFound;
 
     internal static ModelNotFoundException NoModel(Guid run) => new($"run {run} produced no model") { At = run.ToString() };
 
@@ -85,6 +86,7 @@ public sealed class AmbiguousRunIdException : TrackingException
     {
         Prefix = prefix;
         Matches = matches;
+        Kind = LaminaErrorKind.Usage;
     }
 
     public string Prefix { get; }
@@ -101,6 +103,7 @@ public sealed class RunStateException : TrackingException
     {
         RunId = runId;
         Current = current;
+        Kind = LaminaErrorKind.Conflict;
     }
 
     private RunStateException(Guid runId, RunStatus current, string message)
@@ -108,6 +111,7 @@ public sealed class RunStateException : TrackingException
     {
         RunId = runId;
         Current = current;
+        Kind = LaminaErrorKind.Conflict;
     }
 
     public Guid RunId { get; }
@@ -127,6 +131,7 @@ public sealed class RunPublishedException : TrackingException
     {
         RunId = runId;
         PublishedAt = publishedAt;
+        Kind = LaminaErrorKind.Conflict;
     }
 
     public Guid RunId { get; }
@@ -137,5 +142,5 @@ public sealed class RunPublishedException : TrackingException
 /// <summary>A model cannot be published, and why (the run did not complete, made no such model…).</summary>
 public sealed class PublishRefusedException : TrackingException
 {
-    public PublishRefusedException(string message) : base(message) { }
+    public PublishRefusedException(string message) : base(message) => Kind = LaminaErrorKind.Conflict;
 }

@@ -101,10 +101,10 @@ public sealed class AuditVerifyCommand : AsyncCommand<AuditVerifyCommand.Setting
         else
         {
             var checkedAnchors = anchors.Count == 0 ? "" : $", {anchors.Count} anchor(s) hold";
-            AnsiConsole.MarkupLineInterpolated($"{verification.Count} entries, chain intact (head {verification.HeadHash}){checkedAnchors}");
+            AnsiConsole.Console.MarkupLineEscaped($"{verification.Count} entries, chain intact (head {verification.HeadHash}){checkedAnchors}");
             if (head is not null)
             {
-                AnsiConsole.MarkupLineInterpolated($"[grey]anchor {head}: keep it outside the store (a release ticket, a signed tag) and check it later with --expect[/]");
+                AnsiConsole.Console.MarkupLineEscaped($"[grey]anchor {head}: keep it outside the store (a release ticket, a signed tag) and check it later with --expect[/]");
             }
         }
         return intact ? 0 : LaminaApp.Failure;

@@ -105,7 +105,7 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
             }
             AnsiConsole.Write(metrics);
         }
-        if (settings.Export is { } exported) AnsiConsole.MarkupLineInterpolated($"[grey]package written to {exported}[/]");
+        if (settings.Export is { } exported) AnsiConsole.Console.MarkupLineEscaped($"[grey]package written to {exported}[/]");
         return 0;
     }
 }
@@ -150,7 +150,7 @@ public sealed class ModelsImportCommand : AsyncCommand<ModelsImportCommand.Setti
             JsonOutput.Write(new { model.Record.RunId, model.Record.Name, model.Record.CardDigest });
             return 0;
         }
-        AnsiConsole.MarkupLineInterpolated($"imported [bold]{model.Record.Name}[/] as run {model.Record.RunId} (card sha256 {model.Record.CardDigest[..16]}…)");
+        AnsiConsole.Console.MarkupLineEscaped($"imported [bold]{model.Record.Name}[/] as run {model.Record.RunId} (card sha256 {model.Record.CardDigest[..16]}…)");
         return 0;
     }
 }

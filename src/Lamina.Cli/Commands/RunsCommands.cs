@@ -209,7 +209,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         console.Write(new Rule("configuration (effective)").LeftJustified());
         foreach (var (key, value) in RunComparison.Flatten(details.ConfigurationJson))
         {
-            console.MarkupLineInterpolated($"  [grey]{key}[/] = {value}");
+            console.MarkupLineEscaped($"  [grey]{key}[/] = {value}");
         }
 
         var metrics = MetricSummary.Of(await store.GetMetricsAsync(runId, token));
@@ -342,7 +342,7 @@ public sealed class RunsDeleteCommand : AsyncCommand<RunsDeleteCommand.Settings>
             }
         }
         await store.DeleteRunAsync(run.Id, token);
-        AnsiConsole.MarkupLineInterpolated($"deleted run {run.Id}");
+        AnsiConsole.Console.MarkupLineEscaped($"deleted run {run.Id}");
         return 0;
     }
 }
