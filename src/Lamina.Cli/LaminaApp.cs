@@ -10,6 +10,7 @@ namespace Lamina.Cli;
 /// <summary>Wires the <c>lamina</c> commands and turns errors into one clear line and an exit code.</summary>
 public static class LaminaApp
 {
+    // Kept for callers written before ExitCodes.
     public const int Failure = ExitCodes.Failed;
     public const int Usage = ExitCodes.Usage;
     public const int Interrupted = ExitCodes.Interrupted;

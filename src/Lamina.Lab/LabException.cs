@@ -20,7 +20,7 @@ public class LabException : LaminaException
         new($"{experimentPath}: no model named '{model}'{Suggestions.Hint(model, known)}") { At = $"{experimentPath}: models.{model}", Kind = LaminaErrorKind.NotFound };
 
     internal static LabException NoCheckout(Guid run) =>
-        new($"run {run} was not made in a git repository, so there is no checkout of its code to execute it in") { At = run.ToString(), Kind = LaminaErrorKind.NotFound };
+        new($"run {run} was not made in a git repository, so there is no checkout of its code to execute it in") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
 
     internal static LabException ExperimentOutsideCheckout(Guid run, string experimentFile) =>
         new($"run {run} names its experiment file '{experimentFile}', which is outside its checkout") { At = experimentFile };

@@ -27,12 +27,12 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
         var resolved = Path.GetFullPath(resolvedFile);
         var target = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar);
         var lockPath = LockFile.PathBeside(resolved);
-        if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}");
+        if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}") { At = resolved, Kind = LaminaErrorKind.NotFound };
         if (!File.Exists(lockPath)) throw ShipException.NoLock(lockPath, resolved);
         var lockFile = LockFile.Read(lockPath);
         var resolvedSha = Sha256Digest.OfFile(resolved).Digest.Hex;
         if (resolvedSha != lockFile.ResolvedSha256) throw ShipException.ResolvedEdited(resolved, lockFile.ResolvedSha256, resolvedSha);
-        if (Directory.Exists(target) || File.Exists(target)) throw new ShipException($"{target} already exists: a bundle is never written over; choose a new folder");
+        if (Directory.Exists(target) || File.Exists(target)) throw new ShipException($"{target} already exists: a bundle is never written over; choose a new folder") { At = target, Kind = LaminaErrorKind.Conflict };
 
         var temporary = $"{target}.tmp-{Guid.NewGuid():N}";
         try

@@ -87,7 +87,7 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                 var lineage = await new Lamina.Ship.LineageTracer(store, blobs, CliContext.OpenProduction(home))
                     .TraceAsync(Path.Combine(analysis.OutputDirectory, "report.json"), CliContext.Cancellation);
                 TraceCommand.Render(lineage);
-                if (lineage.HasProblem) code = LaminaApp.Failure;
+                if (lineage.HasProblem) code = ExitCodes.Integrity;
             }
             AnsiConsole.Console.MarkupLineEscaped($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
         }

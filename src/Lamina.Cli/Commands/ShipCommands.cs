@@ -107,6 +107,7 @@ public sealed class VerifyCommand : Command<VerifyCommand.Settings>
         {
             JsonOutput.Write(new
             {
+                error = verification.FirstProblem is { } first ? new { code = "integrity", message = first.Describe(verification.Directory), at = first.Name } : null,
                 bundle = verification.Directory,
                 ok = verification.Ok,
                 provenance_sha256 = verification.ProvenanceSha256,
@@ -115,8 +116,8 @@ public sealed class VerifyCommand : Command<VerifyCommand.Settings>
         }
         if (verification.FirstProblem is { } problem)
         {
-            if (!settings.Json) Console.Error.WriteLine($"error: {problem.Describe(verification.Directory)}");
-            return LaminaApp.Failure;
+            Console.Error.WriteLine($"error: {problem.Describe(verification.Directory)}");
+            return ExitCodes.Integrity;
         }
         if (!settings.Json)
         {
@@ -153,7 +154,7 @@ public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
         {
             Render(lineage);
         }
-        return lineage.HasProblem ? LaminaApp.Failure : 0;
+        return lineage.HasProblem ? ExitCodes.Integrity : ExitCodes.Ok;
     }
 
     /// <summary>Writes the lineage as a tree, each digest marked verified, altered or missing.</summary>

@@ -9,7 +9,7 @@ using Spectre.Console.Cli;
 namespace Lamina.Cli.Rendering;
 
 /// <summary>
-/// Turns any exception into one line on standard error (or with <c>--json</c>, one
+/// Turns any exception into one line on standard error (and with <c>--json</c>, one
 /// <c>{"error": {"code", "message", "at"}}</c> object on standard output) and the exit code of its kind
 /// (<see cref="ExitCodes"/>). What a user can cause is named plainly; anything else is an internal error that says how
 /// to report it. A stack trace only with <c>--verbose</c>.
@@ -26,11 +26,8 @@ internal static partial class ErrorReport
         var json = args.Contains("--json");
         var verbose = args.Contains("--verbose");
         var failure = Classify(exception, args, commands);
-        if (json)
-        {
-            WriteJson(failure, exception as ConfigValidationException);
-        }
-        else if (exception is ConfigValidationException invalid)
+        // The line on stderr always, for whoever watches; with --json the same error as an object on stdout, for a script.
+        if (exception is ConfigValidationException invalid)
         {
             DiagnosticRenderer.Render(ErrorConsole(), invalid.Diagnostics, ExperimentDirectory(args));
         }
@@ -38,13 +35,13 @@ internal static partial class ErrorReport
         {
             WriteLine(failure.Code == "interrupted" ? failure.Message : $"error: {failure.Message}");
         }
+        if (json)
+        {
+            WriteJson(failure, exception as ConfigValidationException);
+        }
         if (verbose)
         {
             Console.Error.WriteLine(exception.ToString());
-        }
-        else if (failure.Code == "internal")
-        {
-            Console.Error.WriteLine("(run the same command again with --verbose for the details to report)");
         }
         return failure.ExitCode;
     }
@@ -91,7 +88,7 @@ internal static partial class ErrorReport
                 return new("failed", ExitCodes.Failed, $"a native library is missing: {OneLine(library.Message)}", null);
             default:
                 return new("internal", ExitCodes.Internal,
-                    $"internal error: {OneLine(exception.Message)} ({exception.GetType().Name}); this is a bug in Lamina: please report it with the output of --verbose", null);
+                    $"internal error: {OneLine(exception.Message)} ({exception.GetType().Name}); this is a bug in Lamina: please report it with what the same command prints with --verbose (the stack trace)", null);
         }
     }
 
