@@ -25,7 +25,7 @@ public class LabException : LaminaException
     internal static LabException ExperimentOutsideCheckout(Guid run, string experimentFile) =>
         new($"run {run} names its experiment file '{experimentFile}', which is outside its checkout") { At = experimentFile };
 
-    internal static LabException NotReproducible(Guid run, string why) => new($"run {run} {why}") { At = run.ToString() };
+    internal static LabException NotReproducible(Guid run, string why) => new($"run {run} {why}") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
 
     internal static LabException ClassesDisagree(string model, IEnumerable<string> modelClasses, string loader, IEnumerable<string> loaderClasses) =>
         new($"model '{model}' predicts [{string.Join(", ", modelClasses)}] but loader '{loader}' labels [{string.Join(", ", loaderClasses)}]")
