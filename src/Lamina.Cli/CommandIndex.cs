@@ -65,8 +65,9 @@ internal sealed class CommandIndex
     /// </summary>
     public string UnknownOption(string option, string? command)
     {
-        var where = command is null ? "" : $" to 'lamina {command}'";
-        var options = command is null ? [] : _options[command];
+        if (command is null) return $"unknown option '{option}': name a command first ('lamina --help' lists them)";
+        var where = $" to 'lamina {command}'";
+        var options = _options[command];
         if (_options.Values.Any(o => o.Contains(option, StringComparer.Ordinal)))
         {
             return $"option '{option}' does not apply{where}" + Known(options);

@@ -30,9 +30,11 @@ public sealed class RunsListCommand : AsyncCommand<RunsListCommand.Settings>
         [DefaultValue(50)]
         public int Limit { get; init; } = 50;
 
-        public override ValidationResult Validate() => StatusOf(Status) is not null || Status is null
-            ? ValidationResult.Success()
-            : ValidationResult.Error($"--status must be queued, running, completed, failed or aborted, not '{Status}'");
+        public override ValidationResult Validate() =>
+            Status is not null && StatusOf(Status) is null
+                ? ValidationResult.Error($"--status must be queued, running, completed, failed or aborted, not '{Status}'")
+                : Limit < 1 ? ValidationResult.Error($"--limit must be at least 1, not {Limit}")
+                : ValidationResult.Success();
     }
 
     private static RunStatus? StatusOf(string? status) =>

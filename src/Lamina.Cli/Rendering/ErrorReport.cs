@@ -132,8 +132,11 @@ internal static partial class ErrorReport
             : new("usage", ExitCodes.Usage, $"'{value}' is not valid: expected {expected}", null);
     }
 
-    [GeneratedRegex(@"^Unknown option '(?<name>[^']+)'")]
+    [GeneratedRegex(@"^(Unknown|Unexpected) option '(?<name>[^']+)'")]
     private static partial Regex UnknownOptionPattern();
+
+    [GeneratedRegex(@"^Option '(?<name>[^']+)' is defined but no value has been provided")]
+    private static partial Regex NoValuePattern();
 
     [GeneratedRegex(@"^Unknown command '(?<name>[^']+)'")]
     private static partial Regex UnknownCommandPattern();
@@ -149,6 +152,12 @@ internal static partial class ErrorReport
                 ? typed.Split('=')[0]
                 : (name.Length == 1 ? "-" : "--") + name;
             return commands.UnknownOption(at, commands.CommandOf(args));
+        }
+        if (NoValuePattern().Match(message) is { Success: true } valueless)
+        {
+            var name = valueless.Groups["name"].Value;
+            at = (name.Length == 1 ? "-" : "--") + name;
+            return $"option '{at}' needs a value";
         }
         if (UnknownCommandPattern().Match(message) is { Success: true } command)
         {

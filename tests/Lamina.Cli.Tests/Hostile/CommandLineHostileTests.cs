@@ -124,6 +124,9 @@ public sealed class CommandLineHostileTests(HostileStore store) : IClassFixture<
         { ["vaildate"], ExitCodes.Usage, "unknown command 'lamina vaildate'; did you mean 'lamina validate'?" },
         { ["runs", "list", "extra"], ExitCodes.Usage, "unexpected argument 'extra': 'lamina runs list' takes no more arguments" },
         { ["runs", "list", "-n", "abc"], ExitCodes.Usage, "-n: 'abc' is not valid: expected a whole number" },
+        { ["runs", "list", "--limit=-1"], ExitCodes.Usage, "--limit must be at least 1, not -1" },
+        { ["--sett", "a=b"], ExitCodes.Usage, "unknown option '--sett': name a command first" },
+        { ["run", "check_normalization", "-f"], ExitCodes.Usage, "option '--file' needs a value" },
         { ["runs", "compare", "RUN"], ExitCodes.Usage, "compare needs at least two runs" },
         { ["runs", "delete", "RUN"], ExitCodes.Usage, "without confirmation: add --yes" },
 
