@@ -137,6 +137,11 @@ public sealed class CommandLineHostileTests(HostileStore store) : IClassFixture<
         { ["slide", "info", "[x].svs"], ExitCodes.NotFound, "slide '[x].svs' does not exist" },
         { ["models", "import", "[model].onnx", "--classes", "a,b"], ExitCodes.NotFound, "[model].onnx' does not exist" },
 
+        // Values out of range.
+        { ["slide", "tiles", "SLIDE", "--size", "-5"], ExitCodes.Validation, "the tile size must be positive, not -5" },
+        { ["slide", "tiles", "SLIDE", "--level", "1", "--mpp", "0.5"], ExitCodes.Validation, "give the scale either as a level or as microns per pixel, not both" },
+        { ["synth", "--out", "o", "--slides", "0"], ExitCodes.Usage, "--slides: at least 1" },
+
         // Not found, by kind.
         { ["runs", "show", "ffffffff"], ExitCodes.NotFound, "no run matches 'ffffffff'" },
         { ["models", "show", "ffffffff"], ExitCodes.NotFound, "no run matches 'ffffffff'" },
@@ -151,7 +156,12 @@ public sealed class CommandLineHostileTests(HostileStore store) : IClassFixture<
     private string[] Arguments(string[] args)
     {
         var run = 0;
-        return [.. args.Select(a => a == "RUN" ? (run++ % 2 == 0 ? store.FiniteRun : store.NotFiniteRun) : a)];
+        return [.. args.Select(a => a switch
+        {
+            "RUN" => run++ % 2 == 0 ? store.FiniteRun : store.NotFiniteRun,
+            "SLIDE" => TestPaths.TestData("CMU-1-Small-Region.svs"),
+            _ => a,
+        })];
     }
 
     [Theory]
