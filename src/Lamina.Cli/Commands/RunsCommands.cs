@@ -89,6 +89,11 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         [CommandOption("--log")]
         [Description("Print only the captured console log.")]
         public bool Log { get; init; }
+
+        // Each prints something else on its own: together, all but one were silently ignored.
+        public override ValidationResult Validate() => (Diff ? 1 : 0) + (Log ? 1 : 0) + (Json ? 1 : 0) > 1
+            ? ValidationResult.Error("--diff, --log and --json do not go together: give one")
+            : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)

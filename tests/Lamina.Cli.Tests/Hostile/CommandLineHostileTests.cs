@@ -114,6 +114,7 @@ public sealed class CommandLineHostileTests(HostileStore store) : IClassFixture<
 
         // Options that exist, but not for this command or not together.
         { ["runs", "delete", "RUN", "--json"], ExitCodes.Usage, "option '--json' does not apply to 'lamina runs delete' (its options: --verbose, --yes, -y)" },
+        { ["runs", "show", "RUN", "--diff", "--log"], ExitCodes.Usage, "--diff, --log and --json do not go together" },
         { ["runs", "list", "--yes"], ExitCodes.Usage, "option '--yes' does not apply to 'lamina runs list'" },
         { ["run", "check_normalization", "--analysis", "analysis.yaml"], ExitCodes.Usage, "option '--analysis' does not apply to 'lamina run'" },
         { ["validate", "--analysis", "analysis.yaml", "--set", "a=b"], ExitCodes.Usage, "--set does not apply with --analysis" },
