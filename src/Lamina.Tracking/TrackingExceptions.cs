@@ -75,7 +75,7 @@ public sealed class ModelNotFoundException : TrackingException
         new($"run {run} has no model '{name}' (it has: {string.Join(", ", models)})") { At = $"{run}/{name}" };
 
     internal static ModelNotFoundException SeveralModels(Guid run, IEnumerable<string> models, string reference) =>
-        new($"run {run} produced several models ({string.Join(", ", models)}): name one as {reference}/NAME") { At = run.ToString() };
+        new($"run {run} produced several models ({string.Join(", ", models)}): name one as {reference}/NAME") { At = run.ToString(), Kind = LaminaErrorKind.Usage };
 }
 
 /// <summary>A run id prefix matches several runs.</summary>
