@@ -8,8 +8,8 @@ internal sealed class CliException : LaminaException
     private CliException(string message) : base(message) { }
 
     public static CliException NoDiff(Guid run) =>
-        new($"run {run} was not made in a git repository: there is no diff") { At = run.ToString() };
+        new($"run {run} was not made in a git repository: there is no diff") { At = run.ToString(), Kind = LaminaErrorKind.NotFound };
 
     public static CliException ConfirmationNeeded(string action, Guid run) =>
-        new($"refusing to {action} run {run} without confirmation: add --yes") { At = "--yes" };
+        new($"refusing to {action} run {run} without confirmation: add --yes") { At = "--yes", Kind = LaminaErrorKind.Usage };
 }

@@ -10,9 +10,13 @@ namespace Lamina.Cli;
 /// <summary>Wires the <c>lamina</c> commands and turns errors into one clear line and an exit code.</summary>
 public static class LaminaApp
 {
-    public const int Failure = 1;
-    public const int Usage = 2;
-    public const int Interrupted = 130;
+    // Kept for callers written before ExitCodes.
+    public const int Failure = ExitCodes.Failed;
+    public const int Usage = ExitCodes.Usage;
+    public const int Interrupted = ExitCodes.Interrupted;
+
+    /// <summary>Every command and its options, for the "did you mean" of an unknown option.</summary>
+    internal static readonly CommandIndex Commands = new();
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -39,68 +43,69 @@ public static class LaminaApp
         {
             config.SetApplicationName("lamina");
             config.PropagateExceptions();
-            config.AddCommand<ValidateCommand>("validate")
+            config.UseStrictParsing();
+            Commands.Add<ValidateCommand>(config, "validate")
                 .WithDescription("Check an experiment file and compile its plug-ins; report every problem at once.");
-            config.AddCommand<RunCommand>("run")
+            Commands.Add<RunCommand>(config, "run")
                 .WithDescription("Run a task of the experiment file and track it.")
                 .WithExample("run", "check_normalization", "--set", "models.my_class_model.preprocessing.params.factor=128");
             config.AddBranch("runs", runs =>
             {
                 runs.SetDescription("Inspect tracked runs.");
-                runs.AddCommand<RunsListCommand>("list").WithDescription("List runs, newest first.");
-                runs.AddCommand<RunsShowCommand>("show").WithDescription("Show everything recorded about a run.");
-                runs.AddCommand<RunsCompareCommand>("compare").WithDescription("Compare runs: differing parameters and final metrics.");
-                runs.AddCommand<RunsDeleteCommand>("delete").WithDescription("Delete a run.");
+                Commands.Add<RunsListCommand>(runs, "runs", "list").WithDescription("List runs, newest first.");
+                Commands.Add<RunsShowCommand>(runs, "runs", "show").WithDescription("Show everything recorded about a run.");
+                Commands.Add<RunsCompareCommand>(runs, "runs", "compare").WithDescription("Compare runs: differing parameters and final metrics.");
+                Commands.Add<RunsDeleteCommand>(runs, "runs", "delete").WithDescription("Delete a run.");
             });
             config.AddBranch("datasets", datasets =>
             {
                 datasets.SetDescription("Inspect tile data sets.");
-                datasets.AddCommand<DatasetsListCommand>("list").WithDescription("List data sets, newest first.");
-                datasets.AddCommand<DatasetsShowCommand>("show").WithDescription("Show a data set: slides, split, label counts.");
+                Commands.Add<DatasetsListCommand>(datasets, "datasets", "list").WithDescription("List data sets, newest first.");
+                Commands.Add<DatasetsShowCommand>(datasets, "datasets", "show").WithDescription("Show a data set: slides, split, label counts.");
             });
-            config.AddCommand<ReproduceCommand>("reproduce")
+            Commands.Add<ReproduceCommand>(config, "reproduce")
                 .WithDescription("Re-run a completed run from its commit, diff and configuration in a clean work tree; compare model digests.");
             config.AddBranch("models", models =>
             {
                 models.SetDescription("Model packages across runs.");
-                models.AddCommand<ModelsListCommand>("list").WithDescription("List models, newest first.");
-                models.AddCommand<ModelsShowCommand>("show").WithDescription("Show a model card; --export writes the package.");
-                models.AddCommand<ModelsImportCommand>("import").WithDescription("Import an ONNX classifier trained elsewhere as a model package.");
+                Commands.Add<ModelsListCommand>(models, "models", "list").WithDescription("List models, newest first.");
+                Commands.Add<ModelsShowCommand>(models, "models", "show").WithDescription("Show a model card; --export writes the package.");
+                Commands.Add<ModelsImportCommand>(models, "models", "import").WithDescription("Import an ONNX classifier trained elsewhere as a model package.");
             });
-            config.AddCommand<PublishCommand>("publish")
+            Commands.Add<PublishCommand>(config, "publish")
                 .WithDescription("Publish a completed run's model into the production store; the run becomes immutable.")
                 .WithExample("publish", "3f2a9c1e", "--model", "tumour", "--reason", "validated on cohort B");
             config.AddBranch("audit", audit =>
             {
                 audit.SetDescription("The append-only, hash-chained audit trail.");
-                audit.AddCommand<AuditLogCommand>("log").WithDescription("List audit entries, oldest first.");
-                audit.AddCommand<AuditVerifyCommand>("verify").WithDescription("Recompute the hash chain; report the first broken entry.");
+                Commands.Add<AuditLogCommand>(audit, "audit", "log").WithDescription("List audit entries, oldest first.");
+                Commands.Add<AuditVerifyCommand>(audit, "audit", "verify").WithDescription("Recompute the hash chain; report the first broken entry.");
             });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");
-                slide.AddCommand<SlideInfoCommand>("info").WithDescription("Show a slide's levels, microns per pixel, vendor and associated images.");
-                slide.AddCommand<SlideTilesCommand>("tiles")
+                Commands.Add<SlideInfoCommand>(slide, "slide", "info").WithDescription("Show a slide's levels, microns per pixel, vendor and associated images.");
+                Commands.Add<SlideTilesCommand>(slide, "slide", "tiles")
                     .WithDescription("Detect tissue and tile a slide; count the tiles, and draw them as GeoJSON or a PNG.")
                     .WithExample("slide", "tiles", "slide.svs", "--size", "256", "--mpp", "0.5", "--geojson", "tiles.geojson");
             });
-            config.AddCommand<SynthCommand>("synth")
+            Commands.Add<SynthCommand>(config, "synth")
                 .WithDescription("Write synthetic H&E-like slides (pyramidal TIFF) with their ground truth (QuPath GeoJSON).")
                 .WithExample("synth", "--out", "synthetic", "--slides", "3", "--size", "20000x15000", "--seed", "1");
-            config.AddCommand<AnalyzeCommand>("analyze")
+            Commands.Add<AnalyzeCommand>(config, "analyze")
                 .WithDescription("Analyse a whole-slide image: features in dependency order, results into a folder.")
                 .WithExample("analyze", "slide.tif", "--config", "analysis.yaml", "--out", "results");
-            config.AddCommand<ResolveCommand>("resolve")
+            Commands.Add<ResolveCommand>(config, "resolve")
                 .WithDescription("Pin an analysis file: its run ids become published model folders, with a lock of every digest.")
                 .WithExample("resolve", "analysis.yaml", "-o", "release/resolved.yaml");
-            config.AddCommand<BundleCommand>("bundle")
+            Commands.Add<BundleCommand>(config, "bundle")
                 .WithDescription("Lay out a resolved analysis file with its models, plug-ins and provenance, to run offline.")
                 .WithExample("bundle", "release/resolved.yaml", "-o", "bundle");
-            config.AddCommand<VerifyCommand>("verify")
+            Commands.Add<VerifyCommand>(config, "verify")
                 .WithDescription("Re-check every file of a bundle against its provenance and lock.");
-            config.AddCommand<TraceCommand>("trace")
+            Commands.Add<TraceCommand>(config, "trace")
                 .WithDescription("Walk a report, bundle, model card or run back to its commit, data and slides, checking every digest.");
-            config.AddCommand<DemoCommand>("demo")
+            Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });
 
@@ -132,43 +137,5 @@ public static class LaminaApp
         Console.Error.WriteLine($"lamina assemblies loaded: {string.Join(", ", lamina)}");
     }
 
-    // The folder of the experiment file named by -f/--file (default lamina.yaml), for showing source lines.
-    private static string ExperimentDirectory(string[] args)
-    {
-        var index = Array.FindIndex(args, a => a is "-f" or "--file");
-        var file = index >= 0 && index + 1 < args.Length ? args[index + 1] : "lamina.yaml";
-        return Path.GetDirectoryName(Path.GetFullPath(file))!;
-    }
-
-    private static int Report(Exception exception, string[] args)
-    {
-        var verbose = args.Contains("--verbose");
-        var error = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(Console.Error),
-            Ansi = Console.IsErrorRedirected ? AnsiSupport.No : AnsiSupport.Detect,
-        });
-        if (Console.IsErrorRedirected) error.Profile.Width = 240;
-        switch (exception)
-        {
-            case ConfigValidationException invalid:
-                DiagnosticRenderer.Render(error, invalid.Diagnostics, ExperimentDirectory(args));
-                return Failure;
-            case CommandParseException or CommandRuntimeException:
-                error.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
-                return Usage;
-            case OperationCanceledException when CliContext.Cancellation.IsCancellationRequested:
-                error.MarkupLine("[yellow]interrupted[/]");
-                return Interrupted;
-            case LaminaException:
-                error.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
-                if (verbose) error.WriteException(exception);
-                return Failure;
-            default:
-                error.MarkupLineInterpolated($"[red]unexpected error:[/] {exception.GetType().Name}: {exception.Message}");
-                if (verbose) error.WriteException(exception);
-                else error.MarkupLine("[grey](run again with --verbose for the stack trace)[/]");
-                return Failure;
-        }
-    }
+    private static int Report(Exception exception, string[] args) => ErrorReport.Write(exception, args, Commands);
 }

@@ -14,4 +14,13 @@ public abstract class LaminaException : Exception
 
     /// <summary>True when retrying the same operation later may succeed (a busy database, a broken connection).</summary>
     public virtual bool IsTransient => false;
+
+    /// <summary>What kind of failure this is (the factories set it); a transient error is always <see cref="LaminaErrorKind.Unavailable"/>.</summary>
+    public LaminaErrorKind Kind
+    {
+        get => IsTransient ? LaminaErrorKind.Unavailable : _kind;
+        init => _kind = value;
+    }
+
+    private readonly LaminaErrorKind _kind;
 }

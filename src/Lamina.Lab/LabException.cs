@@ -14,18 +14,18 @@ public class LabException : LaminaException
     internal static LabException NoSuchTask(string experimentPath, string key, IReadOnlyCollection<string> known) =>
         new($"{experimentPath}: no task named '{key}'{Suggestions.Hint(key, known)} " +
             $"({(known.Count == 0 ? "it declares no tasks" : $"it declares: {string.Join(", ", known.Order(StringComparer.Ordinal))}")})")
-        { At = $"{experimentPath}: tasks.{key}" };
+        { At = $"{experimentPath}: tasks.{key}", Kind = LaminaErrorKind.NotFound };
 
     internal static LabException NoSuchModel(string experimentPath, string model, IEnumerable<string> known) =>
-        new($"{experimentPath}: no model named '{model}'{Suggestions.Hint(model, known)}") { At = $"{experimentPath}: models.{model}" };
+        new($"{experimentPath}: no model named '{model}'{Suggestions.Hint(model, known)}") { At = $"{experimentPath}: models.{model}", Kind = LaminaErrorKind.NotFound };
 
     internal static LabException NoCheckout(Guid run) =>
-        new($"run {run} was not made in a git repository, so there is no checkout of its code to execute it in") { At = run.ToString() };
+        new($"run {run} was not made in a git repository, so there is no checkout of its code to execute it in") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
 
     internal static LabException ExperimentOutsideCheckout(Guid run, string experimentFile) =>
         new($"run {run} names its experiment file '{experimentFile}', which is outside its checkout") { At = experimentFile };
 
-    internal static LabException NotReproducible(Guid run, string why) => new($"run {run} {why}") { At = run.ToString() };
+    internal static LabException NotReproducible(Guid run, string why) => new($"run {run} {why}") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
 
     internal static LabException ClassesDisagree(string model, IEnumerable<string> modelClasses, string loader, IEnumerable<string> loaderClasses) =>
         new($"model '{model}' predicts [{string.Join(", ", modelClasses)}] but loader '{loader}' labels [{string.Join(", ", loaderClasses)}]")
@@ -42,7 +42,7 @@ public class LabException : LaminaException
         new($"data loader '{loader}' found no slides") { At = $"loaders.{loader}" };
 
     internal static LabException BadLoaderParameter(string loader, string key, string problem) =>
-        new($"{loader}: {key} {problem}") { At = key };
+        new($"{loader}: {key} {problem}") { At = key, Kind = LaminaErrorKind.Validation };
 
     internal static LabException NoAnnotations(string slideName, string expected) =>
         new($"DiskLoader: no annotations for slide '{slideName}': expected {expected}") { At = expected };
@@ -52,19 +52,19 @@ public class LabException : LaminaException
             "(more slides, or another validation_split)");
 
     internal static LabException BackboneChanged(string path, string actual, string expected) =>
-        new($"backbone file {path} changed while training (sha256 {actual}, expected {expected})") { At = path };
+        new($"backbone file {path} changed while training (sha256 {actual}, expected {expected})") { At = path, Kind = LaminaErrorKind.Integrity };
 
-    internal static LabException NoSuchFile(string path) => new($"'{path}' does not exist") { At = path };
+    internal static LabException NoSuchFile(string path) => new($"'{path}' does not exist") { At = path, Kind = LaminaErrorKind.NotFound };
 
-    internal static LabException NoSuchSlide(string path) => new($"slide '{path}' does not exist") { At = path };
+    internal static LabException NoSuchSlide(string path) => new($"slide '{path}' does not exist") { At = path, Kind = LaminaErrorKind.NotFound };
 
     internal static LabException SlideChanged(string slide, string before, string after) =>
-        new($"slide '{slide}' changed while it was tested: sha256 {before}, then {after}") { At = slide };
+        new($"slide '{slide}' changed while it was tested: sha256 {before}, then {after}") { At = slide, Kind = LaminaErrorKind.Integrity };
 
-    internal static LabException NoSlidesFolder(string folder) => new($"slides folder '{folder}' does not exist") { At = folder };
+    internal static LabException NoSlidesFolder(string folder) => new($"slides folder '{folder}' does not exist") { At = folder, Kind = LaminaErrorKind.NotFound };
 
     internal static LabException NoSlidesIn(string folder, IEnumerable<string> extensions) =>
-        new($"slides folder '{folder}' holds no slides ({string.Join(", ", extensions)})") { At = folder };
+        new($"slides folder '{folder}' holds no slides ({string.Join(", ", extensions)})") { At = folder, Kind = LaminaErrorKind.NotFound };
 
     internal static LabException NoGroundTruth(IReadOnlyList<string> missing) =>
         new($"no ground truth for {missing.Count} slide(s): expected {string.Join(", ", missing)}") { At = missing[0] };
@@ -75,21 +75,21 @@ public class LabException : LaminaException
         new($"slide '{slide}' has no microns per pixel: ground truth distances cannot be compared") { At = slide };
 
     internal static LabException ImportNeedsClasses() =>
-        new("an imported model needs its class labels (--classes a,b,...)") { At = "--classes" };
+        new("an imported model needs its class labels (--classes a,b,...)") { At = "--classes", Kind = LaminaErrorKind.Usage };
 
     internal static LabException NotImportable(string path, string problem, Exception? inner = null) =>
-        new($"'{path}'{(problem.StartsWith("is ", StringComparison.Ordinal) ? " " : ": ")}{problem}", inner) { At = path };
+        new($"'{path}'{(problem.StartsWith("is ", StringComparison.Ordinal) ? " " : ": ")}{problem}", inner) { At = path, Kind = LaminaErrorKind.Validation };
 
     internal static LabException NoSuchSample(string name, IEnumerable<string> known) =>
-        new($"no sample named '{name}' (known: {string.Join(", ", known)})") { At = name };
+        new($"no sample named '{name}' (known: {string.Join(", ", known)})") { At = name, Kind = LaminaErrorKind.NotFound };
 
     internal static LabException SampleFileMissing(string name, string file) =>
-        new($"sample '{name}' has no file '{file}'") { At = $"{name}/{file}" };
+        new($"sample '{name}' has no file '{file}'") { At = $"{name}/{file}", Kind = LaminaErrorKind.NotFound };
 
-    internal static LabException SampleChanged(string file, string problem) => new($"{file} {problem}") { At = file };
+    internal static LabException SampleChanged(string file, string problem) => new($"{file} {problem}") { At = file, Kind = LaminaErrorKind.Integrity };
 
     internal static LabException OutputNotEmpty(string folder) =>
-        new($"'{folder}' already exists and is not empty; choose another --out or remove it") { At = folder };
+        new($"'{folder}' already exists and is not empty; choose another --out or remove it") { At = folder, Kind = LaminaErrorKind.Conflict };
 }
 
 /// <summary>
@@ -102,7 +102,7 @@ public sealed class TrainingException : LabException
     public TrainingException(string message, Exception? inner = null) : base(message, inner) { }
 
     /// <summary>A parameter out of its range: <c>owner: problem</c>.</summary>
-    internal static TrainingException BadParameter(string owner, string problem) => new($"{owner}: {problem}") { At = owner };
+    internal static TrainingException BadParameter(string owner, string problem) => new($"{owner}: {problem}") { At = owner, Kind = LaminaErrorKind.Validation };
 
     /// <summary>Arrays or layers that do not fit together; a defect of the caller, named by what disagreed.</summary>
     internal static TrainingException Mismatch(string problem) => new(problem);

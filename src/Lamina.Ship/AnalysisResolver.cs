@@ -33,7 +33,7 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
         var diagnostics = new DiagnosticBag();
         var file = AnalysisFileReader.Read(analysisPath, diagnostics) ?? throw new ConfigValidationException(diagnostics.Sorted());
         var output = Path.GetFullPath(outputPath);
-        if (output == file.Path) throw new ShipException($"the resolved file would replace {file.Path}: write it elsewhere with -o");
+        if (output == file.Path) throw new ShipException($"the resolved file would replace {file.Path}: write it elsewhere with -o") { At = file.Path, Kind = LaminaErrorKind.Usage };
 
         var registered = await store.ListModelsAsync(cancellationToken);
         var locked = new List<LockedModel>();

@@ -38,7 +38,7 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
         var anchor = await audit.HeadAsync(cancellationToken);
         var resolved = Path.GetFullPath(resolvedFile);
         var lockPath = LockFile.PathBeside(resolved);
-        if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}");
+        if (!File.Exists(resolved)) throw new ShipException($"no resolved analysis file at {resolved}") { At = resolved, Kind = LaminaErrorKind.NotFound };
         if (!File.Exists(lockPath)) throw ShipException.NoLock(lockPath, resolved);
         var lockFile = LockFile.Read(lockPath);
         var resolvedSha = Sha256Digest.OfFile(resolved).Digest.Hex;

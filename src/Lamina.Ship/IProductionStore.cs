@@ -99,39 +99,45 @@ public class ProductionStoreException : ShipException
     public ProductionStoreException(string message, Exception? inner = null) : base(message, inner) { }
 
     internal static ProductionStoreException NotPublished(Guid run, string model, string store) =>
-        new($"model '{model}' of run {run} is not in the production store {store}") { At = $"{run}/{model}" };
+        new($"model '{model}' of run {run} is not in the production store {store}") { At = $"{run}/{model}", Kind = LaminaErrorKind.NotFound };
 
     internal static ProductionStoreException AlreadyPublished(Guid run, string model, string location) =>
-        new($"model '{model}' of run {run} is already in the production store ({location}): a published model is never replaced") { At = location };
+        new($"model '{model}' of run {run} is already in the production store ({location}): a published model is never replaced") { At = location, Kind = LaminaErrorKind.Conflict };
 
     internal static ProductionStoreException CopyDiffers(Guid run, string model, string file, string sha256, long size, string expected, long expectedSize) =>
         new($"model {run}/{model}: '{file}' has sha256 {sha256} ({size} bytes), the manifest says {expected} ({expectedSize} bytes); nothing was published")
-        { At = $"{run}/{model}/{file}" };
+        { At = $"{run}/{model}/{file}", Kind = LaminaErrorKind.Integrity };
 
     /// <summary>The first problem a verification found (the message names the file where it lies).</summary>
-    internal static ProductionStoreException DoesNotVerify(ProductionProblem problem) => new(problem.Message) { At = problem.File };
+    internal static ProductionStoreException DoesNotVerify(ProductionProblem problem) => new(problem.Message) { At = problem.File, Kind = LaminaErrorKind.Integrity };
 
     internal static ProductionStoreException NameNotPublishable(Guid run, string model) =>
-        new($"model {run}/{model}: the name cannot be published (a plain file name is needed)") { At = $"{run}/{model}" };
+        new($"model {run}/{model}: the name cannot be published (a plain file name is needed)") { At = $"{run}/{model}", Kind = LaminaErrorKind.Validation };
 
     internal static ProductionStoreException FileNotPublishable(Guid run, string model, string file) =>
-        new($"model {run}/{model}: the manifest names a file '{file}' that cannot be published") { At = $"{run}/{model}/{file}" };
+        new($"model {run}/{model}: the manifest names a file '{file}' that cannot be published") { At = $"{run}/{model}/{file}", Kind = LaminaErrorKind.Validation };
 
     internal static ProductionStoreException NoCard(Guid run, string model, string cardFile) =>
-        new($"model {run}/{model}: the manifest has no {cardFile}") { At = $"{run}/{model}" };
+        new($"model {run}/{model}: the manifest has no {cardFile}") { At = $"{run}/{model}", Kind = LaminaErrorKind.Integrity };
 
-    internal static ProductionStoreException EmptyManifest(string path) => new($"{path}: empty manifest") { At = path };
+    internal static ProductionStoreException EmptyManifest(string path) => new($"{path}: empty manifest") { At = path, Kind = LaminaErrorKind.Integrity };
 
     internal static ProductionStoreException InvalidManifest(string path, Exception inner) =>
-        new($"{path}: not a valid manifest: {inner.Message}", inner) { At = path };
+        new($"{path}: not a valid manifest: {inner.Message}", inner) { At = path, Kind = LaminaErrorKind.Integrity };
 
     internal static ProductionStoreException ManifestFormat(string path, string format, string current) =>
-        new($"{path}: manifest format '{format}' is not {current}") { At = path };
+        new($"{path}: manifest format '{format}' is not {current}") { At = path, Kind = LaminaErrorKind.Integrity };
 }
 
 /// <summary>A file asked of the production store that is not there.</summary>
-public sealed class PublishedFileNotFoundException(string location) : ProductionStoreException($"{location}: not in the production store")
+public sealed class PublishedFileNotFoundException : ProductionStoreException
 {
+    public PublishedFileNotFoundException(string location) : base($"{location}: not in the production store")
+    {
+        Location = location;
+        Kind = LaminaErrorKind.NotFound;
+    }
+
     /// <summary>Where the file would be (<see cref="IProductionStore.Describe"/>).</summary>
-    public string Location { get; } = location;
+    public string Location { get; }
 }

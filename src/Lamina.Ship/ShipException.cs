@@ -12,37 +12,37 @@ public class ShipException : LaminaException
     public ShipException(string message, Exception? inner = null) : base(message, inner) { }
 
     internal static ShipException CardBlobDiffers(Guid run, string model, string actual, string registered) =>
-        new($"model {run}/{model}: the card blob has sha256 {actual}, the store registered {registered}") { At = $"{run}/{model}" };
+        new($"model {run}/{model}: the card blob has sha256 {actual}, the store registered {registered}") { At = $"{run}/{model}", Kind = LaminaErrorKind.Integrity };
 
     internal static ShipException CardFileNotPublishable(Guid run, string model, string file) =>
-        new($"model {run}/{model}: the card names a file '{file}' that cannot be published") { At = $"{run}/{model}/{file}" };
+        new($"model {run}/{model}: the card names a file '{file}' that cannot be published") { At = $"{run}/{model}/{file}", Kind = LaminaErrorKind.Validation };
 
     internal static ShipException PublishedCopyMissing(string what, string location) =>
-        new($"{what}, but its production copy {location} is missing; it was not restored (restore it from a backup)") { At = location };
+        new($"{what}, but its production copy {location} is missing; it was not restored (restore it from a backup)") { At = location, Kind = LaminaErrorKind.Integrity };
 
     internal static ShipException PublishedCopyAltered(string what, string problem, Exception? inner = null) =>
-        new($"{what}, but its production copy was altered: {problem}", inner);
+        new($"{what}, but its production copy was altered: {problem}", inner) { Kind = LaminaErrorKind.Integrity };
 
     internal static ShipException UnmarkedCopyDoesNotVerify(Guid run, string model, string location, Exception inner) =>
         new($"the production store holds a copy of model '{model}' of run {run} that is not marked published and does not verify ({inner.Message}); inspect and remove {location}, then publish again", inner)
-        { At = location };
+        { At = location, Kind = LaminaErrorKind.Conflict };
 
     internal static ShipException UnmarkedCopyOfAnotherCard(Guid run, string model, string card, string registered, string location) =>
         new($"the production store holds a copy of model '{model}' of run {run} whose card ({card}) is not the registered one ({registered}); inspect and remove {location}, then publish again")
-        { At = location };
+        { At = location, Kind = LaminaErrorKind.Conflict };
 
     internal static ShipException Altered(string path, string expected, string actual) =>
-        new($"{path}: sha256 {actual} differs from the pinned {expected}: the file was altered");
+        new($"{path}: sha256 {actual} differs from the pinned {expected}: the file was altered") { Kind = LaminaErrorKind.Integrity };
 
     internal static ShipException Missing(string path, string expected) =>
-        new($"{path}: missing (pinned sha256 {expected})");
+        new($"{path}: missing (pinned sha256 {expected})") { Kind = LaminaErrorKind.Integrity };
 
     internal static ShipException Extra(string path, string where) =>
-        new($"{path}: not in {where}: the bundle holds a file nobody pinned");
+        new($"{path}: not in {where}: the bundle holds a file nobody pinned") { Kind = LaminaErrorKind.Integrity };
 
     internal static ShipException NoLock(string lockPath, string resolved) =>
-        new($"no lock file {lockPath} beside {resolved}: run `lamina resolve` to write the resolved file and its lock");
+        new($"no lock file {lockPath} beside {resolved}: run `lamina resolve` to write the resolved file and its lock") { Kind = LaminaErrorKind.NotFound };
 
     internal static ShipException ResolvedEdited(string resolved, string expected, string actual) =>
-        new($"{resolved}: sha256 {actual} differs from the lock's {expected}: the resolved file was edited after `lamina resolve`; resolve again");
+        new($"{resolved}: sha256 {actual} differs from the lock's {expected}: the resolved file was edited after `lamina resolve`; resolve again") { Kind = LaminaErrorKind.Integrity };
 }

@@ -1,3 +1,4 @@
+using Lamina.Core;
 using Lamina.Core.Provenance;
 using Microsoft.Data.Sqlite;
 
@@ -43,7 +44,7 @@ public sealed partial class SqliteTrackingStore
         var prefix = idOrPrefix.Trim().ToLowerInvariant();
         if (prefix.Length < MinimumPrefixDigits || !prefix.All(Uri.IsHexDigit))
         {
-            throw new TrackingException($"'{idOrPrefix}' is not a data set id: give at least {MinimumPrefixDigits} hex digits");
+            throw new TrackingException($"'{idOrPrefix}' is not a data set id: give at least {MinimumPrefixDigits} hex digits") { At = idOrPrefix, Kind = LaminaErrorKind.Usage };
         }
         return ExecuteAsync(write: false, async (c, tx, ct) =>
         {
@@ -53,9 +54,9 @@ public sealed partial class SqliteTrackingStore
             return matches.Count switch
             {
                 1 => matches[0],
-                0 => throw new TrackingException($"no data set matches '{idOrPrefix}'"),
+                0 => throw new TrackingException($"no data set matches '{idOrPrefix}'") { At = idOrPrefix, Kind = LaminaErrorKind.NotFound },
                 _ => throw new TrackingException(
-                    $"'{idOrPrefix}' is ambiguous: it matches several data sets ({string.Join(", ", matches.Take(5).Select(m => m.Id[..16]))})"),
+                    $"'{idOrPrefix}' is ambiguous: it matches several data sets ({string.Join(", ", matches.Take(5).Select(m => m.Id[..16]))})") { At = idOrPrefix, Kind = LaminaErrorKind.Usage },
             };
         }, cancellationToken);
     }

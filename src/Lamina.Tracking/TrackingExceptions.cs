@@ -20,33 +20,33 @@ public class TrackingException : LaminaException
         new($"the tracking database {databasePath} stayed busy (locked by another process); try again", inner, isTransient: true);
 
     internal static TrackingException SchemaTooNew(string databasePath, long version, int known) =>
-        new($"the tracking database {databasePath} has schema version {version}, but this Lamina knows versions up to {known}; upgrade Lamina");
+        new($"the tracking database {databasePath} has schema version {version}, but this Lamina knows versions up to {known}; upgrade Lamina") { Kind = LaminaErrorKind.Conflict };
 
     internal static TrackingException PrefixTooShort(string prefix) =>
-        new($"run id prefix '{prefix}' is too short: give at least 4 hex digits");
+        new($"run id prefix '{prefix}' is too short: give at least 4 hex digits") { Kind = LaminaErrorKind.Usage };
 
     internal static TrackingException NotARunId(string text) =>
-        new($"'{text}' is not a run id: use hex digits and '-' only");
+        new($"'{text}' is not a run id: use hex digits and '-' only") { Kind = LaminaErrorKind.Usage };
 
     internal static TrackingException GitFailed(string arguments, string directory, int exitCode, string stderr) =>
         new($"git {arguments} failed in {directory} (exit code {exitCode}): {stderr.Trim()}") { At = directory };
 
     internal static TrackingException ModelFileNotGiven(string model, string file) =>
-        new($"model '{model}': the card names '{file}' but no such file was given") { At = $"{model}/{file}" };
+        new($"model '{model}': the card names '{file}' but no such file was given") { At = $"{model}/{file}", Kind = LaminaErrorKind.NotFound };
 
     internal static TrackingException ModelFileDiffers(string model, string file, string digest, string expected) =>
-        new($"model '{model}': '{file}' has digest {digest}, but the card says {expected}") { At = $"{model}/{file}" };
+        new($"model '{model}': '{file}' has digest {digest}, but the card says {expected}") { At = $"{model}/{file}", Kind = LaminaErrorKind.Integrity };
 
     internal static TrackingException BlobAltered(string digest, string actual, string what) =>
-        new($"{what}: blob {digest} now has digest {actual}: the blob store was altered") { At = what };
+        new($"{what}: blob {digest} now has digest {actual}: the blob store was altered") { At = what, Kind = LaminaErrorKind.Integrity };
 
     internal static TrackingException DatabaseLost(string databasePath, bool exists, IReadOnlyList<string> storesWithContent) =>
         new($"the tracking database {databasePath} is {(exists ? "empty (zero bytes)" : "missing")}, but {string.Join(" and ", storesWithContent)} "
             + $"still {(storesWithContent.Count == 1 ? "holds" : "hold")} content it indexes: it was lost or damaged, and is not created afresh; restore tracking.db from a backup, "
-            + $"or to start afresh point {LaminaHome.EnvironmentVariable} elsewhere (or move those stores away)") { At = databasePath };
+            + $"or to start afresh point {LaminaHome.EnvironmentVariable} elsewhere (or move those stores away)") { At = databasePath, Kind = LaminaErrorKind.Integrity };
 
     internal static TrackingException Unreadable(string databasePath, string problem, Exception? inner = null) =>
-        new($"the tracking database {databasePath} is not a readable SQLite database: {problem.TrimEnd('.')}; restore it from a backup", inner) { At = databasePath };
+        new($"the tracking database {databasePath} is not a readable SQLite database: {problem.TrimEnd('.')}; restore it from a backup", inner) { At = databasePath, Kind = LaminaErrorKind.Integrity };
 
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
@@ -58,6 +58,7 @@ public sealed class BlobNotFoundException : TrackingException
         : base($"blob {digest} not found in {blobsPath}")
     {
         Digest = digest;
+        Kind = LaminaErrorKind.Integrity;
     }
 
     /// <summary>The SHA-256 (lowercase hex) that was asked for.</summary>
@@ -67,17 +68,17 @@ public sealed class BlobNotFoundException : TrackingException
 /// <summary>No run has the given id, or no run id starts with the given prefix.</summary>
 public sealed class RunNotFoundException : TrackingException
 {
-    public RunNotFoundException(string message) : base(message) { }
+    public RunNotFoundException(string message) : base(message) => Kind = LaminaErrorKind.NotFound;
 
-    internal static RunNotFoundException ForId(Guid id) => new($"no run {id:D}");
+    internal static RunNotFoundException ForId(Guid id) => new($"no run {id:D}") { At = id.ToString("D") };
 
-    internal static RunNotFoundException ForPrefix(string prefix) => new($"no run matches '{prefix}'");
+    internal static RunNotFoundException ForPrefix(string prefix) => new($"no run matches '{prefix}'") { At = prefix };
 }
 
 /// <summary>A run made no model, or none of the given name, or several where one was asked for without a name.</summary>
 public sealed class ModelNotFoundException : TrackingException
 {
-    public ModelNotFoundException(string message) : base(message) { }
+    public ModelNotFoundException(string message) : base(message) => Kind = LaminaErrorKind.NotFound;
 
     internal static ModelNotFoundException NoModel(Guid run) => new($"run {run} produced no model") { At = run.ToString() };
 
@@ -85,7 +86,7 @@ public sealed class ModelNotFoundException : TrackingException
         new($"run {run} has no model '{name}' (it has: {string.Join(", ", models)})") { At = $"{run}/{name}" };
 
     internal static ModelNotFoundException SeveralModels(Guid run, IEnumerable<string> models, string reference) =>
-        new($"run {run} produced several models ({string.Join(", ", models)}): name one as {reference}/NAME") { At = run.ToString() };
+        new($"run {run} produced several models ({string.Join(", ", models)}): name one as {reference}/NAME") { At = run.ToString(), Kind = LaminaErrorKind.Usage };
 }
 
 /// <summary>A run id prefix matches several runs.</summary>
@@ -96,6 +97,7 @@ public sealed class AmbiguousRunIdException : TrackingException
     {
         Prefix = prefix;
         Matches = matches;
+        Kind = LaminaErrorKind.Usage;
     }
 
     public string Prefix { get; }
@@ -112,6 +114,7 @@ public sealed class RunStateException : TrackingException
     {
         RunId = runId;
         Current = current;
+        Kind = LaminaErrorKind.Conflict;
     }
 
     private RunStateException(Guid runId, RunStatus current, string message)
@@ -119,6 +122,7 @@ public sealed class RunStateException : TrackingException
     {
         RunId = runId;
         Current = current;
+        Kind = LaminaErrorKind.Conflict;
     }
 
     public Guid RunId { get; }
@@ -138,6 +142,7 @@ public sealed class RunPublishedException : TrackingException
     {
         RunId = runId;
         PublishedAt = publishedAt;
+        Kind = LaminaErrorKind.Conflict;
     }
 
     public Guid RunId { get; }
@@ -148,5 +153,5 @@ public sealed class RunPublishedException : TrackingException
 /// <summary>A model cannot be published, and why (the run did not complete, made no such model…).</summary>
 public sealed class PublishRefusedException : TrackingException
 {
-    public PublishRefusedException(string message) : base(message) { }
+    public PublishRefusedException(string message) : base(message) => Kind = LaminaErrorKind.Conflict;
 }

@@ -365,13 +365,13 @@ public sealed class CommandLineTests : IDisposable
         var result = await _lamina.RunAsync(directory, "validate");
         var run = await _lamina.RunAsync(directory, "run", "check_normalization");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(ExitCodes.Validation, result.ExitCode);
         Assert.Contains($"lamina.yaml:{LineOf("BinaryFocl")}:", result.Stdout);
         Assert.Contains("did you mean 'BinaryFocal'?", result.Stdout);
         Assert.Contains($"lamina.yaml:{LineOf("fifty")}:", result.Stdout);
         Assert.Contains($"lamina.yaml:{LineOf("factr")}:", result.Stdout);
         Assert.Contains("4 problems", result.Stdout); // factr is unknown and factor is missing
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(ExitCodes.Validation, run.ExitCode);
         Assert.Contains("BinaryFocl", run.Stderr);
         var runs = await JsonAsync(directory, "runs", "list");
         Assert.Empty(runs.EnumerateArray());
@@ -385,7 +385,7 @@ public sealed class CommandLineTests : IDisposable
 
         var result = await _lamina.RunAsync(directory, "validate", "--json");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(ExitCodes.Validation, result.ExitCode);
         var diagnostic = Assert.Single(JsonDocument.Parse(result.Stdout).RootElement.GetProperty("diagnostics").EnumerateArray());
         Assert.Equal("Broken.cs", diagnostic.GetProperty("file").GetString());
         Assert.Equal(3, diagnostic.GetProperty("line").GetInt32());
@@ -433,7 +433,7 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(0, good.ExitCode);
         Assert.Contains("valid", good.Stdout);
         Assert.Contains("ki67", good.Stdout);
-        Assert.Equal(1, bad.ExitCode);
+        Assert.Equal(ExitCodes.Validation, bad.ExitCode);
         var diagnostics = JsonDocument.Parse(bad.Stdout).RootElement.GetProperty("diagnostics").EnumerateArray()
             .Select(d => $"{d.GetProperty("line").GetInt32()}:{d.GetProperty("column").GetInt32()} {d.GetProperty("key_path").GetString()}: {d.GetProperty("message").GetString()}")
             .ToList();
@@ -450,7 +450,7 @@ public sealed class CommandLineTests : IDisposable
 
         var result = await _lamina.RunAsync(directory, "run", "check_normalisation");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(ExitCodes.NotFound, result.ExitCode);
         Assert.Contains("did you mean 'check_normalization'?", result.Stderr);
         Assert.Empty((await JsonAsync(directory, "runs", "list")).EnumerateArray());
     }
@@ -465,9 +465,9 @@ public sealed class CommandLineTests : IDisposable
         var refused = await _lamina.RunAsync(directory, "runs", "delete", run);
         var deleted = await _lamina.RunAsync(directory, "runs", "delete", run[..8], "--yes");
 
-        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal(ExitCodes.NotFound, unknown.ExitCode);
         Assert.Contains("ffffffff", unknown.Stderr);
-        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal(ExitCodes.Usage, refused.ExitCode);
         Assert.Contains("--yes", refused.Stderr);
         Assert.True(deleted.ExitCode == 0, deleted.ToString());
         Assert.Empty((await JsonAsync(directory, "runs", "list")).EnumerateArray());

@@ -110,7 +110,7 @@ public sealed class PublishCommandTests : IDisposable
 
         // And deleting the run is refused with the reason
         var delete = await RunAsync("runs", "delete", run.ToString(), "--yes");
-        Assert.Equal(1, delete.ExitCode);
+        Assert.Equal(ExitCodes.Conflict, delete.ExitCode);
         Assert.Contains($"error: run {run} is published (at ", delete.Stderr);
         Assert.Contains("it cannot be deleted", delete.Stderr);
         Assert.True(File.Exists(Path.Combine(folder, "head.onnx")));
@@ -118,7 +118,7 @@ public sealed class PublishCommandTests : IDisposable
         // And the production copy, altered, is reported rather than repaired
         File.AppendAllText(Path.Combine(folder, "head.onnx"), "!");
         var altered = await RunAsync("publish", run.ToString());
-        Assert.Equal(1, altered.ExitCode);
+        Assert.Equal(ExitCodes.Integrity, altered.ExitCode);
         Assert.Contains("its production copy was altered", altered.Stderr);
     }
 
@@ -129,7 +129,7 @@ public sealed class PublishCommandTests : IDisposable
 
         var result = await RunAsync("publish", run.ToString(), "--json");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(ExitCodes.Conflict, result.ExitCode);
         Assert.Contains($"run {run} is failed (diverged): only a completed run that produced a model can be published", result.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_lamina.Home, "production", run.ToString())));
     }
@@ -164,7 +164,7 @@ public sealed class PublishCommandTests : IDisposable
         Assert.True(holds.ExitCode == 0, holds.ToString());
         Assert.Contains("1 anchor(s) hold", holds.Stdout);
         var beyond = await RunAsync("audit", "verify", "--expect", "9" + anchor[1..]);
-        Assert.Equal(1, beyond.ExitCode);
+        Assert.Equal(ExitCodes.Integrity, beyond.ExitCode);
         Assert.Contains("there is no entry 9 any more", beyond.Stderr);
         var malformed = await RunAsync("audit", "verify", "--expect", "head");
         Assert.NotEqual(0, malformed.ExitCode);
@@ -186,10 +186,10 @@ public sealed class PublishCommandTests : IDisposable
         var tamperedJson = await RunAsync("audit", "verify", "--json");
 
         // Then verify names the entry and fails
-        Assert.Equal(1, tampered.ExitCode);
+        Assert.Equal(ExitCodes.Integrity, tampered.ExitCode);
         Assert.Contains("the audit chain is broken at entry 2", tampered.Stderr);
         Assert.Contains("a field of entry 2 (run.finished", tampered.Stderr);
-        Assert.Equal(1, tamperedJson.ExitCode);
+        Assert.Equal(ExitCodes.Integrity, tamperedJson.ExitCode);
         Assert.Equal(2, JsonDocument.Parse(tamperedJson.Stdout).RootElement.GetProperty("broken_seq").GetInt64());
     }
 }

@@ -19,7 +19,7 @@ public sealed class RunsListCommandTests : IDisposable
         // Then the first lists none, and the second names the statuses there are
         Assert.True(completed.ExitCode == 0, completed.ToString());
         Assert.Equal("[]", completed.Stdout.Trim());
-        Assert.Equal(LaminaApp.Usage, bogus.ExitCode);
+        Assert.Equal(ExitCodes.Usage, bogus.ExitCode);
         Assert.Contains("--status must be queued, running, completed, failed or aborted, not 'finished'", bogus.Stderr);
     }
 }

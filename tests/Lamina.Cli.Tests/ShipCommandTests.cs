@@ -84,7 +84,7 @@ public sealed class ShipCommandTests
         var altered = Path.Combine(work, "bundle", "models", "carcinoma_model", "head.onnx");
         File.AppendAllText(altered, "!");
         var again = await lamina.RunAsync(work, "verify", "bundle");
-        Assert.Equal(1, again.ExitCode);
+        Assert.Equal(ExitCodes.Integrity, again.ExitCode);
         Assert.Contains($"{altered}: sha256", again.Stderr);
     }
 }

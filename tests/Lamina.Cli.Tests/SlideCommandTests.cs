@@ -34,7 +34,7 @@ public sealed class SlideCommandTests : IDisposable
     {
         var result = await _lamina.RunAsync(_temp.Path, "slide", "info", TestData("broken.svs"), "--json");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(ExitCodes.Validation, result.ExitCode);
         var line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("broken.svs", line);
         Assert.Contains("error:", line);
@@ -78,7 +78,7 @@ public sealed class SlideCommandTests : IDisposable
         var failed = await _lamina.RunAsync(_temp.Path, "slide", "tiles", path, "--mpp", "0.5");
         var overridden = await _lamina.RunAsync(_temp.Path, "slide", "tiles", path, "--mpp", "0.5", "--mpp-override", "0.25", "--min-tissue", "0", "--json");
 
-        Assert.Equal(1, failed.ExitCode);
+        Assert.Equal(ExitCodes.Validation, failed.ExitCode);
         Assert.Contains("generic.tif", failed.Stderr);
         Assert.Contains("--mpp-override", failed.Stderr);
         Assert.True(overridden.ExitCode == 0, overridden.ToString());

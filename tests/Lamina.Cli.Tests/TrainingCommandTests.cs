@@ -214,7 +214,7 @@ public sealed class TrainingCommandTests : IDisposable
 
         var result = await _lamina.RunAsync(_temp.Path, "reproduce", JsonDocument.Parse(built.Stdout).RootElement.GetProperty("run_id").GetString()!);
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(ExitCodes.Conflict, result.ExitCode);
         Assert.Contains("not made in a git repository", result.Stderr);
     }
 

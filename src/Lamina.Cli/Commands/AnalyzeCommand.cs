@@ -79,7 +79,7 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
             return 0;
         }
         Render(result);
-        AnsiConsole.MarkupLineInterpolated($"[grey]results in {output}: report.json, results.geojson (QuPath), heatmaps, overlays, summary.png, report.html[/]");
+        AnsiConsole.Console.MarkupLineEscaped($"[grey]results in {output}: report.json, results.geojson (QuPath), heatmaps, overlays, summary.png, report.html[/]");
         return 0;
     }
 
@@ -133,11 +133,11 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
                 table.AddRow(Markup.Escape(feature.Name), Markup.Escape(figure.Name), Formats.Number(figure.Value), Markup.Escape(figure.Unit ?? ""));
             }
         }
-        AnsiConsole.MarkupLineInterpolated($"[bold]{result.Analysis}[/] on {Path.GetFileName(result.SlidePath)} (sha256 {result.SlideSha256[..12]}) in {result.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
+        AnsiConsole.Console.MarkupLineEscaped($"[bold]{result.Analysis}[/] on {Path.GetFileName(result.SlidePath)} (sha256 {result.SlideSha256[..12]}) in {result.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         AnsiConsole.Write(table);
         foreach (var model in result.Models)
         {
-            AnsiConsole.MarkupLineInterpolated($"[grey]{model.Name}: {model.TilesSeen} tiles, {model.Sourcing} {model.Reference}, model.json {model.Files[0].Sha256[..12]}[/]");
+            AnsiConsole.Console.MarkupLineEscaped($"[grey]{model.Name}: {model.TilesSeen} tiles, {model.Sourcing} {model.Reference}, model.json {model.Files[0].Sha256[..12]}[/]");
         }
     }
 

@@ -79,8 +79,11 @@ public sealed class AuditVerifyCommand : AsyncCommand<AuditVerifyCommand.Setting
         var intact = verification.Intact && anchorBreak is null;
         if (settings.Json)
         {
+            var problem = verification.FirstBreak is { } firstBreak ? $"the audit chain is broken at entry {firstBreak.Seq}: {firstBreak.Problem}"
+                : anchorBreak is not null ? $"the audit chain is consistent but does not hold an anchor: {anchorBreak.Problem}" : null;
             JsonOutput.Write(new
             {
+                Error = problem is null ? null : new { Code = "integrity", Message = problem, At = (verification.FirstBreak?.Seq ?? anchorBreak?.Seq)?.ToString(System.Globalization.CultureInfo.InvariantCulture) },
                 verification.Count,
                 Intact = intact,
                 verification.HeadHash,
@@ -101,12 +104,12 @@ public sealed class AuditVerifyCommand : AsyncCommand<AuditVerifyCommand.Setting
         else
         {
             var checkedAnchors = anchors.Count == 0 ? "" : $", {anchors.Count} anchor(s) hold";
-            AnsiConsole.MarkupLineInterpolated($"{verification.Count} entries, chain intact (head {verification.HeadHash}){checkedAnchors}");
+            AnsiConsole.Console.MarkupLineEscaped($"{verification.Count} entries, chain intact (head {verification.HeadHash}){checkedAnchors}");
             if (head is not null)
             {
-                AnsiConsole.MarkupLineInterpolated($"[grey]anchor {head}: keep it outside the store (a release ticket, a signed tag) and check it later with --expect[/]");
+                AnsiConsole.Console.MarkupLineEscaped($"[grey]anchor {head}: keep it outside the store (a release ticket, a signed tag) and check it later with --expect[/]");
             }
         }
-        return intact ? 0 : LaminaApp.Failure;
+        return intact ? ExitCodes.Ok : ExitCodes.Integrity;
     }
 }

@@ -36,7 +36,7 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         // With --json, standard output carries only the JSON; the narration goes to standard error.
         Action<string> report = settings.Json
             ? Console.Error.WriteLine
-            : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
+            : line => AnsiConsole.Console.MarkupLineEscaped($"[grey]-[/] {line}");
         report($"Lamina demo (tracking store: {home.Root})");
         var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store,
             new DemoReleaseSteps(store, blobs, home).RunAsync);
@@ -81,15 +81,15 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                 truth.AddRow("mitoses", c.MitosesFound.ToString(CultureInfo.InvariantCulture), c.MitosesTrue.ToString(CultureInfo.InvariantCulture),
                     $"{c.MitosesMatched} within {Formats.Number(c.ToleranceUm)} µm: precision {Formats.Number(Math.Round(c.MitosisPrecision, 3))}, recall {Formats.Number(Math.Round(c.MitosisRecall, 3))}");
                 AnsiConsole.Write(truth);
-                AnsiConsole.MarkupLineInterpolated($"[grey]the analysis file is {analysis.AnalysisFile}; its results are in {analysis.OutputDirectory}[/]");
+                AnsiConsole.Console.MarkupLineEscaped($"[grey]the analysis file is {analysis.AnalysisFile}; its results are in {analysis.OutputDirectory}[/]");
                 AnsiConsole.WriteLine();
                 AnsiConsole.MarkupLine($"[bold]lamina trace {Markup.Escape(Path.Combine(analysis.OutputDirectory, "report.json"))}[/]");
                 var lineage = await new Lamina.Ship.LineageTracer(store, blobs, CliContext.OpenProduction(home))
                     .TraceAsync(Path.Combine(analysis.OutputDirectory, "report.json"), CliContext.Cancellation);
                 TraceCommand.Render(lineage);
-                if (lineage.HasProblem) code = LaminaApp.Failure;
+                if (lineage.HasProblem) code = ExitCodes.Integrity;
             }
-            AnsiConsole.MarkupLineInterpolated($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
+            AnsiConsole.Console.MarkupLineEscaped($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
         }
         return code;
     }

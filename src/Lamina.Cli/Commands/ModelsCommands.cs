@@ -116,7 +116,7 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
             }
             AnsiConsole.Write(metrics);
         }
-        if (export is not null) AnsiConsole.MarkupLineInterpolated($"[grey]package written to {export.Target}[/]");
+        if (export is not null) AnsiConsole.Console.MarkupLineEscaped($"[grey]package written to {export.Target}[/]");
         return 0;
     }
 }
@@ -161,7 +161,7 @@ public sealed class ModelsImportCommand : AsyncCommand<ModelsImportCommand.Setti
             JsonOutput.Write(new { model.Record.RunId, model.Record.Name, model.Record.CardDigest });
             return 0;
         }
-        AnsiConsole.MarkupLineInterpolated($"imported [bold]{model.Record.Name}[/] as run {model.Record.RunId} (card sha256 {model.Record.CardDigest[..16]}…)");
+        AnsiConsole.Console.MarkupLineEscaped($"imported [bold]{model.Record.Name}[/] as run {model.Record.RunId} (card sha256 {model.Record.CardDigest[..16]}…)");
         return 0;
     }
 }

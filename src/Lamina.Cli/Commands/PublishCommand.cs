@@ -56,15 +56,15 @@ public sealed class PublishCommand : AsyncCommand<PublishCommand.Settings>
         switch (result.Outcome)
         {
             case PublishOutcome.AlreadyPublished:
-                AnsiConsole.MarkupLineInterpolated(
+                AnsiConsole.Console.MarkupLineEscaped(
                     $"already published: {what} (at {publication.PublishedAt:yyyy-MM-dd HH:mm:ss} UTC by {publication.PublishedBy}); its copy in {result.Location} verifies; nothing done");
                 break;
             case PublishOutcome.MarkingCompleted:
-                AnsiConsole.MarkupLineInterpolated(
+                AnsiConsole.Console.MarkupLineEscaped(
                     $"published {what}: the copy left in {result.Location} by an earlier attempt verifies, and the run is now marked published");
                 break;
             default:
-                AnsiConsole.MarkupLineInterpolated($"published {what} to {result.Location} ({result.Manifest.Files.Count} files, manifest sha256 {publication.ManifestSha256})");
+                AnsiConsole.Console.MarkupLineEscaped($"published {what} to {result.Location} ({result.Manifest.Files.Count} files, manifest sha256 {publication.ManifestSha256})");
                 break;
         }
         AnsiConsole.MarkupLine("[grey]the run, its model, artifacts and metrics can no longer be changed or deleted[/]");

@@ -28,7 +28,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         await using var _ = store;
         var submitter = new RunSubmitter(store, blobs, home, TimeProvider.System);
         var executor = new RunExecutor(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null };
-        Action<string> report = settings.Json ? Console.Error.WriteLine : line => AnsiConsole.MarkupLineInterpolated($"[grey]-[/] {line}");
+        Action<string> report = settings.Json ? Console.Error.WriteLine : line => AnsiConsole.Console.MarkupLineEscaped($"[grey]-[/] {line}");
         var result = await new Reproducer(store, blobs, submitter, executor).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), report, CliContext.Cancellation);
         if (settings.Json)
         {
@@ -53,7 +53,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
             : result.Files.Count == 0 ? "[yellow]the original run made no model to compare[/]" : "[red]not reproduced: some digests differ[/]");
         foreach (var difference in result.EnvironmentDifferences)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]{difference.What}: recorded {difference.Recorded}, reproduced with {difference.Reproduced}[/]");
+            AnsiConsole.Console.MarkupLineEscaped($"[yellow]{difference.What}: recorded {difference.Recorded}, reproduced with {difference.Reproduced}[/]");
         }
         if (!result.Identical && result.EnvironmentDifferences.Count > 0)
         {

@@ -38,9 +38,9 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             AnsiConsole.MarkupLine($"run [bold]{outcome.RunId}[/] {Formats.Status(outcome.Status)}");
             if (outcome.Status == RunStatus.Failed)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]{FirstLine(outcome.Error)}[/]");
+                AnsiConsole.Console.MarkupLineEscaped($"[red]{FirstLine(outcome.Error)}[/]");
             }
-            AnsiConsole.MarkupLineInterpolated($"[grey]details: lamina runs show {Formats.ShortId(outcome.RunId)}[/]");
+            AnsiConsole.Console.MarkupLineEscaped($"[grey]details: lamina runs show {Formats.ShortId(outcome.RunId)}[/]");
         }
         return ExitCode(outcome.Status);
     }

@@ -30,9 +30,11 @@ public sealed class RunsListCommand : AsyncCommand<RunsListCommand.Settings>
         [DefaultValue(50)]
         public int Limit { get; init; } = 50;
 
-        public override ValidationResult Validate() => StatusOf(Status) is not null || Status is null
-            ? ValidationResult.Success()
-            : ValidationResult.Error($"--status must be queued, running, completed, failed or aborted, not '{Status}'");
+        public override ValidationResult Validate() =>
+            Status is not null && StatusOf(Status) is null
+                ? ValidationResult.Error($"--status must be queued, running, completed, failed or aborted, not '{Status}'")
+                : Limit < 1 ? ValidationResult.Error($"--limit must be at least 1, not {Limit}")
+                : ValidationResult.Success();
     }
 
     private static RunStatus? StatusOf(string? status) =>
@@ -87,6 +89,11 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         [CommandOption("--log")]
         [Description("Print only the captured console log.")]
         public bool Log { get; init; }
+
+        // Each prints something else on its own: together, all but one were silently ignored.
+        public override ValidationResult Validate() => (Diff ? 1 : 0) + (Log ? 1 : 0) + (Json ? 1 : 0) > 1
+            ? ValidationResult.Error("--diff, --log and --json do not go together: give one")
+            : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
@@ -209,7 +216,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         console.Write(new Rule("configuration (effective)").LeftJustified());
         foreach (var (key, value) in RunComparison.Flatten(details.ConfigurationJson))
         {
-            console.MarkupLineInterpolated($"  [grey]{key}[/] = {value}");
+            console.MarkupLineEscaped($"  [grey]{key}[/] = {value}");
         }
 
         var metrics = MetricSummary.Of(await store.GetMetricsAsync(runId, token));
@@ -342,7 +349,7 @@ public sealed class RunsDeleteCommand : AsyncCommand<RunsDeleteCommand.Settings>
             }
         }
         await store.DeleteRunAsync(run.Id, token);
-        AnsiConsole.MarkupLineInterpolated($"deleted run {run.Id}");
+        AnsiConsole.Console.MarkupLineEscaped($"deleted run {run.Id}");
         return 0;
     }
 }

@@ -40,9 +40,9 @@ public sealed class ResolveCommand : AsyncCommand<ResolveCommand.Settings>
         }
         foreach (var model in result.Lock.Models)
         {
-            AnsiConsole.MarkupLineInterpolated($"{model.Name}: run {model.Run} model {model.Model}, model.json {model.CardSha256[..12]}, {model.Files.Count} files");
+            AnsiConsole.Console.MarkupLineEscaped($"{model.Name}: run {model.Run} model {model.Model}, model.json {model.CardSha256[..12]}, {model.Files.Count} files");
         }
-        AnsiConsole.MarkupLineInterpolated($"[grey]wrote {result.ResolvedFile} and {result.LockPath} ({result.Lock.Plugins.Count} plug-in sources)[/]");
+        AnsiConsole.Console.MarkupLineEscaped($"[grey]wrote {result.ResolvedFile} and {result.LockPath} ({result.Lock.Plugins.Count} plug-in sources)[/]");
         return 0;
     }
 }
@@ -84,10 +84,10 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
             });
             return 0;
         }
-        AnsiConsole.MarkupLineInterpolated($"bundle {result.Directory}: {result.Files.Count} files verified, provenance.json sha256 {result.ProvenanceSha256[..12]}");
+        AnsiConsole.Console.MarkupLineEscaped($"bundle {result.Directory}: {result.Files.Count} files verified, provenance.json sha256 {result.ProvenanceSha256[..12]}");
         if (BundleProvenance.AuditAnchorOf(result.Provenance) is { } anchor)
         {
-            AnsiConsole.MarkupLineInterpolated($"audit anchor {anchor}");
+            AnsiConsole.Console.MarkupLineEscaped($"audit anchor {anchor}");
             AnsiConsole.MarkupLine("[grey](in provenance.json; keep it with the release and check it later with lamina audit verify --expect)[/]");
         }
         return 0;
@@ -111,6 +111,7 @@ public sealed class VerifyCommand : Command<VerifyCommand.Settings>
         {
             JsonOutput.Write(new
             {
+                error = verification.FirstProblem is { } first ? new { code = "integrity", message = first.Describe(verification.Directory), at = first.Name } : null,
                 bundle = verification.Directory,
                 ok = verification.Ok,
                 provenance_sha256 = verification.ProvenanceSha256,
@@ -119,14 +120,14 @@ public sealed class VerifyCommand : Command<VerifyCommand.Settings>
         }
         if (verification.FirstProblem is { } problem)
         {
-            if (!settings.Json) Console.Error.WriteLine($"error: {problem.Describe(verification.Directory)}");
-            return LaminaApp.Failure;
+            Console.Error.WriteLine($"error: {problem.Describe(verification.Directory)}");
+            return ExitCodes.Integrity;
         }
         if (!settings.Json)
         {
             var models = verification.Lock?.Models.Count ?? 0;
             var plugins = verification.Lock?.Plugins.Count ?? 0;
-            AnsiConsole.MarkupLineInterpolated(
+            AnsiConsole.Console.MarkupLineEscaped(
                 $"[green]ok[/] {verification.Directory}: {verification.Files.Count.ToString(CultureInfo.InvariantCulture)} files match provenance.json (sha256 {verification.ProvenanceSha256[..12]}) and the lock: {models} models, {plugins} plug-in sources");
         }
         return 0;
@@ -157,7 +158,7 @@ public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
         {
             Render(lineage);
         }
-        return lineage.HasProblem ? LaminaApp.Failure : 0;
+        return lineage.HasProblem ? ExitCodes.Integrity : ExitCodes.Ok;
     }
 
     /// <summary>Writes the lineage as a tree, each digest marked verified, altered or missing.</summary>

@@ -49,10 +49,10 @@ public sealed class SlideInfoCommand : Command<SlideSettings>
             });
             return 0;
         }
-        AnsiConsole.MarkupLineInterpolated($"[bold]{slide.Path}[/]");
-        AnsiConsole.MarkupLineInterpolated($"vendor: {slide.Vendor}");
-        AnsiConsole.MarkupLineInterpolated($"size: {slide.Width} × {slide.Height} pixels");
-        AnsiConsole.MarkupLineInterpolated($"microns per pixel: {(slide.MicronsPerPixel is { } mpp ? mpp.ToString("0.####", CultureInfo.InvariantCulture) : "unknown")}");
+        AnsiConsole.Console.MarkupLineEscaped($"[bold]{slide.Path}[/]");
+        AnsiConsole.Console.MarkupLineEscaped($"vendor: {slide.Vendor}");
+        AnsiConsole.Console.MarkupLineEscaped($"size: {slide.Width} × {slide.Height} pixels");
+        AnsiConsole.Console.MarkupLineEscaped($"microns per pixel: {(slide.MicronsPerPixel is { } mpp ? mpp.ToString("0.####", CultureInfo.InvariantCulture) : "unknown")}");
         var levels = new Table().AddColumns("level", "width", "height", "downsample");
         foreach (var level in slide.Levels)
         {

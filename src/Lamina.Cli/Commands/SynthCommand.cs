@@ -163,7 +163,7 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
                 e.TissueMm2.ToString("0.000", CultureInfo.InvariantCulture));
         }
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLineInterpolated($"[grey]slides and ground truth (QuPath GeoJSON) in {directory}[/]");
+        AnsiConsole.Console.MarkupLineEscaped($"[grey]slides and ground truth (QuPath GeoJSON) in {directory}[/]");
         return 0;
     }
 

@@ -30,7 +30,7 @@ public sealed class ValidateCommand : Command<ValidateSettings>
         }
         var experiment = result.Experiment!;
         var sources = result.Plugins?.Files.Count ?? 0;
-        AnsiConsole.MarkupLineInterpolated(
+        AnsiConsole.Console.MarkupLineEscaped(
             $"[green]valid[/]: {settings.File} (project {experiment.ProjectName}): {experiment.Models.Count} model(s), {experiment.Loaders.Count} loader(s), {experiment.Tasks.Count} task(s), {sources} plug-in source file(s)");
         var table = new Table().AddColumns("task", "type", "name", "tags");
         foreach (var task in experiment.Tasks.Values)
@@ -57,7 +57,7 @@ public sealed class ValidateCommand : Command<ValidateSettings>
         {
             return Report(path, [], json);
         }
-        AnsiConsole.MarkupLineInterpolated(
+        AnsiConsole.Console.MarkupLineEscaped(
             $"[green]valid[/]: {file}: {loaded.File.Analyses.Count} analysis(es), {loaded.Plugins.Compiled.Files.Count} plug-in source file(s)");
         var table = new Table().AddColumns("analysis", "models", "features");
         foreach (var analysis in loaded.File.Analyses)
@@ -77,6 +77,13 @@ public sealed class ValidateCommand : Command<ValidateSettings>
         {
             JsonOutput.Write(new
             {
+                // The same error object as every other failure with --json, so a script checks one thing.
+                error = diagnostics.Count == 0 ? null : new
+                {
+                    code = "validation",
+                    message = $"{diagnostics.Count} problem{(diagnostics.Count == 1 ? "" : "s")} in {path}",
+                    at = diagnostics[0].Location.ToString(),
+                },
                 file = path,
                 valid = diagnostics.Count == 0,
                 diagnostics = diagnostics.Select(d => new
@@ -93,6 +100,6 @@ public sealed class ValidateCommand : Command<ValidateSettings>
         {
             DiagnosticRenderer.Render(AnsiConsole.Console, diagnostics, Path.GetDirectoryName(path));
         }
-        return diagnostics.Count == 0 ? 0 : LaminaApp.Failure;
+        return diagnostics.Count == 0 ? ExitCodes.Ok : ExitCodes.Validation;
     }
 }

@@ -12,7 +12,7 @@ internal static class DiagnosticRenderer
         foreach (var diagnostic in diagnostics)
         {
             var label = diagnostic.Message.StartsWith("error ", StringComparison.Ordinal) ? "" : "error: ";
-            console.MarkupLineInterpolated($"[bold]{diagnostic.Location}[/]: [red]{label}[/]{Describe(diagnostic)}");
+            console.MarkupLineEscaped($"[bold]{diagnostic.Location}[/]: [red]{label}[/]{Describe(diagnostic)}");
             var source = SourceLine(lines, diagnostic.Location, baseDirectory);
             if (source is not null)
             {
@@ -22,7 +22,7 @@ internal static class DiagnosticRenderer
             }
         }
         var count = diagnostics.Count;
-        console.MarkupLineInterpolated($"[red]{count} problem{(count == 1 ? "" : "s")}[/]");
+        console.MarkupLineEscaped($"[red]{count} problem{(count == 1 ? "" : "s")}[/]");
     }
 
     /// <summary>The part of a long line around <paramref name="column"/> (a hostile file can hold 40,000 brackets on one), and the column in it.</summary>

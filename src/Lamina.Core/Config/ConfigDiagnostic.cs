@@ -43,7 +43,11 @@ public sealed class DiagnosticBag
 public sealed class ConfigValidationException : LaminaException
 {
     public ConfigValidationException(IReadOnlyList<ConfigDiagnostic> diagnostics)
-        : base(Describe(diagnostics)) => Diagnostics = diagnostics;
+        : base(Describe(diagnostics))
+    {
+        Diagnostics = diagnostics;
+        Kind = LaminaErrorKind.Validation;
+    }
 
     public IReadOnlyList<ConfigDiagnostic> Diagnostics { get; }
 

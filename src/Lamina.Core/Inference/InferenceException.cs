@@ -8,19 +8,19 @@ public sealed class InferenceException : LaminaException
     public InferenceException(string message, Exception? inner) : base(message, inner) { }
 
     internal static InferenceException MissingFile(string path) =>
-        new($"{path}: no such ONNX file");
+        new($"{path}: no such ONNX file") { Kind = LaminaErrorKind.NotFound };
 
     internal static InferenceException NotOnnx(string path, Exception inner) =>
-        new($"{path}: not a readable ONNX model ({inner.Message})", inner);
+        new($"{path}: not a readable ONNX model ({inner.Message})", inner) { Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException Unsupported(string path, string problem) =>
-        new($"{path}: {problem}");
+        new($"{path}: {problem}") { Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException ProviderUnavailable(ExecutionProvider provider, Exception inner) =>
         new($"execution provider {provider} could not start ({FirstLine(inner.Message)}); Lamina does not fall back to another provider: ask for {ExecutionProvider.Cpu} explicitly", inner);
 
     internal static InferenceException WrongTile(BackboneSpec spec, string problem) =>
-        new($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles: {problem}");
+        new($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles: {problem}") { Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException TileSizeDisagrees(string model, int cardTileSize, int backboneTileSize) =>
         ForModel(model, $"its card says {cardTileSize}-pixel tiles but its backbone takes {backboneTileSize}");
@@ -28,22 +28,22 @@ public sealed class InferenceException : LaminaException
     /// <summary>A model that cannot run as packaged: <c>model 'NAME': problem</c>.</summary>
     internal static InferenceException ForModel(string model, string problem) => new($"model '{model}': {problem}") { At = model };
 
-    internal static InferenceException CardEmpty(string source) => new($"{source}: the model card is empty") { At = source };
+    internal static InferenceException CardEmpty(string source) => new($"{source}: the model card is empty") { At = source, Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException CardFormat(string source, string format, string current) =>
-        new($"{source}: model card format '{format}' is not one this Lamina reads ({current})") { At = source };
+        new($"{source}: model card format '{format}' is not one this Lamina reads ({current})") { At = source, Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException CardInvalid(string source, Exception inner) =>
-        new($"{source}: not a valid model card: {inner.Message}", inner) { At = source };
+        new($"{source}: not a valid model card: {inner.Message}", inner) { At = source, Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException NotAPackage(string folder, bool exists, string cardFile) =>
         new(exists ? $"'{folder}' is not a model package: it has no {cardFile}" : $"model package '{folder}' does not exist") { At = folder };
 
     internal static InferenceException PackageFileMissing(string path, string cardPath, string sha256) =>
-        new($"{path}: missing; model card {cardPath} names it (sha256 {sha256})") { At = path };
+        new($"{path}: missing; model card {cardPath} names it (sha256 {sha256})") { At = path, Kind = LaminaErrorKind.Integrity };
 
     internal static InferenceException PackageFileAltered(string path, string digest, long size, string cardPath, string expected, long expectedSize) =>
-        new($"{path}: sha256 {digest} ({size} bytes) does not match model card {cardPath} ({expected}, {expectedSize} bytes)") { At = path };
+        new($"{path}: sha256 {digest} ({size} bytes) does not match model card {cardPath} ({expected}, {expectedSize} bytes)") { At = path, Kind = LaminaErrorKind.Integrity };
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 }

@@ -11,7 +11,7 @@ public sealed class PluginException : LaminaException
 
     /// <summary>The class does not implement the contract the caller needs.</summary>
     public static PluginException NotImplementing(PluginDescriptor plugin, Type contract) =>
-        new(plugin.Name, $"plug-in '{plugin.Name}' ({plugin.Origin}) does not implement {contract.Name}");
+        new(plugin.Name, $"plug-in '{plugin.Name}' ({plugin.Origin}) does not implement {contract.Name}") { Kind = LaminaErrorKind.Validation };
 
     /// <summary>The plug-in's constructor threw; the inner exception is kept.</summary>
     public static PluginException FailedToStart(PluginDescriptor plugin, Exception inner) =>

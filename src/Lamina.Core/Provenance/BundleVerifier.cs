@@ -47,7 +47,14 @@ public static class BundleVerifier
     {
         var root = Path.GetFullPath(directory);
         var provenancePath = Path.Combine(root, BundleLayout.ProvenanceFileName);
-        if (!File.Exists(provenancePath)) throw new BundleException($"{root} is not a bundle: it has no {BundleLayout.ProvenanceFileName}");
+        if (!File.Exists(provenancePath))
+        {
+            throw new BundleException(Directory.Exists(root) ? $"{root} is not a bundle: it has no {BundleLayout.ProvenanceFileName}" : $"no bundle folder {root}")
+            {
+                At = root,
+                Kind = Directory.Exists(root) ? LaminaErrorKind.Integrity : LaminaErrorKind.NotFound,
+            };
+        }
         JsonNode statement;
         try
         {

@@ -53,7 +53,7 @@ public sealed class SynthException : Core.LaminaException
 {
     private SynthException(string message, Exception? inner = null) : base(message, inner) { }
 
-    internal static SynthException Invalid(string reason) => new($"synthetic slide: {reason}");
+    internal static SynthException Invalid(string reason) => new($"synthetic slide: {reason}") { Kind = Core.LaminaErrorKind.Usage };
 
     internal static SynthException WriteFailed(string path, Exception inner) => new($"{path}: could not write the synthetic slide: {inner.Message.Trim()}", inner);
 }

@@ -18,8 +18,8 @@ public sealed class AnnotationException : LaminaException
     private AnnotationException(string message, Exception? inner = null) : base(message, inner) { }
 
     internal static AnnotationException Unreadable(string path, string reason, Exception? inner = null) =>
-        new($"{path}: {reason}", inner);
+        new($"{path}: {reason}", inner) { Kind = LaminaErrorKind.Validation };
 
     internal static AnnotationException BadFeature(string path, int index, string reason, Exception? inner = null) =>
-        new($"{path}: feature {index}: {reason}", inner);
+        new($"{path}: feature {index}: {reason}", inner) { Kind = LaminaErrorKind.Validation };
 }

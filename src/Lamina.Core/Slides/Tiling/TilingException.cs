@@ -6,8 +6,10 @@ namespace Lamina.Core.Slides.Tiling;
 /// Tiling options that cannot work on the slide (both a level and microns, a level it lacks, overlap ≥ tile size), are
 /// out of range, or ask for more tiles than a plan may have.
 /// </summary>
-public sealed class TilingException(string message) : LaminaException(message)
+public sealed class TilingException : LaminaException
 {
+    public TilingException(string message) : base(message) => Kind = LaminaErrorKind.Validation;
+
     internal static TilingException TileSizeOutOfRange(int size, int min, int max) =>
         new($"the tile size must be between {min} and {max} pixels, not {size.ToString(CultureInfo.InvariantCulture)}");
 
