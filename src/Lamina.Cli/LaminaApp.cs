@@ -1,6 +1,7 @@
 using Lamina.Cli.Commands;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
+using System.Runtime.InteropServices;
 using Lamina.Core.Config;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -16,16 +17,39 @@ public static class LaminaApp
 
     public static async Task<int> RunAsync(string[] args)
     {
+        StandardStreams.EnsureOpen();
         using var cancellation = new CancellationTokenSource();
+        void Stop(string reason, int signal)
+        {
+            CliContext.AbortReason = reason;
+            CliContext.AbortExitCode = 128 + signal;
+            cancellation.Cancel();
+        }
         Console.CancelKeyPress += (_, e) =>
         {
-            // The first Ctrl+C stops the work cleanly (a run is marked aborted); a second one ends the process.
+            // The first Ctrl+C (or Ctrl+\) stops the work cleanly (a run is marked aborted); a second one ends the process.
             if (!cancellation.IsCancellationRequested)
             {
                 e.Cancel = true;
-                cancellation.Cancel();
+                if (e.SpecialKey == ConsoleSpecialKey.ControlBreak) Stop("aborted by the user (SIGQUIT, Ctrl+\\)", 3);
+                else Stop("aborted by the user (SIGINT, Ctrl+C)", 2);
             }
         };
+
+        // A service manager's stop and a closed terminal end the work as Ctrl+C does, the signal named in the run; a
+        // second one of either ends the process (a run left then is marked failed by the next command).
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            if (cancellation.IsCancellationRequested) return;
+            context.Cancel = true;
+            Stop("aborted: the process received SIGTERM", 15);
+        });
+        using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            if (cancellation.IsCancellationRequested) return;
+            context.Cancel = true;
+            Stop("aborted: the process received SIGHUP (its terminal was closed)", 1);
+        });
         CliContext.Cancellation = cancellation.Token;
         if (Console.IsOutputRedirected)
         {
@@ -110,7 +134,14 @@ public static class LaminaApp
         }
         catch (Exception e)
         {
-            return Report(e, args);
+            try
+            {
+                return Report(e, args);
+            }
+            catch (Exception unreported) when (unreported is IOException or ObjectDisposedException or UnauthorizedAccessException)
+            {
+                return Failure; // standard error cannot be written; the exit code still says it
+            }
         }
         finally
         {
@@ -159,7 +190,7 @@ public static class LaminaApp
                 return Usage;
             case OperationCanceledException when CliContext.Cancellation.IsCancellationRequested:
                 error.MarkupLine("[yellow]interrupted[/]");
-                return Interrupted;
+                return CliContext.AbortExitCode;
             case LaminaException:
                 error.MarkupLineInterpolated($"[red]error:[/] {exception.Message}");
                 if (verbose) error.WriteException(exception);

@@ -57,7 +57,7 @@ public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
         }
         catch (Exception e)
         {
-            await store.FinishRunAsync(run.Id, RunStatus.Failed, e.ToString(), CancellationToken.None);
+            await store.FinishRunAsync(run.Id, RunStatus.Failed, Tasks.ErrorText.Of(e), CancellationToken.None);
             throw;
         }
     }
