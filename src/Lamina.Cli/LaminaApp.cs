@@ -19,6 +19,9 @@ public static class LaminaApp
     {
         StandardStreams.EnsureOpen();
         using var cancellation = new CancellationTokenSource();
+        // A second signal ends the process at once; exiting (not dying by the signal) lets a run still executing record
+        // itself aborted on the way out.
+        static void Insist(int signal) => Environment.Exit(128 + signal);
         void Stop(string reason, int signal)
         {
             CliContext.AbortReason = reason;
@@ -28,27 +31,26 @@ public static class LaminaApp
         Console.CancelKeyPress += (_, e) =>
         {
             // The first Ctrl+C (or Ctrl+\) stops the work cleanly (a run is marked aborted); a second one ends the process.
-            if (!cancellation.IsCancellationRequested)
-            {
-                e.Cancel = true;
-                if (e.SpecialKey == ConsoleSpecialKey.ControlBreak) Stop("aborted by the user (SIGQUIT, Ctrl+\\)", 3);
-                else Stop("aborted by the user (SIGINT, Ctrl+C)", 2);
-            }
+            e.Cancel = true;
+            var signal = e.SpecialKey == ConsoleSpecialKey.ControlBreak ? 3 : 2;
+            if (cancellation.IsCancellationRequested) Insist(signal);
+            else if (signal == 3) Stop("aborted by the user (SIGQUIT, Ctrl+\\)", 3);
+            else Stop("aborted by the user (SIGINT, Ctrl+C)", 2);
         };
 
         // A service manager's stop and a closed terminal end the work as Ctrl+C does, the signal named in the run; a
-        // second one of either ends the process (a run left then is marked failed by the next command).
+        // second one of either ends the process.
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
-            if (cancellation.IsCancellationRequested) return;
             context.Cancel = true;
-            Stop("aborted: the process received SIGTERM", 15);
+            if (cancellation.IsCancellationRequested) Insist(15);
+            else Stop("aborted: the process received SIGTERM", 15);
         });
         using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
-            if (cancellation.IsCancellationRequested) return;
             context.Cancel = true;
-            Stop("aborted: the process received SIGHUP (its terminal was closed)", 1);
+            if (cancellation.IsCancellationRequested) Insist(1);
+            else Stop("aborted: the process received SIGHUP (its terminal was closed)", 1);
         });
         CliContext.Cancellation = cancellation.Token;
         if (Console.IsOutputRedirected)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Lamina.Core;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
@@ -201,7 +202,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     private string AbortText(bool stoppedInTime)
     {
         var reason = AbortReason?.Invoke() ?? "aborted by the user";
-        return stoppedInTime ? reason : $"{reason} (the task did not stop within {AbortGrace.TotalSeconds:0} s; it was left behind)";
+        return stoppedInTime ? reason : $"{reason} (the task did not stop within {AbortGrace.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s; it was left behind)";
     }
 
     private async Task StoreInputsAsync(Guid runId, Experiment experiment, CancellationToken cancellationToken)
