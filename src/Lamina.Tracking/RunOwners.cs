@@ -15,7 +15,7 @@ public static class RunOwners
     private static readonly Lazy<RunOwner> Current = new(() =>
     {
         using var self = Process.GetCurrentProcess();
-        return new RunOwner(Environment.MachineName, Environment.ProcessId, self.StartTime.ToUniversalTime());
+        return new RunOwner(Environment.MachineName, Environment.ProcessId, self.StartTime.ToUniversalTime()) { Scope = ThisScope() };
     });
 
     /// <summary>This process: this host's name, its pid and its start time.</summary>
@@ -28,7 +28,8 @@ public static class RunOwners
     public static bool HasEnded(RunOwner owner)
     {
         ArgumentNullException.ThrowIfNull(owner);
-        if (!string.Equals(owner.Host, Environment.MachineName, StringComparison.Ordinal))
+        if (!string.Equals(owner.Host, Environment.MachineName, StringComparison.Ordinal)
+            || (owner.Scope is not null && !string.Equals(owner.Scope, ThisProcess.Scope, StringComparison.Ordinal)))
         {
             return false;
         }
@@ -56,6 +57,25 @@ public static class RunOwners
         catch (System.ComponentModel.Win32Exception)
         {
             return false; // not ours to inspect: assume alive, the lease still decides
+        }
+    }
+
+    // The boot and the pid namespace this process's ids belong to; null off Linux or where /proc does not tell.
+    private static string? ThisScope()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        try
+        {
+            var boot = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+            var namespaceLink = new FileInfo("/proc/self/ns/pid").LinkTarget;
+            return boot.Length == 0 || namespaceLink is null ? null : $"{boot}/{namespaceLink}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

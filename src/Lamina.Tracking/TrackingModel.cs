@@ -91,6 +91,12 @@ public sealed record RunRecord(
 /// </summary>
 public sealed record RunOwner(string Host, int ProcessId, DateTimeOffset ProcessStartedAt)
 {
+    /// <summary>
+    /// Where its process id means something: the host's boot and pid namespace (<c>BOOT_ID/pid:[N]</c> on Linux), so
+    /// a container sharing the host's name is not judged by another's process table; null where unknown.
+    /// </summary>
+    public string? Scope { get; init; }
+
     public override string ToString() => $"host {Host}, pid {ProcessId}";
 }
 

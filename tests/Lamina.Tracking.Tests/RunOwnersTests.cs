@@ -40,4 +40,14 @@ public sealed class RunOwnersTests
 
         Assert.False(RunOwners.HasEnded(elsewhere));
     }
+
+    [Fact]
+    public void AProcessOfAnotherPidNamespaceOrBoot_IsNotJudged_EvenUnderThisHostName()
+    {
+        // A container sharing this host's name: its pids are not this process table's.
+        var container = new RunOwner(Environment.MachineName, 999_999, DateTimeOffset.UnixEpoch) { Scope = "another-boot/pid:[1]" };
+
+        Assert.False(RunOwners.HasEnded(container));
+        Assert.True(RunOwners.HasEnded(container with { Scope = RunOwners.ThisProcess.Scope }));
+    }
 }

@@ -195,6 +195,7 @@ internal static class SqliteMigrations
         ALTER TABLE runs ADD COLUMN owner_host TEXT;
         ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
         ALTER TABLE runs ADD COLUMN owner_started_at TEXT;
+        ALTER TABLE runs ADD COLUMN owner_scope TEXT;
         CREATE INDEX runs_by_status ON runs(status);
         """,
     ];

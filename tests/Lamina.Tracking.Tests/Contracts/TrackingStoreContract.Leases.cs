@@ -6,7 +6,7 @@ namespace Lamina.Tracking.Tests.Contracts;
 /// </summary>
 public abstract partial class TrackingStoreContract
 {
-    private static readonly RunOwner Owner = new("gpu-01", 4242, Start.AddMinutes(-3));
+    private static readonly RunOwner Owner = new("gpu-01", 4242, Start.AddMinutes(-3)) { Scope = "0b9e-boot/pid:[4026531836]" };
 
     private async Task<RunRecord> LeasedRunAsync(ITrackingStore store, TimeSpan lease)
     {
