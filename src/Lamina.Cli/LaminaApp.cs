@@ -1,6 +1,7 @@
 using Lamina.Cli.Commands;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
+using System.Runtime.InteropServices;
 using Lamina.Core.Config;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -20,16 +21,41 @@ public static class LaminaApp
 
     public static async Task<int> RunAsync(string[] args)
     {
+        StandardStreams.EnsureOpen();
         using var cancellation = new CancellationTokenSource();
+        // A second signal ends the process at once; exiting (not dying by the signal) lets a run still executing record
+        // itself aborted on the way out.
+        static void Insist(int signal) => Environment.Exit(128 + signal);
+        void Stop(string reason, int signal)
+        {
+            CliContext.AbortReason = reason;
+            CliContext.AbortExitCode = 128 + signal;
+            cancellation.Cancel();
+        }
         Console.CancelKeyPress += (_, e) =>
         {
-            // The first Ctrl+C stops the work cleanly (a run is marked aborted); a second one ends the process.
-            if (!cancellation.IsCancellationRequested)
-            {
-                e.Cancel = true;
-                cancellation.Cancel();
-            }
+            // The first Ctrl+C (or Ctrl+\) stops the work cleanly (a run is marked aborted); a second one ends the process.
+            e.Cancel = true;
+            var signal = e.SpecialKey == ConsoleSpecialKey.ControlBreak ? 3 : 2;
+            if (cancellation.IsCancellationRequested) Insist(signal);
+            else if (signal == 3) Stop("aborted by the user (SIGQUIT, Ctrl+\\)", 3);
+            else Stop("aborted by the user (SIGINT, Ctrl+C)", 2);
         };
+
+        // A service manager's stop and a closed terminal end the work as Ctrl+C does, the signal named in the run; a
+        // second one of either ends the process.
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            if (cancellation.IsCancellationRequested) Insist(15);
+            else Stop("aborted: the process received SIGTERM", 15);
+        });
+        using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            if (cancellation.IsCancellationRequested) Insist(1);
+            else Stop("aborted: the process received SIGHUP (its terminal was closed)", 1);
+        });
         CliContext.Cancellation = cancellation.Token;
         if (Console.IsOutputRedirected)
         {
@@ -115,7 +141,14 @@ public static class LaminaApp
         }
         catch (Exception e)
         {
-            return Report(e, args);
+            try
+            {
+                return Report(e, args);
+            }
+            catch (Exception unreported) when (unreported is IOException or ObjectDisposedException or UnauthorizedAccessException)
+            {
+                return Failure; // standard error cannot be written; the exit code still says it
+            }
         }
         finally
         {

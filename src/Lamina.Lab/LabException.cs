@@ -19,6 +19,8 @@ public class LabException : LaminaException
     internal static LabException NoSuchModel(string experimentPath, string model, IEnumerable<string> known) =>
         new($"{experimentPath}: no model named '{model}'{Suggestions.Hint(model, known)}") { At = $"{experimentPath}: models.{model}", Kind = LaminaErrorKind.NotFound };
 
+    internal static LabException CannotWrite(string reason, Exception inner) => new(reason, inner);
+
     internal static LabException NoCheckout(Guid run) =>
         new($"run {run} was not made in a git repository, so there is no checkout of its code to execute it in") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
 

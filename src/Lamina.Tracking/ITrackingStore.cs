@@ -16,8 +16,24 @@ public interface IRunStore
     /// Moves a queued run to running, recording who executes it (<c>user@host pid N</c>, or a worker's name) and when,
     /// atomically: of several executors starting the same run, exactly one succeeds.
     /// </summary>
+    /// <param name="lease">
+    /// The executing process and its first lease expiry, taken in the same step; the owner renews it with
+    /// <see cref="RenewLeaseAsync"/>. Null only for an executor that records its outcome by other means.
+    /// </param>
     /// <exception cref="RunStateException">The run is not queued (another executor started it, or it has ended).</exception>
-    Task<RunRecord> StartRunAsync(Guid runId, string executor, CancellationToken cancellationToken);
+    Task<RunRecord> StartRunAsync(Guid runId, string executor, RunLease? lease, CancellationToken cancellationToken);
+
+    /// <summary>Extends a running run's lease to <paramref name="expiresAt"/>; false when the run is no longer running (it was ended, perhaps as stale).</summary>
+    /// <exception cref="RunNotFoundException">No such run.</exception>
+    Task<bool> RenewLeaseAsync(Guid runId, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks failed every running run whose owner is gone: its lease expired before <paramref name="now"/>, or
+    /// <paramref name="ownerEnded"/> says its process has ended (a local check that needs no waiting). The error says
+    /// <c>process ended without recording an outcome (host H, pid P)</c>; each gets a <c>run.failed</c> audit entry
+    /// whose reason says how it was found. Returns the runs so ended.
+    /// </summary>
+    Task<IReadOnlyList<RunRecord>> ExpireStaleRunsAsync(DateTimeOffset now, Func<RunOwner, bool>? ownerEnded, CancellationToken cancellationToken);
 
     /// <summary>Moves a running run to completed, failed or aborted; <paramref name="error"/> is kept for failures.</summary>
     /// <exception cref="RunStateException">The run is not running (still queued, or already ended).</exception>
@@ -113,4 +129,26 @@ public interface IAuditStore
 
     /// <summary>Recomputes the audit log's hash chain; reports the first entry that does not fit.</summary>
     Task<AuditVerification> VerifyAuditAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Conveniences over the run store.</summary>
+public static class RunStoreExtensions
+{
+    /// <summary>Moves a queued run to running without a lease (an executor that records its outcome by other means).</summary>
+    public static Task<RunRecord> StartRunAsync(this IRunStore store, Guid runId, string executor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return store.StartRunAsync(runId, executor, null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks failed every running run whose lease expired by <paramref name="time"/>'s clock, or whose process on this
+    /// host has ended (<see cref="RunOwners.HasEnded"/>): what every command does before it shows or uses runs.
+    /// </summary>
+    public static Task<IReadOnlyList<RunRecord>> ExpireStaleRunsAsync(this IRunStore store, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(time);
+        return store.ExpireStaleRunsAsync(time.GetUtcNow(), RunOwners.HasEnded, cancellationToken);
+    }
 }

@@ -22,7 +22,8 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
 
     private const string RunColumns = """
         r.id, p.name, r.task_name, r.task_type, r.status, r.created_at, r.started_at, r.ended_at,
-        r.tags, r.description, r.user_name, r.host, r.error, r.executor
+        r.tags, r.description, r.user_name, r.host, r.error, r.executor,
+        r.lease_expires_at, r.owner_host, r.owner_pid, r.owner_started_at, r.owner_scope
         """;
 
     private const string RunSource = "runs r JOIN projects p ON p.id = r.project_id";
@@ -193,7 +194,7 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
     }
 
     /// <inheritdoc />
-    public Task<RunRecord> StartRunAsync(Guid runId, string executor, CancellationToken cancellationToken)
+    public Task<RunRecord> StartRunAsync(Guid runId, string executor, RunLease? lease, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(executor);
         return ExecuteAsync(write: true, async (c, tx, ct) =>
@@ -207,8 +208,15 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
             }
 
             var changed = await NonQueryAsync(c, tx,
-                "UPDATE runs SET status = 'running', started_at = $now, executor = $executor WHERE id = $id AND status = 'queued';", ct,
-                ("$now", Format(_time.GetUtcNow())), ("$executor", executor), ("$id", IdText(runId))).ConfigureAwait(false);
+                """
+                UPDATE runs SET status = 'running', started_at = $now, executor = $executor, lease_expires_at = $expires,
+                                owner_host = $host, owner_pid = $pid, owner_started_at = $owner_started, owner_scope = $scope
+                WHERE id = $id AND status = 'queued';
+                """, ct,
+                ("$now", Format(_time.GetUtcNow())), ("$executor", executor), ("$id", IdText(runId)),
+                ("$expires", lease is null ? null : Format(lease.ExpiresAt)), ("$host", lease?.Owner.Host),
+                ("$pid", lease?.Owner.ProcessId), ("$owner_started", lease is null ? null : Format(lease.Owner.ProcessStartedAt)),
+                ("$scope", lease?.Owner.Scope)).ConfigureAwait(false);
             if (changed != 1)
             {
                 throw new RunStateException(runId, await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false));
@@ -355,9 +363,9 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
                 }
 
                 run = ReadRun(reader);
-                experimentFile = reader.GetString(14);
-                configuration = reader.GetString(15);
-                environment = reader.GetString(16);
+                experimentFile = reader.GetString(19);
+                configuration = reader.GetString(20);
+                environment = reader.GetString(21);
             }
 
             GitInfo? git = null;
@@ -620,6 +628,12 @@ public sealed partial class SqliteTrackingStore : ITrackingStore
         NullableString(reader, 12))
     {
         Executor = NullableString(reader, 13),
+        Lease = reader.IsDBNull(14) || reader.IsDBNull(15) || reader.IsDBNull(16) || reader.IsDBNull(17)
+            ? null
+            : new RunLease(new RunOwner(reader.GetString(15), checked((int)reader.GetInt64(16)), ParseTime(reader.GetString(17)))
+            {
+                Scope = NullableString(reader, 18),
+            }, ParseTime(reader.GetString(14))),
     };
 
     private static SqliteCommand Command(SqliteConnection c, SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)

@@ -80,7 +80,32 @@ public sealed record RunRecord(
 {
     /// <summary>Who executes or executed the run (<c>user@host pid N</c>, or a worker's name); null while it is queued.</summary>
     public string? Executor { get; init; }
+
+    /// <summary>The liveness lease its executing process holds (or held last); null for a run executed without one.</summary>
+    public RunLease? Lease { get; init; }
 }
+
+/// <summary>
+/// The process that executes a run: its host, its process id, and when that process started (which tells it apart from
+/// a later process given the same id).
+/// </summary>
+public sealed record RunOwner(string Host, int ProcessId, DateTimeOffset ProcessStartedAt)
+{
+    /// <summary>
+    /// Where its process id means something: the host's boot and pid namespace (<c>BOOT_ID/pid:[N]</c> on Linux), so
+    /// a container sharing the host's name is not judged by another's process table; null where unknown.
+    /// </summary>
+    public string? Scope { get; init; }
+
+    public override string ToString() => $"host {Host}, pid {ProcessId}";
+}
+
+/// <summary>
+/// A running run's liveness: its owner renews it before <paramref name="ExpiresAt"/> while it executes the run; once it
+/// has expired (or the owner is seen to have ended), any process may mark the run failed
+/// (<see cref="IRunStore.ExpireStaleRunsAsync"/>). Local runs and remote workers use the same lease.
+/// </summary>
+public sealed record RunLease(RunOwner Owner, DateTimeOffset ExpiresAt);
 
 /// <summary>One value of a metric series.</summary>
 public sealed record MetricPoint(string Name, long Step, double Value, DateTimeOffset Time);

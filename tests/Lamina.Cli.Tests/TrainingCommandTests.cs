@@ -193,6 +193,19 @@ public sealed class TrainingCommandTests : IDisposable
         var again = await JsonAsync("runs", "show", result.GetProperty("run").GetProperty("run_id").GetString()!);
         Assert.Contains("reproduction", again.GetProperty("run").GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
         Assert.Equal(4, again.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == "val/loss").GetProperty("count").GetInt32());
+
+        // Issue 12: the reproduction recorded the original repository, not its temporary checkout, so reproducing the
+        // reproduction (its checkout deleted) finds the same code and data and gives the same digests again
+        var reproduction = result.GetProperty("run").GetProperty("run_id").GetString()!;
+        Assert.Equal(Path.GetFullPath(_temp.Path).TrimEnd('/'), again.GetProperty("git").GetProperty("repository_root").GetString()!.TrimEnd('/'));
+        Directory.Delete(result.GetProperty("work_tree").GetString()!, recursive: true);
+        var second = await _lamina.RunAsync(_temp.Path, "reproduce", reproduction[..8], "--work", Path.Combine(_temp.Path, "work"), "--json");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var secondResult = JsonDocument.Parse(second.Stdout).RootElement;
+        Assert.True(secondResult.GetProperty("identical").GetBoolean(), secondResult.ToString());
+        var digests = result.GetProperty("files").EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("reproduced").GetString());
+        Assert.All(secondResult.GetProperty("files").EnumerateArray(),
+            f => Assert.Equal(digests[f.GetProperty("name").GetString()!], f.GetProperty("reproduced").GetString()));
     }
 
     [Fact]

@@ -22,25 +22,36 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var runner = new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null };
+        var runner = new TaskRunner(store, blobs, home, TimeProvider.System)
+        {
+            Echo = settings.Json ? Console.Error : null,
+            AbortReason = () => CliContext.AbortReason,
+        };
         var outcome = await runner.RunAsync(new RunRequest(settings.File, settings.Task, settings.Overrides), CliContext.Cancellation);
         return Report(outcome, settings.Json);
     }
 
+    /// <summary>
+    /// Reports how the run ended: the outcome on standard output, a failure's reason on standard error (as every error);
+    /// the run is recorded already, so output that cannot be written (a closed pipe) changes nothing but what is seen.
+    /// </summary>
     internal static int Report(RunOutcome outcome, bool json)
     {
-        if (json)
+        CliContext.TryOutput(() =>
         {
-            JsonOutput.Write(new { run_id = outcome.RunId, status = outcome.Status, error = outcome.Error });
-        }
-        else
-        {
-            AnsiConsole.MarkupLine($"run [bold]{outcome.RunId}[/] {Formats.Status(outcome.Status)}");
-            if (outcome.Status == RunStatus.Failed)
+            if (json)
             {
-                AnsiConsole.Console.MarkupLineEscaped($"[red]{FirstLine(outcome.Error)}[/]");
+                JsonOutput.Write(new { run_id = outcome.RunId, status = outcome.Status, error = outcome.Error });
             }
-            AnsiConsole.Console.MarkupLineEscaped($"[grey]details: lamina runs show {Formats.ShortId(outcome.RunId)}[/]");
+            else
+            {
+                AnsiConsole.MarkupLine($"run [bold]{outcome.RunId}[/] {Formats.Status(outcome.Status)}");
+                AnsiConsole.Console.MarkupLineEscaped($"[grey]details: lamina runs show {Formats.ShortId(outcome.RunId)}[/]");
+            }
+        });
+        if (outcome.Status is RunStatus.Failed or RunStatus.Aborted && outcome.Error is not null)
+        {
+            CliContext.WriteError($"{(outcome.Status == RunStatus.Failed ? "error" : "aborted")}: {FirstLine(outcome.Error)}");
         }
         return ExitCode(outcome.Status);
     }
@@ -48,7 +59,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     internal static int ExitCode(RunStatus status) => status switch
     {
         RunStatus.Completed => 0,
-        RunStatus.Aborted => LaminaApp.Interrupted,
+        RunStatus.Aborted => CliContext.AbortExitCode,
         _ => LaminaApp.Failure,
     };
 

@@ -60,7 +60,7 @@ internal static partial class ErrorReport
                 // Spectre wraps a value its converter refused (-n abc): the inner message says which.
                 return BadValue(runtime.InnerException?.Message ?? runtime.Message, args);
             case OperationCanceledException when CliContext.Cancellation.IsCancellationRequested:
-                return new("interrupted", ExitCodes.Interrupted, "interrupted", null);
+                return new("interrupted", CliContext.AbortExitCode, "interrupted", null);
             case ConfigValidationException invalid:
                 return new("validation", ExitCodes.Validation, OneLine(invalid.Diagnostics.Count == 1 ? invalid.Message : $"{invalid.Diagnostics.Count} problems: {string.Join("; ", invalid.Diagnostics)}"),
                     invalid.Diagnostics.Count > 0 ? invalid.Diagnostics[0].Location.ToString() : invalid.At);

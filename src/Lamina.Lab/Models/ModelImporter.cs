@@ -19,8 +19,11 @@ public sealed record ImportOptions(string Name, IReadOnlyList<string> Classes, i
 /// Turns a whole network trained elsewhere (ONNX: N×3×H×W in, N×classes out) into a model package with a card, kept
 /// with an <c>import</c> run, so it can be tested, published and shipped like a trained one.
 /// </summary>
-public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
+public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs, TimeProvider? time = null)
 {
+    // An import takes seconds and renews nothing; on this host its process's end is seen at once anyway.
+    private static readonly TimeSpan ImportLease = TimeSpan.FromMinutes(10);
+
     public async Task<StoredModel> ImportAsync(string onnxPath, ImportOptions options, CancellationToken cancellationToken)
     {
         var path = Path.GetFullPath(onnxPath);
@@ -47,7 +50,11 @@ public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
         var configuration = JsonSerializer.Serialize(new { source = path, sha256 = network.Sha256, name = options.Name, classes = options.Classes, tile_size = tileSize, mpp = options.MicronsPerPixel }, LaminaJson.Options);
         var run = await store.CreateRunAsync(new NewRun(options.Project, "import", "import", ["import"], $"import of {Path.GetFileName(path)}",
             Environment.UserName, Environment.MachineName, path, configuration, null,
-            EnvironmentCapture.Capture(TaskRunner.BuiltInAssemblies), []), cancellationToken);
+            EnvironmentCapture.Capture(TaskRunner.BuiltInAssemblies), [], RunStatus.Queued), cancellationToken);
+
+        // Started with a lease as every run is, so an import whose process dies midway is marked failed, not left running.
+        await store.StartRunAsync(run.Id, RunExecutor.ThisProcess, new RunLease(RunOwners.ThisProcess, (time ?? TimeProvider.System).GetUtcNow() + ImportLease),
+            CancellationToken.None);
         try
         {
             var digest = await ModelPackages.StoreAsync(store, blobs, run.Id, card, new Dictionary<string, byte[]> { ["network.onnx"] = bytes }, cancellationToken);
@@ -57,7 +64,7 @@ public sealed class ModelImporter(ITrackingStore store, IBlobStore blobs)
         }
         catch (Exception e)
         {
-            await store.FinishRunAsync(run.Id, RunStatus.Failed, e.ToString(), CancellationToken.None);
+            await store.FinishRunAsync(run.Id, RunStatus.Failed, Tasks.ErrorText.Of(e), CancellationToken.None);
             throw;
         }
     }

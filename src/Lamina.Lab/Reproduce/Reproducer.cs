@@ -67,7 +67,7 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
         var dataDirectory = Path.GetDirectoryName(Path.Combine(git.RepositoryRoot, details.ExperimentFile))!;
         report($"running task '{original.TaskName}' with the recorded configuration; data from {dataDirectory}");
         var run = await submitter.SubmitAsync(
-            new RunRequest(experimentFile, original.TaskName, []) { ExtraTags = ["reproduction", $"of:{original.Id}"] }, cancellationToken);
+            new RunRequest(experimentFile, original.TaskName, []) { ExtraTags = ["reproduction", $"of:{original.Id}"], Origin = git }, cancellationToken);
         var outcome = await executor.ExecuteAsync(run.Id, new RunWorkspace(tree) { DataDirectory = dataDirectory }, RunExecutor.ThisProcess,
             cancellationToken);
 

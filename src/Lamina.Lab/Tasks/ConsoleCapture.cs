@@ -6,6 +6,10 @@ namespace Lamina.Lab.Tasks;
 /// Tees everything written to the console during a run into a buffer that is stored with the run,
 /// while the user still sees it.
 /// </summary>
+/// <remarks>
+/// Showing is best effort: when the console cannot be written (a closed or broken pipe, a full disk behind a redirection)
+/// the text is still captured and the run goes on; only the echo stops.
+/// </remarks>
 internal sealed class ConsoleCapture : IDisposable
 {
     private readonly TextWriter _originalOut = Console.Out;
@@ -35,6 +39,18 @@ internal sealed class ConsoleCapture : IDisposable
         }
     }
 
+    /// <summary>Puts text back in front of what is captured (it could not be stored yet).</summary>
+    public void Restore(string text)
+    {
+        lock (_gate)
+        {
+            _buffer.Insert(0, text);
+        }
+    }
+
+    /// <summary>Adds text to the run's log without showing it.</summary>
+    public void Record(string text) => Append(text);
+
     public void Dispose()
     {
         Console.SetOut(_originalOut);
@@ -51,26 +67,41 @@ internal sealed class ConsoleCapture : IDisposable
 
     private sealed class TeeWriter(TextWriter inner, ConsoleCapture capture) : TextWriter
     {
+        private bool _broken;
+
         public override Encoding Encoding => inner.Encoding;
 
         public override void Write(char value)
         {
-            inner.Write(value);
+            Show(w => w.Write(value));
             capture.Append([value]);
         }
 
         public override void Write(string? value)
         {
-            inner.Write(value);
+            Show(w => w.Write(value));
             capture.Append(value);
         }
 
         public override void Write(char[] buffer, int index, int count)
         {
-            inner.Write(buffer, index, count);
+            Show(w => w.Write(buffer, index, count));
             capture.Append(buffer.AsSpan(index, count));
         }
 
-        public override void Flush() => inner.Flush();
+        public override void Flush() => Show(w => w.Flush());
+
+        private void Show(Action<TextWriter> write)
+        {
+            if (_broken) return;
+            try
+            {
+                write(inner);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or UnauthorizedAccessException)
+            {
+                _broken = true;
+            }
+        }
     }
 }

@@ -39,8 +39,30 @@ internal sealed class RunContext(
     public async Task LogArtifactAsync(string name, Stream content, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var (digest, size) = await blobs.PutAsync(content, cancellationToken);
-        await store.AddArtifactAsync(RunId, name, digest, size, cancellationToken);
+        try
+        {
+            var (digest, size) = await blobs.PutAsync(content, cancellationToken);
+            await store.AddArtifactAsync(RunId, name, digest, size, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && e is IOException or UnauthorizedAccessException or Lamina.Core.LaminaException)
+        {
+            // The run fails for it even if the task catches this: an artifact it meant to keep is not kept.
+            var reason = $"cannot write artifact '{name}': {ErrorText.Of(e)}";
+            WriteFailed?.Invoke(reason);
+            throw LabException.CannotWrite(reason, e);
+        }
+    }
+
+    /// <summary>Told when something the run logged cannot be stored (the disk is full, the store refuses): the run fails for it.</summary>
+    public Action<string>? WriteFailed { get; init; }
+
+    /// <summary>How many metric points are logged but not stored yet.</summary>
+    public int PendingMetrics
+    {
+        get
+        {
+            lock (_gate) return _pending.Count;
+        }
     }
 
     public void Log(string message) => console.WriteLine(message);
@@ -60,6 +82,19 @@ internal sealed class RunContext(
             batch = _pending;
             _pending = [];
         }
-        await store.LogMetricsAsync(RunId, batch, cancellationToken);
+        try
+        {
+            await store.LogMetricsAsync(RunId, batch, cancellationToken);
+        }
+        catch
+        {
+            // Kept, in order, for the next attempt: what cannot be written is counted, never dropped unsaid.
+            lock (_gate)
+            {
+                batch.AddRange(_pending);
+                _pending = batch;
+            }
+            throw;
+        }
     }
 }

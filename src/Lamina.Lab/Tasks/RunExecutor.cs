@@ -1,3 +1,4 @@
+using System.Globalization;
 using Lamina.Core;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
@@ -29,6 +30,15 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     /// prints JSON on standard output points this at standard error.
     /// </summary>
     public TextWriter? Echo { get; init; }
+
+    /// <summary>How long the run's lease lasts without renewal; it is renewed every quarter of that while the run executes.</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long a cancelled task is given to stop before the run is recorded aborted without it.</summary>
+    public TimeSpan AbortGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Why a cancelled run was aborted (the signal that stopped it); "aborted by the user" when null or returning null.</summary>
+    public Func<string?>? AbortReason { get; init; }
 
     /// <summary>This process as an executor: <c>user@host pid N</c>.</summary>
     public static string ThisProcess => $"{Environment.UserName}@{Environment.MachineName} pid {Environment.ProcessId}";
@@ -80,13 +90,20 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(executor);
 
-        // Started even when Ctrl+C came already: from here on the run ends completed, failed or aborted, never left running.
-        await store.StartRunAsync(runId, executor, CancellationToken.None);
+        // Started even when Ctrl+C came already: from here on the run ends completed, failed or aborted, never left
+        // running. The lease taken with it lets any later command see this process gone if it dies without recording.
+        await store.StartRunAsync(runId, executor, new RunLease(RunOwners.ThisProcess, time.GetUtcNow() + LeaseDuration), CancellationToken.None);
 
         using var capture = new ConsoleCapture(Echo);
-        var flushing = new Flushing(runId, capture);
-        using var stopFlushing = new CancellationTokenSource();
-        var flusher = FlushLoopAsync(flushing, stopFlushing.Token);
+        using var writeFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var flushing = new Flushing(runId, capture, writeFailed);
+        // An exit while the run is being aborted is the user insisting (a second Ctrl+C); otherwise the task called it.
+        using var ending = new AbruptEnding(this, flushing, () => cancellationToken.IsCancellationRequested
+            ? (RunStatus.Aborted, $"{AbortReason?.Invoke() ?? "aborted by the user"} (the process was ended before the task stopped)")
+            : (RunStatus.Failed, $"the task called Environment.Exit({Environment.ExitCode}) before the run ended"));
+        using var stopLoops = new CancellationTokenSource();
+        var flusher = FlushLoopAsync(flushing, stopLoops.Token);
+        var leaser = LeaseLoopAsync(flushing, stopLoops.Token);
         PreparedTask? owned = null;
         RunStatus status;
         string? error = null;
@@ -99,36 +116,50 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                 owned = disposePrepared ? task : null;
                 var experiment = task.Experiment;
                 var configuration = (IReadOnlyDictionary<string, object?>)experiment.Root.ToPlain()!;
-                flushing.Context = new RunContext(runId, task.Spec.Key, experiment.Directory, configuration, store, blobs, time, capture.Writer)
+                var context = new RunContext(runId, task.Spec.Key, experiment.Directory, configuration, store, blobs, time, capture.Writer)
                 {
                     PreprocessingFactory = model => CreatePreprocessing(experiment, task.Catalog, model),
                     DataDirectory = dataDirectory ?? experiment.Directory,
+                    WriteFailed = flushing.Fail,
                 };
-                await StoreInputsAsync(runId, experiment, cancellationToken);
-                await task.Work(flushing.Context, cancellationToken);
-                status = RunStatus.Completed;
+                flushing.Context = context;
+                await StoreInputsAsync(runId, experiment, writeFailed.Token);
+                (status, error) = await RunTaskAsync(task, context, flushing, cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && flushing.WriteFailure is null)
             {
-                status = RunStatus.Aborted;
-                error = "aborted by the user";
+                (status, error) = (RunStatus.Aborted, AbortText(stoppedInTime: true));
             }
             catch (Exception e)
             {
-                status = RunStatus.Failed;
-                error = e.ToString();
-                capture.Writer.WriteLine($"error: {e.Message}");
+                (status, error) = (RunStatus.Failed, flushing.WriteFailure ?? ErrorText.Of(e));
+                capture.Record($"error: {error}\n{(ErrorText.WorthAStack(e) ? e + "\n" : "")}");
             }
             finally
             {
-                await stopFlushing.CancelAsync();
+                await stopLoops.CancelAsync();
                 await flusher;
+                await leaser;
+            }
+
+            if (!ending.Claim())
+            {
+                // The process is ending (Environment.Exit, an unhandled exception) and its handler records the outcome.
+                return new RunOutcome(runId, RunStatus.Failed, "the process ended while the run was recorded");
             }
 
             // The run's outcome is written even when the user pressed Ctrl+C: that is what 'aborted' records.
             using (TimingTrace.Start("final flush, finish"))
             {
-                await FlushAsync(flushing, CancellationToken.None);
+                if (await TryFlushAsync(flushing, CancellationToken.None) is { } failure && status != RunStatus.Failed)
+                {
+                    (status, error) = (RunStatus.Failed, failure);
+                }
+                if (flushing.Lost)
+                {
+                    var now = await store.ResolveRunAsync(runId.ToString(), CancellationToken.None);
+                    return new RunOutcome(runId, now.Status, now.Error);
+                }
                 await store.FinishRunAsync(runId, status, error, CancellationToken.None);
             }
         }
@@ -137,6 +168,41 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
             owned?.Dispose();
         }
         return new RunOutcome(runId, status, error);
+    }
+
+    // Runs the task off this thread (a plug-in that blocks cannot hold the run), and gives it AbortGrace to stop once cancelled.
+    private async Task<(RunStatus, string?)> RunTaskAsync(PreparedTask task, RunContext context, Flushing flushing, CancellationToken cancellationToken)
+    {
+        var token = flushing.TaskToken;
+        var work = Task.Run(() => task.Work(context, token), CancellationToken.None);
+        try
+        {
+            await work.WaitAsync(token);
+            return flushing.WriteFailure is { } failure ? (RunStatus.Failed, failure) : (RunStatus.Completed, null);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            var stoppedInTime = work.IsCompleted || await Task.WhenAny(work, Task.Delay(AbortGrace, time)) == work;
+            if (work.IsFaulted) _ = work.Exception; // observed: the reason for stopping is what is recorded
+            return flushing.WriteFailure is { } failure
+                ? (RunStatus.Failed, failure)
+                : (RunStatus.Aborted, AbortText(stoppedInTime));
+        }
+        catch (Exception e)
+        {
+            if (flushing.WriteFailure is { } failure) return (RunStatus.Failed, failure);
+            flushing.Capture.Record($"error: {ErrorText.Of(e)}\n{(ErrorText.WorthAStack(e) ? e + "\n" : "")}");
+            return (RunStatus.Failed, ErrorText.Of(e));
+        }
+    }
+
+    private Task FinishAsync(Guid runId, RunStatus status, string? error, CancellationToken cancellationToken) =>
+        store.FinishRunAsync(runId, status, error, cancellationToken);
+
+    private string AbortText(bool stoppedInTime)
+    {
+        var reason = AbortReason?.Invoke() ?? "aborted by the user";
+        return stoppedInTime ? reason : $"{reason} (the task did not stop within {AbortGrace.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s; it was left behind)";
     }
 
     private async Task StoreInputsAsync(Guid runId, Experiment experiment, CancellationToken cancellationToken)
@@ -155,20 +221,47 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         return [.. spec.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p, catalog))];
     }
 
-    /// <summary>What is flushed while a run executes: its console output, and its metrics once its context exists.</summary>
-    private sealed class Flushing(Guid runId, ConsoleCapture capture)
+    /// <summary>
+    /// What is flushed while a run executes: its console output, and its metrics once its context exists; and the first
+    /// failure to store what the run logged, which stops the task (linked cancellation) and fails the run.
+    /// </summary>
+    private sealed class Flushing(Guid runId, ConsoleCapture capture, CancellationTokenSource writeFailed)
     {
+        private string? _writeFailure;
+        private RunContext? _context;
+
         public Guid RunId { get; } = runId;
 
         public ConsoleCapture Capture { get; } = capture;
 
-        private RunContext? _context;
+        /// <summary>The task's token: cancelled by the caller's token, or when the run cannot write.</summary>
+        public CancellationToken TaskToken { get; } = writeFailed.Token;
 
         // Set by the run, read by the flush loop.
         public RunContext? Context
         {
             get => Volatile.Read(ref _context);
             set => Volatile.Write(ref _context, value);
+        }
+
+        public string? WriteFailure => Volatile.Read(ref _writeFailure);
+
+        /// <summary>True once another process ended the run (its lease had expired): this one records nothing more.</summary>
+        public bool Lost { get; set; }
+
+        public void Fail(string reason)
+        {
+            if (Interlocked.CompareExchange(ref _writeFailure, reason, null) is null)
+            {
+                try
+                {
+                    writeFailed.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The run has ended already.
+                }
+            }
         }
     }
 
@@ -179,7 +272,10 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
-                await FlushAsync(flushing, CancellationToken.None);
+                if (await TryFlushAsync(flushing, CancellationToken.None) is not null)
+                {
+                    return; // the run fails fast; the final flush tries once more
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -187,16 +283,125 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         }
     }
 
-    private async Task FlushAsync(Flushing flushing, CancellationToken cancellationToken)
+    private async Task LeaseLoopAsync(Flushing flushing, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(LeaseDuration / 4, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                try
+                {
+                    if (!await store.RenewLeaseAsync(flushing.RunId, time.GetUtcNow() + LeaseDuration, CancellationToken.None))
+                    {
+                        flushing.Lost = true;
+                        flushing.Fail("the run was ended by another process while it executed (its lease had expired)");
+                        return;
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Retried at the next tick: a lease outlives three missed renewals.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Stores what the run logged since the last flush; on failure fails the run (once) and returns why.</summary>
+    private async Task<string?> TryFlushAsync(Flushing flushing, CancellationToken cancellationToken)
     {
         if (flushing.Context is { } context)
         {
-            await context.FlushAsync(cancellationToken);
+            try
+            {
+                await context.FlushAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                var reason = $"cannot write metrics ({context.PendingMetrics} points not stored): {ErrorText.Of(e)}";
+                flushing.Fail(reason);
+                return flushing.WriteFailure;
+            }
         }
         var text = flushing.Capture.Drain();
         if (text.Length > 0)
         {
-            await store.AppendLogAsync(flushing.RunId, text, cancellationToken);
+            try
+            {
+                await store.AppendLogAsync(flushing.RunId, text, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                flushing.Capture.Restore(text);
+                flushing.Fail($"cannot write the run's log: {ErrorText.Of(e)}");
+                return flushing.WriteFailure;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Records the outcome when the process ends under the run: a task calling <c>Environment.Exit</c>, or an exception
+    /// unhandled on another thread. Synchronously and bounded, as the process is going; whatever records first wins.
+    /// </summary>
+    private sealed class AbruptEnding : IDisposable
+    {
+        private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+        private readonly RunExecutor _executor;
+        private readonly Flushing _flushing;
+        private readonly Func<(RunStatus, string)> _onExit;
+        private int _claimed;
+
+        public AbruptEnding(RunExecutor executor, Flushing flushing, Func<(RunStatus, string)> onExit)
+        {
+            _executor = executor;
+            _flushing = flushing;
+            _onExit = onExit;
+            AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+            AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
+        }
+
+        /// <summary>True for the first caller only: it records the outcome.</summary>
+        public bool Claim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+
+        public void Dispose()
+        {
+            AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+            AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
+        }
+
+        private void OnProcessExit(object? sender, EventArgs e)
+        {
+            var (status, reason) = _onExit();
+            Record(status, reason);
+        }
+
+        private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e) =>
+            Record(RunStatus.Failed, e.ExceptionObject is Exception exception
+                ? $"an exception no code handled ended the process: {ErrorText.Of(exception)}"
+                : "an exception no code handled ended the process");
+
+        private void Record(RunStatus status, string reason)
+        {
+            if (!Claim()) return;
+            try
+            {
+                Task.Run(async () =>
+                {
+                    if (await _executor.TryFlushAsync(_flushing, CancellationToken.None) is { } failure)
+                    {
+                        (status, reason) = (RunStatus.Failed, $"{reason}; {failure}");
+                    }
+                    await _executor.FinishAsync(_flushing.RunId, status, reason, CancellationToken.None);
+                }).Wait(Bound);
+            }
+            catch (Exception)
+            {
+                // Nothing more can be done from a process that is going; the lease tells the next command.
+            }
         }
     }
 }

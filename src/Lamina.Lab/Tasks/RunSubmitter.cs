@@ -22,16 +22,22 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
     {
         ArgumentNullException.ThrowIfNull(request);
         using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time);
-        return await SubmitAsync(prepared, request.ExtraTags, cancellationToken);
+        return await SubmitAsync(prepared, request.ExtraTags, cancellationToken, request.Origin);
     }
 
     /// <summary>Captures an already prepared task and creates its run, queued.</summary>
-    internal async Task<RunRecord> SubmitAsync(PreparedTask prepared, IReadOnlyList<string> extraTags, CancellationToken cancellationToken)
+    internal async Task<RunRecord> SubmitAsync(PreparedTask prepared, IReadOnlyList<string> extraTags, CancellationToken cancellationToken,
+        GitInfo? origin = null)
     {
         NewRun newRun;
         using (TimingTrace.Start("capture git, environment"))
         {
             newRun = await CaptureAsync(prepared.Experiment, prepared.Spec, prepared.Plugins, cancellationToken);
+        }
+        if (origin is not null && newRun.Git is { } captured)
+        {
+            // A checkout of another repository records that repository, as its original run did; commit and diff are the checkout's.
+            newRun = newRun with { Git = captured with { RepositoryRoot = origin.RepositoryRoot, Remote = origin.Remote } };
         }
         return await store.CreateRunAsync(newRun with { Tags = [.. newRun.Tags, .. extraTags], InitialStatus = RunStatus.Queued }, cancellationToken);
     }

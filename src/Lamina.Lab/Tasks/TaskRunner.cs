@@ -14,6 +14,13 @@ public sealed record RunRequest(string ExperimentPath, string TaskKey, IReadOnly
 
     /// <summary>Extra tags for the run (a reproduction is tagged so).</summary>
     public IReadOnlyList<string> ExtraTags { get; init; } = [];
+
+    /// <summary>
+    /// The repository the experiment's checkout was made from (a reproduction's temporary checkout): the run records its
+    /// root and remote as the original run did, never the checkout, so its data paths and a later reproduction of it
+    /// find what the original found. Null: the repository the experiment is in.
+    /// </summary>
+    public GitInfo? Origin { get; init; }
 }
 
 /// <summary>How a run ended.</summary>
@@ -32,12 +39,15 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     /// </summary>
     public TextWriter? Echo { get; init; }
 
+    /// <summary>Why a cancelled run was aborted (the signal that stopped it); see <see cref="RunExecutor.AbortReason"/>.</summary>
+    public Func<string?>? AbortReason { get; init; }
+
     public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time);
         var run = await new RunSubmitter(store, blobs, home, time).SubmitAsync(prepared, request.ExtraTags, cancellationToken);
-        return await new RunExecutor(store, blobs, home, time) { Echo = Echo }
+        return await new RunExecutor(store, blobs, home, time) { Echo = Echo, AbortReason = AbortReason }
             .ExecuteAsync(run.Id, prepared, request.DataDirectory, RunExecutor.ThisProcess, cancellationToken);
     }
 

@@ -187,6 +187,17 @@ internal static class SqliteMigrations
         """
         ALTER TABLE runs ADD COLUMN executor TEXT;
         """,
+
+        // 7: a running run's liveness lease (issue 12): the owning process (host, pid, its start time) renews it; a run
+        // whose lease expired, or whose process is seen gone, is marked failed by whoever looks next.
+        """
+        ALTER TABLE runs ADD COLUMN lease_expires_at TEXT;
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+        ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+        ALTER TABLE runs ADD COLUMN owner_started_at TEXT;
+        ALTER TABLE runs ADD COLUMN owner_scope TEXT;
+        CREATE INDEX runs_by_status ON runs(status);
+        """,
     ];
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run: three triggers each.

@@ -18,6 +18,11 @@ public sealed class SubmitAndExecuteTests : IAsyncLifetime
             params:
               cls: Count
               params: {steps: 3}
+          sulk:
+            type: custom
+            params:
+              cls: Sulk
+              params: {mode: throw}
         """;
 
     private const string Plugins = """
@@ -30,6 +35,18 @@ public sealed class SubmitAndExecuteTests : IAsyncLifetime
                 for (var i = 0; i < steps; i++) run.LogMetric("count", i, i);
                 File.WriteAllText(Path.Combine(run.DataDirectory, "ran.txt"), run.RunId.ToString());
                 run.Log($"counted to {steps}");
+                return Task.CompletedTask;
+            }
+        }
+
+        public sealed class Sulk(string mode) : ICustomTask
+        {
+            public Task RunAsync(IRunContext run, CancellationToken cancellationToken)
+            {
+                var marker = Path.Combine(run.DataDirectory, "sulking.txt");
+                File.WriteAllText(marker, mode);
+                if (mode == "throw") throw new InvalidOperationException("cannot read tile 7", new IOException("slide truncated"));
+                while (File.Exists(marker)) Thread.Sleep(20); // ignores its token, and blocks its thread (until the test lets it go)
                 return Task.CompletedTask;
             }
         }
@@ -189,6 +206,56 @@ public sealed class SubmitAndExecuteTests : IAsyncLifetime
         Assert.Equal(["inputs/lamina.yaml"], (await Store.GetRunDetailsAsync(outcome.RunId, CancellationToken.None)).Artifacts.Select(a => a.Name));
         Assert.Equal([AuditLog.RunCreated, AuditLog.RunStarted, AuditLog.RunFinished],
             (await Store.ListAuditAsync(outcome.RunId.ToString(), CancellationToken.None)).Select(a => a.Action));
+    }
+
+    [Fact]
+    public async Task Execute_TakesALeaseOwnedByThisProcess_ThatOutlivesTheStart()
+    {
+        var run = await Submitter.SubmitAsync(new RunRequest(ExperimentFile, "count", []), CancellationToken.None);
+
+        var outcome = await Executor.ExecuteAsync(run.Id, new RunWorkspace(Repository), "worker-1", CancellationToken.None);
+
+        Assert.True(outcome.Status == RunStatus.Completed, outcome.Error);
+        var record = await Store.ResolveRunAsync(run.Id.ToString(), CancellationToken.None);
+        Assert.Equal(RunOwners.ThisProcess, record.Lease!.Owner);
+        Assert.True(record.Lease.ExpiresAt > record.StartedAt!.Value.AddSeconds(30), record.Lease.ToString());
+    }
+
+    [Fact]
+    public async Task Issue12_Execute_TaskThatThrows_RecordsItsMessages_NotItsTypeOrStack_WhichGoToTheLog()
+    {
+        var run = await Submitter.SubmitAsync(new RunRequest(ExperimentFile, "sulk", []), CancellationToken.None);
+
+        var outcome = await Executor.ExecuteAsync(run.Id, new RunWorkspace(Repository), "worker-1", CancellationToken.None);
+
+        Assert.Equal((RunStatus.Failed, "cannot read tile 7: slide truncated"), (outcome.Status, outcome.Error));
+        Assert.Equal(outcome.Error, (await Store.ResolveRunAsync(run.Id.ToString(), CancellationToken.None)).Error);
+        var log = await Store.GetLogAsync(run.Id, CancellationToken.None);
+        Assert.Contains("error: cannot read tile 7: slide truncated", log);
+        Assert.Contains("System.InvalidOperationException", log);
+    }
+
+    [Fact]
+    public async Task Issue12_Execute_TaskIgnoringCancellation_IsRecordedAbortedAfterTheGrace_WithTheGivenReason()
+    {
+        var run = await Submitter.SubmitAsync(new RunRequest(ExperimentFile, "sulk", ["tasks.sulk.params.params.mode=stubborn"]), CancellationToken.None);
+        using var stop = new CancellationTokenSource();
+        var executor = new RunExecutor(Store, _blobs, _home, TimeProvider.System)
+        {
+            Echo = TextWriter.Null,
+            AbortGrace = TimeSpan.FromMilliseconds(300),
+            AbortReason = () => "aborted: the process received SIGTERM",
+        };
+
+        var execution = executor.ExecuteAsync(run.Id, new RunWorkspace(Repository), "worker-1", stop.Token);
+        while (!File.Exists(Path.Combine(Repository, "sulking.txt"))) await Task.Delay(20);
+        await stop.CancelAsync();
+        var outcome = await execution.WaitAsync(TimeSpan.FromMinutes(1));
+        File.Delete(Path.Combine(Repository, "sulking.txt"));
+
+        Assert.Equal(RunStatus.Aborted, outcome.Status);
+        Assert.Equal("aborted: the process received SIGTERM (the task did not stop within 0.3 s; it was left behind)", outcome.Error);
+        Assert.Equal(RunStatus.Aborted, (await Store.ResolveRunAsync(run.Id.ToString(), CancellationToken.None)).Status);
     }
 
     private static Task GitAsync(string directory, params string[] arguments) =>
