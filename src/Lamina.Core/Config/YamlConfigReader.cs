@@ -36,6 +36,25 @@ public static class YamlConfigReader
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(diagnostics);
+        // A named pipe blocks its reader until a writer comes (and then as long as the writer likes), and .NET cannot
+        // tell a pipe from a file before opening it: the read gets a deadline, a file on disk needs milliseconds.
+        var problems = new DiagnosticBag();
+        var reading = Task.Run(() => ReadBounded(path, problems));
+        if (!reading.Wait(ReadDeadline))
+        {
+            diagnostics.Add(SourceLocation.None(path), "",
+                $"not a regular file (a pipe?): it gave no content within {ReadDeadline.TotalSeconds:0} s; a configuration file must be a text file on disk");
+            return null;
+        }
+        diagnostics.AddRange(problems.Items);
+        return reading.Result;
+    }
+
+    /// <summary>How long reading a configuration file may take before it is refused as not a file on disk.</summary>
+    public static readonly TimeSpan ReadDeadline = TimeSpan.FromSeconds(10);
+
+    private static byte[]? ReadBounded(string path, DiagnosticBag diagnostics)
+    {
         var at = SourceLocation.None(path);
         try
         {

@@ -139,7 +139,7 @@ public sealed class CommandLineHostileTests(HostileStore store) : IClassFixture<
         { ["models", "import", "[model].onnx", "--classes", "a,b"], ExitCodes.NotFound, "[model].onnx' does not exist" },
 
         // Values out of range.
-        { ["slide", "tiles", "SLIDE", "--size", "-5"], ExitCodes.Validation, "the tile size must be positive, not -5" },
+        { ["slide", "tiles", "SLIDE", "--size", "-5"], ExitCodes.Validation, "the tile size must be between 16 and 4096 pixels, not -5" },
         { ["slide", "tiles", "SLIDE", "--level", "1", "--mpp", "0.5"], ExitCodes.Validation, "give the scale either as a level or as microns per pixel, not both" },
         { ["synth", "--out", "o", "--slides", "0"], ExitCodes.Usage, "--slides: at least 1" },
 

@@ -33,6 +33,7 @@ public sealed class InputHostileTests(InputHostileTests.Files files) : IClassFix
         ["experiment a PNG"] = (f => ["validate", "--file", f.WriteBytes("image.yaml", [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13])], "not a text file"),
         ["experiment /dev/zero"] = (_ => ["validate", "--file", "/dev/zero"], "not a regular file"),
         ["experiment /dev/urandom"] = (_ => ["validate", "--file", "/dev/urandom"], "not a regular file"),
+        ["experiment a named pipe nobody writes"] = (f => ["validate", "--file", f.Fifo("pipe.yaml")], "not a regular file (a pipe?)"),
         ["experiment billion laughs"] = (f => ["validate", "--file", f.Write("laughs.yaml", Laughs())], "expands to more than 1,000,000 values"),
         ["experiment alias loop"] = (f => ["validate", "--file", f.Write("loop.yaml", "a: &loop [1, *loop]\n")], "refers to a node that contains it"),
         ["experiment a folder"] = (f => ["validate", "--file", f.Experiment], "no experiment file"),
@@ -232,6 +233,15 @@ public sealed class InputHostileTests(InputHostileTests.Files files) : IClassFix
         public string Write(string name, string text)
         {
             File.WriteAllText(Combine(name), text, new UTF8Encoding(false));
+            return Combine(name);
+        }
+
+        /// <summary>A named pipe no process writes to: opening it for reading blocks until a writer comes.</summary>
+        public string Fifo(string name)
+        {
+            using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [Combine(name)]);
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
             return Combine(name);
         }
 

@@ -129,7 +129,7 @@ public sealed class RunEndingTests(RunEndingTests.Experiment experiment) : IClas
 
         var run = JsonDocument.Parse(list.Stdout).RootElement.EnumerateArray().Single();
         Assert.Equal("failed", run.GetProperty("status").GetString());
-        Assert.Equal(1, publish.ExitCode);
+        Assert.Equal(5, publish.ExitCode); // conflict: the run is failed, not completed
         Assert.Contains("is failed", publish.Stderr);
     }
 
