@@ -1,8 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
 using Lamina.Core.Inference;
-using Lamina.Lab.Synthetic;
 using Lamina.Tracking;
 using Onnx;
 
@@ -19,32 +17,9 @@ public sealed class AnalyzeBundleTests : IDisposable
     public async Task Analyze_ABundle_LoadsNoLabTrackingOrShipAssembly_WhileARunIdAnalysisDoes()
     {
         // Given a published model (a small whole network that runs), resolved and bundled, and a synthetic slide
-        var home = new LaminaHome(_temp.Combine("home")).EnsureCreated();
-        var run = await StoreModelAsync(home);
-        var work = _temp.Combine("customer");
-        Directory.CreateDirectory(work);
-        SyntheticSlideGenerator.Generate(new SynthOptions(1536, 1536, Seed: 3), Path.Combine(work, "slide.tif"), Path.Combine(work, "slide.geojson"));
-        File.WriteAllText(Path.Combine(work, "analysis.yaml"), $"""
-            version: 1
-            analyses:
-              - name: breast
-                models:
-                  carcinoma_model:
-                    sourcing: auto
-                    reference: {run.ToString()[..8]}
-                features:
-                  - cls: TissueArea
-                  - cls: Carcinoma
-                    models:
-                      classification_model: carcinoma_model
-            """, Encoding.UTF8);
-        var lamina = new LaminaProcess(home.Root);
-        foreach (var step in new[] { new[] { "publish", run.ToString()[..8], "--reason", "release 1" }, ["resolve", "analysis.yaml", "-o", "release/resolved.yaml"],
-            ["bundle", "release/resolved.yaml", "-o", "bundle"] })
-        {
-            var done = await lamina.RunAsync(work, step);
-            Assert.True(done.ExitCode == 0, done.ToString());
-        }
+        await Hostile.HostileTemplate.BuildAsync(_temp.Path, slideSize: 1536);
+        var home = new LaminaHome(_temp.Combine("home"));
+        var work = _temp.Combine("work");
 
         // When the bundle is analysed on a machine with an empty Lamina home, the loaded assemblies traced
         var customer = new LaminaProcess(_temp.Combine("empty-home")) { Environment = { ["LAMINA_TRACE_ASSEMBLIES"] = "1" } };

@@ -15,27 +15,7 @@ public sealed class ShipCommandTests
         // Given a store with a trained run whose model is in the production store (fake ONNX bytes: nothing runs them), published with `lamina publish`
         using var temp = new TemporaryDirectory();
         var home = new LaminaHome(temp.Combine("home")).EnsureCreated();
-        Guid run;
-        await using (var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None))
-        {
-            var blobs = new FileBlobStore(home.BlobsPath);
-            var environment = new EnvironmentInfo("Linux", "x64", "cpu", 2, 1L << 30, null, ".NET 10", "0.1.0", new Dictionary<string, string>());
-            run = (await store.CreateRunAsync(new NewRun("Demo", "train", "training", [], null, "ada", "host", "lamina.yaml", "{}", null, environment, []),
-                CancellationToken.None)).Id;
-            var head = "head weights"u8.ToArray();
-            var card = new ModelCard
-            {
-                Name = "carcinoma_model",
-                Kind = "trained",
-                Input = new InputSpec(224, 0.5, null, 0, 3),
-                Preprocessing = [new CardPlugin("Normalization", new JsonObject { ["factor"] = 255.0 })],
-                Classes = ["Other", "Carcinoma"],
-                Network = ModelPackages.Describe("head.onnx", head),
-            };
-            await ModelPackages.StoreAsync(store, blobs, run, card, new Dictionary<string, byte[]> { ["head.onnx"] = head }, CancellationToken.None);
-            await store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
-        }
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var run = await StoreTrainedModelAsync(home);
         var work = temp.Combine("customer");
         Directory.CreateDirectory(work);
         File.WriteAllText(Path.Combine(work, "analysis.yaml"), $"""
@@ -86,5 +66,29 @@ public sealed class ShipCommandTests
         var again = await lamina.RunAsync(work, "verify", "bundle");
         Assert.Equal(ExitCodes.Integrity, again.ExitCode);
         Assert.Contains($"{altered}: sha256", again.Stderr);
+    }
+
+    /// <summary>Stores a completed training run whose model is a card and fake head bytes (nothing runs them).</summary>
+    internal static async Task<Guid> StoreTrainedModelAsync(LaminaHome home)
+    {
+        await using var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None);
+        var blobs = new FileBlobStore(home.BlobsPath);
+        var environment = new EnvironmentInfo("Linux", "x64", "cpu", 2, 1L << 30, null, ".NET 10", "0.1.0", new Dictionary<string, string>());
+        var run = (await store.CreateRunAsync(new NewRun("Demo", "train", "training", [], null, "ada", "host", "lamina.yaml", "{}", null, environment, []),
+            CancellationToken.None)).Id;
+        var head = "head weights"u8.ToArray();
+        var card = new ModelCard
+        {
+            Name = "carcinoma_model",
+            Kind = "trained",
+            Input = new InputSpec(224, 0.5, null, 0, 3),
+            Preprocessing = [new CardPlugin("Normalization", new JsonObject { ["factor"] = 255.0 })],
+            Classes = ["Other", "Carcinoma"],
+            Network = ModelPackages.Describe("head.onnx", head),
+        };
+        await ModelPackages.StoreAsync(store, blobs, run, card, new Dictionary<string, byte[]> { ["head.onnx"] = head }, CancellationToken.None);
+        await store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        return run;
     }
 }

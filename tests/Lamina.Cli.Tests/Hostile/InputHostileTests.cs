@@ -146,28 +146,7 @@ public sealed class InputHostileTests(InputHostileTests.Files files) : IClassFix
         Assert.Contains("\"altered\"", json.Stdout);
     }
 
-    private static async Task<Guid> StoreModelAsync(LaminaHome home)
-    {
-        await using var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None);
-        var blobs = new FileBlobStore(home.BlobsPath);
-        var environment = new EnvironmentInfo("Linux", "x64", "cpu", 2, 1L << 30, null, ".NET 10", "0.1.0", new Dictionary<string, string>());
-        var run = (await store.CreateRunAsync(new NewRun("Demo", "train", "training", [], null, "ada", "host", "lamina.yaml", "{}", null, environment, []),
-            CancellationToken.None)).Id;
-        var head = "head weights"u8.ToArray();
-        var card = new ModelCard
-        {
-            Name = "carcinoma_model",
-            Kind = "trained",
-            Input = new InputSpec(224, 0.5, null, 0, 3),
-            Preprocessing = [new CardPlugin("Normalization", new JsonObject { ["factor"] = 255.0 })],
-            Classes = ["Other", "Carcinoma"],
-            Network = ModelPackages.Describe("head.onnx", head),
-        };
-        await ModelPackages.StoreAsync(store, blobs, run, card, new Dictionary<string, byte[]> { ["head.onnx"] = head }, CancellationToken.None);
-        await store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        return run;
-    }
+    private static Task<Guid> StoreModelAsync(LaminaHome home) => ShipCommandTests.StoreTrainedModelAsync(home);
 
     private static string[] Tiles(params string[] options) => ["slide", "tiles", TestPaths.TestData("CMU-1-Small-Region.svs"), .. options];
 
