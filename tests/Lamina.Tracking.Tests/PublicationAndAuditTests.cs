@@ -20,20 +20,7 @@ public sealed class PublicationAndAuditTests : IDisposable
         SqliteTrackingStore.OpenAsync(DatabasePath, _time, CancellationToken.None, actor: "grace@lab-01");
 
     // A completed run with a metric, a log, an artifact and a model, published.
-    private async Task<RunRecord> PublishedRunAsync(SqliteTrackingStore store)
-    {
-        var run = await store.CreateRunAsync(Samples.Run(), CancellationToken.None);
-        await store.LogMetricsAsync(run.Id, [new("loss", 1, 0.5, Start)], CancellationToken.None);
-        await store.AppendLogAsync(run.Id, "epoch 1", CancellationToken.None);
-        await store.AddArtifactAsync(run.Id, "model/tumour/head.onnx", new string('1', 64), 10, CancellationToken.None);
-        await store.RegisterModelAsync(run.Id, "tumour", "trained", Card, CancellationToken.None);
-        await store.FinishRunAsync(run.Id, RunStatus.Completed, null, CancellationToken.None);
-        _time.Advance(TimeSpan.FromMinutes(1));
-        var (_, already) = await store.MarkPublishedAsync(
-            new NewPublication(run.Id, "tumour", Manifest, _time.GetUtcNow(), "ada@gpu-01", "validated"), CancellationToken.None);
-        Assert.False(already);
-        return run;
-    }
+    private Task<RunRecord> PublishedRunAsync(SqliteTrackingStore store) => Samples.PublishedRunAsync(store, _time, Start, Card, Manifest);
 
     [Theory]
     [InlineData("DELETE FROM runs WHERE id = $id;")]

@@ -1,10 +1,30 @@
 using System.Diagnostics;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lamina.Tracking.Tests;
 
 internal static class Samples
 {
+    /// <summary>
+    /// A completed run with a metric (at <paramref name="metricTime"/>), a log, an artifact and model 'tumour' with card
+    /// <paramref name="card"/>, published a minute later with manifest <paramref name="manifest"/>.
+    /// </summary>
+    public static async Task<RunRecord> PublishedRunAsync(ITrackingStore store, FakeTimeProvider time, DateTimeOffset metricTime, string card, string manifest)
+    {
+        var run = await store.CreateRunAsync(Run(), CancellationToken.None);
+        await store.LogMetricsAsync(run.Id, [new("loss", 1, 0.5, metricTime)], CancellationToken.None);
+        await store.AppendLogAsync(run.Id, "epoch 1", CancellationToken.None);
+        await store.AddArtifactAsync(run.Id, "model/tumour/head.onnx", new string('1', 64), 10, CancellationToken.None);
+        await store.RegisterModelAsync(run.Id, "tumour", "trained", card, CancellationToken.None);
+        await store.FinishRunAsync(run.Id, RunStatus.Completed, null, CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(1));
+        var (_, already) = await store.MarkPublishedAsync(
+            new NewPublication(run.Id, "tumour", manifest, time.GetUtcNow(), "ada@gpu-01", "validated"), CancellationToken.None);
+        Assert.False(already);
+        return run;
+    }
+
     public static EnvironmentInfo Environment { get; } = new(
         "Linux 6.1", "x64", "Test CPU @ 3 GHz", 16, 64L << 30, "NVIDIA H100; 550.54", ".NET 10.0.0", "0.1.0+abc",
         new Dictionary<string, string> { ["Lamina.Core"] = "0.1.0", ["YamlDotNet"] = "16.3.0" });

@@ -55,20 +55,7 @@ public abstract partial class TrackingStoreContract : IAsyncLifetime
     }
 
     // A completed run with a metric, a log, an artifact and a model, published.
-    private async Task<RunRecord> PublishedRunAsync(ITrackingStore store)
-    {
-        var run = await store.CreateRunAsync(Samples.Run(), CancellationToken.None);
-        await store.LogMetricsAsync(run.Id, [new("loss", 1, 0.5, Start)], CancellationToken.None);
-        await store.AppendLogAsync(run.Id, "epoch 1", CancellationToken.None);
-        await store.AddArtifactAsync(run.Id, "model/tumour/head.onnx", new string('1', 64), 10, CancellationToken.None);
-        await store.RegisterModelAsync(run.Id, "tumour", "trained", Card, CancellationToken.None);
-        await store.FinishRunAsync(run.Id, RunStatus.Completed, null, CancellationToken.None);
-        Time.Advance(TimeSpan.FromMinutes(1));
-        var (_, already) = await store.MarkPublishedAsync(
-            new NewPublication(run.Id, "tumour", Manifest, Time.GetUtcNow(), "ada@gpu-01", "validated"), CancellationToken.None);
-        Assert.False(already);
-        return run;
-    }
+    private Task<RunRecord> PublishedRunAsync(ITrackingStore store) => Samples.PublishedRunAsync(store, Time, Start, Card, Manifest);
 
     private async Task<Guid> RunWithIdAsync(ITrackingStore store, Guid id)
     {
