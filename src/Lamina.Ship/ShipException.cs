@@ -31,6 +31,31 @@ public class ShipException : LaminaException
         new($"the production store holds a copy of model '{model}' of run {run} whose card ({card}) is not the registered one ({registered}); inspect and remove {location}, then publish again")
         { At = location, Kind = LaminaErrorKind.Conflict };
 
+    internal static ShipException CopyOntoItself(string store) =>
+        new($"--from and --to name the same tracking store ({store}): a store cannot be copied onto itself") { At = store, Kind = LaminaErrorKind.Usage };
+
+    internal static ShipException CannotTransfer(string store) =>
+        new($"the tracking store {store} cannot export or import its content (its backend has no transfer support yet)") { At = store, Kind = LaminaErrorKind.Usage };
+
+    internal static ShipException AuditBroken(string store, Tracking.AuditBreak problem, bool before) =>
+        new($"the audit chain of {store} is broken at entry {problem.Seq}: {problem.Problem}"
+            + (before ? "; nothing was copied" : " after the copy"))
+        { At = $"{store}#{problem.Seq}", Kind = LaminaErrorKind.Integrity };
+
+    internal static ShipException BlobAltered(string digest, string actual, string store, string what) =>
+        new($"blob {digest} in {store} ({what}) has sha256 {actual}: its bytes are not those its name says, so it was altered; it was not copied")
+        { At = digest, Kind = LaminaErrorKind.Integrity };
+
+    internal static ShipException BlobMissing(string digest, string store, string what) =>
+        new($"blob {digest} ({what}) is missing from {store}; nothing of it was copied") { At = digest, Kind = LaminaErrorKind.Integrity };
+
+    internal static ShipException DatasetDiffers(string id, string store) =>
+        new($"data set {id} is already in {store} with a different record; it was not copied") { At = id, Kind = LaminaErrorKind.Conflict };
+
+    internal static ShipException PublishedModelDiffers(Guid run, string model, string location, string manifest, string expected) =>
+        new($"model {run}/{model} is published at {location} with manifest sha256 {manifest}, the source's is {expected}: a published model is never replaced")
+        { At = location, Kind = LaminaErrorKind.Conflict };
+
     internal static ShipException Altered(string path, string expected, string actual) =>
         new($"{path}: sha256 {actual} differs from the pinned {expected}: the file was altered") { Kind = LaminaErrorKind.Integrity };
 

@@ -17,6 +17,12 @@ public static partial class AuditLog
     public const string ModelPublished = "model.published";
     public const string BundleBuilt = "bundle.built";
 
+    /// <summary>An entry of another store's chain, brought in by a copy: its new value holds the original, hash and all.</summary>
+    public const string AuditImported = "audit.imported";
+
+    /// <summary>A copy from another store ended: its object is the source, its new value the source chain's head.</summary>
+    public const string StoreCopied = "store.copied";
+
     /// <summary>The <see cref="AuditEntry.PreviousHash"/> of the first entry.</summary>
     public static readonly string Genesis = new('0', 64);
 
@@ -109,6 +115,58 @@ public static partial class AuditLog
         }
         return null;
     }
+
+    /// <summary>
+    /// Decides how a source's audit entries (its whole chain, in order) come into a target's: verbatim when the target's
+    /// is empty or a prefix of the source's (the copy then equals the source); otherwise appended, leaving out the source
+    /// entries the target already holds, verbatim or as <see cref="AuditImported"/> entries (a second copy brings nothing twice).
+    /// </summary>
+    public static AuditImportPlan PlanImport(IReadOnlyList<AuditEntry> target, IReadOnlyList<AuditEntry> source)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(source);
+        if (target.Count <= source.Count && target.Select((e, i) => e == source[i]).All(same => same))
+        {
+            return new AuditImportPlan(AuditImportMode.Verbatim, [.. source.Skip(target.Count)], target.Count);
+        }
+        var held = target.Select(e => e.Hash)
+            .Concat(target.Where(e => e.Action == AuditImported).Select(ReadImported).OfType<AuditEntry>().Select(e => e.Hash))
+            .ToHashSet(StringComparer.Ordinal);
+        var missing = source.Where(e => !held.Contains(e.Hash)).ToList();
+        return new AuditImportPlan(AuditImportMode.Appended, missing, source.Count - missing.Count);
+    }
+
+    /// <summary>The new value of an <see cref="AuditImported"/> entry: every field of the original, so its hash can be recomputed.</summary>
+    public static string ImportedValue(AuditEntry original)
+    {
+        ArgumentNullException.ThrowIfNull(original);
+        return JsonSerializer.Serialize(original, Core.LaminaJson.Options);
+    }
+
+    /// <summary>The original entry an <see cref="AuditImported"/> entry holds; null for any other entry or a value that is not one.</summary>
+    public static AuditEntry? ReadImported(AuditEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Action != AuditImported || entry.NewValue is null) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<AuditEntry>(entry.NewValue, Core.LaminaJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The new value of a <see cref="StoreCopied"/> entry: the source, how many entries came, and the source chain's head.</summary>
+    public static string StoreCopiedValue(string source, int imported, AuditEntry? sourceHead) =>
+        JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["source"] = source,
+            ["imported"] = imported,
+            ["source_head_seq"] = sourceHead?.Seq,
+            ["source_head_hash"] = sourceHead?.Hash,
+        });
 
     /// <summary>Checks an action name (<c>noun.verb</c>) and that old and new values are JSON text.</summary>
     internal static void Validate(string action, string objectId, string? oldValue, string? newValue)

@@ -48,6 +48,13 @@ public class TrackingException : LaminaException
     internal static TrackingException Unreadable(string databasePath, string problem, Exception? inner = null) =>
         new($"the tracking database {databasePath} is not a readable SQLite database: {problem.TrimEnd('.')}; restore it from a backup", inner) { At = databasePath, Kind = LaminaErrorKind.Integrity };
 
+    internal static TrackingException RunDiffers(Guid runId, string store, string how) =>
+        new($"run {runId:D} is already in {store} with different content ({how}): it was changed in one of the stores after an earlier copy; nothing of it was copied")
+        { At = runId.ToString("D"), Kind = LaminaErrorKind.Conflict };
+
+    internal static TrackingException DatasetMissing(Guid runId, string datasetId) =>
+        new($"run {runId:D} names data set {datasetId}, which the store does not hold: copy the data sets before the runs") { At = datasetId, Kind = LaminaErrorKind.Integrity };
+
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
 
