@@ -107,6 +107,13 @@ public static class LaminaApp
                 Commands.Add<AuditLogCommand>(audit, "audit", "log").WithDescription("List audit entries, oldest first.");
                 Commands.Add<AuditVerifyCommand>(audit, "audit", "verify").WithDescription("Recompute the hash chain; report the first broken entry.");
             });
+            config.AddBranch("store", store =>
+            {
+                store.SetDescription("The stores themselves: copy one into another.");
+                Commands.Add<StoreCopyCommand>(store, "store", "copy")
+                    .WithDescription("Copy every run, blob, data set, published model and audit entry of one store into another, keeping ids and digests.")
+                    .WithExample("store", "copy", "--from", "/media/backup/lamina", "--to", "/srv/lamina");
+            });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");
