@@ -213,11 +213,22 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
             await NonQueryAsync(c, tx, "INSERT INTO run_plugin_sources (run_id, path, sha256) VALUES ($id, $path, $sha);", ct,
                 ("$id", id), ("$path", source.Path), ("$sha", source.Sha256)).ConfigureAwait(false);
         }
-        foreach (var point in export.Metrics)
+        // One prepared statement for the metrics: a run may hold many thousands of points.
+        await using (var insert = Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES ($id, $name, $step, $value, $time);"))
         {
-            await NonQueryAsync(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES ($id, $name, $step, $value, $time);", ct,
-                ("$id", id), ("$name", point.Name), ("$step", point.Step), ("$value", double.IsNaN(point.Value) ? null : point.Value),
-                ("$time", Format(point.Time))).ConfigureAwait(false);
+            insert.Parameters.AddWithValue("$id", id);
+            var name = insert.Parameters.Add("$name", SqliteType.Text);
+            var step = insert.Parameters.Add("$step", SqliteType.Integer);
+            var value = insert.Parameters.Add("$value", SqliteType.Real);
+            var time = insert.Parameters.Add("$time", SqliteType.Text);
+            foreach (var point in export.Metrics)
+            {
+                name.Value = point.Name;
+                step.Value = point.Step;
+                value.Value = double.IsNaN(point.Value) ? DBNull.Value : point.Value;
+                time.Value = Format(point.Time);
+                await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
         }
         foreach (var artifact in export.Artifacts)
         {

@@ -53,7 +53,9 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
     {
         var token = CliContext.Cancellation;
         var fromHome = settings.From is { } from ? new LaminaHome(from) : LaminaHome.Resolve();
-        var source = Side("--from", fromHome, settings.FromTracking, settings.FromArtifacts, settings.FromProduction);
+        // This machine's production store may be elsewhere (LAMINA_PRODUCTION); a home named with --from is taken whole.
+        var fromProduction = settings.FromProduction ?? (settings.From is null ? CliContext.OpenProduction(fromHome).Location : null);
+        var source = Side("--from", fromHome, settings.FromTracking, settings.FromArtifacts, fromProduction);
         var target = Side("--to", settings.To is { } to ? new LaminaHome(to) : null, settings.ToTracking, settings.ToArtifacts, settings.ToProduction);
 
         if (source.Tracking == target.Tracking) throw CliException.CopyOntoItself(source.Tracking);
