@@ -32,7 +32,7 @@ public class ShipException : LaminaException
         { At = location, Kind = LaminaErrorKind.Conflict };
 
     internal static ShipException CopyOntoItself(string store) =>
-        new($"--from and --to name the same tracking store ({store}): a store cannot be copied onto itself") { At = store, Kind = LaminaErrorKind.Usage };
+        new($"the source and the target are the same tracking store ({store}): a store cannot be copied onto itself") { At = store, Kind = LaminaErrorKind.Usage };
 
     internal static ShipException CannotTransfer(string store) =>
         new($"the tracking store {store} cannot export or import its content (its backend has no transfer support yet)") { At = store, Kind = LaminaErrorKind.Usage };

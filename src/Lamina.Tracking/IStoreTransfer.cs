@@ -13,7 +13,10 @@ namespace Lamina.Tracking;
 /// </summary>
 /// <remarks>
 /// Nothing here writes an audit entry of its own except <see cref="ImportAuditAsync"/>: the audit log is copied as a
-/// whole, after the rows it describes.
+/// whole, after the rows it describes. For a backend: write every column as the export holds it (times in the store's
+/// round-trip text form, so the fingerprints of the same run in two stores are equal); take the audit log's write lock
+/// in <see cref="ImportAuditAsync"/> as an append does (the plan is made and carried out under it); the contract suite
+/// <c>StoreTransferContract</c> (tests/Lamina.Tracking.Tests/Contracts) says the rest.
 /// </remarks>
 public interface IStoreTransfer
 {

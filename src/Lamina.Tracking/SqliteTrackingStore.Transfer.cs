@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Lamina.Core;
 using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
