@@ -94,12 +94,24 @@ public sealed class StoreCopier(IProgress<StoreCopyProgress>? progress = null)
         // Every blob a row names, with what names it; the cards of models a run used may live in another store.
         var blobs = new Dictionary<string, string>(StringComparer.Ordinal);
         var optional = new Dictionary<string, string>(StringComparer.Ordinal);
+        var publications = new Dictionary<(Guid Run, string Model), PublicationRecord>();
         foreach (var dataset in datasets) blobs.TryAdd(dataset.Id, $"the manifest of data set {dataset.Name}");
         foreach (var id in runs)
         {
             var run = await from.ExportRunAsync(id, cancellationToken).ConfigureAwait(false);
             foreach (var digest in run.BlobDigests) blobs.TryAdd(digest, $"run {id:D}");
             foreach (var used in run.UsedModels) optional.TryAdd(used.CardDigest, $"the card of model {used.ModelRunId:D}/{used.ModelName} used by run {id:D}");
+            foreach (var publication in run.Publications) publications[(publication.RunId, publication.ModelName)] = publication;
+        }
+
+        // A publication whose production copy is gone would be copied as a published model nobody can resolve.
+        foreach (var ((run, model), _) in publications)
+        {
+            if (!await source.Production.ContainsAsync(run, model, cancellationToken).ConfigureAwait(false))
+            {
+                throw ShipException.PublishedCopyMissing($"model '{model}' of run {run} is published in {source.TrackingLocation}",
+                    source.Production.Describe(run, model));
+            }
         }
         foreach (var (digest, what) in blobs)
         {
@@ -113,7 +125,8 @@ public sealed class StoreCopier(IProgress<StoreCopyProgress>? progress = null)
 
         foreach (var (run, model) in await source.Production.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            summary = await CopyModelAsync(source, target, run, model, summary, cancellationToken).ConfigureAwait(false);
+            summary = await CopyModelAsync(source, target, run, model, publications.GetValueOrDefault((run, model)), summary, cancellationToken)
+                .ConfigureAwait(false);
         }
         Report("models", summary);
 
@@ -197,9 +210,14 @@ public sealed class StoreCopier(IProgress<StoreCopyProgress>? progress = null)
 
     // Opened verified on both sides; published into the target with the source's manifest, which must come out the same.
     private static async Task<StoreCopySummary> CopyModelAsync(StoreEndpoint source, StoreEndpoint target, Guid run, string model,
-        StoreCopySummary summary, CancellationToken cancellationToken)
+        PublicationRecord? publication, StoreCopySummary summary, CancellationToken cancellationToken)
     {
         var original = await source.Production.OpenAsync(run, model, cancellationToken).ConfigureAwait(false);
+        if (publication is not null && publication.ManifestSha256 != original.ManifestSha256)
+        {
+            throw ShipException.PublishedCopyAltered($"model '{model}' of run {run} is published in {source.TrackingLocation}",
+                $"{source.Production.Describe(run, model, ProductionStore.ManifestFile)} has sha256 {original.ManifestSha256}, the publication recorded {publication.ManifestSha256}");
+        }
         if (await target.Production.ContainsAsync(run, model, cancellationToken).ConfigureAwait(false))
         {
             var there = await target.Production.OpenAsync(run, model, cancellationToken).ConfigureAwait(false);

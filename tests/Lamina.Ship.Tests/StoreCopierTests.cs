@@ -242,6 +242,25 @@ public sealed class StoreCopierTests
         Assert.Empty(Directory.EnumerateFiles(target.Blobs.Root, "*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public async Task Copy_OfAPublishedModelWhoseProductionCopyIsGone_IsRefusedBeforeWritingAnything()
+    {
+        // Given a store whose published model's production copy was removed
+        await using var source = await ShipStores.CreateAsync();
+        await using var target = await ShipStores.CreateAsync();
+        var (run, _, model) = await FillAsync(source);
+        Directory.Delete(source.Production.FolderOf(run, model), recursive: true);
+
+        // When it is copied
+        var error = await Assert.ThrowsAsync<ShipException>(() => new StoreCopier().CopyAsync(Endpoint(source), Endpoint(target), None));
+
+        // Then it is refused naming the missing copy, and nothing was written
+        Assert.Equal(LaminaErrorKind.Integrity, error.Kind);
+        Assert.Contains(source.Production.FolderOf(run, model), error.Message);
+        Assert.Empty(await target.Store.ListRunsAsync(new RunQuery(), None));
+        Assert.Empty(Directory.EnumerateFiles(target.Blobs.Root, "*", SearchOption.AllDirectories));
+    }
+
     private static IEnumerable<LineageNode> Flatten(LineageNode node) => node.Children.SelectMany(Flatten).Prepend(node);
 
     // Progress<T> posts to the thread pool; the test wants the stages in order, as they happen.
