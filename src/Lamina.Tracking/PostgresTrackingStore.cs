@@ -189,7 +189,7 @@ public sealed partial class PostgresTrackingStore : ITrackingStore
             var changed = await NonQueryAsync(c, tx,
                 """
                 UPDATE runs SET status = 'running', started_at = @now, executor = @executor, lease_expires_at = @expires,
-                                owner_host = @host, owner_pid = @pid, owner_started_at = @owner_started, owner_scope = @scope
+                                owner_host = @host, owner_pid = CAST(@pid AS BIGINT), owner_started_at = @owner_started, owner_scope = @scope
                 WHERE id = @id AND status = 'queued';
                 """, ct,
                 ("now", Format(_time.GetUtcNow())), ("executor", executor), ("id", IdText(runId)),
@@ -515,7 +515,8 @@ public sealed partial class PostgresTrackingStore : ITrackingStore
         var command = new NpgsqlCommand(sql, c, tx);
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            // A null is sent as text: PostgreSQL cannot infer a type from "@p IS NULL" alone (integers cast it themselves).
+            command.Parameters.Add(value is null ? new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = DBNull.Value } : new NpgsqlParameter(name, value));
         }
 
         return command;
