@@ -84,7 +84,8 @@ public sealed partial class PostgresTrackingStore
             }
 
             var backoff = TimeSpan.FromMilliseconds(Math.Min(2000, 50 * (1 << attempt)) + Random.Shared.Next(50));
-            await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+            // Real time, not the store's clock: the wait is for a real server to come back (a frozen test clock would hang it).
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -73,7 +73,6 @@ internal sealed class PostgresServer : IAsyncDisposable
                 listen_addresses = '127.0.0.1'
                 unix_socket_directories = '{folder}'
                 fsync = off
-                synchronous_commit = off
                 full_page_writes = off
                 max_connections = 300
                 shared_buffers = 32MB
