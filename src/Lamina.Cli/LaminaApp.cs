@@ -107,6 +107,11 @@ public static class LaminaApp
                 Commands.Add<AuditLogCommand>(audit, "audit", "log").WithDescription("List audit entries, oldest first.");
                 Commands.Add<AuditVerifyCommand>(audit, "audit", "verify").WithDescription("Recompute the hash chain; report the first broken entry.");
             });
+            config.AddBranch("store", store =>
+            {
+                store.SetDescription("The tracking store itself.");
+                Commands.Add<StoreMigrateCommand>(store, "store", "migrate").WithDescription("Bring a PostgreSQL tracking store's schema up to this Lamina's (clients never migrate it).");
+            });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");
