@@ -124,5 +124,7 @@ internal static class StoresBench
     private static NewRun NewRun(string task) => new("bench", task, "custom", ["bench"], null, "bench", "host", "lamina.yaml", "{}", null,
         new EnvironmentInfo("os", "x64", "cpu", 1, 1, null, "net", "0", new Dictionary<string, string>()), []);
 
-    private static void Report(Dictionary<string, object> row) => Console.WriteLine(JsonSerializer.Serialize(row));
+    private static readonly JsonSerializerOptions ReportOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static void Report(Dictionary<string, object> row) => Console.WriteLine(JsonSerializer.Serialize(row, ReportOptions));
 }

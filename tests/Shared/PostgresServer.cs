@@ -78,7 +78,7 @@ internal sealed class PostgresServer : IAsyncDisposable
                 shared_buffers = 32MB
                 """);
             await server.StartServerAsync();
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopAsync(immediate: true).GetAwaiter().GetResult();
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return server;
         }
         catch

@@ -27,7 +27,8 @@ public sealed class StoreMigrateCommand : AsyncCommand<StoreMigrateCommand.Setti
         public override ValidationResult Validate() => Uri switch
         {
             null or "" => ValidationResult.Error($"no tracking store to migrate: give --tracking postgresql://USER@HOST:PORT/DATABASE or set {TrackingVariable}"),
-            var uri when !PostgresLocation.IsPostgresUri(uri) =>
+            // Plain text, not PostgresLocation: validating settings must not load Lamina.Tracking (see RunsListCommand).
+            var uri when !uri.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) && !uri.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) =>
                 ValidationResult.Error("only a PostgreSQL tracking store (postgresql://…) is migrated by this command: the embedded SQLite store migrates itself when opened"),
             _ => ValidationResult.Success(),
         };
