@@ -78,6 +78,7 @@ internal sealed class PostgresServer : IAsyncDisposable
                 shared_buffers = 32MB
                 """);
             await server.StartServerAsync();
+            server.StartWatchdog();
             AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return server;
         }
@@ -123,16 +124,39 @@ internal sealed class PostgresServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(immediate: true);
-        try
+
+        // The server's last processes may still be removing their files: a few tries.
+        for (var attempt = 0; attempt < 5 && Directory.Exists(Folder); attempt++)
         {
-            Directory.Delete(Folder, recursive: true);
+            try
+            {
+                Directory.Delete(Folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Thread.Sleep(200);
+            }
         }
-        catch (IOException)
+    }
+
+    /// <summary>
+    /// A shell that waits for this process to end, however it ends (the test host may be killed before its exit
+    /// handlers finish), then stops the server and removes its folder.
+    /// </summary>
+    private void StartWatchdog()
+    {
+        var stop = $"{(_asPostgresUser ? "runuser -u postgres -- " : "")}'{Path.Combine(_bin, "pg_ctl")}' -D '{DataFolder}' stop -m immediate -w";
+        var info = new ProcessStartInfo("/bin/sh")
         {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"exec </dev/null >/dev/null 2>&1; while kill -0 {Environment.ProcessId}; do sleep 1; done; {stop}; rm -rf '{Folder}'");
+        using var watchdog = Process.Start(info);
     }
 
     private async Task StartServerAsync()
