@@ -59,7 +59,8 @@ public sealed record PostgresLocation(string Host, int Port, string Database, st
         foreach (var pair in parsed.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var key = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
+            // libpq's names (application_name) are Npgsql's with spaces (Application Name).
+            var key = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]).Replace('_', ' ');
             var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
             try
             {

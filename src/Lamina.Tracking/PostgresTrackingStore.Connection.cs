@@ -90,7 +90,11 @@ public sealed partial class PostgresTrackingStore
     }
 
     private static bool IsConnectionFailure(NpgsqlException e) =>
-        e is not PostgresException || e.IsTransient || e is PostgresException { SqlState: "57P01" or "57P02" or "57P03" or "08006" or "08003" or "08001" };
+        e.IsTransient || e is PostgresException { SqlState: "57P01" or "57P02" or "57P03" or "08006" or "08003" or "08001" };
+
+    // Npgsql's own words when the server asks for a password and none was found (URI, PGPASSWORD, password file).
+    private static bool IsPasswordMissing(NpgsqlException e) =>
+        e is not PostgresException && e.Message.StartsWith("No password has been provided", StringComparison.Ordinal);
 
     /// <summary>The error a user sees, naming the store by its redacted URI.</summary>
     private TrackingException Translate(NpgsqlException e, bool committing)
@@ -108,6 +112,10 @@ public sealed partial class PostgresTrackingStore
             {
                 return TrackingException.PostgresFailed(Location.Redacted, postgres);
             }
+        }
+        else if (IsPasswordMissing(e))
+        {
+            return TrackingException.PostgresAuthenticationFailed(Location.Redacted, Location.User, e);
         }
         return committing
             ? TrackingException.PostgresLostAtCommit(Location.Redacted, e)

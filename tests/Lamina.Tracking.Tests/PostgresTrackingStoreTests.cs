@@ -175,6 +175,46 @@ public sealed class PostgresTrackingStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Open_UriWithoutPassword_TakesItFromThePasswordFileOrPGPASSWORD_AndWithNeitherSaysSo()
+    {
+        await PostgresTrackingStore.MigrateAsync(_uri, CancellationToken.None);
+        var bare = _server.UriOf(DatabaseName, password: null);
+        using var folder = new TemporaryDirectory();
+        var passfile = folder.Combine("pgpass");
+        await File.WriteAllTextAsync(passfile, $"127.0.0.1:{_server.Port}:{DatabaseName}:{PostgresServer.User}:{_server.Password}\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(passfile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await File.WriteAllTextAsync(folder.Combine("none"), "");
+        var (savedFile, savedPassword) = (Environment.GetEnvironmentVariable("PGPASSFILE"), Environment.GetEnvironmentVariable("PGPASSWORD"));
+        try
+        {
+            // Only URIs without a password read these variables: no other test uses one.
+            Environment.SetEnvironmentVariable("PGPASSWORD", null);
+            Environment.SetEnvironmentVariable("PGPASSFILE", folder.Combine("none"));
+            var missing = await Assert.ThrowsAsync<TrackingException>(() => PostgresTrackingStore.OpenAsync(bare, _time, CancellationToken.None));
+            Assert.Contains("wrong or missing password; give it in the URI, in PGPASSWORD or in ~/.pgpass", missing.Message, StringComparison.Ordinal);
+            Assert.False(missing.IsTransient);
+
+            Environment.SetEnvironmentVariable("PGPASSFILE", passfile);
+            await using (var store = await PostgresTrackingStore.OpenAsync(bare, _time, CancellationToken.None))
+            {
+                Assert.Equal(PostgresTrackingStore.SchemaVersion, await store.GetSchemaVersionAsync(CancellationToken.None));
+            }
+
+            Environment.SetEnvironmentVariable("PGPASSFILE", folder.Combine("none"));
+            Environment.SetEnvironmentVariable("PGPASSWORD", _server.Password);
+            await using (var store = await PostgresTrackingStore.OpenAsync(bare + "?application_name=from-env", _time, CancellationToken.None))
+            {
+                Assert.Equal(PostgresTrackingStore.SchemaVersion, await store.GetSchemaVersionAsync(CancellationToken.None));
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PGPASSFILE", savedFile);
+            Environment.SetEnvironmentVariable("PGPASSWORD", savedPassword);
+        }
+    }
+
+    [Fact]
     public async Task Open_MissingDatabase_SaysWhichAndWhatToDo()
     {
         var error = await Assert.ThrowsAsync<TrackingException>(() =>
