@@ -22,7 +22,7 @@ public sealed partial class PostgresTrackingStore
     /// <inheritdoc />
     public async Task<IReadOnlyList<RunRecord>> ExpireStaleRunsAsync(DateTimeOffset now, Func<RunOwner, bool>? ownerEnded, CancellationToken cancellationToken)
     {
-        // Looking costs a read; the write lock is taken only when some run has to be ended, and the lease is read again under it.
+        // Looking costs a read; locks are taken only when some run has to be ended, and its lease is read again under its row lock.
         var running = await ExecuteAsync(write: false, (c, tx, ct) =>
             ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.status = 'running' AND r.lease_expires_at IS NOT NULL;", ct),
             cancellationToken).ConfigureAwait(false);
@@ -49,7 +49,7 @@ public sealed partial class PostgresTrackingStore
             var ended = new List<RunRecord>();
             foreach (var (runId, how) in stale)
             {
-                var current = (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = @id;", ct, ("id", IdText(runId)))
+                var current = (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = @id FOR NO KEY UPDATE OF r;", ct, ("id", IdText(runId)))
                     .ConfigureAwait(false)).SingleOrDefault();
                 var before = running.Single(r => r.Id == runId).Lease!;
 

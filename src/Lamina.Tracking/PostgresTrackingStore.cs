@@ -178,8 +178,8 @@ public sealed partial class PostgresTrackingStore : ITrackingStore
         ArgumentException.ThrowIfNullOrWhiteSpace(executor);
         return AuditedAsync(async (c, tx, ct) =>
         {
-            // The write transaction holds the database's write lock from its first statement: of two executors, the
-            // second reads the status the first wrote.
+            // Reading the status locks the run's row until the commit: of two executors, the second reads the status the
+            // first wrote.
             var current = await ReadMutableStatusAsync(c, tx, runId, "started", ct).ConfigureAwait(false);
             if (current is not RunStatus.Queued)
             {
