@@ -13,6 +13,7 @@ using Lamina.Core.Slides.Tissue;
 //   Lamina.Bench backbone [--tiles 64] [--batches 1,8,16,32] [--threads N] [--model resnet18|FILE.onnx]
 //   Lamina.Bench analyze <analysis.yaml> <slide> [--rounds 3] [--readers N] | --memory [--max-tiles N]   (LAMINA_HOME: the models' store)
 //   Lamina.Bench training [--rows 10000] [--dim 512] [--epochs 5] [--batch 64] [--threads N] [--data FILE]
+//   Lamina.Bench stores --postgres URI --sqlite FILE [--points 100000] [--batch 100] [--runs 10000]
 var command = args.ElementAtOrDefault(0);
 if (command == "backbone")
 {
@@ -25,6 +26,10 @@ if (command == "analyze")
 if (command == "training")
 {
     return TrainingBench.Run(args);
+}
+if (command == "stores")
+{
+    return await StoresBench.RunAsync(args);
 }
 var slidePath = args.ElementAtOrDefault(1);
 if (command is not ("tiling" or "memory") || slidePath is null)

@@ -109,7 +109,8 @@ public static class LaminaApp
             });
             config.AddBranch("store", store =>
             {
-                store.SetDescription("The stores themselves: copy one into another.");
+                store.SetDescription("The stores themselves: bring a PostgreSQL schema up to date, copy one store into another.");
+                Commands.Add<StoreMigrateCommand>(store, "store", "migrate").WithDescription("Bring a PostgreSQL tracking store's schema up to this Lamina's (clients never migrate it).");
                 Commands.Add<StoreCopyCommand>(store, "store", "copy")
                     .WithDescription("Copy every run, blob, data set, published model and audit entry of one store into another, keeping ids and digests.")
                     .WithExample("store", "copy", "--from", "/media/backup/lamina", "--to", "/srv/lamina");

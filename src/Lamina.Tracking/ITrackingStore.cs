@@ -1,8 +1,9 @@
 namespace Lamina.Tracking;
 
 /// <summary>
-/// The tracking store: runs and everything captured with them. SQLite now, PostgreSQL later. A backend implements the
-/// focused parts it is made of; a caller that needs one part takes that part.
+/// The tracking store: runs and everything captured with them. SQLite (embedded, <see cref="SqliteTrackingStore"/>) or
+/// PostgreSQL (shared, <see cref="PostgresTrackingStore"/>). A backend implements the focused parts it is made of; a
+/// caller that needs one part takes that part.
 /// </summary>
 public interface ITrackingStore : IRunStore, IRunDataStore, IDatasetStore, IModelStore, IAuditStore, IAsyncDisposable;
 

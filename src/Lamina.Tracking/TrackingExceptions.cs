@@ -55,6 +55,48 @@ public class TrackingException : LaminaException
     internal static TrackingException DatasetMissing(Guid runId, string datasetId) =>
         new($"run {runId:D} names data set {datasetId}, which the store does not hold: copy the data sets before the runs") { At = datasetId, Kind = LaminaErrorKind.Integrity };
 
+    internal static TrackingException NotAPostgresUri(string redacted, string? problem = null) =>
+        new($"'{redacted}' is not a PostgreSQL tracking store URI{(problem is null ? "" : $" ({problem})")}: write postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+        { At = redacted, Kind = LaminaErrorKind.Usage };
+
+    internal static TrackingException PostgresUnavailable(string store, Exception inner) =>
+        new($"the tracking store {store} cannot be reached ({Reason(inner)}): check that the server is running and reachable at that host and port, then try again",
+            inner, isTransient: true) { At = store };
+
+    internal static TrackingException PostgresLostAtCommit(string store, Exception inner) =>
+        new($"the connection to the tracking store {store} was lost while a change was being committed ({Reason(inner)}): it may or may not have been recorded; "
+            + "check with 'lamina runs show' and try again", inner, isTransient: true) { At = store };
+
+    internal static TrackingException PostgresAuthenticationFailed(string store, string? user, Exception inner) =>
+        new($"the tracking store {store} refused user '{user ?? Environment.UserName}': wrong or missing password; "
+            + "give it in the URI, in PGPASSWORD or in ~/.pgpass", inner) { At = store };
+
+    internal static TrackingException PostgresDatabaseMissing(string store, string database, Exception inner) =>
+        new($"the tracking store {store} does not exist (the server has no database '{database}'): create it (createdb {database}), then run 'lamina store migrate --tracking URI'",
+            inner) { At = store, Kind = LaminaErrorKind.NotFound };
+
+    internal static TrackingException PostgresSchemaTooOld(string store, long version, int known) =>
+        new(version == 0
+            ? $"the tracking store {store} has no Lamina schema yet (this Lamina needs schema {known}): run 'lamina store migrate --tracking URI' first"
+            : $"the tracking store {store} has schema {version}, older than this Lamina's {known}: run 'lamina store migrate --tracking URI' first")
+        { At = store, Kind = LaminaErrorKind.Conflict };
+
+    internal static TrackingException PostgresSchemaTooNew(string store, long version, int known) =>
+        new($"the tracking store {store} was written by a newer Lamina (schema {version}, this one knows {known}): upgrade Lamina")
+        { At = store, Kind = LaminaErrorKind.Conflict };
+
+    internal static TrackingException PostgresFailed(string store, Npgsql.PostgresException inner) =>
+        new($"the tracking store {store} refused the change: {inner.MessageText} (SQLSTATE {inner.SqlState})", inner) { At = store };
+
+    // The server's or the socket's own words, on one line; Npgsql never puts the password in them.
+    private static string Reason(Exception e)
+    {
+        var innermost = e;
+        while (innermost.InnerException is { } inner && innermost is not Npgsql.PostgresException) innermost = inner;
+        var text = innermost is Npgsql.PostgresException p ? p.MessageText : innermost.Message;
+        return text.ReplaceLineEndings(" ").Trim().TrimEnd('.');
+    }
+
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
 

@@ -1,5 +1,5 @@
 // Writes runs and metrics into one tracking store, for the multi-process concurrency test.
-// Usage: Lamina.Tracking.StressWriter <database> <writer-name> <runs> <metrics-per-run>
+// Usage: Lamina.Tracking.StressWriter <database file or postgresql:// URI> <writer-name> <runs> <metrics-per-run>
 using Lamina.Tracking;
 
 if (args.Length != 4)
@@ -12,7 +12,9 @@ var (database, writer, runs, metrics) = (args[0], args[1], int.Parse(args[2], Sy
     int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
 var environment = new EnvironmentInfo("os", "x64", "cpu", 1, 1, null, "net", "0", new Dictionary<string, string>());
 
-await using var store = await SqliteTrackingStore.OpenAsync(database, TimeProvider.System, CancellationToken.None);
+await using ITrackingStore store = PostgresLocation.IsPostgresUri(database)
+    ? await PostgresTrackingStore.OpenAsync(database, TimeProvider.System, CancellationToken.None)
+    : await SqliteTrackingStore.OpenAsync(database, TimeProvider.System, CancellationToken.None);
 for (var r = 0; r < runs; r++)
 {
     var run = await store.CreateRunAsync(

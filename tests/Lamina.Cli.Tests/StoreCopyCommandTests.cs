@@ -3,7 +3,7 @@ using Lamina.Tracking;
 
 namespace Lamina.Cli.Tests;
 
-public sealed class StoreCommandTests
+public sealed class StoreCopyCommandTests
 {
     [Fact]
     public async Task StoreCopy_OfAHomeWithAPublishedModel_GivesAHomeThatVerifiesTracesAndRefusesDeletion_AndASecondCopyCopiesNothing()
