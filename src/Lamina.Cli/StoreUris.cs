@@ -4,14 +4,15 @@ using Lamina.Tracking;
 namespace Lamina.Cli;
 
 /// <summary>
-/// Opens the stores a URI names: the one place that knows the forms. Now <c>sqlite:PATH</c> for a tracking store and
-/// <c>folder:PATH</c> (or a plain path) for artifacts and the production store; <c>postgresql://</c> and <c>s3://</c> are
-/// added here when their backends arrive.
+/// Opens the stores a URI names: the one place that knows the forms. Now <c>sqlite:PATH</c> or
+/// <c>postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE</c> for a tracking store and <c>folder:PATH</c> (or a plain path)
+/// for artifacts and the production store; <c>s3://</c> is added here when its backend arrives.
 /// </summary>
 internal static class StoreUris
 {
     private const string Sqlite = "sqlite:";
     private const string Folder = "folder:";
+    private const string TrackingForms = "sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE";
 
     /// <summary>The tracking store URI of a Lamina home folder.</summary>
     public static string TrackingOf(LaminaHome home) => Sqlite + home.DatabasePath;
@@ -28,22 +29,42 @@ internal static class StoreUris
         : FolderPath(uri) is { } folder ? Folder + folder
         : uri;
 
+    /// <summary>
+    /// How messages and the audit log name a tracking store: <c>sqlite:</c> and the full path, or the PostgreSQL URI without
+    /// its password (never written anywhere).
+    /// </summary>
+    /// <exception cref="CliException">Not a form this build can open.</exception>
+    /// <exception cref="TrackingException">A malformed PostgreSQL URI.</exception>
+    public static string TrackingName(string uri) =>
+        PostgresLocation.IsPostgresUri(uri) ? PostgresLocation.Parse(uri).Redacted : Sqlite + TrackingPath(uri);
+
+    /// <summary>Which store a tracking URI names, whatever the credentials in it: two URIs of one store give the same.</summary>
+    public static string TrackingIdentity(string uri) =>
+        PostgresLocation.IsPostgresUri(uri) && PostgresLocation.Parse(uri) is var l
+            ? $"postgresql://{l.Host.ToLowerInvariant()}:{l.Port}/{l.Database}"
+            : TrackingName(uri);
+
     /// <summary>Opens a tracking store; <paramref name="mustExist"/> refuses to create one (the source of a copy).</summary>
-    /// <param name="contentFolders">Folders of stores beside it whose content a lost database would have indexed.</param>
+    /// <remarks>
+    /// A PostgreSQL store is never created nor migrated here: opening refuses a database whose schema is not this Lamina's,
+    /// naming <c>lamina store migrate</c>.
+    /// </remarks>
+    /// <param name="contentFolders">Folders of stores beside it whose content a lost database would have indexed (SQLite).</param>
     public static async Task<ITrackingStore> OpenTrackingAsync(string uri, bool mustExist, IReadOnlyCollection<string> contentFolders,
         CancellationToken cancellationToken)
     {
+        if (PostgresLocation.IsPostgresUri(uri)) return await PostgresTrackingStore.OpenAsync(uri, TimeProvider.System, cancellationToken);
         var path = TrackingPath(uri);
         if (mustExist && !File.Exists(path)) throw CliException.SourceStoreMissing(path);
         return await SqliteTrackingStore.OpenAsync(path, TimeProvider.System, cancellationToken, contentFolders: contentFolders);
     }
 
-    /// <summary>The database file of a tracking store's URI.</summary>
+    /// <summary>The database file of a SQLite tracking store's URI.</summary>
     /// <exception cref="CliException">Not a form this build can open.</exception>
     public static string TrackingPath(string uri) =>
         uri.StartsWith(Sqlite, StringComparison.Ordinal) && uri.Length > Sqlite.Length
             ? Path.GetFullPath(uri[Sqlite.Length..])
-            : throw CliException.StoreUriNotSupported(uri, "tracking", "sqlite:PATH");
+            : throw CliException.StoreUriNotSupported(uri, "tracking", TrackingForms);
 
     /// <summary>Opens a blob store.</summary>
     public static IBlobStore OpenArtifacts(string uri) =>

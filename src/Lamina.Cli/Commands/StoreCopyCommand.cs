@@ -21,7 +21,7 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         public string? From { get; init; }
 
         [CommandOption("--from-tracking <URI>")]
-        [Description("The tracking store to copy from, instead of the home's: sqlite:PATH.")]
+        [Description("The tracking store to copy from, instead of the home's: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE.")]
         public string? FromTracking { get; init; }
 
         [CommandOption("--from-artifacts <URI>")]
@@ -37,7 +37,7 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         public string? To { get; init; }
 
         [CommandOption("--to-tracking <URI>")]
-        [Description("The tracking store to copy into, instead of the home's: sqlite:PATH.")]
+        [Description("The tracking store to copy into, instead of the home's: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (migrated first with lamina store migrate).")]
         public string? ToTracking { get; init; }
 
         [CommandOption("--to-artifacts <URI>")]
@@ -58,9 +58,9 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         var source = Side("--from", fromHome, settings.FromTracking, settings.FromArtifacts, fromProduction);
         var target = Side("--to", settings.To is { } to ? new LaminaHome(to) : null, settings.ToTracking, settings.ToArtifacts, settings.ToProduction);
 
-        if (source.Tracking == target.Tracking) throw CliException.CopyOntoItself(source.Tracking);
-        await using var sourceStore = await StoreUris.OpenTrackingAsync(source.Tracking, mustExist: true, source.Folders, token);
-        await using var targetStore = await StoreUris.OpenTrackingAsync(target.Tracking, mustExist: false, target.Folders, token);
+        if (StoreUris.TrackingIdentity(source.TrackingUri) == StoreUris.TrackingIdentity(target.TrackingUri)) throw CliException.CopyOntoItself(source.Tracking);
+        await using var sourceStore = await StoreUris.OpenTrackingAsync(source.TrackingUri, mustExist: true, source.Folders, token);
+        await using var targetStore = await StoreUris.OpenTrackingAsync(target.TrackingUri, mustExist: false, target.Folders, token);
         var copier = new StoreCopier(new StageReporter());
         var summary = await copier.CopyAsync(source.Open(sourceStore), target.Open(targetStore), token);
         if (settings.Json)
@@ -89,16 +89,19 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
     // The home's stores, each replaced by the URI given for it; every one must be named.
     private static StoreSide Side(string option, LaminaHome? home, string? tracking, string? artifacts, string? production)
     {
+        var trackingUri = tracking ?? (home is null ? throw CliException.StoreOptionMissing($"{option}-tracking", option) : StoreUris.TrackingOf(home));
         var side = new StoreSide(
-            StoreUris.Canonical(tracking ?? (home is null ? throw CliException.StoreOptionMissing($"{option}-tracking", option) : StoreUris.TrackingOf(home))),
+            trackingUri,
+            // Checked before any store is opened; a PostgreSQL store is named without its password.
+            StoreUris.TrackingName(trackingUri),
             StoreUris.Canonical(artifacts ?? (home is null ? throw CliException.StoreOptionMissing($"{option}-artifacts", option) : StoreUris.ArtifactsOf(home))),
             StoreUris.Canonical(production ?? (home is null ? throw CliException.StoreOptionMissing($"{option}-production", option) : StoreUris.ProductionOf(home))));
-        // Every URI checked before any store is opened.
-        StoreUris.TrackingPath(side.Tracking);
         return side with { Blobs = StoreUris.OpenArtifacts(side.Artifacts), Production = StoreUris.OpenProduction(side.ProductionUri) };
     }
 
-    private sealed record StoreSide(string Tracking, string Artifacts, string ProductionUri)
+    /// <param name="TrackingUri">As given (a PostgreSQL URI may hold a password): only to open the store.</param>
+    /// <param name="Tracking">How messages and the audit log name the tracking store.</param>
+    private sealed record StoreSide(string TrackingUri, string Tracking, string Artifacts, string ProductionUri)
     {
         public IBlobStore? Blobs { get; init; }
 
