@@ -80,4 +80,26 @@ public sealed class StoreCopyPostgresTests : IDisposable
         Assert.False(second["copied_anything"]!.GetValue<bool>(), again.Stdout);
         Assert.Equal(1, second["runs_skipped"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task StoreCopy_ToAMalformedPostgresUri_OrOntoItselfUnderAnotherPassword_IsAUsageError_ThatNeverShowsThePassword()
+    {
+        // Given a home
+        var laptop = new LaminaHome(_temp.Combine("laptop")).EnsureCreated();
+        var lamina = new LaminaProcess(laptop.Root);
+        string[] Stores(string side) => [$"--{side}-artifacts", "folder:" + _temp.Combine(side, "blobs"), $"--{side}-production", "folder:" + _temp.Combine(side, "production")];
+
+        // When the target is a PostgreSQL URI without a host, or the source's database named with other credentials
+        var malformed = await lamina.RunAsync(_temp.Path, ["store", "copy", "--to-tracking", "postgresql://ada:Secret-9@/lamina", .. Stores("to")]);
+        var itself = await lamina.RunAsync(_temp.Path, ["store", "copy", "--from-tracking", "postgresql://ada:Secret-9@db.example:5432/lamina", .. Stores("from"),
+            "--to-tracking", "postgresql://grace@DB.example/lamina", .. Stores("to")]);
+
+        // Then both are refused as usage errors before any server is reached, naming the store without the password
+        Assert.True(malformed.ExitCode == ExitCodes.Usage, malformed.ToString());
+        Assert.Contains("postgresql://", malformed.Stderr, StringComparison.Ordinal);
+        Assert.True(itself.ExitCode == ExitCodes.Usage, itself.ToString());
+        Assert.Contains("onto itself", itself.Stderr, StringComparison.Ordinal);
+        Assert.Contains("postgresql://ada:***@db.example:5432/lamina", itself.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Secret-9", malformed.ToString() + itself, StringComparison.Ordinal);
+    }
 }
