@@ -92,16 +92,57 @@ internal sealed class S3Server : IDisposable
         }
     }
 
+    private const string FolderPrefix = "lamina-s3rver-";
+
+    // The data folders of servers whose test process is gone (lamina-s3rver-PID-GUID).
+    private static void RemoveFoldersOfEndedProcesses()
+    {
+        foreach (var folder in Directory.GetDirectories(System.IO.Path.GetTempPath(), $"{FolderPrefix}*"))
+        {
+            var name = System.IO.Path.GetFileName(folder)[FolderPrefix.Length..];
+            var dash = name.IndexOf('-', StringComparison.Ordinal);
+            if (dash < 0 || !int.TryParse(name[..dash], out var pid) || IsRunning(pid)) continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     private static async Task<S3Server> StartAsync()
     {
         var s3rver = System.IO.Path.Combine(RepositoryRoot(), "tools", "test-servers", "node_modules", ".bin", "s3rver");
         if (!File.Exists(s3rver)) throw new InvalidOperationException($"the S3 test server is not installed at {s3rver}: run scripts/ensure-native.sh");
-        var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lamina-s3rver-{Guid.NewGuid():N}");
+        RemoveFoldersOfEndedProcesses();
+        var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{FolderPrefix}{System.Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
         var port = FreePort();
-        var start = new ProcessStartInfo(s3rver)
+        // A shell watches this process: the server ends with it, however it ends.
+        var start = new ProcessStartInfo("/bin/sh")
         {
-            ArgumentList = { "--directory", directory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--address", "127.0.0.1", "--silent" },
+            ArgumentList =
+            {
+                "-c", "parent=$1; shift; \"$@\" & child=$!; trap 'kill $child' TERM; "
+                    + "while kill -0 \"$parent\" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child",
+                "s3rver", System.Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                s3rver, "--directory", directory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--address", "127.0.0.1", "--silent",
+            },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
