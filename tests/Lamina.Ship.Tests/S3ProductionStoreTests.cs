@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Lamina.Core;
+using Lamina.Core.Inference;
+using Lamina.Tracking;
+
+namespace Lamina.Ship.Tests;
+
+/// <summary>What the S3 production store adds to the contract (<c>ProductionStoreContract</c>): a publish killed at any moment.</summary>
+public sealed class S3ProductionStoreTests : IAsyncLifetime, IDisposable
+{
+    private const string Model = "tumour";
+    private readonly TemporaryDirectory _directory = new();
+    private S3Server _server = null!;
+    private S3Location _location = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await S3Server.SharedAsync();
+        _location = S3Location.Parse($"s3://{await _server.CreateBucketAsync()}/production", _server.Environment);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task Publish_KilledAtRandomMoments_NeverLeavesAHalfModelVisible_AndTheNextPublishCompletes()
+    {
+        // Given a package with a multipart file, published once whole by the helper to time a publish
+        var weights = RandomNumberGenerator.GetBytes(S3Bucket.MultipartThreshold + (4 << 20));
+        var clock = Stopwatch.StartNew();
+        var (first, _) = WritePackage(Guid.NewGuid(), weights);
+        await PublishInHelperAsync(first, killAfter: null);
+        var whole = clock.Elapsed;
+        var random = new Random();
+        var outcomes = new List<string>();
+
+        for (var attempt = 0; attempt < 6; attempt++)
+        {
+            // When a publish of a new run is killed at a random moment of it
+            var run = Guid.NewGuid();
+            var (folder, manifest) = WritePackage(run, weights);
+            var delay = TimeSpan.FromMilliseconds(random.Next((int)whole.TotalMilliseconds));
+            await PublishInHelperAsync(folder, delay);
+
+            // Then the store shows nothing of that model, or the whole verified model
+            using var store = new S3ProductionStore(_location);
+            var listed = (await store.ListAsync(CancellationToken.None)).Contains((run, Model));
+            var contains = await store.ContainsAsync(run, Model, CancellationToken.None);
+            Assert.Equal(contains, listed);
+            outcomes.Add($"{delay.TotalMilliseconds:0} ms: {(contains ? "whole" : "nothing")}");
+            if (contains)
+            {
+                var opened = await store.OpenAsync(run, Model, CancellationToken.None);
+                Assert.Equal(manifest.Files, opened.Manifest.Files);
+                await Assert.ThrowsAnyAsync<ProductionStoreException>(() => store.PublishAsync(manifest, SourceOf(folder), CancellationToken.None));
+            }
+            else
+            {
+                await Assert.ThrowsAsync<PublishedFileNotFoundException>(() => store.OpenFileAsync(run, Model, "backbone.onnx", CancellationToken.None));
+                var error = await Assert.ThrowsAnyAsync<ProductionStoreException>(() => store.OpenAsync(run, Model, CancellationToken.None));
+                Assert.Equal(LaminaErrorKind.NotFound, error.Kind);
+
+                // And the next publish of it completes, whatever the killed one left
+                await store.PublishAsync(manifest, SourceOf(folder), CancellationToken.None);
+            }
+            var verification = await store.VerifyAsync(run, Model, CancellationToken.None);
+            Assert.True(verification.Ok, string.Join("; ", verification.Problems.Select(p => p.Message)));
+        }
+
+        Assert.True(outcomes.Any(o => o.EndsWith("nothing", StringComparison.Ordinal)), $"no kill landed before the manifest (publish takes {whole}): {string.Join(", ", outcomes)}");
+    }
+
+    [Fact]
+    public async Task Publish_ToAMissingBucket_SaysSoNamingTheStore()
+    {
+        var location = S3Location.Parse("s3://no-such-production-bucket/models", _server.Environment);
+        using var store = new S3ProductionStore(location);
+        var (folder, manifest) = WritePackage(Guid.NewGuid(), [1, 2, 3]);
+
+        var error = await Assert.ThrowsAnyAsync<LaminaException>(() => store.PublishAsync(manifest, SourceOf(folder), CancellationToken.None));
+
+        Assert.Equal(LaminaErrorKind.NotFound, error.Kind);
+        Assert.Contains($"s3://no-such-production-bucket/models at {_server.Endpoint}", error.Message);
+        Assert.Contains("does not exist", error.Message);
+    }
+
+    private static PublishedFileSource SourceOf(string folder) =>
+        (file, _) => Task.FromResult<Stream>(File.OpenRead(Path.Combine(folder, file.Name)));
+
+    private (string Folder, PublishedManifest Manifest) WritePackage(Guid run, byte[] weights)
+    {
+        var head = Encoding.UTF8.GetBytes($"head of {run}");
+        var card = new ModelCard
+        {
+            Name = Model,
+            Kind = "trained",
+            Input = new InputSpec(224, 0.5, null, 0, 3),
+            Classes = ["normal", "tumour"],
+            Network = ModelPackages.Describe("head.onnx", head),
+            TrainingRun = run,
+        }.ToJson();
+        (string Name, byte[] Bytes)[] files = [(ModelPackage.CardFile, card), ("backbone.onnx", weights), ("head.onnx", head)];
+        var folder = _directory.Combine(run.ToString());
+        Directory.CreateDirectory(folder);
+        foreach (var (name, bytes) in files) File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        var manifest = new PublishedManifest
+        {
+            Run = run,
+            Model = Model,
+            PublishedAt = DateTimeOffset.UnixEpoch,
+            PublishedBy = "test",
+            Files = [.. files.Select(f => new PublishedFile(f.Name, Convert.ToHexStringLower(SHA256.HashData(f.Bytes)), f.Bytes.LongLength))],
+        };
+        File.WriteAllBytes(Path.Combine(folder, ProductionStore.ManifestFile), JsonSerializer.SerializeToUtf8Bytes(manifest, ProductionStore.JsonOptions));
+        return (folder, manifest);
+    }
+
+    // Runs the helper; with killAfter, kills it that long after it starts publishing (or lets it end, if it ends first).
+    private async Task PublishInHelperAsync(string folder, TimeSpan? killAfter)
+    {
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { HelperPrograms.PathOf("Lamina.Ship.S3Publisher"), _location.Uri, folder }) info.ArgumentList.Add(argument);
+        foreach (var name in new[] { S3Location.EndpointVariable, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION" }) info.Environment[name] = _server.Environment(name);
+        using var process = Process.Start(info)!;
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        Assert.Equal("publishing", await process.StandardOutput.ReadLineAsync(timeout.Token));
+        if (killAfter is { } delay)
+        {
+            await Task.WhenAny(process.WaitForExitAsync(timeout.Token), Task.Delay(delay, timeout.Token));
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(timeout.Token);
+            return;
+        }
+        var output = process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"the publisher failed ({process.ExitCode}): {await error}{await output}");
+    }
+}
