@@ -22,6 +22,7 @@ public sealed class S3Bucket : IDisposable
     public const int PartSize = 8 << 20;
 
     private readonly IAmazonS3 _client;
+    private volatile bool _bucketSeen;
 
     public S3Bucket(S3Location location)
     {
@@ -43,12 +44,14 @@ public sealed class S3Bucket : IDisposable
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
         {
-            return null;
         }
         catch (Exception e) when (Translate(e, "reading an object's size") is { } error)
         {
             throw error;
         }
+        // A HEAD has no body to say which is missing, the object or the bucket.
+        await EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>Opens an object for a streamed read, or null when there is none.</summary>
@@ -152,6 +155,22 @@ public sealed class S3Bucket : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    private async Task EnsureBucketAsync(CancellationToken cancellationToken)
+    {
+        if (_bucketSeen) return;
+        try
+        {
+            // A listing of a prefix that holds nothing: NoSuchBucket when the bucket is missing, cheap otherwise.
+            var nothing = Location.Key($".lamina-bucket-check-{Guid.NewGuid():N}");
+            await _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Location.Bucket, Prefix = nothing, MaxKeys = 1 }, cancellationToken).ConfigureAwait(false);
+            _bucketSeen = true;
+        }
+        catch (Exception e) when (Translate(e, "listing objects") is { } error)
+        {
+            throw error;
+        }
+    }
 
     private async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {

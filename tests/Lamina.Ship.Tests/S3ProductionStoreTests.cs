@@ -5,11 +5,12 @@ using System.Text.Json;
 using Lamina.Core;
 using Lamina.Core.Inference;
 using Lamina.Tracking;
+using Xunit.Abstractions;
 
 namespace Lamina.Ship.Tests;
 
 /// <summary>What the S3 production store adds to the contract (<c>ProductionStoreContract</c>): a publish killed at any moment.</summary>
-public sealed class S3ProductionStoreTests : IAsyncLifetime, IDisposable
+public sealed class S3ProductionStoreTests(ITestOutputHelper output) : IAsyncLifetime, IDisposable
 {
     private const string Model = "tumour";
     private readonly TemporaryDirectory _directory = new();
@@ -71,21 +72,27 @@ public sealed class S3ProductionStoreTests : IAsyncLifetime, IDisposable
             Assert.True(verification.Ok, string.Join("; ", verification.Problems.Select(p => p.Message)));
         }
 
+        output.WriteLine($"a publish takes {whole.TotalMilliseconds:0} ms; killed after {string.Join(", ", outcomes)}");
         Assert.True(outcomes.Any(o => o.EndsWith("nothing", StringComparison.Ordinal)), $"no kill landed before the manifest (publish takes {whole}): {string.Join(", ", outcomes)}");
     }
 
     [Fact]
-    public async Task Publish_ToAMissingBucket_SaysSoNamingTheStore()
+    public async Task PublishOpenOrList_InAMissingBucket_SaysSoNamingTheStore()
     {
         var location = S3Location.Parse("s3://no-such-production-bucket/models", _server.Environment);
         using var store = new S3ProductionStore(location);
         var (folder, manifest) = WritePackage(Guid.NewGuid(), [1, 2, 3]);
 
-        var error = await Assert.ThrowsAnyAsync<LaminaException>(() => store.PublishAsync(manifest, SourceOf(folder), CancellationToken.None));
+        var publish = await Assert.ThrowsAnyAsync<LaminaException>(() => store.PublishAsync(manifest, SourceOf(folder), CancellationToken.None));
+        var open = await Assert.ThrowsAnyAsync<LaminaException>(() => store.OpenAsync(manifest.Run, Model, CancellationToken.None));
+        var list = await Assert.ThrowsAnyAsync<LaminaException>(() => store.ListAsync(CancellationToken.None));
 
-        Assert.Equal(LaminaErrorKind.NotFound, error.Kind);
-        Assert.Contains($"s3://no-such-production-bucket/models at {_server.Endpoint}", error.Message);
-        Assert.Contains("does not exist", error.Message);
+        foreach (var error in new[] { publish, open, list })
+        {
+            Assert.Equal(LaminaErrorKind.NotFound, error.Kind);
+            Assert.Contains($"s3://no-such-production-bucket/models at {_server.Endpoint}", error.Message);
+            Assert.Contains("bucket 'no-such-production-bucket' does not exist", error.Message);
+        }
     }
 
     private static PublishedFileSource SourceOf(string folder) =>

@@ -88,8 +88,9 @@ public sealed class S3BlobStoreTests : IAsyncLifetime
 
         var put = await Assert.ThrowsAsync<TrackingException>(() => store.PutAsync(new MemoryStream("x"u8.ToArray()), CancellationToken.None));
         var open = await Assert.ThrowsAsync<TrackingException>(() => store.OpenAsync(new string('a', 64), CancellationToken.None));
+        var exists = await Assert.ThrowsAsync<TrackingException>(() => store.ExistsAsync(new string('a', 64), CancellationToken.None));
 
-        foreach (var error in new[] { put, open })
+        foreach (var error in new[] { put, open, exists })
         {
             Assert.Equal(LaminaErrorKind.NotFound, error.Kind);
             Assert.Contains($"s3://no-such-bucket-here/blobs at {_server.Endpoint}", error.Message);
