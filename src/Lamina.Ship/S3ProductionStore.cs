@@ -31,18 +31,28 @@ public sealed class S3ProductionStore : IProductionStore, IDisposable
     public string Describe(Guid run, string model, string? file = null) => _bucket.Location.Describe(file is null ? Folder(run, model) : $"{Folder(run, model)}/{file}");
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The manifest counts when its metadata records its SHA-256: a server that writes an object's body before its metadata
+    /// (s3rver) holds a manifest whose upload was cut without it. S3 itself stores an object whole or not at all.
+    /// </remarks>
     public async Task<bool> ContainsAsync(Guid run, string model, CancellationToken cancellationToken) =>
-        ProductionStore.IsPlainName(model) && await _bucket.HeadAsync(ManifestKey(run, model), cancellationToken).ConfigureAwait(false) is not null;
+        ProductionStore.IsPlainName(model) && await _bucket.HeadAsync(ManifestKey(run, model), cancellationToken).ConfigureAwait(false) is { Sha256: not null };
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<(Guid Run, string Model)>> ListAsync(CancellationToken cancellationToken)
     {
         var objects = await _bucket.ListAsync("", cancellationToken).ConfigureAwait(false);
-        return [.. objects
+        var candidates = objects
             .Select(o => o.Key.Split('/'))
             .Where(k => k.Length == 3 && k[2] == ProductionStore.ManifestFile && Guid.TryParse(k[0], out _) && ProductionStore.IsPlainName(k[1]))
-            .Select(k => (Guid.Parse(k[0]), k[1]))
-            .OrderBy(p => p.Item1).ThenBy(p => p.Item2, StringComparer.Ordinal)];
+            .Select(k => (Run: Guid.Parse(k[0]), Model: k[1]))
+            .OrderBy(p => p.Run).ThenBy(p => p.Model, StringComparer.Ordinal);
+        var models = new List<(Guid, string)>();
+        foreach (var (run, model) in candidates)
+        {
+            if (await ContainsAsync(run, model, cancellationToken).ConfigureAwait(false)) models.Add((run, model));
+        }
+        return models;
     }
 
     /// <inheritdoc />
@@ -54,10 +64,10 @@ public sealed class S3ProductionStore : IProductionStore, IDisposable
         ProductionStore.CheckPublishable(manifest);
         if (await ContainsAsync(run, model, cancellationToken).ConfigureAwait(false)) throw AlreadyPublished(run, model);
 
-        // What an interrupted publish left: no manifest, so no reader saw it.
+        // What an interrupted publish left (no manifest, or one cut short): no reader saw it.
         var folder = $"{Folder(run, model)}/";
         var leftovers = await _bucket.ListAsync(folder, cancellationToken).ConfigureAwait(false);
-        await _bucket.DeleteAsync(leftovers.Select(o => o.Key), cancellationToken).ConfigureAwait(false);
+        await _bucket.DeleteAsync(leftovers.Select(o => o.Key).Append(ManifestKey(run, model)).Distinct(StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
 
         var marked = false;
         try

@@ -34,13 +34,20 @@ public sealed class S3Bucket : IDisposable
     /// <summary>Where the objects are.</summary>
     public S3Location Location { get; }
 
-    /// <summary>The size and ETag of an object, or null when there is none.</summary>
-    public async Task<(long Size, string ETag)?> HeadAsync(string relative, CancellationToken cancellationToken)
+    /// <summary>The metadata key (<c>x-amz-meta-lamina-sha256</c>) holding the SHA-256 of an object uploaded whole from bytes.</summary>
+    public const string Sha256Metadata = "x-amz-meta-lamina-sha256";
+
+    /// <summary>
+    /// The size and ETag of an object, and the SHA-256 its metadata records (<see cref="UploadBytesAsync"/> writes it; a
+    /// server that stores the body before the metadata has none for an object whose upload was cut); null when there is none.
+    /// </summary>
+    public async Task<(long Size, string ETag, string? Sha256)?> HeadAsync(string relative, CancellationToken cancellationToken)
     {
         try
         {
             var head = await _client.GetObjectMetadataAsync(Location.Bucket, Location.Key(relative), cancellationToken).ConfigureAwait(false);
-            return (head.ContentLength, Unquote(head.ETag));
+            var sha256 = head.Metadata is { } metadata && metadata.Keys.Contains(Sha256Metadata) ? metadata[Sha256Metadata] : null;
+            return (head.ContentLength, Unquote(head.ETag), sha256);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
         {
@@ -141,12 +148,12 @@ public sealed class S3Bucket : IDisposable
         }
     }
 
-    /// <summary>Uploads bytes as one object, checked by its MD5.</summary>
+    /// <summary>Uploads bytes as one object, checked by its MD5, with their SHA-256 in its metadata (<see cref="Sha256Metadata"/>).</summary>
     public async Task UploadBytesAsync(string relative, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         try
         {
-            await PutAsync(Location.Key(relative), bytes, cancellationToken).ConfigureAwait(false);
+            await PutAsync(Location.Key(relative), bytes, cancellationToken, Sha256Digest.Of(bytes.Span).Hex).ConfigureAwait(false);
         }
         catch (Exception e) when (Translate(e, "uploading an object") is { } error)
         {
@@ -172,11 +179,11 @@ public sealed class S3Bucket : IDisposable
         }
     }
 
-    private async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    private async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken, string? sha256 = null)
     {
         var md5 = MD5.HashData(bytes.Span);
         using var body = new MemoryStream(bytes.ToArray(), writable: false);
-        var response = await _client.PutObjectAsync(new PutObjectRequest
+        var request = new PutObjectRequest
         {
             BucketName = Location.Bucket,
             Key = key,
@@ -184,7 +191,9 @@ public sealed class S3Bucket : IDisposable
             MD5Digest = Convert.ToBase64String(md5),
             AutoCloseStream = false,
             UseChunkEncoding = false,
-        }, cancellationToken).ConfigureAwait(false);
+        };
+        if (sha256 is not null) request.Metadata[Sha256Metadata] = sha256;
+        var response = await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
         Check(key, response.ETag, Convert.ToHexStringLower(md5));
     }
 

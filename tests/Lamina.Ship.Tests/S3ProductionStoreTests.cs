@@ -77,6 +77,38 @@ public sealed class S3ProductionStoreTests(ITestOutputHelper output) : IAsyncLif
     }
 
     [Fact]
+    public async Task AManifestCutShort_AsAServerThatStoresTheBodyFirstLeavesIt_IsNotAModel_AndTheNextPublishReplacesIt()
+    {
+        // Given the files of a model and the first bytes of its manifest, without the metadata a whole upload writes
+        var run = Guid.NewGuid();
+        var (folder, manifest) = WritePackage(run, [1, 2, 3]);
+        using var client = _location.CreateClient();
+        foreach (var name in manifest.Files.Select(f => f.Name).Append(ProductionStore.ManifestFile))
+        {
+            var bytes = await File.ReadAllBytesAsync(Path.Combine(folder, name));
+            await client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = _location.Bucket,
+                Key = _location.Key($"{run}/{Model}/{name}"),
+                InputStream = new MemoryStream(name == ProductionStore.ManifestFile ? bytes[..20] : bytes),
+                UseChunkEncoding = false,
+            });
+        }
+        using var store = new S3ProductionStore(_location);
+
+        // Then no reader sees a model
+        Assert.False(await store.ContainsAsync(run, Model, CancellationToken.None));
+        Assert.Empty(await store.ListAsync(CancellationToken.None));
+        await Assert.ThrowsAsync<PublishedFileNotFoundException>(() => store.OpenFileAsync(run, Model, ModelPackage.CardFile, CancellationToken.None));
+
+        // And the next publish writes the whole manifest
+        var published = await store.PublishAsync(manifest, SourceOf(folder), CancellationToken.None);
+        var opened = await store.OpenAsync(run, Model, CancellationToken.None);
+        Assert.Equal(published.ManifestSha256, opened.ManifestSha256);
+        Assert.Equal([(run, Model)], await store.ListAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task PublishOpenOrList_InAMissingBucket_SaysSoNamingTheStore()
     {
         var location = S3Location.Parse("s3://no-such-production-bucket/models", _server.Environment);
