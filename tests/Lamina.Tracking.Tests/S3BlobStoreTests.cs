@@ -99,6 +99,31 @@ public sealed class S3BlobStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAccessKeyTheServerDoesNotKnow_IsUnavailable_NamingTheStoreAndTheVariables_NotTheSecret()
+    {
+        const string keyId = "NOT-A-KEY", secret = "a-secret-value";
+        var location = S3Location.Parse($"s3://{_bucket}/blobs", name => name switch
+        {
+            "AWS_ACCESS_KEY_ID" => keyId,
+            "AWS_SECRET_ACCESS_KEY" => secret,
+            _ => _server.Environment(name),
+        });
+        using var store = new S3BlobStore(location);
+
+        var put = await Assert.ThrowsAsync<TrackingException>(() => store.PutAsync(new MemoryStream("x"u8.ToArray()), CancellationToken.None));
+        var exists = await Assert.ThrowsAsync<TrackingException>(() => store.ExistsAsync(new string('a', 64), CancellationToken.None));
+
+        foreach (var error in new[] { put, exists })
+        {
+            Assert.Equal(LaminaErrorKind.Unavailable, error.Kind);
+            Assert.False(error.IsTransient);
+            Assert.StartsWith($"the S3 store s3://{_bucket}/blobs at {_server.Endpoint} refused the request", error.Message);
+            Assert.Contains("AWS_ACCESS_KEY_ID", error.Message);
+            Assert.DoesNotContain(secret, error.Message);
+        }
+    }
+
+    [Fact]
     public async Task AnUnreachableServer_IsATransientUnavailableError_NamingTheStoreAndTheEndpoint()
     {
         var endpoint = $"http://127.0.0.1:{S3Server.FreePort()}";
