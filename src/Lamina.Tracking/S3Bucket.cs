@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Amazon.Runtime;
 using Amazon.S3;
@@ -129,8 +130,7 @@ public sealed class S3Bucket : IDisposable
         ArgumentNullException.ThrowIfNull(content);
         var key = Location.Key(relative);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var first = new byte[MultipartThreshold];
-        var filled = await FillAsync(content, first, cancellationToken).ConfigureAwait(false);
+        var (first, filled) = await ReadStartAsync(content, cancellationToken).ConfigureAwait(false);
         sha256.AppendData(first, 0, filled);
         try
         {
@@ -182,7 +182,7 @@ public sealed class S3Bucket : IDisposable
     private async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken, string? sha256 = null)
     {
         var md5 = MD5.HashData(bytes.Span);
-        using var body = new MemoryStream(bytes.ToArray(), writable: false);
+        using var body = ReadOnlyStream(bytes);
         var request = new PutObjectRequest
         {
             BucketName = Location.Bucket,
@@ -209,7 +209,7 @@ public sealed class S3Bucket : IDisposable
             async Task SendAsync(ReadOnlyMemory<byte> part)
             {
                 var md5 = MD5.HashData(part.Span);
-                using var body = new MemoryStream(part.ToArray(), writable: false);
+                using var body = ReadOnlyStream(part);
                 var response = await _client.UploadPartAsync(new UploadPartRequest
                 {
                     BucketName = Location.Bucket,
@@ -276,11 +276,30 @@ public sealed class S3Bucket : IDisposable
 
     private static string Unquote(string? etag) => (etag ?? "").Trim('"');
 
-    private static async Task<int> FillAsync(Stream content, byte[] buffer, CancellationToken cancellationToken)
+    // The content up to the multipart threshold, in a buffer that grows as it comes (most objects are small). A buffer
+    // filled to the threshold means more may follow: the upload goes in parts.
+    private static async Task<(byte[] Buffer, int Filled)> ReadStartAsync(Stream content, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[content.CanSeek ? (int)Math.Clamp(content.Length - content.Position + 1, 1, MultipartThreshold) : 1 << 16];
+        var filled = 0;
+        while (true)
+        {
+            filled += await FillAsync(content, buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (filled < buffer.Length || buffer.Length == MultipartThreshold) return (buffer, filled);
+            Array.Resize(ref buffer, Math.Min(buffer.Length * 2, MultipartThreshold));
+        }
+    }
+
+    private static MemoryStream ReadOnlyStream(ReadOnlyMemory<byte> bytes) =>
+        MemoryMarshal.TryGetArray(bytes, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false);
+
+    private static async Task<int> FillAsync(Stream content, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var filled = 0;
         int read;
-        while (filled < buffer.Length && (read = await content.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false)) > 0)
+        while (filled < buffer.Length && (read = await content.ReadAsync(buffer[filled..], cancellationToken).ConfigureAwait(false)) > 0)
         {
             filled += read;
         }
