@@ -77,6 +77,42 @@ public sealed class S3ProductionStoreTests(ITestOutputHelper output) : IAsyncLif
     }
 
     [Fact]
+    public async Task PublishResolveAndBundle_ThroughAnS3ProductionStore_GiveAVerifiedBundle()
+    {
+        // Given a trained model published to the S3 production store, as lamina publish does
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync();
+        using var production = new S3ProductionStore(_location);
+        var result = await new ModelPublisher(stores.Store, stores.Blobs, production, TimeProvider.System)
+            .PublishAsync(new PublishRequest(run.ToString(), card.Name, "test", "validated"), CancellationToken.None);
+        var analysis = stores.WriteAnalysis($"""
+            version: 1
+            analyses:
+              - name: breast
+                models:
+                  carcinoma_model:
+                    sourcing: auto
+                    reference: {run}
+                features:
+                  - cls: Carcinoma
+                    models:
+                      classification_model: carcinoma_model
+            """);
+
+        // When the analysis file is resolved and bundled from it
+        var resolved = await new AnalysisResolver(stores.Store, stores.Blobs, production).ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None);
+        var target = stores.Temp.Combine("bundle");
+        await new BundleBuilder(production, stores.Blobs, stores.Store, NoAudit.Instance, TimeProvider.System).BuildAsync(resolved.ResolvedFile, target, CancellationToken.None);
+
+        // Then the publication names the S3 copy, and the bundle holds every file of it, verified
+        Assert.Equal(production.Describe(run, card.Name), result.Location);
+        Assert.StartsWith($"s3://{_location.Bucket}/production/{run}/", result.Location);
+        var bundle = BundleVerifier.Verify(target);
+        Assert.Equal(result.Manifest.Files.Select(f => f.Sha256).Order(), bundle.Lock!.Models[0].Files.Select(f => f.Sha256).Order());
+        Assert.Contains(bundle.Files, f => f.Name == $"models/carcinoma_model/{ModelPackage.CardFile}" && f.State == DigestState.Verified);
+    }
+
+    [Fact]
     public async Task AManifestCutShort_AsAServerThatStoresTheBodyFirstLeavesIt_IsNotAModel_AndTheNextPublishReplacesIt()
     {
         // Given the files of a model and the first bytes of its manifest, without the metadata a whole upload writes
