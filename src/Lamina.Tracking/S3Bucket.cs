@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Amazon.Runtime;
@@ -21,6 +22,8 @@ public sealed class S3Bucket : IDisposable
 
     /// <summary>The size of each part but the last.</summary>
     public const int PartSize = 8 << 20;
+
+    private const int PartsInFlight = 4;
 
     private readonly IAmazonS3 _client;
     private volatile bool _bucketSeen;
@@ -200,62 +203,87 @@ public sealed class S3Bucket : IDisposable
     private async Task<long> UploadPartsAsync(string key, byte[] first, Stream content, IncrementalHash sha256, CancellationToken cancellationToken)
     {
         var upload = await _client.InitiateMultipartUploadAsync(Location.Bucket, key, cancellationToken).ConfigureAwait(false);
+        // Up to PartsInFlight parts are sent at once while the next is read; the first failure stops the others.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var slots = new SemaphoreSlim(PartsInFlight);
+        var sending = new List<Task<PartETag>>();
         try
         {
             using var whole = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-            var parts = new List<PartETag>();
             var partMd5s = new List<byte[]>();
             long size = 0;
-            async Task SendAsync(ReadOnlyMemory<byte> part)
+            async Task<PartETag> SendAsync(ReadOnlyMemory<byte> part, int number, byte[] md5)
+            {
+                try
+                {
+                    using var body = ReadOnlyStream(part);
+                    var response = await _client.UploadPartAsync(new UploadPartRequest
+                    {
+                        BucketName = Location.Bucket,
+                        Key = key,
+                        UploadId = upload.UploadId,
+                        PartNumber = number,
+                        InputStream = body,
+                        PartSize = part.Length,
+                        MD5Digest = Convert.ToBase64String(md5),
+                        UseChunkEncoding = false,
+                    }, failed.Token).ConfigureAwait(false);
+                    Check(key, response.ETag, Convert.ToHexStringLower(md5));
+                    return new PartETag(number, response.ETag);
+                }
+                catch
+                {
+                    await failed.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }
+            async Task StartAsync(ReadOnlyMemory<byte> part)
             {
                 var md5 = MD5.HashData(part.Span);
-                using var body = ReadOnlyStream(part);
-                var response = await _client.UploadPartAsync(new UploadPartRequest
-                {
-                    BucketName = Location.Bucket,
-                    Key = key,
-                    UploadId = upload.UploadId,
-                    PartNumber = parts.Count + 1,
-                    InputStream = body,
-                    PartSize = part.Length,
-                    MD5Digest = Convert.ToBase64String(md5),
-                    UseChunkEncoding = false,
-                }, cancellationToken).ConfigureAwait(false);
-                Check(key, response.ETag, Convert.ToHexStringLower(md5));
-                parts.Add(new PartETag(parts.Count + 1, response.ETag));
                 partMd5s.Add(md5);
                 whole.AppendData(part.Span);
                 size += part.Length;
+                await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+                sending.Add(SendAsync(part, sending.Count + 1, md5));
             }
 
             for (var offset = 0; offset < first.Length; offset += PartSize)
             {
-                await SendAsync(first.AsMemory(offset, Math.Min(PartSize, first.Length - offset))).ConfigureAwait(false);
+                await StartAsync(first.AsMemory(offset, Math.Min(PartSize, first.Length - offset))).ConfigureAwait(false);
             }
-            var buffer = new byte[PartSize];
-            int filled;
-            while ((filled = await FillAsync(content, buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            while (true)
             {
+                var buffer = new byte[PartSize];
+                var filled = await FillAsync(content, buffer, failed.Token).ConfigureAwait(false);
+                if (filled == 0) break;
                 sha256.AppendData(buffer, 0, filled);
-                await SendAsync(buffer.AsMemory(0, filled)).ConfigureAwait(false);
+                await StartAsync(buffer.AsMemory(0, filled)).ConfigureAwait(false);
             }
+            var parts = await Task.WhenAll(sending).ConfigureAwait(false);
 
             var completed = await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
             {
                 BucketName = Location.Bucket,
                 Key = key,
                 UploadId = upload.UploadId,
-                PartETags = parts,
+                PartETags = [.. parts],
             }, cancellationToken).ConfigureAwait(false);
             // S3's ETag of a multipart object is the MD5 of its parts' MD5s, a dash and the number of parts; some servers
             // (s3rver among them) give the MD5 of the whole content instead. Either is checked against what was sent.
-            var ofParts = $"{Convert.ToHexStringLower(MD5.HashData(partMd5s.SelectMany(m => m).ToArray()))}-{parts.Count}";
+            var ofParts = $"{Convert.ToHexStringLower(MD5.HashData(partMd5s.SelectMany(m => m).ToArray()))}-{parts.Length}";
             var ofWhole = Convert.ToHexStringLower(whole.GetHashAndReset());
             Check(key, completed.ETag, string.Equals(Unquote(completed.ETag), ofWhole, StringComparison.OrdinalIgnoreCase) ? ofWhole : ofParts);
             return size;
         }
-        catch
+        catch (Exception caught)
         {
+            // Every part stops before the upload is abandoned; a part's own failure is the error to report.
+            await failed.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(sending.Select(t => t.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default))).ConfigureAwait(false);
             try
             {
                 await _client.AbortMultipartUploadAsync(Location.Bucket, key, upload.UploadId, CancellationToken.None).ConfigureAwait(false);
@@ -263,6 +291,11 @@ public sealed class S3Bucket : IDisposable
             catch (Exception e) when (e is AmazonServiceException or HttpRequestException or IOException)
             {
                 // The server drops abandoned uploads by its own lifecycle rules.
+            }
+            if (caught is OperationCanceledException && !cancellationToken.IsCancellationRequested
+                && sending.FirstOrDefault(t => t.IsFaulted)?.Exception?.InnerException is { } partFailure)
+            {
+                ExceptionDispatchInfo.Throw(partFailure);
             }
             throw;
         }

@@ -49,6 +49,29 @@ public sealed class S3BlobStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMultipartUpload_WhoseSourceFailsMidway_StoresNothing_AndTheSourcesErrorIsReported()
+    {
+        using var bucket = new S3Bucket(Location($"s3://{_bucket}/cut"));
+        var content = new FailingStream(RandomNumberGenerator.GetBytes(S3Bucket.MultipartThreshold + 3 * S3Bucket.PartSize), failAfter: S3Bucket.MultipartThreshold + S3Bucket.PartSize + 5);
+
+        await Assert.ThrowsAsync<IOException>(() => bucket.UploadAsync("weights.onnx", content, CancellationToken.None));
+
+        Assert.Null(await bucket.HeadAsync("weights.onnx", CancellationToken.None));
+        Assert.Empty(await bucket.ListAsync("", CancellationToken.None));
+    }
+
+    private sealed class FailingStream(byte[] content, long failAfter) : MemoryStream(content, writable: false)
+    {
+        public override bool CanSeek => false;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Position >= failAfter) throw new IOException("the disk went away");
+            return await base.ReadAsync(buffer[..(int)Math.Min(buffer.Length, failAfter - Position)], cancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task Open_AnObjectAlteredBehindTheStore_FailsAtTheEndOfTheRead_NamingTheBlob()
     {
         var location = Location($"s3://{_bucket}/p");
