@@ -94,8 +94,12 @@ public sealed class S3ProductionStore : IProductionStore, IDisposable
             var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ProductionStore.JsonOptions);
             var manifestSha256 = Sha256Digest.Of(manifestBytes).Hex;
             if (await ContainsAsync(run, model, cancellationToken).ConfigureAwait(false)) throw AlreadyPublished(run, model);
+            // From here the manifest may be there, ours or a concurrent publisher's: its files are no longer ours to remove.
             marked = true;
-            await _bucket.UploadBytesAsync(ManifestKey(run, model), manifestBytes, cancellationToken).ConfigureAwait(false);
+            if (!await _bucket.UploadBytesAsync(ManifestKey(run, model), manifestBytes, onlyIfAbsent: true, cancellationToken).ConfigureAwait(false))
+            {
+                throw AlreadyPublished(run, model);
+            }
 
             var (stored, storedSha256) = await ReadManifestAsync(run, model, cancellationToken).ConfigureAwait(false);
             if (storedSha256 != manifestSha256) throw AlreadyPublished(run, model);
@@ -103,7 +107,7 @@ public sealed class S3ProductionStore : IProductionStore, IDisposable
         }
         catch when (!marked)
         {
-            await TryDeleteAsync(manifest.Files.Select(f => folder + f.Name)).ConfigureAwait(false);
+            await TryRemoveUnpublishedAsync(run, model, manifest.Files.Select(f => folder + f.Name)).ConfigureAwait(false);
             throw;
         }
     }
@@ -224,10 +228,12 @@ public sealed class S3ProductionStore : IProductionStore, IDisposable
         return ModelCard.Parse(bytes, where);
     }
 
-    private async Task TryDeleteAsync(IEnumerable<string> keys)
+    private async Task TryRemoveUnpublishedAsync(Guid run, string model, IEnumerable<string> keys)
     {
         try
         {
+            // A concurrent publish of the model that wrote its manifest first owns these objects now.
+            if (await ContainsAsync(run, model, CancellationToken.None).ConfigureAwait(false)) return;
             await _bucket.DeleteAsync(keys, CancellationToken.None).ConfigureAwait(false);
         }
         catch (TrackingException)

@@ -42,7 +42,7 @@ public sealed class S3Bucket : IDisposable
     public const string Sha256Metadata = "x-amz-meta-lamina-sha256";
 
     /// <summary>
-    /// The size and ETag of an object, and the SHA-256 its metadata records (<see cref="UploadBytesAsync"/> writes it; a
+    /// The size and ETag of an object, and the SHA-256 its metadata records (<c>UploadBytesAsync</c> writes it; a
     /// server that stores the body before the metadata has none for an object whose upload was cut); null when there is none.
     /// </summary>
     public async Task<(long Size, string ETag, string? Sha256)?> HeadAsync(string relative, CancellationToken cancellationToken)
@@ -152,11 +152,32 @@ public sealed class S3Bucket : IDisposable
     }
 
     /// <summary>Uploads bytes as one object, checked by its MD5, with their SHA-256 in its metadata (<see cref="Sha256Metadata"/>).</summary>
-    public async Task UploadBytesAsync(string relative, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    public Task UploadBytesAsync(string relative, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        UploadBytesAsync(relative, bytes, onlyIfAbsent: false, cancellationToken);
+
+    /// <summary>
+    /// Uploads bytes as <see cref="UploadBytesAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/> does; with
+    /// <paramref name="onlyIfAbsent"/>, only where no object is (<c>If-None-Match: *</c>, atomic on S3 and the servers that
+    /// implement it; a server that does not implement it writes anyway). False when an object was already there.
+    /// </summary>
+    public async Task<bool> UploadBytesAsync(string relative, ReadOnlyMemory<byte> bytes, bool onlyIfAbsent, CancellationToken cancellationToken)
     {
+        var sha256 = Sha256Digest.Of(bytes.Span).Hex;
         try
         {
-            await PutAsync(Location.Key(relative), bytes, cancellationToken, Sha256Digest.Of(bytes.Span).Hex).ConfigureAwait(false);
+            try
+            {
+                await PutAsync(Location.Key(relative), bytes, cancellationToken, sha256, onlyIfAbsent).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (onlyIfAbsent && e.StatusCode == HttpStatusCode.NotImplemented)
+            {
+                await PutAsync(Location.Key(relative), bytes, cancellationToken, sha256).ConfigureAwait(false);
+            }
+            return true;
+        }
+        catch (AmazonS3Exception e) when (onlyIfAbsent && e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
+        {
+            return false;
         }
         catch (Exception e) when (Translate(e, "uploading an object") is { } error)
         {
@@ -182,7 +203,7 @@ public sealed class S3Bucket : IDisposable
         }
     }
 
-    private async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken, string? sha256 = null)
+    private async Task PutAsync(string key, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken, string? sha256 = null, bool onlyIfAbsent = false)
     {
         var md5 = MD5.HashData(bytes.Span);
         using var body = ReadOnlyStream(bytes);
@@ -196,6 +217,7 @@ public sealed class S3Bucket : IDisposable
             UseChunkEncoding = false,
         };
         if (sha256 is not null) request.Metadata[Sha256Metadata] = sha256;
+        if (onlyIfAbsent) request.IfNoneMatch = "*";
         var response = await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
         Check(key, response.ETag, Convert.ToHexStringLower(md5));
     }
