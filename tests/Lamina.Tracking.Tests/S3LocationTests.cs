@@ -50,6 +50,18 @@ public sealed class S3LocationTests
         Assert.Equal("s3://models/prod/sha256/ab", location.Describe("sha256/ab"));
     }
 
+    [Fact]
+    public void Under_IsASubPrefixOfTheSameBucketAndEndpoint()
+    {
+        var location = S3Location.Parse("s3://team/lamina", Environment(("LAMINA_S3_ENDPOINT", "http://minio.lab:9000")));
+
+        var blobs = location.Under("blobs/");
+
+        Assert.Equal(("team", "lamina/blobs"), (blobs.Bucket, blobs.Prefix));
+        Assert.Equal("s3://team/lamina/blobs at http://minio.lab:9000", blobs.ToString());
+        Assert.Equal("s3://team/x", S3Location.Parse("s3://team", Environment()).Under("x").Uri);
+    }
+
     [Theory]
     [InlineData("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
     [InlineData("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")]
