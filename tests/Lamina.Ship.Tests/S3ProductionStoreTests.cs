@@ -102,7 +102,9 @@ public sealed class S3ProductionStoreTests(ITestOutputHelper output) : IAsyncLif
         // When the analysis file is resolved and bundled from it
         var resolved = await new AnalysisResolver(stores.Store, stores.Blobs, production).ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None);
         var target = stores.Temp.Combine("bundle");
-        await new BundleBuilder(production, stores.Blobs, stores.Store, NoAudit.Instance, TimeProvider.System).BuildAsync(resolved.ResolvedFile, target, CancellationToken.None);
+        var progress = new Reports();
+        await new BundleBuilder(production, stores.Blobs, stores.Store, NoAudit.Instance, TimeProvider.System) { Progress = progress }
+            .BuildAsync(resolved.ResolvedFile, target, CancellationToken.None);
 
         // Then the publication names the S3 copy, and the bundle holds every file of it, verified
         Assert.Equal(production.Describe(run, card.Name), result.Location);
@@ -110,6 +112,17 @@ public sealed class S3ProductionStoreTests(ITestOutputHelper output) : IAsyncLif
         var bundle = BundleVerifier.Verify(target);
         Assert.Equal(result.Manifest.Files.Select(f => f.Sha256).Order(), bundle.Lock!.Models[0].Files.Select(f => f.Sha256).Order());
         Assert.Contains(bundle.Files, f => f.Name == $"models/carcinoma_model/{ModelPackage.CardFile}" && f.State == DigestState.Verified);
+
+        // And the fetch from S3 reported its progress, rising to the size of the model's files
+        Assert.Equal(progress.Values.Order(), progress.Values);
+        Assert.Equal(result.Manifest.Files.Sum(f => f.Size), progress.Values[^1]);
+    }
+
+    private sealed class Reports : IProgress<long>
+    {
+        public List<long> Values { get; } = [];
+
+        public void Report(long value) => Values.Add(value);
     }
 
     [Fact]
