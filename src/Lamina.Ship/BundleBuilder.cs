@@ -20,6 +20,9 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
     /// <summary>The resolved configuration's name in a bundle.</summary>
     public const string AnalysisFileName = "analysis.yaml";
 
+    /// <summary>Told the bytes of model files fetched from the production store so far, as they stream (a remote store is slow).</summary>
+    public IProgress<long>? Progress { get; init; }
+
     /// <exception cref="ShipException">No lock, a resolved file edited since, or a pinned file altered or missing (named).</exception>
     /// <exception cref="OutputException">The folder exists (and is not empty), or its place is not writable.</exception>
     public Task<BundleResult> BuildAsync(string resolvedFile, string directory, CancellationToken cancellationToken) =>
@@ -45,13 +48,16 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
         if (resolvedSha != lockFile.ResolvedSha256) throw ShipException.ResolvedEdited(resolved, lockFile.ResolvedSha256, resolvedSha);
 
         var files = new List<BundleFile>();
+        long fetched = 0;
         foreach (var model in lockFile.Models)
         {
             foreach (var file in model.Files)
             {
                 var name = $"models/{model.Name}/{file.Name}";
-                await using var input = await OpenPublishedAsync(model, file, cancellationToken);
+                await using var published = await OpenPublishedAsync(model, file, cancellationToken);
+                await using var input = Progress is null ? published : new CountingStream(published, Progress, fetched);
                 await CopyVerifiedAsync(input, production.Describe(model.Run, model.Model, file.Name), Path.Combine(temporary, name), file.Sha256, cancellationToken);
+                fetched += file.Size;
                 files.Add(new BundleFile(name, file.Sha256));
             }
         }
@@ -144,5 +150,47 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
             (digest, _) = await Sha256Digest.CopyAsync(input, output, cancellationToken);
         }
         if (digest.Hex != sha256) throw ShipException.Altered(sourceName, sha256, digest.Hex);
+    }
+
+    /// <summary>A read-only stream that reports the running total of bytes read (from <paramref name="start"/> on).</summary>
+    private sealed class CountingStream(Stream inner, IProgress<long> progress, long start) : Stream
+    {
+        private long _total = start;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => inner.Length;
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Counted(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            Counted(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken));
+
+        public override void Flush() { }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Counted(int read)
+        {
+            if (read > 0)
+            {
+                _total += read;
+                progress.Report(_total);
+            }
+            return read;
+        }
     }
 }

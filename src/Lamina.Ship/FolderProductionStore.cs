@@ -39,7 +39,7 @@ public sealed class FolderProductionStore : IProductionStore
     public Task<bool> ContainsAsync(Guid run, string model, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult(IsPlainName(model) && File.Exists(Path.Combine(FolderOf(run, model), ProductionStore.ManifestFile)));
+        return Task.FromResult(ProductionStore.IsPlainName(model) && File.Exists(Path.Combine(FolderOf(run, model), ProductionStore.ManifestFile)));
     }
 
     /// <inheritdoc />
@@ -62,7 +62,7 @@ public sealed class FolderProductionStore : IProductionStore
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(source);
         var (run, model) = (manifest.Run, manifest.Model);
-        CheckPublishable(manifest);
+        ProductionStore.CheckPublishable(manifest);
         if (await ContainsAsync(run, model, cancellationToken).ConfigureAwait(false)) throw AlreadyPublished(run, model);
 
         var final = FolderOf(run, model);
@@ -126,7 +126,7 @@ public sealed class FolderProductionStore : IProductionStore
     public Task<Stream> OpenFileAsync(Guid run, string model, string name, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!IsPlainName(model) || !IsPlainName(name)) throw new ArgumentException($"'{model}/{name}' is not a model and file name of the production store");
+        if (!ProductionStore.IsPlainName(model) || !ProductionStore.IsPlainName(name)) throw new ArgumentException($"'{model}/{name}' is not a model and file name of the production store");
         var path = Describe(run, model, name);
         try
         {
@@ -179,41 +179,11 @@ public sealed class FolderProductionStore : IProductionStore
         return problems;
     }
 
-    private static void CheckPublishable(PublishedManifest manifest)
-    {
-        if (!IsPlainName(manifest.Model)) throw ProductionStoreException.NameNotPublishable(manifest.Run, manifest.Model);
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var file in manifest.Files)
-        {
-            if (!IsPlainName(file.Name) || file.Name == ProductionStore.ManifestFile || !names.Add(file.Name))
-            {
-                throw ProductionStoreException.FileNotPublishable(manifest.Run, manifest.Model, file.Name);
-            }
-        }
-        if (!names.Contains(ModelPackage.CardFile)) throw ProductionStoreException.NoCard(manifest.Run, manifest.Model, ModelPackage.CardFile);
-    }
-
-    private static bool IsPlainName(string name) =>
-        name.Length > 0 && Path.GetFileName(name) == name && !name.StartsWith('.') && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0;
-
     private static async Task<(PublishedManifest Manifest, string Sha256)> ReadManifestAsync(string folder, CancellationToken cancellationToken)
     {
         var path = Path.Combine(folder, ProductionStore.ManifestFile);
         var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        PublishedManifest manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize<PublishedManifest>(bytes, ProductionStore.JsonOptions) ?? throw ProductionStoreException.EmptyManifest(path);
-        }
-        catch (JsonException e)
-        {
-            throw ProductionStoreException.InvalidManifest(path, e);
-        }
-        if (manifest.Format != PublishedManifest.CurrentFormat)
-        {
-            throw ProductionStoreException.ManifestFormat(path, manifest.Format, PublishedManifest.CurrentFormat);
-        }
-        return (manifest, Sha256Digest.Of(bytes).Hex);
+        return (ProductionStore.ParseManifest(bytes, path), Sha256Digest.Of(bytes).Hex);
     }
 
     private static async Task<ModelCard> ReadCardAsync(string folder, CancellationToken cancellationToken)

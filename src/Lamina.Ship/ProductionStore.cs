@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lamina.Core;
+using Lamina.Core.Inference;
 using Lamina.Core.Provenance;
 
 namespace Lamina.Ship;
@@ -19,4 +20,40 @@ public static class ProductionStore
     public static IProductionStore Resolve(string laminaHome) =>
         new FolderProductionStore(Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } root ? root : Path.Combine(laminaHome, "production"));
 
+    /// <summary>Refuses a manifest whose model or file names cannot be published (each a plain file name, once, the card among them).</summary>
+    internal static void CheckPublishable(PublishedManifest manifest)
+    {
+        if (!IsPlainName(manifest.Model)) throw ProductionStoreException.NameNotPublishable(manifest.Run, manifest.Model);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in manifest.Files)
+        {
+            if (!IsPlainName(file.Name) || file.Name == ManifestFile || !names.Add(file.Name))
+            {
+                throw ProductionStoreException.FileNotPublishable(manifest.Run, manifest.Model, file.Name);
+            }
+        }
+        if (!names.Contains(ModelPackage.CardFile)) throw ProductionStoreException.NoCard(manifest.Run, manifest.Model, ModelPackage.CardFile);
+    }
+
+    internal static bool IsPlainName(string name) =>
+        name.Length > 0 && Path.GetFileName(name) == name && !name.StartsWith('.') && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0;
+
+    /// <summary>Reads <c>manifest.json</c> as stored at <paramref name="where"/> (named in the errors).</summary>
+    internal static PublishedManifest ParseManifest(byte[] bytes, string where)
+    {
+        PublishedManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<PublishedManifest>(bytes, JsonOptions) ?? throw ProductionStoreException.EmptyManifest(where);
+        }
+        catch (JsonException e)
+        {
+            throw ProductionStoreException.InvalidManifest(where, e);
+        }
+        if (manifest.Format != PublishedManifest.CurrentFormat)
+        {
+            throw ProductionStoreException.ManifestFormat(where, manifest.Format, PublishedManifest.CurrentFormat);
+        }
+        return manifest;
+    }
 }
