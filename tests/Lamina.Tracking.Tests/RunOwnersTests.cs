@@ -18,8 +18,10 @@ public sealed class RunOwnersTests
     [Fact]
     public async Task AProcessThatExited_HasEnded()
     {
-        using var process = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        // cat waits for its input, so its start time is read while it lives; closing the input ends it.
+        using var process = Process.Start(new ProcessStartInfo("cat") { UseShellExecute = false, RedirectStandardInput = true })!;
         var owner = new RunOwner(Environment.MachineName, process.Id, process.StartTime.ToUniversalTime());
+        process.StandardInput.Close();
         await process.WaitForExitAsync();
 
         Assert.True(RunOwners.HasEnded(owner));
