@@ -12,4 +12,11 @@ internal sealed class CliException : LaminaException
 
     public static CliException ConfirmationNeeded(string action, Guid run) =>
         new($"refusing to {action} run {run} without confirmation: add --yes") { At = "--yes", Kind = LaminaErrorKind.Usage };
+
+    public static CliException BackendNotAvailable(Lamina.Tracking.StoreLocation location) =>
+        new($"{location.Variable} names {location.Display} ({location.Source}), but this Lamina cannot open {location.Backend switch
+        {
+            Lamina.Tracking.StoreBackend.Postgres => "PostgreSQL tracking stores",
+            _ => "S3 stores",
+        }} yet; unset it to use the default in the Lamina home") { At = location.Variable };
 }

@@ -107,6 +107,12 @@ public static class LaminaApp
                 Commands.Add<AuditLogCommand>(audit, "audit", "log").WithDescription("List audit entries, oldest first.");
                 Commands.Add<AuditVerifyCommand>(audit, "audit", "verify").WithDescription("Recompute the hash chain; report the first broken entry.");
             });
+            config.AddBranch("config", settings =>
+            {
+                settings.SetDescription("This machine's Lamina settings.");
+                Commands.Add<ConfigShowCommand>(settings, "config", "show")
+                    .WithDescription("Show the stores every command opens (LAMINA_TRACKING, LAMINA_ARTIFACTS, LAMINA_PRODUCTION) and where each setting came from; secrets masked.");
+            });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Lamina.Core;
 using Lamina.Core.Inference;
+using Lamina.Tracking;
 
 namespace Lamina.Ship;
 
@@ -97,6 +98,10 @@ public sealed record ProductionProblem(string File, DigestState State, string Me
 public class ProductionStoreException : ShipException
 {
     public ProductionStoreException(string message, Exception? inner = null) : base(message, inner) { }
+
+    internal static ProductionStoreException BackendNotAvailable(StoreLocation location) =>
+        new($"{location.Variable} names the S3 production store {location.Display} ({location.Source}), but this Lamina cannot open S3 stores yet; " +
+            "unset it to use the folder in the Lamina home") { At = location.Variable };
 
     internal static ProductionStoreException NotPublished(Guid run, string model, string store) =>
         new($"model '{model}' of run {run} is not in the production store {store}") { At = $"{run}/{model}", Kind = LaminaErrorKind.NotFound };

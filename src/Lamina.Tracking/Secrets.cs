@@ -1,0 +1,170 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Lamina.Tracking;
+
+/// <summary>
+/// Keeps secrets out of everything Lamina records, shows or exports: passwords and tokens in URIs (a git remote, a
+/// connection string) and the values of configuration keys whose names say password, token, secret or key.
+/// Every recording point (git capture, the effective configuration of a run) goes through here.
+/// </summary>
+public static class Secrets
+{
+    /// <summary>What a secret is replaced with.</summary>
+    public const string Mask = "***";
+
+    // Whole name segments that are secrets ("key" in access_key, "pwd" in db_pwd).
+    private static readonly HashSet<string> SecretSegments = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "key", "keys", "apikey", "accesskey", "secretkey", "privatekey", "pwd", "passwd", "token", "tokens",
+    };
+
+    // Words that make any segment holding them a secret ("dbpassword", "apitoken", "secrets").
+    private static readonly string[] SecretWords = ["password", "passphrase", "secret", "credential"];
+
+    /// <summary>
+    /// Whether a configuration key's name says it holds a secret: a segment of it (split on <c>_</c>, <c>-</c>, <c>.</c>
+    /// and camelCase) is key, token, pwd, passwd, apikey… or holds password, passphrase, secret or credential.
+    /// <c>api_token</c>, <c>dbPassword</c>, <c>secret</c>, <c>access_key</c>, <c>apikey</c> are; <c>monkey</c> is not.
+    /// </summary>
+    public static bool IsSecretName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var segment in Segments(name))
+        {
+            if (SecretSegments.Contains(segment) || segment.EndsWith("token", StringComparison.OrdinalIgnoreCase)
+                || SecretWords.Any(w => segment.Contains(w, StringComparison.OrdinalIgnoreCase)))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>The segments of a name: <c>dbPassword</c> → db, Password; <c>APIKey</c> → API, Key; <c>api_token</c> → api, token.</summary>
+    internal static IEnumerable<string> Segments(string name)
+    {
+        var current = new StringBuilder();
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (c is '_' or '-' or '.' or ' ')
+            {
+                if (current.Length > 0) yield return current.ToString();
+                current.Clear();
+                continue;
+            }
+            var boundary = char.IsUpper(c) && current.Length > 0
+                && (char.IsLower(name[i - 1]) || char.IsDigit(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1])));
+            if (boundary)
+            {
+                yield return current.ToString();
+                current.Clear();
+            }
+            current.Append(c);
+        }
+        if (current.Length > 0) yield return current.ToString();
+    }
+
+    /// <summary>
+    /// The text with the credentials of every URI in it masked: <c>https://alice:tok@host/x</c> →
+    /// <c>https://alice:***@host/x</c>, <c>postgresql://u:pw@db/lamina</c> → <c>postgresql://u:***@db/lamina</c>; an
+    /// http(s) URI whose user alone is given (a token as user name, <c>https://ghp_x@github.com</c>) has it masked;
+    /// a plain user (<c>ssh://git@host</c>) is kept.
+    /// </summary>
+    public static string RedactUris(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var separator = text.IndexOf("://", StringComparison.Ordinal);
+        if (separator < 0)
+        {
+            return text;
+        }
+        var result = new StringBuilder(text.Length);
+        var done = 0;
+        while (separator >= 0)
+        {
+            var authorityStart = separator + 3;
+            var authorityEnd = authorityStart;
+            while (authorityEnd < text.Length && !IsAuthorityEnd(text[authorityEnd])) authorityEnd++;
+            var at = text.LastIndexOf('@', authorityEnd - 1, authorityEnd - authorityStart);
+            if (authorityEnd > authorityStart && at >= authorityStart)
+            {
+                var schemeStart = separator;
+                while (schemeStart > 0 && (char.IsAsciiLetterOrDigit(text[schemeStart - 1]) || text[schemeStart - 1] is '+' or '.' or '-')) schemeStart--;
+                var scheme = text[schemeStart..separator];
+                var userInfo = text[authorityStart..at];
+                var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+                var masked = colon >= 0
+                    ? $"{userInfo[..colon]}:{Mask}"
+                    : IsWeb(scheme) && userInfo.Length > 0 ? Mask : userInfo;
+                result.Append(text, done, authorityStart - done).Append(masked);
+                done = at;
+            }
+            separator = authorityEnd < text.Length ? text.IndexOf("://", authorityEnd, StringComparison.Ordinal) : -1;
+        }
+        result.Append(text, done, text.Length - done);
+        return result.ToString();
+    }
+
+    private static bool IsAuthorityEnd(char c) => c is '/' or '?' or '#' or '"' or '\'' or '<' or '>' or '`' || char.IsWhiteSpace(c);
+
+    private static bool IsWeb(string scheme) =>
+        scheme.EndsWith("http", StringComparison.OrdinalIgnoreCase) || scheme.EndsWith("https", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether the text holds a URI with credentials that <see cref="RedactUris"/> would mask.</summary>
+    public static bool HasUriCredentials(string text) => !string.Equals(RedactUris(text), text, StringComparison.Ordinal);
+
+    /// <summary>
+    /// A copy of a plain configuration tree (dictionaries, lists, scalars, as <c>ConfigNode.ToPlain</c> gives) with the
+    /// value of every key whose name is a secret (<see cref="IsSecretName"/>) replaced by <see cref="Mask"/> (each item
+    /// of a list of them too), and the credentials of URIs in every other string masked.
+    /// </summary>
+    public static object? RedactConfiguration(object? plain) => Redact(plain, secret: false);
+
+    private static object? Redact(object? value, bool secret) => value switch
+    {
+        null => null,
+        IDictionary<string, object?> mapping => mapping.ToDictionary(e => e.Key, e => Redact(e.Value, IsSecretName(e.Key)), StringComparer.Ordinal),
+        string text => secret ? Mask : RedactUris(text),
+        System.Collections.IEnumerable list => list.Cast<object?>().Select(item => Redact(item, secret)).ToList(),
+        _ => secret ? Mask : value,
+    };
+
+    /// <summary>
+    /// The key paths (<c>tasks.t.params.api_token</c>, <c>items[0].password</c>, as <c>--set</c> names them) of a
+    /// recorded JSON configuration whose value was masked: these must be given again to run the configuration.
+    /// </summary>
+    public static IReadOnlyList<string> MaskedPaths(string configurationJson)
+    {
+        ArgumentNullException.ThrowIfNull(configurationJson);
+        var paths = new List<string>();
+        using var document = JsonDocument.Parse(configurationJson);
+        Walk(document.RootElement, "", paths);
+        return paths;
+    }
+
+    private static void Walk(JsonElement element, string path, List<string> paths)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    Walk(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}", paths);
+                }
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    Walk(item, $"{path}[{index++}]", paths);
+                }
+                break;
+            case JsonValueKind.String when element.GetString() is { } text
+                && (text == Mask || text.Contains($":{Mask}@", StringComparison.Ordinal) || text.Contains($"://{Mask}@", StringComparison.Ordinal)):
+                paths.Add(path);
+                break;
+        }
+    }
+}
