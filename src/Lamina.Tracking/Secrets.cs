@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace Lamina.Tracking;
 
@@ -8,7 +9,7 @@ namespace Lamina.Tracking;
 /// connection string) and the values of configuration keys whose names say password, token, secret or key.
 /// Every recording point (git capture, the effective configuration of a run) goes through here.
 /// </summary>
-public static class Secrets
+public static partial class Secrets
 {
     /// <summary>What a secret is replaced with.</summary>
     public const string Mask = "***";
@@ -130,6 +131,65 @@ public static class Secrets
         System.Collections.IEnumerable list => list.Cast<object?>().Select(item => Redact(item, secret)).ToList(),
         _ => secret ? Mask : value,
     };
+
+    /// <summary>
+    /// A git patch with the secrets of the named files masked in every line shown of them (added, removed, context):
+    /// the values of secret keys (<c>api_token: x</c>, <c>{password: x}</c>) become <c>"***"</c> and URI credentials
+    /// are masked. Such a file's part no longer applies: it is a configuration file, whose recorded effective
+    /// configuration is what a run executes, and is left out when the patch is applied.
+    /// </summary>
+    /// <param name="paths">The files, relative to the repository root, with <c>/</c>.</param>
+    public static byte[] RedactPatch(byte[] patch, IReadOnlyCollection<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(patch);
+        ArgumentNullException.ThrowIfNull(paths);
+        if (paths.Count == 0 || patch.Length == 0)
+        {
+            return patch;
+        }
+        // Latin-1 maps every byte to one char and back, so the parts not masked stay byte for byte (binary hunks too).
+        var lines = Encoding.Latin1.GetString(patch).Split('\n');
+        var inFile = false;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            if (line.StartsWith("diff --git a/", StringComparison.Ordinal))
+            {
+                inFile = PatchPath(line) is { } path && paths.Contains(path);
+                continue;
+            }
+            if (inFile && line.Length > 0 && line[0] is ' ' or '+' or '-' or '@' && !line.StartsWith("+++ ", StringComparison.Ordinal)
+                && !line.StartsWith("--- ", StringComparison.Ordinal))
+            {
+                var text = Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(line));
+                var masked = RedactUris(KeyValue().Replace(text, m => IsSecretName(m.Groups["key"].Value.Trim('"', '\''))
+                    ? $"{m.Groups["key"].Value}{m.Groups["sep"].Value}\"{Mask}\""
+                    : m.Value));
+                if (!string.Equals(masked, text, StringComparison.Ordinal))
+                {
+                    lines[i] = Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(masked));
+                }
+            }
+        }
+        return Encoding.Latin1.GetBytes(string.Join('\n', lines));
+    }
+
+    // "diff --git a/P b/P": both names are the same (renames are off), so P is half of what is left.
+    private static string? PatchPath(string header)
+    {
+        var rest = header["diff --git a/".Length..];
+        if ((rest.Length - 3) % 2 != 0 || rest.Length < 5)
+        {
+            return null;
+        }
+        var length = (rest.Length - 3) / 2;
+        var path = rest[..length];
+        return rest[length..] == $" b/{path}" ? Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(path)) : null;
+    }
+
+    // A YAML key and its scalar value, in block (key: value) or flow ({key: value, …}) style.
+    [GeneratedRegex("""(?<key>[A-Za-z_][A-Za-z0-9_.\-]*|"[^"\n]+"|'[^'\n]+')(?<sep>[ \t]*:[ \t]+)(?<value>"[^"]*"|'[^']*'|[^\s,}\]#|>&*!][^,}\]#]*)""")]
+    private static partial Regex KeyValue();
 
     /// <summary>
     /// The key paths (<c>tasks.t.params.api_token</c>, <c>items[0].password</c>, as <c>--set</c> names them) of a
