@@ -138,6 +138,7 @@ public sealed class StoreSettings
     /// The settings an S3 store reads (<c>LAMINA_S3_ENDPOINT</c>, <c>AWS_ACCESS_KEY_ID</c>, <c>AWS_PROFILE</c>…): for the
     /// production store, <c>LAMINA_PRODUCTION_</c> + the name without <c>LAMINA_</c> first (<c>LAMINA_PRODUCTION_S3_ENDPOINT</c>,
     /// <c>LAMINA_PRODUCTION_AWS_SECRET_ACCESS_KEY</c>), then the name itself; each from the environment, else <c>config.yaml</c>.
+    /// When the production store has credentials of its own (keys or a profile), the shared AWS credentials are not used for it.
     /// </summary>
     public Func<string, string?> S3Environment(StoreLocation store)
     {
@@ -167,17 +168,26 @@ public sealed class StoreSettings
         return new S3Access(endpoint?.Value, endpoint?.Variable, endpoint?.Source, credentials);
     }
 
+    private static readonly string[] CredentialVariables = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"];
+
     private (string Value, string Variable, SettingSource Source)? FindFor(StoreLocation store, string name)
     {
         if (store.Variable == ProductionVariable)
         {
-            var own = ProductionPrefix + (name.StartsWith("LAMINA_", StringComparison.Ordinal) ? name["LAMINA_".Length..] : name);
+            var own = Own(name);
             if (Find(own) is { } found)
             {
                 return (found.Value, own, found.Source);
             }
+            // Credentials of the production store's own (keys or a profile) are used alone, never mixed with the shared ones.
+            if (CredentialVariables.Contains(name, StringComparer.Ordinal) && CredentialVariables.Any(c => Find(Own(c)) is not null))
+            {
+                return null;
+            }
         }
         return Find(name) is { } shared ? (shared.Value, name, shared.Source) : null;
+
+        static string Own(string name) => ProductionPrefix + (name.StartsWith("LAMINA_", StringComparison.Ordinal) ? name["LAMINA_".Length..] : name);
     }
 
     private (string Value, SettingSource Source)? Find(string variable)
