@@ -162,9 +162,7 @@ public static partial class Secrets
                 && !line.StartsWith("--- ", StringComparison.Ordinal))
             {
                 var text = Encoding.UTF8.GetString(Encoding.Latin1.GetBytes(line));
-                var masked = RedactUris(KeyValue().Replace(text, m => IsSecretName(m.Groups["key"].Value.Trim('"', '\''))
-                    ? $"{m.Groups["key"].Value}{m.Groups["sep"].Value}\"{Mask}\""
-                    : m.Value));
+                var masked = RedactLine(text);
                 if (!string.Equals(masked, text, StringComparison.Ordinal))
                 {
                     lines[i] = Encoding.Latin1.GetString(Encoding.UTF8.GetBytes(masked));
@@ -173,6 +171,22 @@ public static partial class Secrets
         }
         return Encoding.Latin1.GetBytes(string.Join('\n', lines));
     }
+
+    /// <summary>
+    /// The text of a YAML (or JSON) configuration file with the values of secret keys written on one line
+    /// (<c>api_token: x</c>, <c>{password: x}</c>, <c>"secret": "x"</c>) replaced by <c>"***"</c> and URI credentials
+    /// masked: what is kept of an experiment file.
+    /// </summary>
+    public static string RedactConfigurationText(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return string.Join('\n', text.Split('\n').Select(RedactLine));
+    }
+
+    private static string RedactLine(string line) =>
+        RedactUris(KeyValue().Replace(line, m => IsSecretName(m.Groups["key"].Value.Trim('"', '\''))
+            ? $"{m.Groups["key"].Value}{m.Groups["sep"].Value}\"{Mask}\""
+            : m.Value));
 
     // "diff --git a/P b/P": both names are the same (renames are off), so P is half of what is left.
     private static string? PatchPath(string header)
@@ -188,7 +202,7 @@ public static partial class Secrets
     }
 
     // A YAML key and its scalar value, in block (key: value) or flow ({key: value, …}) style.
-    [GeneratedRegex("""(?<key>[A-Za-z_][A-Za-z0-9_.\-]*|"[^"\n]+"|'[^'\n]+')(?<sep>[ \t]*:[ \t]+)(?<value>"[^"]*"|'[^']*'|[^\s,}\]#|>&*!][^,}\]#]*)""")]
+    [GeneratedRegex("""(?<key>[A-Za-z_][A-Za-z0-9_.\-]*|"[^"\n]+"|'[^'\n]+')(?<sep>[ \t]*:[ \t]+)(?<value>"[^"]*"|'[^']*'|[^\s,{}[\]#|>&*!][^,}\]#]*)""")]
     private static partial Regex KeyValue();
 
     /// <summary>

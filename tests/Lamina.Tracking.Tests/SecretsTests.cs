@@ -59,6 +59,31 @@ public sealed class SecretsTests
     }
 
     [Fact]
+    public void RedactConfigurationText_MasksSecretValuesInBlockFlowAndJsonForms_AndKeepsTheRest()
+    {
+        var text = """
+            version: 1
+            api_token: planted-1
+            models: {m: {cls: X, params: {client_secret: 'planted-2', n: 3}}}
+            "dbPassword": "planted-3",
+            url: https://alice:planted-4@example.com/x
+            keyboard: kept
+            """;
+
+        var masked = Secrets.RedactConfigurationText(text);
+
+        Assert.DoesNotContain("planted", masked);
+        Assert.Equal("""
+            version: 1
+            api_token: "***"
+            models: {m: {cls: X, params: {client_secret: "***", n: 3}}}
+            "dbPassword": "***",
+            url: https://alice:***@example.com/x
+            keyboard: kept
+            """, masked);
+    }
+
+    [Fact]
     public void RedactPatch_MasksTheNamedFilesLines_AndLeavesOtherFilesByteForByte()
     {
         var patch = """

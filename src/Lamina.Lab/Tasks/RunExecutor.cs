@@ -229,7 +229,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
 
     private async Task StoreInputsAsync(Guid runId, Experiment experiment, CancellationToken cancellationToken)
     {
-        await using var stream = File.OpenRead(experiment.Path);
+        // Kept as the file reads, but for its secrets (Secrets.RedactConfigurationText), which are never stored.
+        var text = Tracking.Secrets.RedactConfigurationText(await File.ReadAllTextAsync(experiment.Path, cancellationToken));
+        await using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text), writable: false);
         var (digest, size) = await blobs.PutAsync(stream, cancellationToken);
         await store.AddArtifactAsync(runId, $"inputs/{Path.GetFileName(experiment.Path)}", digest, size, cancellationToken);
     }
