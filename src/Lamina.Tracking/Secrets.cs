@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Lamina.Tracking;
@@ -204,6 +205,32 @@ public static partial class Secrets
     // A YAML key and its scalar value, in block (key: value) or flow ({key: value, …}) style.
     [GeneratedRegex("""(?<key>[A-Za-z_][A-Za-z0-9_.\-]*|"[^"\n]+"|'[^'\n]+')(?<sep>[ \t]*:[ \t]+)(?<value>"[^"]*"|'[^']*'|[^\s,{}[\]#|>&*!][^,}\]#]*)""")]
     private static partial Regex KeyValue();
+
+    /// <summary>
+    /// A recorded JSON configuration with its secrets masked as <see cref="RedactConfiguration"/> masks them: what is
+    /// shown or exported of a record, so that one made before secrets were masked shows none either.
+    /// </summary>
+    public static string RedactConfigurationJson(string configurationJson)
+    {
+        ArgumentNullException.ThrowIfNull(configurationJson);
+        var node = JsonNode.Parse(configurationJson);
+        return node is null ? configurationJson : Redact(node, secret: false)?.ToJsonString(IndentedJson) ?? "null";
+    }
+
+    private static readonly JsonSerializerOptions IndentedJson = new() { WriteIndented = true };
+
+    private static JsonNode? Redact(JsonNode? node, bool secret) => node switch
+    {
+        null => null,
+        JsonObject mapping => new JsonObject(mapping.Select(e => KeyValuePair.Create(e.Key, Redact(e.Value, IsSecretName(e.Key))))),
+        JsonArray list => new JsonArray([.. list.Select(item => Redact(item, secret))]),
+        JsonValue when secret => JsonValue.Create(Mask),
+        JsonValue value when value.TryGetValue<string>(out var text) => JsonValue.Create(RedactUris(text)),
+        _ => node.DeepClone(),
+    };
+
+    /// <summary>A git record fit to show or export: its remote's credentials masked.</summary>
+    public static GitInfo? Redact(GitInfo? git) => git is { Remote: { } remote } ? git with { Remote = RedactUris(remote) } : git;
 
     /// <summary>
     /// The key paths (<c>tasks.t.params.api_token</c>, <c>items[0].password</c>, as <c>--set</c> names them) of a

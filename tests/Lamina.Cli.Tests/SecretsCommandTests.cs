@@ -134,6 +134,44 @@ public sealed class SecretsCommandTests : IDisposable
         AssertStoreHoldsNone(Planted);
     }
 
+    [Fact]
+    public async Task Issue13_RunsShowAndCompare_OfARecordMadeBeforeSecretsWereMasked_ShowNoneOfIt()
+    {
+        // Given a run recorded as an earlier Lamina did: the remote's token and the configuration's secrets verbatim
+        var home = new Lamina.Tracking.LaminaHome(_lamina.Home).EnsureCreated();
+        Guid id;
+        await using (var store = await Lamina.Tracking.SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, CancellationToken.None))
+        {
+            var environment = new Lamina.Tracking.EnvironmentInfo("os", "x64", "cpu", 1, 1, null, "net", "0", new Dictionary<string, string>());
+            var (emptyDiff, _) = await new Lamina.Tracking.FileBlobStore(home.BlobsPath).PutAsync(new MemoryStream(), CancellationToken.None);
+            var git = new Lamina.Tracking.GitInfo("/repo", $"https://alice:{_remoteToken}@example.com/team/exp.git", "main", new string('0', 40), false,
+                emptyDiff, 0);
+            var configuration = JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["tasks"] = new { upload = new { @params = new { @params = new { api_token = _apiToken, database = $"postgresql://bob:{_databasePassword}@db/x" } } } },
+            });
+            id = (await store.CreateRunAsync(new Lamina.Tracking.NewRun("Secrets", "upload", "custom", [], null, "ada", "host", "lamina.yaml",
+                configuration, git, environment, []), CancellationToken.None)).Id;
+        }
+
+        // When it is shown and compared
+        var outputs = new[]
+        {
+            await _lamina.RunAsync(_temp.Path, "runs", "show", id.ToString()),
+            await _lamina.RunAsync(_temp.Path, "runs", "show", id.ToString(), "--json"),
+            await _lamina.RunAsync(_temp.Path, "runs", "compare", id.ToString(), id.ToString()),
+        };
+
+        // Then none of the secrets is printed
+        foreach (var output in outputs)
+        {
+            Assert.True(output.ExitCode == 0, output.ToString());
+            Assert.All(Planted, secret => Assert.DoesNotContain(secret, output.Stdout + output.Stderr));
+        }
+        Assert.Contains("https://alice:***@example.com/team/exp.git", outputs[0].Stdout);
+        Assert.Contains("postgresql://bob:***@db/x", outputs[1].Stdout);
+    }
+
     private void AssertStoreHoldsNone(IEnumerable<string> secrets)
     {
         var files = Directory.GetFiles(_lamina.Home, "*", SearchOption.AllDirectories);

@@ -84,6 +84,21 @@ public sealed class SecretsTests
     }
 
     [Fact]
+    public void RedactConfigurationJson_MasksARecordMadeBeforeSecretsWereMasked_AndLeavesTheRestAsItWas()
+    {
+        const string recorded = """{"db":{"password":"planted-1","url":"postgresql://u:planted-2@h/d","port":5432,"ratio":0.25},"api_keys":["planted-3"],"on":true}""";
+
+        var shown = Secrets.RedactConfigurationJson(recorded);
+
+        Assert.DoesNotContain("planted", shown);
+        Assert.Equal(
+            RunComparison.Flatten(recorded).Where(e => !e.Value.Contains("planted", StringComparison.Ordinal)),
+            RunComparison.Flatten(shown).Where(e => !e.Value.Contains("*", StringComparison.Ordinal)));
+        Assert.Equal(["db.password", "db.url", "api_keys[0]"], Secrets.MaskedPaths(shown));
+        Assert.Equal("https://alice:***@example.com/x.git", Secrets.Redact(Samples.Git with { Remote = "https://alice:planted@example.com/x.git" })!.Remote);
+    }
+
+    [Fact]
     public void RedactPatch_MasksTheNamedFilesLines_AndLeavesOtherFilesByteForByte()
     {
         var patch = """
