@@ -119,15 +119,16 @@ public static partial class Secrets
 
     /// <summary>
     /// A copy of a plain configuration tree (dictionaries, lists, scalars, as <c>ConfigNode.ToPlain</c> gives) with the
-    /// value of every key whose name is a secret (<see cref="IsSecretName"/>) replaced by <see cref="Mask"/> (each item
-    /// of a list of them too), and the credentials of URIs in every other string masked.
+    /// value of every key whose name is a secret (<see cref="IsSecretName"/>) replaced by <see cref="Mask"/> (every value
+    /// of a list or mapping under one too: <c>credentials: {user: a, pass: b}</c>), and the credentials of URIs in every
+    /// other string masked.
     /// </summary>
     public static object? RedactConfiguration(object? plain) => Redact(plain, secret: false);
 
     private static object? Redact(object? value, bool secret) => value switch
     {
         null => null,
-        IDictionary<string, object?> mapping => mapping.ToDictionary(e => e.Key, e => Redact(e.Value, IsSecretName(e.Key)), StringComparer.Ordinal),
+        IDictionary<string, object?> mapping => mapping.ToDictionary(e => e.Key, e => Redact(e.Value, secret || IsSecretName(e.Key)), StringComparer.Ordinal),
         string text => secret ? Mask : RedactUris(text),
         System.Collections.IEnumerable list => list.Cast<object?>().Select(item => Redact(item, secret)).ToList(),
         _ => secret ? Mask : value,
@@ -222,7 +223,7 @@ public static partial class Secrets
     private static JsonNode? Redact(JsonNode? node, bool secret) => node switch
     {
         null => null,
-        JsonObject mapping => new JsonObject(mapping.Select(e => KeyValuePair.Create(e.Key, Redact(e.Value, IsSecretName(e.Key))))),
+        JsonObject mapping => new JsonObject(mapping.Select(e => KeyValuePair.Create(e.Key, Redact(e.Value, secret || IsSecretName(e.Key))))),
         JsonArray list => new JsonArray([.. list.Select(item => Redact(item, secret))]),
         JsonValue when secret => JsonValue.Create(Mask),
         JsonValue value when value.TryGetValue<string>(out var text) => JsonValue.Create(RedactUris(text)),

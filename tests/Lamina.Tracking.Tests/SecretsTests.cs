@@ -47,6 +47,7 @@ public sealed class SecretsTests
             ["database"] = "postgresql://bob:planted@db/lamina",
             ["name"] = "keep me",
             ["secret"] = null,
+            ["credentials"] = new Dictionary<string, object?> { ["user"] = "planted-user", ["pass"] = "planted-pass" },
         };
 
         var redacted = Secrets.RedactConfiguration(plain);
@@ -55,7 +56,8 @@ public sealed class SecretsTests
         Assert.DoesNotContain("planted", json);
         Assert.Contains("keep me", json);
         Assert.Contains("\"retries\":3", json);
-        Assert.Equal(["tasks.upload.api_token", "tasks.upload.dbPassword", "tokens[0]", "tokens[1]", "database"], Secrets.MaskedPaths(json));
+        Assert.Equal(["tasks.upload.api_token", "tasks.upload.dbPassword", "tokens[0]", "tokens[1]", "database", "credentials.user", "credentials.pass"],
+            Secrets.MaskedPaths(json));
     }
 
     [Fact]
@@ -86,7 +88,7 @@ public sealed class SecretsTests
     [Fact]
     public void RedactConfigurationJson_MasksARecordMadeBeforeSecretsWereMasked_AndLeavesTheRestAsItWas()
     {
-        const string recorded = """{"db":{"password":"planted-1","url":"postgresql://u:planted-2@h/d","port":5432,"ratio":0.25},"api_keys":["planted-3"],"on":true}""";
+        const string recorded = """{"db":{"password":"planted-1","url":"postgresql://u:planted-2@h/d","port":5432,"ratio":0.25},"api_keys":["planted-3"],"on":true,"secrets":{"a":"planted-4"}}""";
 
         var shown = Secrets.RedactConfigurationJson(recorded);
 
@@ -94,7 +96,7 @@ public sealed class SecretsTests
         Assert.Equal(
             RunComparison.Flatten(recorded).Where(e => !e.Value.Contains("planted", StringComparison.Ordinal)),
             RunComparison.Flatten(shown).Where(e => !e.Value.Contains("*", StringComparison.Ordinal)));
-        Assert.Equal(["db.password", "db.url", "api_keys[0]"], Secrets.MaskedPaths(shown));
+        Assert.Equal(["db.password", "db.url", "api_keys[0]", "secrets.a"], Secrets.MaskedPaths(shown));
         Assert.Equal("https://alice:***@example.com/x.git", Secrets.Redact(Samples.Git with { Remote = "https://alice:planted@example.com/x.git" })!.Remote);
     }
 
