@@ -17,15 +17,18 @@ internal static class CliContext
 
     public static LaminaHome Home => LaminaHome.Resolve().EnsureCreated();
 
+    /// <summary>Where this machine's stores are (<c>LAMINA_TRACKING</c>, <c>LAMINA_ARTIFACTS</c>, <c>LAMINA_PRODUCTION</c>: environment, config.yaml, defaults).</summary>
+    public static StoreSettings StoreSettingsOf(LaminaHome home) => StoreSettings.Resolve(home.Root);
+
     /// <summary>
     /// Opens the stores, and first marks failed every run whose process ended without recording an outcome (its lease
     /// expired, or its process on this host is gone), so no command shows or uses such a run as running.
     /// </summary>
     public static async Task<(ITrackingStore Store, IBlobStore Blobs)> OpenStoresAsync(LaminaHome home)
     {
-        // Blobs or published models beside a missing or empty database mean it was lost: refused, not created afresh.
-        var store = await SqliteTrackingStore.OpenAsync(home.DatabasePath, TimeProvider.System, Cancellation,
-            contentFolders: [home.BlobsPath, OpenProduction(home).Location]);
+        var settings = StoreSettingsOf(home);
+        var blobs = OpenBlobs(settings);
+        var store = await OpenTrackingAsync(settings);
         try
         {
             await store.ExpireStaleRunsAsync(TimeProvider.System, Cancellation);
@@ -35,11 +38,29 @@ internal static class CliContext
             // Marking other runs must not stop this command (a read-only or full store); it is tried again by the next.
             WriteError($"warning: could not mark the runs whose process has ended: {e.Message}");
         }
-        return (store, new FileBlobStore(home.BlobsPath));
+        return (store, blobs);
     }
 
-    /// <summary>The production store of this machine: <c>LAMINA_PRODUCTION</c>, else the folder in the Lamina home.</summary>
-    public static IProductionStore OpenProduction(LaminaHome home) => ProductionStore.Resolve(home.Root);
+    /// <summary>The one place that chooses the tracking store's backend.</summary>
+    private static async Task<ITrackingStore> OpenTrackingAsync(StoreSettings settings) => settings.Tracking.Backend switch
+    {
+        // Blobs or published models beside a missing or empty database mean it was lost: refused, not created afresh.
+        StoreBackend.Sqlite => await SqliteTrackingStore.OpenAsync(settings.Tracking.LocalPath!, TimeProvider.System, Cancellation,
+            contentFolders: settings.LocalContentFolders),
+        StoreBackend.Postgres => await PostgresTrackingStore.OpenAsync(settings.Tracking.Value, TimeProvider.System, Cancellation),
+        var other => throw new ArgumentOutOfRangeException(nameof(settings), other, "not a tracking store backend"),
+    };
+
+    /// <summary>The one place that chooses the artifact blob store's backend.</summary>
+    private static IBlobStore OpenBlobs(StoreSettings settings) => settings.Artifacts.Backend switch
+    {
+        StoreBackend.Folder => new FileBlobStore(settings.Artifacts.Value),
+        StoreBackend.S3 => new S3BlobStore(S3Location.Parse(settings.Artifacts.Value, settings.S3Environment(settings.Artifacts))),
+        var other => throw new ArgumentOutOfRangeException(nameof(settings), other, "not an artifact store backend"),
+    };
+
+    /// <summary>The production store of this machine (<see cref="ProductionStore.Open"/> chooses its backend).</summary>
+    public static IProductionStore OpenProduction(LaminaHome home) => ProductionStore.Open(StoreSettingsOf(home));
 
     /// <summary>Writes a line to standard error; a closed or broken standard error loses the line, never the command.</summary>
     public static void WriteError(string line)

@@ -24,4 +24,5 @@ internal sealed class CliException : LaminaException
 
     public static CliException SourceStoreMissing(string path) =>
         new($"no tracking store at {path}: the source of a copy must exist") { At = path, Kind = LaminaErrorKind.NotFound };
+
 }

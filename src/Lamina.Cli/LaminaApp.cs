@@ -115,6 +115,12 @@ public static class LaminaApp
                     .WithDescription("Copy every run, blob, data set, published model and audit entry of one store into another, keeping ids and digests.")
                     .WithExample("store", "copy", "--from", "/media/backup/lamina", "--to", "/srv/lamina");
             });
+            config.AddBranch("config", settings =>
+            {
+                settings.SetDescription("This machine's Lamina settings.");
+                Commands.Add<ConfigShowCommand>(settings, "config", "show")
+                    .WithDescription("Show the stores every command opens (LAMINA_TRACKING, LAMINA_ARTIFACTS, LAMINA_PRODUCTION) and where each setting came from; secrets masked.");
+            });
             config.AddBranch("slide", slide =>
             {
                 slide.SetDescription("Inspect whole-slide images and their tiling.");

@@ -6,7 +6,7 @@ namespace Lamina.Cli;
 /// <summary>
 /// Opens the stores a URI names: the one place that knows the forms. Now <c>sqlite:PATH</c> or
 /// <c>postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE</c> for a tracking store and <c>folder:PATH</c> (or a plain path)
-/// for artifacts and the production store; <c>s3://</c> is added here when its backend arrives.
+/// for artifacts and the production store, or <c>s3://BUCKET/PREFIX</c> for either.
 /// </summary>
 internal static class StoreUris
 {
@@ -67,12 +67,25 @@ internal static class StoreUris
             : throw CliException.StoreUriNotSupported(uri, "tracking", TrackingForms);
 
     /// <summary>Opens a blob store.</summary>
+    /// <remarks>
+    /// An <c>s3://</c> store takes its endpoint and credentials as <c>LAMINA_ARTIFACTS</c> would (<c>LAMINA_S3_ENDPOINT</c>,
+    /// the AWS variables or profile; the environment, else config.yaml).
+    /// </remarks>
     public static IBlobStore OpenArtifacts(string uri) =>
-        new FileBlobStore(FolderPath(uri) ?? throw CliException.StoreUriNotSupported(uri, "artifacts", "folder:PATH or a folder's path"));
+        S3Location.IsS3Uri(uri) ? new S3BlobStore(S3Location.Parse(uri, Settings.S3Environment(Settings.Artifacts)))
+        : new FileBlobStore(FolderPath(uri) ?? throw CliException.StoreUriNotSupported(uri, "artifacts", "folder:PATH, a folder's path or s3://BUCKET/PREFIX"));
 
     /// <summary>Opens a production store.</summary>
+    /// <remarks>
+    /// An <c>s3://</c> store takes its endpoint and credentials as <c>LAMINA_PRODUCTION</c> would: the <c>LAMINA_PRODUCTION_</c>
+    /// prefixed settings first (<c>LAMINA_PRODUCTION_S3_ENDPOINT</c>…), then the shared ones.
+    /// </remarks>
     public static IProductionStore OpenProduction(string uri) =>
-        new FolderProductionStore(FolderPath(uri) ?? throw CliException.StoreUriNotSupported(uri, "production", "folder:PATH or a folder's path"));
+        S3Location.IsS3Uri(uri) ? new S3ProductionStore(S3Location.Parse(uri, Settings.S3Environment(Settings.Production)))
+        : new FolderProductionStore(FolderPath(uri) ?? throw CliException.StoreUriNotSupported(uri, "production", "folder:PATH, a folder's path or s3://BUCKET/PREFIX"));
+
+    // This machine's settings: where an s3:// store named on the command line finds its endpoint and credentials.
+    private static StoreSettings Settings => CliContext.StoreSettingsOf(CliContext.Home);
 
     /// <summary>The folder of a folder store's URI; null for any other form.</summary>
     public static string? FolderPath(string uri)

@@ -29,6 +29,16 @@ public class LabException : LaminaException
 
     internal static LabException NotReproducible(Guid run, string why) => new($"run {run} {why}") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
 
+    internal static LabException SecretsNotRecorded(Guid run, IReadOnlyList<string> paths) =>
+        new($"run {run} recorded {(paths.Count == 1 ? "a secret" : "secrets")} masked (***), never stored: " +
+            $"give {(paths.Count == 1 ? "it" : "them")} again with {string.Join(" ", paths.Select(p => $"--set {p}=VALUE"))}")
+        { At = paths[0], Kind = LaminaErrorKind.Usage };
+
+    internal static LabException NotASecret(Guid run, string entry, IReadOnlyList<string> masked) =>
+        new($"--set '{entry.Split('=', 2)[0]}': a reproduction runs run {run}'s recorded configuration; --set only gives the secrets it masked" +
+            (masked.Count == 0 ? " (it masked none)" : $" ({string.Join(", ", masked)})"))
+        { At = "--set", Kind = LaminaErrorKind.Usage };
+
     internal static LabException ClassesDisagree(string model, IEnumerable<string> modelClasses, string loader, IEnumerable<string> loaderClasses) =>
         new($"model '{model}' predicts [{string.Join(", ", modelClasses)}] but loader '{loader}' labels [{string.Join(", ", loaderClasses)}]")
         { At = $"loaders.{loader}" };

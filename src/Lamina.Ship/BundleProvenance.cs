@@ -46,7 +46,7 @@ public static class BundleProvenance
                     ["run_status"] = run?.Run.Status.ToString().ToLowerInvariant(),
                     ["git_commit"] = git?.Commit,
                     ["git_branch"] = git?.Branch,
-                    ["git_remote"] = git?.Remote,
+                    ["git_remote"] = Secrets.Redact(git)?.Remote,
                     ["git_dirty"] = git?.Dirty,
                     ["git_diff_sha256"] = git?.DiffDigest,
                     ["datasets"] = new JsonArray([.. datasets.Select(d => (JsonNode?)d)]),
@@ -56,7 +56,7 @@ public static class BundleProvenance
             {
                 dependencies.Add(new JsonObject
                 {
-                    ["uri"] = git.Remote is { } remote ? $"git+{remote}@{commit}" : $"git+commit:{commit}",
+                    ["uri"] = Secrets.Redact(git)?.Remote is { } remote ? $"git+{remote}@{commit}" : $"git+commit:{commit}",
                     ["digest"] = new JsonObject { ["gitCommit"] = commit },
                     ["annotations"] = new JsonObject { ["run"] = model.Run.ToString(), ["branch"] = git.Branch, ["dirty"] = git.Dirty },
                 });

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Lamina.Core;
 using Lamina.Core.Inference;
+using Lamina.Tracking;
 
 namespace Lamina.Ship;
 

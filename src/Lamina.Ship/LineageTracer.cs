@@ -188,7 +188,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         if (details.Git is { } git)
         {
             var commit = node.Add(new LineageNode($"git commit {git.Commit ?? "(none)"}", Detail:
-                $"branch {git.Branch ?? "(detached)"}{(git.Remote is { } remote ? $", {remote}" : "")}, {(git.Dirty ? "dirty" : "clean")}"));
+                $"branch {git.Branch ?? "(detached)"}{(git.Remote is { } remote ? $", {Secrets.RedactUris(remote)}" : "")}, {(git.Dirty ? "dirty" : "clean")}"));
             commit.Add(new LineageNode("uncommitted diff", git.DiffDigest, await BlobStateAsync(git.DiffDigest, cancellationToken), $"{git.DiffSize} bytes"));
         }
         else

@@ -3,22 +3,25 @@ using System.Text.Json.Serialization;
 using Lamina.Core;
 using Lamina.Core.Inference;
 using Lamina.Core.Provenance;
+using Lamina.Tracking;
 
 namespace Lamina.Ship;
 
 /// <summary>What every production store shares: where this machine's is, the manifest's name and JSON form, file digests.</summary>
 public static class ProductionStore
 {
-    /// <summary>The environment variable naming the production store.</summary>
-    public const string EnvironmentVariable = "LAMINA_PRODUCTION";
+    /// <summary>The environment variable (or <c>config.yaml</c> key) naming the production store.</summary>
+    public const string EnvironmentVariable = StoreSettings.ProductionVariable;
 
     public const string ManifestFile = "manifest.json";
 
     internal static JsonSerializerOptions JsonOptions => LaminaJson.IndentedOmittingNulls;
 
-    /// <summary>The store <c>LAMINA_PRODUCTION</c> names, else the folder <c>production/</c> inside the Lamina home folder.</summary>
-    public static IProductionStore Resolve(string laminaHome) =>
-        new FolderProductionStore(Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } root ? root : Path.Combine(laminaHome, "production"));
+    /// <summary>
+    /// The store <c>LAMINA_PRODUCTION</c> names (the environment, else <c>config.yaml</c> in the Lamina home), else the
+    /// folder <c>production/</c> inside the Lamina home folder (see <see cref="StoreSettings"/>).
+    /// </summary>
+    public static IProductionStore Resolve(string laminaHome) => Open(StoreSettings.Resolve(laminaHome));
 
     /// <summary>Refuses a manifest whose model or file names cannot be published (each a plain file name, once, the card among them).</summary>
     internal static void CheckPublishable(PublishedManifest manifest)
@@ -55,5 +58,18 @@ public static class ProductionStore
             throw ProductionStoreException.ManifestFormat(where, manifest.Format, PublishedManifest.CurrentFormat);
         }
         return manifest;
+    }
+
+    /// <summary>Opens the production store the settings name: the one place that chooses its backend.</summary>
+    public static IProductionStore Open(StoreSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var location = settings.Production;
+        return location.Backend switch
+        {
+            StoreBackend.Folder => new FolderProductionStore(location.Value),
+            StoreBackend.S3 => new S3ProductionStore(S3Location.Parse(location.Value, settings.S3Environment(location))),
+            _ => throw new ArgumentOutOfRangeException(nameof(location), location.Backend, "not a production store backend"),
+        };
     }
 }

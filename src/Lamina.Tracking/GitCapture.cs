@@ -20,10 +20,20 @@ public static class GitCapture
     /// </summary>
     /// <param name="directory">A folder inside the work tree.</param>
     /// <param name="untrackedPaths">Absolute folders whose untracked files belong to the run (the sources path); those outside the repository are ignored.</param>
-    public static async Task<GitSnapshot?> CaptureAsync(string directory, IReadOnlyList<string> untrackedPaths, CancellationToken cancellationToken)
+    public static Task<GitSnapshot?> CaptureAsync(string directory, IReadOnlyList<string> untrackedPaths, CancellationToken cancellationToken) =>
+        CaptureAsync(directory, untrackedPaths, [], cancellationToken);
+
+    /// <summary>
+    /// Captures as above, with the secrets of <paramref name="configurationFiles"/> (the experiment file) masked in the
+    /// patch (<see cref="Secrets.RedactPatch"/>): their part of it is for reading, and is left out when it is applied.
+    /// </summary>
+    /// <param name="configurationFiles">Absolute paths of configuration files; those outside the repository are ignored.</param>
+    public static async Task<GitSnapshot?> CaptureAsync(string directory, IReadOnlyList<string> untrackedPaths, IReadOnlyList<string> configurationFiles,
+        CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(untrackedPaths);
+        ArgumentNullException.ThrowIfNull(configurationFiles);
         directory = Path.GetFullPath(directory);
         if (!Directory.Exists(directory))
         {
@@ -51,9 +61,13 @@ public static class GitCapture
             }
         }
 
+        // A token or password in the remote URL (https://alice:TOKEN@host/...) is never recorded.
+        remote = remote is null ? null : Secrets.RedactUris(remote);
+
         var branch = await git.TryLineAsync(["symbolic-ref", "--short", "-q", "HEAD"], cancellationToken).ConfigureAwait(false);
         var commit = await git.TryLineAsync(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cancellationToken).ConfigureAwait(false);
         var diff = await DiffAsync(git, root, commit, untrackedPaths, cancellationToken).ConfigureAwait(false);
+        diff = Secrets.RedactPatch(diff, [.. configurationFiles.Select(f => Path.GetRelativePath(root, Path.GetFullPath(f)).Replace(Path.DirectorySeparatorChar, '/'))]);
 
         var digest = Sha256Digest.Of(diff).Hex;
         var info = new GitInfo(root, remote, branch, commit, Dirty: diff.Length > 0, digest, diff.LongLength);

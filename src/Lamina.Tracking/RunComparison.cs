@@ -44,7 +44,7 @@ public sealed record RunComparison(
             new("uncommitted diff", [.. details.Select(d => d.Git is null ? "(no git)" : d.Git.Dirty ? d.Git.DiffDigest[..12] : "clean")]),
         };
 
-        var flattened = details.Select(d => Flatten(d.ConfigurationJson)).ToList();
+        var flattened = details.Select(d => Flatten(Secrets.RedactConfigurationJson(d.ConfigurationJson))).ToList();
         var keys = flattened.SelectMany(f => f.Keys).Distinct().Order(StringComparer.Ordinal);
         var parameters = keys
             .Select(k => new ComparisonRow(k, [.. flattened.Select(f => f.GetValueOrDefault(k))]))

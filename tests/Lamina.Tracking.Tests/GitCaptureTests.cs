@@ -84,6 +84,37 @@ public sealed class GitCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Capture_RemoteWithToken_AndSecretsInTheExperimentFile_AreMasked_AndTheRestOfThePatchStillApplies()
+    {
+        // Given a remote holding a token, and an experiment file holding a secret committed and one edited
+        await InitRepoAsync();
+        await WriteAsync("lamina.yaml", "version: 1\napi_token: committed-planted\nname: a\n");
+        await WriteAsync("train.cs", "class Train {}\n");
+        await Git.RunAsync(Repo, "add", "-A");
+        await Git.RunAsync(Repo, "commit", "-q", "-m", "first");
+        await Git.RunAsync(Repo, "remote", "add", "origin", "https://alice:ghp_planted@example.com/team/exp.git");
+        await WriteAsync("lamina.yaml", "version: 1\napi_token: edited-planted\nname: b\n");
+        await WriteAsync("train.cs", "class Train { int epochs = 3; }\n");
+
+        // When
+        var snapshot = await GitCapture.CaptureAsync(Repo, [], [Path.Combine(Repo, "lamina.yaml")], CancellationToken.None);
+
+        // Then nothing of the secrets is captured, the diff still shows the experiment file's change, and the patch applies without that file
+        Assert.NotNull(snapshot);
+        Assert.Equal("https://alice:***@example.com/team/exp.git", snapshot.Info.Remote);
+        var diff = Encoding.UTF8.GetString(snapshot.Diff);
+        Assert.DoesNotContain("planted", diff);
+        Assert.Contains("+name: b", diff);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(snapshot.Diff)), snapshot.Info.DiffDigest);
+        var clone = _directory.Combine("clone");
+        await Git.RunAsync(_directory.Path, "clone", "-q", Repo, clone);
+        var patch = _directory.Combine("run.patch");
+        await File.WriteAllBytesAsync(patch, snapshot.Diff);
+        await Git.RunAsync(clone, "apply", "--exclude=lamina.yaml", patch);
+        Assert.Equal("class Train { int epochs = 3; }\n", await File.ReadAllTextAsync(Path.Combine(clone, "train.cs")));
+    }
+
+    [Fact]
     public async Task Capture_CleanTree_IsNotDirty_AndDetachedHeadHasNoBranch()
     {
         await InitRepoAsync();

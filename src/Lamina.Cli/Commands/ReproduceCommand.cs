@@ -19,6 +19,10 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         [CommandOption("--work <DIR>")]
         [Description("Where the clean work tree is made (default: the system's temporary folder).")]
         public string? Work { get; init; }
+
+        [CommandOption("--set <KEY=VALUE>")]
+        [Description("Give a secret the run recorded masked (a key named password, token, secret or key), e.g. --set tasks.upload.params.params.api_token=... (repeatable).")]
+        public string[] Secrets { get; init; } = [];
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
@@ -29,7 +33,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var submitter = new RunSubmitter(store, blobs, home, TimeProvider.System);
         var executor = new RunExecutor(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null, AbortReason = () => CliContext.AbortReason };
         Action<string> report = settings.Json ? Console.Error.WriteLine : line => AnsiConsole.Console.MarkupLineEscaped($"[grey]-[/] {line}");
-        var result = await new Reproducer(store, blobs, submitter, executor).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), report, CliContext.Cancellation);
+        var result = await new Reproducer(store, blobs, submitter, executor).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), settings.Secrets, report, CliContext.Cancellation);
         if (settings.Json)
         {
             JsonOutput.Write(new

@@ -126,8 +126,8 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
             {
                 run = details.Run,
                 experiment_file = details.ExperimentFile,
-                configuration = JsonDocument.Parse(details.ConfigurationJson).RootElement,
-                git = details.Git,
+                configuration = JsonDocument.Parse(Secrets.RedactConfigurationJson(details.ConfigurationJson)).RootElement,
+                git = Secrets.Redact(details.Git),
                 diff = details.Git is null ? null : await ReadTextAsync(blobs, details.Git.DiffDigest, token),
                 environment = details.Environment,
                 plugin_sources = details.PluginSources,
@@ -176,7 +176,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         {
             git.AddRow("[grey]commit[/]", g.Commit ?? "(no commit yet)");
             git.AddRow("[grey]branch[/]", Markup.Escape(g.Branch ?? "(detached)"));
-            git.AddRow("[grey]remote[/]", Markup.Escape(g.Remote ?? "(none)"));
+            git.AddRow("[grey]remote[/]", Markup.Escape(g.Remote is { } remote ? Secrets.RedactUris(remote) : "(none)"));
             git.AddRow("[grey]uncommitted[/]", g.Dirty ? $"[yellow]yes[/], diff of {Formats.Bytes(g.DiffSize)} (sha256 {g.DiffDigest[..16]}…)" : "no");
         }
         else
@@ -214,7 +214,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
         }
 
         console.Write(new Rule("configuration (effective)").LeftJustified());
-        foreach (var (key, value) in RunComparison.Flatten(details.ConfigurationJson))
+        foreach (var (key, value) in RunComparison.Flatten(Secrets.RedactConfigurationJson(details.ConfigurationJson)))
         {
             console.MarkupLineEscaped($"  [grey]{key}[/] = {value}");
         }

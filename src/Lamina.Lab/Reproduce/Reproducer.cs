@@ -32,8 +32,14 @@ public sealed record Reproduction(Guid OriginalRun, RunOutcome Run, string WorkT
 /// </summary>
 public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmitter submitter, RunExecutor executor)
 {
-    public async Task<Reproduction> ReproduceAsync(string runReference, string workDirectory, Action<string> report, CancellationToken cancellationToken)
+    public Task<Reproduction> ReproduceAsync(string runReference, string workDirectory, Action<string> report, CancellationToken cancellationToken) =>
+        ReproduceAsync(runReference, workDirectory, [], report, cancellationToken);
+
+    /// <summary>Reproduces a run; <paramref name="secrets"/> (<c>key.path=value</c>) give the secrets its record masked, and nothing else.</summary>
+    public async Task<Reproduction> ReproduceAsync(string runReference, string workDirectory, IReadOnlyList<string> secrets, Action<string> report,
+        CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(secrets);
         var original = await store.ResolveRunAsync(runReference, cancellationToken);
         if (original.Status != RunStatus.Completed)
         {
@@ -43,6 +49,16 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
         if (details.Git is not { Commit: { } commit } git)
         {
             throw LabException.NotReproducible(original.Id, "was not made in a git repository with a commit, so its code cannot be checked out again");
+        }
+        // A secret was recorded masked: it must be given again, and --set gives nothing else (the record is the configuration).
+        var masked = Secrets.MaskedPaths(details.ConfigurationJson);
+        if (secrets.FirstOrDefault(s => RunExecutor.MissingSecrets(details.ConfigurationJson, [s]).Count == masked.Count) is { } notASecret)
+        {
+            throw LabException.NotASecret(original.Id, notASecret, masked);
+        }
+        if (RunExecutor.MissingSecrets(details.ConfigurationJson, secrets) is { Count: > 0 } missing)
+        {
+            throw LabException.SecretsNotRecorded(original.Id, missing);
         }
 
         var tree = Path.Combine(Path.GetFullPath(workDirectory), $"reproduce-{original.Id.ToString()[..8]}-{Guid.NewGuid().ToString()[..8]}");
@@ -58,7 +74,8 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
                 await diff.CopyToAsync(file, cancellationToken);
             }
             report($"applying the run's uncommitted diff ({git.DiffSize} bytes, sha256 {git.DiffDigest[..12]})");
-            await GitAsync(tree, cancellationToken, "apply", "--binary", "--whitespace=nowarn", patch);
+            // The experiment file's part has its secrets masked and is replaced by the recorded configuration below.
+            await GitAsync(tree, cancellationToken, "apply", "--binary", "--whitespace=nowarn", $"--exclude={details.ExperimentFile}", patch);
         }
 
         // The effective configuration (after the original --set overrides) becomes the experiment file; JSON is YAML.
@@ -67,8 +84,8 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
         var dataDirectory = Path.GetDirectoryName(Path.Combine(git.RepositoryRoot, details.ExperimentFile))!;
         report($"running task '{original.TaskName}' with the recorded configuration; data from {dataDirectory}");
         var run = await submitter.SubmitAsync(
-            new RunRequest(experimentFile, original.TaskName, []) { ExtraTags = ["reproduction", $"of:{original.Id}"], Origin = git }, cancellationToken);
-        var outcome = await executor.ExecuteAsync(run.Id, new RunWorkspace(tree) { DataDirectory = dataDirectory }, RunExecutor.ThisProcess,
+            new RunRequest(experimentFile, original.TaskName, secrets) { ExtraTags = ["reproduction", $"of:{original.Id}"], Origin = git }, cancellationToken);
+        var outcome = await executor.ExecuteAsync(run.Id, new RunWorkspace(tree) { DataDirectory = dataDirectory, Secrets = secrets }, RunExecutor.ThisProcess,
             cancellationToken);
 
         var files = await CompareAsync(original.Id, outcome.RunId, cancellationToken);

@@ -14,6 +14,12 @@ public sealed record RunWorkspace(string Root)
 {
     /// <summary>Where data paths resolve; the experiment file's folder in the workspace when null.</summary>
     public string? DataDirectory { get; init; }
+
+    /// <summary>
+    /// <c>key.path=value</c> overrides giving the secrets the record masked (<see cref="Secrets.MaskedPaths"/>): a run
+    /// whose configuration held one cannot be executed from its record without them.
+    /// </summary>
+    public IReadOnlyList<string> Secrets { get; init; } = [];
 }
 
 /// <summary>
@@ -57,8 +63,12 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         var details = await store.GetRunDetailsAsync(runId, CancellationToken.None);
         return await StartAndRunAsync(runId, executor, () =>
         {
+            if (MissingSecrets(details.ConfigurationJson, workspace.Secrets) is { Count: > 0 } missing)
+            {
+                throw LabException.SecretsNotRecorded(runId, missing);
+            }
             var experimentFile = MaterializeExperiment(details, workspace.Root);
-            var prepared = PreparedTask.Prepare(experimentFile, details.Run.TaskName, [], store, blobs, home, time);
+            var prepared = PreparedTask.Prepare(experimentFile, details.Run.TaskName, workspace.Secrets, store, blobs, home, time);
             return (prepared, workspace.DataDirectory);
         }, disposePrepared: true, cancellationToken);
     }
@@ -66,6 +76,18 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     /// <summary>Executes a queued run of a task this process has prepared (and submitted) already.</summary>
     internal Task<RunOutcome> ExecuteAsync(Guid runId, PreparedTask prepared, string? dataDirectory, string executor, CancellationToken cancellationToken) =>
         StartAndRunAsync(runId, executor, () => (prepared, dataDirectory), disposePrepared: false, cancellationToken);
+
+    /// <summary>
+    /// The masked key paths of a recorded configuration that <paramref name="overrides"/> (<c>key.path=value</c>) do not
+    /// give: a secret is never stored, so it must be given again to execute the configuration.
+    /// </summary>
+    public static IReadOnlyList<string> MissingSecrets(string configurationJson, IReadOnlyList<string> overrides)
+    {
+        ArgumentNullException.ThrowIfNull(overrides);
+        var given = overrides.Select(o => o.Split('=', 2)[0].Trim()).ToList();
+        return [.. Tracking.Secrets.MaskedPaths(configurationJson).Where(path => !given.Any(key =>
+            path == key || path.StartsWith(key + ".", StringComparison.Ordinal) || path.StartsWith(key + "[", StringComparison.Ordinal)))];
+    }
 
     // The recorded configuration is the truth; JSON is YAML, so it becomes the experiment file as it is.
     private static string MaterializeExperiment(RunDetails details, string root)
@@ -207,7 +229,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
 
     private async Task StoreInputsAsync(Guid runId, Experiment experiment, CancellationToken cancellationToken)
     {
-        await using var stream = File.OpenRead(experiment.Path);
+        // Kept as the file reads, but for its secrets (Secrets.RedactConfigurationText), which are never stored.
+        var text = Tracking.Secrets.RedactConfigurationText(await File.ReadAllTextAsync(experiment.Path, cancellationToken));
+        await using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text), writable: false);
         var (digest, size) = await blobs.PutAsync(stream, cancellationToken);
         await store.AddArtifactAsync(runId, $"inputs/{Path.GetFileName(experiment.Path)}", digest, size, cancellationToken);
     }

@@ -37,14 +37,14 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
         if (origin is not null && newRun.Git is { } captured)
         {
             // A checkout of another repository records that repository, as its original run did; commit and diff are the checkout's.
-            newRun = newRun with { Git = captured with { RepositoryRoot = origin.RepositoryRoot, Remote = origin.Remote } };
+            newRun = newRun with { Git = captured with { RepositoryRoot = origin.RepositoryRoot, Remote = origin.Remote is { } remote ? Secrets.RedactUris(remote) : null } };
         }
         return await store.CreateRunAsync(newRun with { Tags = [.. newRun.Tags, .. extraTags], InitialStatus = RunStatus.Queued }, cancellationToken);
     }
 
     private async Task<NewRun> CaptureAsync(Experiment experiment, TaskSpec task, Core.Plugins.CompiledPlugins? plugins, CancellationToken cancellationToken)
     {
-        var git = await GitCapture.CaptureAsync(experiment.Directory, experiment.SourcesPaths, cancellationToken);
+        var git = await GitCapture.CaptureAsync(experiment.Directory, experiment.SourcesPaths, [experiment.Path], cancellationToken);
         if (git is not null)
         {
             var (digest, _) = await blobs.PutAsync(new MemoryStream(git.Diff, writable: false), cancellationToken);
@@ -66,7 +66,9 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
         var experimentFile = git is null
             ? experiment.Path
             : Path.GetRelativePath(git.Info.RepositoryRoot, experiment.Path).Replace('\\', '/');
-        var configuration = JsonSerializer.Serialize(experiment.Root.ToPlain(), JsonOptions);
+        // Secrets (keys named password, token, secret, key…; credentials in URIs) are masked: they are given again to
+        // execute the recorded configuration (--set), never stored.
+        var configuration = JsonSerializer.Serialize(Secrets.RedactConfiguration(experiment.Root.ToPlain()), JsonOptions);
         return new NewRun(
             experiment.ProjectName,
             task.Key,

@@ -39,6 +39,15 @@ public sealed class SubmitAndExecuteTests : IAsyncLifetime
             }
         }
 
+        public sealed class Greet(string apiKey) : ICustomTask
+        {
+            public Task RunAsync(IRunContext run, CancellationToken cancellationToken)
+            {
+                File.WriteAllText(Path.Combine(run.DataDirectory, "greeted.txt"), apiKey);
+                return Task.CompletedTask;
+            }
+        }
+
         public sealed class Sulk(string mode) : ICustomTask
         {
             public Task RunAsync(IRunContext run, CancellationToken cancellationToken)
@@ -105,6 +114,40 @@ public sealed class SubmitAndExecuteTests : IAsyncLifetime
         Assert.Empty(await Store.GetMetricsAsync(run.Id, CancellationToken.None));
         Assert.Equal("", await Store.GetLogAsync(run.Id, CancellationToken.None));
         Assert.False(File.Exists(Path.Combine(Repository, "ran.txt")));
+    }
+
+    [Fact]
+    public async Task Issue13_ExecuteById_OfARunWithAMaskedSecret_FailsNamingTheKey_AndRunsWithTheSecretGiven()
+    {
+        // Given a run submitted with a secret (recorded masked), and a checkout of its commit; the experiment file is its
+        // own (a masked secret anywhere in a file is asked for whichever task of it is executed)
+        var greet = Path.Combine(Repository, "greet.yaml");
+        await File.WriteAllTextAsync(greet, """
+            version: 1
+            project:
+              project_name: SubmitExecute
+              sources_path: plugins
+            tasks:
+              greet: {type: custom, params: {cls: Greet, params: {api_key: from-the-file}}}
+            """);
+        const string set = "tasks.greet.params.params.api_key=planted-key";
+        var masked = await Submitter.SubmitAsync(new RunRequest(greet, "greet", [set]), CancellationToken.None);
+        var given = await Submitter.SubmitAsync(new RunRequest(greet, "greet", [set]), CancellationToken.None);
+        var checkout = _temp.Combine("checkout");
+        await GitAsync(_temp.Path, "clone", "-q", Repository, checkout);
+
+        // When each is executed by id, without and with the secret
+        var without = await Executor.ExecuteAsync(masked.Id, new RunWorkspace(checkout), "worker-1", CancellationToken.None);
+        var with = await Executor.ExecuteAsync(given.Id, new RunWorkspace(checkout) { Secrets = [set] }, "worker-1", CancellationToken.None);
+
+        // Then the record never held it, the first fails saying how to give it, and the second ran with it
+        var configuration = (await Store.GetRunDetailsAsync(masked.Id, CancellationToken.None)).ConfigurationJson;
+        Assert.DoesNotContain("planted", configuration);
+        Assert.Equal(["tasks.greet.params.params.api_key"], Secrets.MaskedPaths(configuration));
+        Assert.Equal(RunStatus.Failed, without.Status);
+        Assert.Contains("--set tasks.greet.params.params.api_key=VALUE", without.Error);
+        Assert.True(with.Status == RunStatus.Completed, with.Error);
+        Assert.Equal("planted-key", await File.ReadAllTextAsync(Path.Combine(checkout, "greeted.txt")));
     }
 
     [Fact]
