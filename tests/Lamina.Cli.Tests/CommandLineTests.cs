@@ -218,6 +218,24 @@ public sealed class CommandLineTests : IDisposable
         Assert.NotEqual(0, broken.ExitCode);
         Assert.Contains("feature 'Mitosis' requires 'carcinoma.region', which no feature of the analysis provides", broken.Stderr);
         Assert.False(Directory.Exists(Path.Combine(demo, "broken")));
+
+        // The demo's SQLite store copied into a team's PostgreSQL and S3 stores: the report traces and the audit verifies there.
+        var team = new LaminaProcess(_temp.Combine("team-home"));
+        var (environment, uri, _) = await TeamStoresTests.TeamAsync(team, _temp.Path);
+        foreach (var name in new[] { "LAMINA_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION" }) _lamina.Environment[name] = environment[name];
+        var copy = await _lamina.RunAsync(TimeSpan.FromMinutes(10), demo, "store", "copy", "--to-tracking", uri,
+            "--to-artifacts", environment["LAMINA_ARTIFACTS"], "--to-production", environment["LAMINA_PRODUCTION"], "--json");
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        Assert.Equal(runs.Count, JsonDocument.Parse(copy.Stdout).RootElement.GetProperty("runs_copied").GetInt32());
+        foreach (var (name, value) in environment) team.Environment[name] = value;
+        var teamTrace = await team.RunAsync(demo, "trace", Path.Combine("analysis", "report.json"), "--json");
+        Assert.True(teamTrace.ExitCode == 0, teamTrace.ToString());
+        Assert.Contains(training.GetProperty("id").GetString()!, teamTrace.Stdout);
+        var teamAudit = await team.RunAsync(demo, "audit", "verify", "--json");
+        Assert.True(teamAudit.ExitCode == 0, teamAudit.ToString());
+        var laptopAudit = await _lamina.RunAsync(demo, "audit", "verify", "--json");
+        Assert.Equal(JsonDocument.Parse(laptopAudit.Stdout).RootElement.GetProperty("head_hash").GetString(),
+            JsonDocument.Parse(teamAudit.Stdout).RootElement.GetProperty("head_hash").GetString());
     }
 
     [Fact]

@@ -41,6 +41,8 @@ internal sealed class LaminaProcess(string home)
         };
         start.ArgumentList.Add(TestPaths.LaminaDll);
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        // The stores are this test's: none a developer's shell names (a team database, a bucket) is inherited.
+        foreach (var name in start.Environment.Keys.Where(IsStoreSetting).ToList()) start.Environment.Remove(name);
         start.Environment["LAMINA_HOME"] = Home;
         start.Environment["NO_COLOR"] = "1";
         start.Environment["COLUMNS"] = "200";
@@ -48,6 +50,9 @@ internal sealed class LaminaProcess(string home)
         foreach (var (name, value) in Environment) start.Environment[name] = value;
         return Process.Start(start)!;
     }
+
+    private static bool IsStoreSetting(string name) =>
+        name.StartsWith("LAMINA_", StringComparison.Ordinal) || name.StartsWith("AWS_", StringComparison.Ordinal) || name.StartsWith("PG", StringComparison.Ordinal);
 
     public static async Task<LaminaResult> WaitAsync(Process process, TimeSpan? timeout = null)
     {
