@@ -46,6 +46,9 @@ public sealed class ShipCommandTests
         Assert.True(verify.ExitCode == 0, verify.ToString());
         Assert.Contains("reference: models/carcinoma_model/", File.ReadAllText(Path.Combine(work, "bundle", "analysis.yaml")));
         Assert.Contains("1 models", verify.Stdout);
+        // the models' fetch from the production store was shown as it went, on standard error (not a terminal here)
+        Assert.Contains("(100%)", bundle.Stderr);
+        Assert.Contains("fetched ", bundle.Stderr);
 
         // And the audit trail holds the publication and the bundle, its chain intact
         var audit = await lamina.RunAsync(work, "audit", "log", "--json");

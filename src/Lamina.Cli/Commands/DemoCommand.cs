@@ -37,7 +37,8 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         Action<string> report = settings.Json
             ? Console.Error.WriteLine
             : line => AnsiConsole.Console.MarkupLineEscaped($"[grey]-[/] {line}");
-        report($"Lamina demo (tracking store: {home.Root})");
+        var stores = CliContext.StoreSettingsOf(home);
+        report($"Lamina demo (tracking store: {stores.Tracking.Display}; artifacts: {stores.Artifacts.Display}; production: {stores.Production.Display})");
         var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store,
             new DemoReleaseSteps(store, blobs, home).RunAsync);
         var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining), report, CliContext.Cancellation);

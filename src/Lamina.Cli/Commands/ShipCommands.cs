@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
+using Lamina.Core.Provenance;
 using Lamina.Ship;
 using Lamina.Tracking;
 using Spectre.Console;
@@ -73,8 +74,32 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
-        var builder = new BundleBuilder(CliContext.OpenProduction(home), blobs, store, new TrackingStoreAudit(store), TimeProvider.System);
-        var result = await builder.BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
+        var production = CliContext.OpenProduction(home);
+        // The model files' total, for the progress of their fetch (a remote store is slow); a missing lock is the builder's to name.
+        var lockPath = LockFile.PathBeside(Path.GetFullPath(settings.Resolved));
+        var total = File.Exists(lockPath) ? LockFile.Read(lockPath).Models.Sum(m => m.Files.Sum(f => f.Size)) : 0;
+        BundleResult result;
+        if (settings.Json || Console.IsErrorRedirected || total == 0)
+        {
+            // Lines on standard error, one per tenth fetched: standard output carries only the result.
+            var progress = new TenthsProgress(total, production.Location);
+            result = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), TimeProvider.System) { Progress = progress }
+                .BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
+        }
+        else
+        {
+            BundleResult? built = null;
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
+                .StartAsync(async bar =>
+                {
+                    var task = bar.AddTask(Markup.Escape($"fetching models from {production.Location}"), maxValue: total);
+                    built = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), TimeProvider.System) { Progress = new BarProgress(task) }
+                        .BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
+                    task.Value = total;
+                });
+            result = built!;
+        }
         if (settings.Json)
         {
             JsonOutput.Write(new
@@ -91,6 +116,26 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
             AnsiConsole.MarkupLine("[grey](in provenance.json; keep it with the release and check it later with lamina audit verify --expect)[/]");
         }
         return 0;
+    }
+
+    private sealed class BarProgress(ProgressTask task) : IProgress<long>
+    {
+        public void Report(long value) => task.Value = value;
+    }
+
+    /// <summary>A line on standard error each time another tenth of the model files has been fetched.</summary>
+    private sealed class TenthsProgress(long total, string store) : IProgress<long>
+    {
+        private int _tenths;
+
+        public void Report(long value)
+        {
+            if (total <= 0) return;
+            var tenths = (int)Math.Min(10, value * 10 / total);
+            if (tenths <= _tenths) return;
+            _tenths = tenths;
+            CliContext.WriteError($"fetched {Formats.Bytes(value)} of {Formats.Bytes(total)} from {store} ({tenths * 10}%)");
+        }
     }
 }
 
