@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using Npgsql;
 
 namespace Lamina.Tracking;
@@ -29,15 +30,22 @@ public sealed partial class PostgresTrackingStore
     }
 
     /// <summary>A write that appends to the audit log: one transaction that first takes the audit lock.</summary>
-    private Task<T> AuditedAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction?, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
-        ExecuteAsync(write: true, work, cancellationToken, audited: true);
+    private protected override Task<T> AuditedAsync<T>(Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        RunAsync(write: true, work, cancellationToken, audited: true);
+
+    // A run read in a write stays locked until the commit (NO KEY: rows that refer to it can still be inserted).
+    private protected override string RunRowLock => "FOR NO KEY UPDATE OF r";
+
+    private protected override Task<T> ExecuteAsync<T>(bool write, Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work,
+        CancellationToken cancellationToken) =>
+        RunAsync(write, work, cancellationToken);
 
     /// <summary>
     /// Runs one unit of work on a pooled connection, in one transaction when it writes. A connection that fails before the
     /// commit was sent is retried on a fresh one (the server rolled the transaction back); serialization failures and
     /// deadlocks are retried too. What still fails is one <see cref="TrackingException"/> naming the store.
     /// </summary>
-    private async Task<T> ExecuteAsync<T>(bool write, Func<NpgsqlConnection, NpgsqlTransaction?, CancellationToken, Task<T>> work,
+    private async Task<T> RunAsync<T>(bool write, Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work,
         CancellationToken cancellationToken, bool audited = false, bool retry = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -122,7 +130,7 @@ public sealed partial class PostgresTrackingStore
             : TrackingException.PostgresUnavailable(Location.Redacted, e);
     }
 
-    private static async Task<long> ReadSchemaVersionAsync(NpgsqlConnection c, NpgsqlTransaction? tx, CancellationToken ct)
+    private static async Task<long> ReadSchemaVersionAsync(DbConnection c, DbTransaction? tx, CancellationToken ct)
     {
         if (await ScalarAsync(c, tx, "SELECT to_regclass('schema_migrations') IS NOT NULL;", ct).ConfigureAwait(false) is not true)
         {
@@ -146,7 +154,7 @@ public sealed partial class PostgresTrackingStore
         ArgumentOutOfRangeException.ThrowIfGreaterThan(target, SchemaVersion);
         var location = PostgresLocation.Parse(connectionUri);
         var store = new PostgresTrackingStore(location, DataSources.Get(location), time, AuditLog.CurrentActor);
-        return await store.ExecuteAsync(write: false, async (c, _, ct) =>
+        return await store.RunAsync(write: false, async (c, _, ct) =>
         {
             // A session lock on this connection, held across the migrations' own transactions.
             await NonQueryAsync(c, null, "SELECT pg_advisory_lock(@key);", ct, ("key", MigrationLockKey)).ConfigureAwait(false);
@@ -173,7 +181,7 @@ public sealed partial class PostgresTrackingStore
             }
             finally
             {
-                if (c.FullState == System.Data.ConnectionState.Open)
+                if (((NpgsqlConnection)c).FullState == System.Data.ConnectionState.Open)
                 {
                     await NonQueryAsync(c, null, "SELECT pg_advisory_unlock(@key);", CancellationToken.None, ("key", MigrationLockKey)).ConfigureAwait(false);
                 }

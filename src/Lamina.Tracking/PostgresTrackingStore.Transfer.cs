@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
@@ -130,7 +131,7 @@ public sealed partial class PostgresTrackingStore : IStoreTransfer
         }, cancellationToken);
     }
 
-    private static async Task<RunExport?> ReadRunExportAsync(NpgsqlConnection c, NpgsqlTransaction? tx, Guid runId, CancellationToken ct)
+    private static async Task<RunExport?> ReadRunExportAsync(DbConnection c, DbTransaction? tx, Guid runId, CancellationToken ct)
     {
         var id = IdText(runId);
         RunRecord run;
@@ -181,7 +182,7 @@ public sealed partial class PostgresTrackingStore : IStoreTransfer
             datasets, slides, used, publications);
     }
 
-    private static async Task ReadRowsAsync(NpgsqlConnection c, NpgsqlTransaction? tx, string sql, string runId, Action<NpgsqlDataReader> row,
+    private static async Task ReadRowsAsync(DbConnection c, DbTransaction? tx, string sql, string runId, Action<DbDataReader> row,
         CancellationToken ct)
     {
         await using var command = Command(c, tx, sql, ("id", runId));
@@ -190,7 +191,7 @@ public sealed partial class PostgresTrackingStore : IStoreTransfer
     }
 
     // Every row of the run, before its publications: the triggers refuse rows added to a published run.
-    private static async Task InsertRunAsync(NpgsqlConnection c, NpgsqlTransaction? tx, RunExport export, CancellationToken ct)
+    private static async Task InsertRunAsync(DbConnection c, DbTransaction? tx, RunExport export, CancellationToken ct)
     {
         var run = export.Run;
         var id = IdText(run.Id);
@@ -281,7 +282,7 @@ public sealed partial class PostgresTrackingStore : IStoreTransfer
         }
     }
 
-    private static Task<int> InsertPublicationAsync(NpgsqlConnection c, NpgsqlTransaction? tx, PublicationRecord p, CancellationToken ct) =>
+    private static Task<int> InsertPublicationAsync(DbConnection c, DbTransaction? tx, PublicationRecord p, CancellationToken ct) =>
         NonQueryAsync(c, tx, """
             INSERT INTO published (run_id, model_name, card_digest, manifest_sha256, published_at, published_by, reason)
             VALUES (@run, @name, @card, @manifest, @at, @by, @reason);

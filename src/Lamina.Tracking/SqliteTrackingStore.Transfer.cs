@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
@@ -75,9 +76,9 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
             foreach (var d in digests)
             {
                 added += await NonQueryAsync(c, tx, """
-                    INSERT INTO slide_digests (path, size, modified, sha256, hashed_at) VALUES ($path, $size, $modified, $sha, $at)
+                    INSERT INTO slide_digests (path, size, modified, sha256, hashed_at) VALUES (@path, @size, @modified, @sha, @at)
                     ON CONFLICT (path) DO NOTHING;
-                    """, ct, ("$path", d.Path), ("$size", d.Size), ("$modified", Format(d.Modified)), ("$sha", d.Sha256), ("$at", Format(d.HashedAt)))
+                    """, ct, ("path", d.Path), ("size", d.Size), ("modified", Format(d.Modified)), ("sha", d.Sha256), ("at", Format(d.HashedAt)))
                     .ConfigureAwait(false);
             }
             return added;
@@ -97,10 +98,10 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
                 foreach (var e in plan.Entries)
                 {
                     await NonQueryAsync(c, tx, $"""
-                        INSERT INTO audit_log ({AuditColumns}) VALUES ($seq, $time, $who, $action, $object, $old, $new, $reason, $prev, $hash);
+                        INSERT INTO audit_log ({AuditColumns}) VALUES (@seq, @time, @who, @action, @object, @old, @new, @reason, @prev, @hash);
                         """, ct,
-                        ("$seq", e.Seq), ("$time", e.Time), ("$who", e.Who), ("$action", e.Action), ("$object", e.ObjectId), ("$old", e.OldValue),
-                        ("$new", e.NewValue), ("$reason", e.Reason), ("$prev", e.PreviousHash), ("$hash", e.Hash)).ConfigureAwait(false);
+                        ("seq", e.Seq), ("time", e.Time), ("who", e.Who), ("action", e.Action), ("object", e.ObjectId), ("old", e.OldValue),
+                        ("new", e.NewValue), ("reason", e.Reason), ("prev", e.PreviousHash), ("hash", e.Hash)).ConfigureAwait(false);
                 }
             }
             else if (plan.Entries.Count > 0)
@@ -116,13 +117,13 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
         }, cancellationToken);
     }
 
-    private static async Task<RunExport?> ReadRunExportAsync(SqliteConnection c, SqliteTransaction? tx, Guid runId, CancellationToken ct)
+    private static async Task<RunExport?> ReadRunExportAsync(DbConnection c, DbTransaction? tx, Guid runId, CancellationToken ct)
     {
         var id = IdText(runId);
         RunRecord run;
         string experimentFile, configuration, environment, projectCreated;
         await using (var command = Command(c, tx,
-            $"SELECT {RunColumns}, r.experiment_file, r.configuration, r.environment, p.created_at FROM {RunSource} WHERE r.id = $id;", ("$id", id)))
+            $"SELECT {RunColumns}, r.experiment_file, r.configuration, r.environment, p.created_at FROM {RunSource} WHERE r.id = @id;", ("id", id)))
         await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
         {
             if (!await reader.ReadAsync(ct).ConfigureAwait(false)) return null;
@@ -134,92 +135,92 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
         }
 
         GitInfo? git = null;
-        await ReadRowsAsync(c, tx, "SELECT repository_root, remote, branch, commit_sha, dirty, diff_digest, diff_size FROM run_git WHERE run_id = $id;", id,
+        await ReadRowsAsync(c, tx, "SELECT repository_root, remote, branch, commit_sha, dirty, diff_digest, diff_size FROM run_git WHERE run_id = @id;", id,
             r => git = new GitInfo(r.GetString(0), NullableString(r, 1), NullableString(r, 2), NullableString(r, 3), r.GetInt64(4) != 0, r.GetString(5),
                 r.GetInt64(6)), ct).ConfigureAwait(false);
         var sources = new List<SourceFileDigest>();
-        await ReadRowsAsync(c, tx, "SELECT path, sha256 FROM run_plugin_sources WHERE run_id = $id ORDER BY path;", id,
+        await ReadRowsAsync(c, tx, "SELECT path, sha256 FROM run_plugin_sources WHERE run_id = @id ORDER BY path;", id,
             r => sources.Add(new SourceFileDigest(r.GetString(0), r.GetString(1))), ct).ConfigureAwait(false);
         var metrics = new List<MetricPoint>();
-        await ReadRowsAsync(c, tx, "SELECT name, step, value, time FROM metrics WHERE run_id = $id ORDER BY rowid;", id,
+        await ReadRowsAsync(c, tx, "SELECT name, step, value, time FROM metrics WHERE run_id = @id ORDER BY rowid;", id,
             r => metrics.Add(new MetricPoint(r.GetString(0), r.GetInt64(1), r.IsDBNull(2) ? double.NaN : r.GetDouble(2), ParseTime(r.GetString(3)))), ct)
             .ConfigureAwait(false);
         var artifacts = new List<ArtifactRecord>();
-        await ReadRowsAsync(c, tx, "SELECT name, digest, size, created_at FROM artifacts WHERE run_id = $id ORDER BY name;", id,
+        await ReadRowsAsync(c, tx, "SELECT name, digest, size, created_at FROM artifacts WHERE run_id = @id ORDER BY name;", id,
             r => artifacts.Add(new ArtifactRecord(r.GetString(0), r.GetString(1), r.GetInt64(2), ParseTime(r.GetString(3)))), ct).ConfigureAwait(false);
         var log = new List<LogChunk>();
-        await ReadRowsAsync(c, tx, "SELECT seq, text FROM run_logs WHERE run_id = $id ORDER BY seq;", id,
+        await ReadRowsAsync(c, tx, "SELECT seq, text FROM run_logs WHERE run_id = @id ORDER BY seq;", id,
             r => log.Add(new LogChunk(r.GetInt64(0), r.GetString(1))), ct).ConfigureAwait(false);
         var models = new List<ExportedModel>();
-        await ReadRowsAsync(c, tx, "SELECT name, kind, card_digest, created_at FROM models WHERE run_id = $id ORDER BY name;", id,
+        await ReadRowsAsync(c, tx, "SELECT name, kind, card_digest, created_at FROM models WHERE run_id = @id ORDER BY name;", id,
             r => models.Add(new ExportedModel(r.GetString(0), r.GetString(1), r.GetString(2), ParseTime(r.GetString(3)))), ct).ConfigureAwait(false);
         var datasets = new List<RunDataset>();
-        await ReadRowsAsync(c, tx, "SELECT dataset_id, role FROM run_datasets WHERE run_id = $id ORDER BY role, dataset_id;", id,
+        await ReadRowsAsync(c, tx, "SELECT dataset_id, role FROM run_datasets WHERE run_id = @id ORDER BY role, dataset_id;", id,
             r => datasets.Add(new RunDataset(r.GetString(0), r.GetString(1))), ct).ConfigureAwait(false);
         var slides = new List<SlideInput>();
-        await ReadRowsAsync(c, tx, "SELECT path, sha256, size FROM run_slides WHERE run_id = $id ORDER BY path;", id,
+        await ReadRowsAsync(c, tx, "SELECT path, sha256, size FROM run_slides WHERE run_id = @id ORDER BY path;", id,
             r => slides.Add(new SlideInput(r.GetString(0), r.GetString(1), r.GetInt64(2))), ct).ConfigureAwait(false);
         var used = new List<RunModel>();
-        await ReadRowsAsync(c, tx, "SELECT model_run_id, model_name, card_digest, role FROM run_models WHERE run_id = $id ORDER BY model_run_id, model_name, role;", id,
+        await ReadRowsAsync(c, tx, "SELECT model_run_id, model_name, card_digest, role FROM run_models WHERE run_id = @id ORDER BY model_run_id, model_name, role;", id,
             r => used.Add(new RunModel(Guid.ParseExact(r.GetString(0), "D"), r.GetString(1), r.GetString(2), r.GetString(3))), ct).ConfigureAwait(false);
         var publications = await ReadPublicationsAsync(c, tx, runId, ct).ConfigureAwait(false);
         return new RunExport(run, ParseTime(projectCreated), experimentFile, configuration, environment, git, sources, metrics, artifacts, log, models,
             datasets, slides, used, publications);
     }
 
-    private static async Task ReadRowsAsync(SqliteConnection c, SqliteTransaction? tx, string sql, string runId, Action<SqliteDataReader> row,
+    private static async Task ReadRowsAsync(DbConnection c, DbTransaction? tx, string sql, string runId, Action<DbDataReader> row,
         CancellationToken ct)
     {
-        await using var command = Command(c, tx, sql, ("$id", runId));
+        await using var command = Command(c, tx, sql, ("id", runId));
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false)) row(reader);
     }
 
     // Every row of the run, before its publications: the triggers refuse rows added to a published run.
-    private static async Task InsertRunAsync(SqliteConnection c, SqliteTransaction? tx, RunExport export, CancellationToken ct)
+    private static async Task InsertRunAsync(DbConnection c, DbTransaction? tx, RunExport export, CancellationToken ct)
     {
         var run = export.Run;
         var id = IdText(run.Id);
-        await NonQueryAsync(c, tx, "INSERT INTO projects (name, created_at) VALUES ($name, $created) ON CONFLICT (name) DO NOTHING;", ct,
-            ("$name", run.ProjectName), ("$created", Format(export.ProjectCreatedAt))).ConfigureAwait(false);
-        var projectId = (long)(await ScalarAsync(c, tx, "SELECT id FROM projects WHERE name = $name;", ct, ("$name", run.ProjectName)).ConfigureAwait(false))!;
+        await NonQueryAsync(c, tx, "INSERT INTO projects (name, created_at) VALUES (@name, @created) ON CONFLICT (name) DO NOTHING;", ct,
+            ("name", run.ProjectName), ("created", Format(export.ProjectCreatedAt))).ConfigureAwait(false);
+        var projectId = (long)(await ScalarAsync(c, tx, "SELECT id FROM projects WHERE name = @name;", ct, ("name", run.ProjectName)).ConfigureAwait(false))!;
         await NonQueryAsync(c, tx, """
             INSERT INTO runs (id, project_id, task_name, task_type, status, created_at, started_at, ended_at, tags, description, user_name, host,
                               error, experiment_file, configuration, environment, executor, lease_expires_at, owner_host, owner_pid,
                               owner_started_at, owner_scope)
-            VALUES ($id, $project, $task, $type, $status, $created, $started, $ended, $tags, $description, $user, $host,
-                    $error, $experiment, $configuration, $environment, $executor, $expires, $owner_host, $owner_pid,
-                    $owner_started, $owner_scope);
+            VALUES (@id, @project, @task, @type, @status, @created, @started, @ended, @tags, @description, @user, @host,
+                    @error, @experiment, @configuration, @environment, @executor, @expires, @owner_host, @owner_pid,
+                    @owner_started, @owner_scope);
             """, ct,
-            ("$id", id), ("$project", projectId), ("$task", run.TaskName), ("$type", run.TaskType), ("$status", RunStatusNames.ToText(run.Status)),
-            ("$created", Format(run.CreatedAt)), ("$started", run.StartedAt is { } s ? Format(s) : null), ("$ended", run.EndedAt is { } e ? Format(e) : null),
-            ("$tags", JsonSerializer.Serialize(run.Tags)), ("$description", run.Description), ("$user", run.User), ("$host", run.Host),
-            ("$error", run.Error), ("$experiment", export.ExperimentFile), ("$configuration", export.ConfigurationJson), ("$environment", export.EnvironmentJson),
-            ("$executor", run.Executor), ("$expires", run.Lease is { } l ? Format(l.ExpiresAt) : null), ("$owner_host", run.Lease?.Owner.Host),
-            ("$owner_pid", run.Lease?.Owner.ProcessId), ("$owner_started", run.Lease is { } o ? Format(o.Owner.ProcessStartedAt) : null),
-            ("$owner_scope", run.Lease?.Owner.Scope)).ConfigureAwait(false);
+            ("id", id), ("project", projectId), ("task", run.TaskName), ("type", run.TaskType), ("status", RunStatusNames.ToText(run.Status)),
+            ("created", Format(run.CreatedAt)), ("started", run.StartedAt is { } s ? Format(s) : null), ("ended", run.EndedAt is { } e ? Format(e) : null),
+            ("tags", JsonSerializer.Serialize(run.Tags)), ("description", run.Description), ("user", run.User), ("host", run.Host),
+            ("error", run.Error), ("experiment", export.ExperimentFile), ("configuration", export.ConfigurationJson), ("environment", export.EnvironmentJson),
+            ("executor", run.Executor), ("expires", run.Lease is { } l ? Format(l.ExpiresAt) : null), ("owner_host", run.Lease?.Owner.Host),
+            ("owner_pid", run.Lease?.Owner.ProcessId), ("owner_started", run.Lease is { } o ? Format(o.Owner.ProcessStartedAt) : null),
+            ("owner_scope", run.Lease?.Owner.Scope)).ConfigureAwait(false);
         if (export.Git is { } git)
         {
             await NonQueryAsync(c, tx, """
                 INSERT INTO run_git (run_id, repository_root, remote, branch, commit_sha, dirty, diff_digest, diff_size)
-                VALUES ($id, $root, $remote, $branch, $commit, $dirty, $digest, $size);
+                VALUES (@id, @root, @remote, @branch, @commit, @dirty, @digest, @size);
                 """, ct,
-                ("$id", id), ("$root", git.RepositoryRoot), ("$remote", git.Remote), ("$branch", git.Branch), ("$commit", git.Commit),
-                ("$dirty", git.Dirty ? 1 : 0), ("$digest", git.DiffDigest), ("$size", git.DiffSize)).ConfigureAwait(false);
+                ("id", id), ("root", git.RepositoryRoot), ("remote", git.Remote), ("branch", git.Branch), ("commit", git.Commit),
+                ("dirty", git.Dirty ? 1 : 0), ("digest", git.DiffDigest), ("size", git.DiffSize)).ConfigureAwait(false);
         }
         foreach (var source in export.PluginSources)
         {
-            await NonQueryAsync(c, tx, "INSERT INTO run_plugin_sources (run_id, path, sha256) VALUES ($id, $path, $sha);", ct,
-                ("$id", id), ("$path", source.Path), ("$sha", source.Sha256)).ConfigureAwait(false);
+            await NonQueryAsync(c, tx, "INSERT INTO run_plugin_sources (run_id, path, sha256) VALUES (@id, @path, @sha);", ct,
+                ("id", id), ("path", source.Path), ("sha", source.Sha256)).ConfigureAwait(false);
         }
         // One prepared statement for the metrics: a run may hold many thousands of points.
-        await using (var insert = Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES ($id, $name, $step, $value, $time);"))
+        await using (var insert = (SqliteCommand)Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES (@id, @name, @step, @value, @time);"))
         {
-            insert.Parameters.AddWithValue("$id", id);
-            var name = insert.Parameters.Add("$name", SqliteType.Text);
-            var step = insert.Parameters.Add("$step", SqliteType.Integer);
-            var value = insert.Parameters.Add("$value", SqliteType.Real);
-            var time = insert.Parameters.Add("$time", SqliteType.Text);
+            insert.Parameters.AddWithValue("id", id);
+            var name = insert.Parameters.Add("name", SqliteType.Text);
+            var step = insert.Parameters.Add("step", SqliteType.Integer);
+            var value = insert.Parameters.Add("value", SqliteType.Real);
+            var time = insert.Parameters.Add("time", SqliteType.Text);
             foreach (var point in export.Metrics)
             {
                 name.Value = point.Name;
@@ -231,45 +232,45 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
         }
         foreach (var artifact in export.Artifacts)
         {
-            await NonQueryAsync(c, tx, "INSERT INTO artifacts (run_id, name, digest, size, created_at) VALUES ($id, $name, $digest, $size, $at);", ct,
-                ("$id", id), ("$name", artifact.Name), ("$digest", artifact.Digest), ("$size", artifact.Size), ("$at", Format(artifact.CreatedAt)))
+            await NonQueryAsync(c, tx, "INSERT INTO artifacts (run_id, name, digest, size, created_at) VALUES (@id, @name, @digest, @size, @at);", ct,
+                ("id", id), ("name", artifact.Name), ("digest", artifact.Digest), ("size", artifact.Size), ("at", Format(artifact.CreatedAt)))
                 .ConfigureAwait(false);
         }
         foreach (var chunk in export.Log)
         {
-            await NonQueryAsync(c, tx, "INSERT INTO run_logs (run_id, seq, text) VALUES ($id, $seq, $text);", ct,
-                ("$id", id), ("$seq", chunk.Seq), ("$text", chunk.Text)).ConfigureAwait(false);
+            await NonQueryAsync(c, tx, "INSERT INTO run_logs (run_id, seq, text) VALUES (@id, @seq, @text);", ct,
+                ("id", id), ("seq", chunk.Seq), ("text", chunk.Text)).ConfigureAwait(false);
         }
         foreach (var model in export.Models)
         {
-            await NonQueryAsync(c, tx, "INSERT INTO models (run_id, name, kind, card_digest, created_at) VALUES ($id, $name, $kind, $card, $at);", ct,
-                ("$id", id), ("$name", model.Name), ("$kind", model.Kind), ("$card", model.CardDigest), ("$at", Format(model.CreatedAt))).ConfigureAwait(false);
+            await NonQueryAsync(c, tx, "INSERT INTO models (run_id, name, kind, card_digest, created_at) VALUES (@id, @name, @kind, @card, @at);", ct,
+                ("id", id), ("name", model.Name), ("kind", model.Kind), ("card", model.CardDigest), ("at", Format(model.CreatedAt))).ConfigureAwait(false);
         }
         foreach (var dataset in export.Datasets)
         {
-            var known = await ScalarAsync(c, tx, "SELECT 1 FROM datasets WHERE id = $dataset;", ct, ("$dataset", dataset.DatasetId)).ConfigureAwait(false);
+            var known = await ScalarAsync(c, tx, "SELECT 1 FROM datasets WHERE id = @dataset;", ct, ("dataset", dataset.DatasetId)).ConfigureAwait(false);
             if (known is null) throw TrackingException.DatasetMissing(run.Id, dataset.DatasetId);
-            await NonQueryAsync(c, tx, "INSERT INTO run_datasets (run_id, dataset_id, role) VALUES ($id, $dataset, $role);", ct,
-                ("$id", id), ("$dataset", dataset.DatasetId), ("$role", dataset.Role)).ConfigureAwait(false);
+            await NonQueryAsync(c, tx, "INSERT INTO run_datasets (run_id, dataset_id, role) VALUES (@id, @dataset, @role);", ct,
+                ("id", id), ("dataset", dataset.DatasetId), ("role", dataset.Role)).ConfigureAwait(false);
         }
         foreach (var slide in export.Slides)
         {
-            await NonQueryAsync(c, tx, "INSERT INTO run_slides (run_id, path, sha256, size) VALUES ($id, $path, $sha, $size);", ct,
-                ("$id", id), ("$path", slide.Path), ("$sha", slide.Sha256), ("$size", slide.Size)).ConfigureAwait(false);
+            await NonQueryAsync(c, tx, "INSERT INTO run_slides (run_id, path, sha256, size) VALUES (@id, @path, @sha, @size);", ct,
+                ("id", id), ("path", slide.Path), ("sha", slide.Sha256), ("size", slide.Size)).ConfigureAwait(false);
         }
         foreach (var model in export.UsedModels)
         {
-            await NonQueryAsync(c, tx, "INSERT INTO run_models (run_id, model_run_id, model_name, card_digest, role) VALUES ($id, $model_run, $name, $card, $role);", ct,
-                ("$id", id), ("$model_run", IdText(model.ModelRunId)), ("$name", model.ModelName), ("$card", model.CardDigest), ("$role", model.Role))
+            await NonQueryAsync(c, tx, "INSERT INTO run_models (run_id, model_run_id, model_name, card_digest, role) VALUES (@id, @model_run, @name, @card, @role);", ct,
+                ("id", id), ("model_run", IdText(model.ModelRunId)), ("name", model.ModelName), ("card", model.CardDigest), ("role", model.Role))
                 .ConfigureAwait(false);
         }
     }
 
-    private static Task<int> InsertPublicationAsync(SqliteConnection c, SqliteTransaction? tx, PublicationRecord p, CancellationToken ct) =>
+    private static Task<int> InsertPublicationAsync(DbConnection c, DbTransaction? tx, PublicationRecord p, CancellationToken ct) =>
         NonQueryAsync(c, tx, """
             INSERT INTO published (run_id, model_name, card_digest, manifest_sha256, published_at, published_by, reason)
-            VALUES ($run, $name, $card, $manifest, $at, $by, $reason);
+            VALUES (@run, @name, @card, @manifest, @at, @by, @reason);
             """, ct,
-            ("$run", IdText(p.RunId)), ("$name", p.ModelName), ("$card", p.CardDigest), ("$manifest", p.ManifestSha256),
-            ("$at", Format(p.PublishedAt)), ("$by", p.PublishedBy), ("$reason", p.Reason));
+            ("run", IdText(p.RunId)), ("name", p.ModelName), ("card", p.CardDigest), ("manifest", p.ManifestSha256),
+            ("at", Format(p.PublishedAt)), ("by", p.PublishedBy), ("reason", p.Reason));
 }

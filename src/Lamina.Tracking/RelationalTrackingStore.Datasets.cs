@@ -1,11 +1,11 @@
+using System.Data.Common;
 using Lamina.Core;
 using Lamina.Core.Provenance;
-using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
 
 /// <summary>Data sets, the inputs of runs, and the slide digest cache.</summary>
-public sealed partial class SqliteTrackingStore
+public abstract partial class RelationalTrackingStore
 {
     private const string DatasetColumns = "id, name, created_at, run_id, slide_count, tile_count, summary";
 
@@ -20,13 +20,13 @@ public sealed partial class SqliteTrackingStore
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
             await NonQueryAsync(c, tx, $"""
-                INSERT INTO datasets ({DatasetColumns}) VALUES ($id, $name, $created, $run, $slides, $tiles, $summary)
+                INSERT INTO datasets ({DatasetColumns}) VALUES (@id, @name, @created, @run, @slides, @tiles, @summary)
                 ON CONFLICT (id) DO NOTHING;
                 """, ct,
-                ("$id", dataset.Id), ("$name", dataset.Name), ("$created", Format(dataset.CreatedAt)),
-                ("$run", dataset.RunId is { } run ? IdText(run) : null), ("$slides", dataset.SlideCount),
-                ("$tiles", dataset.TileCount), ("$summary", dataset.SummaryJson)).ConfigureAwait(false);
-            return (await ReadDatasetsAsync(c, tx, $"SELECT {DatasetColumns} FROM datasets WHERE id = $id;", ct, ("$id", dataset.Id))
+                ("id", dataset.Id), ("name", dataset.Name), ("created", Format(dataset.CreatedAt)),
+                ("run", dataset.RunId is { } run ? IdText(run) : null), ("slides", dataset.SlideCount),
+                ("tiles", dataset.TileCount), ("summary", dataset.SummaryJson)).ConfigureAwait(false);
+            return (await ReadDatasetsAsync(c, tx, $"SELECT {DatasetColumns} FROM datasets WHERE id = @id;", ct, ("id", dataset.Id))
                 .ConfigureAwait(false)).Single();
         }, cancellationToken);
     }
@@ -49,8 +49,8 @@ public sealed partial class SqliteTrackingStore
         return ExecuteAsync(write: false, async (c, tx, ct) =>
         {
             var matches = await ReadDatasetsAsync(c, tx,
-                $"SELECT {DatasetColumns} FROM datasets WHERE substr(id, 1, length($prefix)) = $prefix ORDER BY id LIMIT 6;", ct,
-                ("$prefix", prefix)).ConfigureAwait(false);
+                $"SELECT {DatasetColumns} FROM datasets WHERE substr(id, 1, length(@prefix)) = @prefix ORDER BY id LIMIT 6;", ct,
+                ("prefix", prefix)).ConfigureAwait(false);
             return matches.Count switch
             {
                 1 => matches[0],
@@ -69,15 +69,15 @@ public sealed partial class SqliteTrackingStore
             foreach (var dataset in datasets)
             {
                 await NonQueryAsync(c, tx, """
-                    INSERT INTO run_datasets (run_id, dataset_id, role) VALUES ($run, $dataset, $role) ON CONFLICT DO NOTHING;
-                    """, ct, ("$run", IdText(runId)), ("$dataset", dataset.DatasetId), ("$role", dataset.Role)).ConfigureAwait(false);
+                    INSERT INTO run_datasets (run_id, dataset_id, role) VALUES (@run, @dataset, @role) ON CONFLICT DO NOTHING;
+                    """, ct, ("run", IdText(runId)), ("dataset", dataset.DatasetId), ("role", dataset.Role)).ConfigureAwait(false);
             }
             foreach (var slide in slides)
             {
                 await NonQueryAsync(c, tx, """
-                    INSERT INTO run_slides (run_id, path, sha256, size) VALUES ($run, $path, $sha, $size)
+                    INSERT INTO run_slides (run_id, path, sha256, size) VALUES (@run, @path, @sha, @size)
                     ON CONFLICT (run_id, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size;
-                    """, ct, ("$run", IdText(runId)), ("$path", slide.Path), ("$sha", slide.Sha256), ("$size", slide.Size)).ConfigureAwait(false);
+                    """, ct, ("run", IdText(runId)), ("path", slide.Path), ("sha", slide.Sha256), ("size", slide.Size)).ConfigureAwait(false);
             }
             return true;
         }, cancellationToken);
@@ -88,7 +88,7 @@ public sealed partial class SqliteTrackingStore
         {
             await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false);
             var datasets = new List<RunDataset>();
-            await using (var command = Command(c, tx, "SELECT dataset_id, role FROM run_datasets WHERE run_id = $id ORDER BY role, dataset_id;", ("$id", IdText(runId))))
+            await using (var command = Command(c, tx, "SELECT dataset_id, role FROM run_datasets WHERE run_id = @id ORDER BY role, dataset_id;", ("id", IdText(runId))))
             await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -97,7 +97,7 @@ public sealed partial class SqliteTrackingStore
                 }
             }
             var slides = new List<SlideInput>();
-            await using (var command = Command(c, tx, "SELECT path, sha256, size FROM run_slides WHERE run_id = $id ORDER BY path;", ("$id", IdText(runId))))
+            await using (var command = Command(c, tx, "SELECT path, sha256, size FROM run_slides WHERE run_id = @id ORDER BY path;", ("id", IdText(runId))))
             await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -106,7 +106,7 @@ public sealed partial class SqliteTrackingStore
                 }
             }
             var models = new List<RunModel>();
-            await using (var command = Command(c, tx, "SELECT model_run_id, model_name, card_digest, role FROM run_models WHERE run_id = $id ORDER BY model_run_id, model_name;", ("$id", IdText(runId))))
+            await using (var command = Command(c, tx, "SELECT model_run_id, model_name, card_digest, role FROM run_models WHERE run_id = @id ORDER BY model_run_id, model_name;", ("id", IdText(runId))))
             await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -123,32 +123,32 @@ public sealed partial class SqliteTrackingStore
         {
             await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await NonQueryAsync(c, tx, """
-                INSERT INTO run_models (run_id, model_run_id, model_name, card_digest, role) VALUES ($run, $model_run, $name, $card, $role)
+                INSERT INTO run_models (run_id, model_run_id, model_name, card_digest, role) VALUES (@run, @model_run, @name, @card, @role)
                 ON CONFLICT DO NOTHING;
-                """, ct, ("$run", IdText(runId)), ("$model_run", IdText(model.ModelRunId)), ("$name", model.ModelName),
-                ("$card", model.CardDigest), ("$role", model.Role)).ConfigureAwait(false);
+                """, ct, ("run", IdText(runId)), ("model_run", IdText(model.ModelRunId)), ("name", model.ModelName),
+                ("card", model.CardDigest), ("role", model.Role)).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 
     /// <inheritdoc />
     public Task<string?> FindSlideDigestAsync(string path, long size, DateTimeOffset modified, CancellationToken cancellationToken) =>
         ExecuteAsync(write: false, async (c, tx, ct) =>
-            await ScalarAsync(c, tx, "SELECT sha256 FROM slide_digests WHERE path = $path AND size = $size AND modified = $modified;", ct,
-                ("$path", path), ("$size", size), ("$modified", Format(modified))).ConfigureAwait(false) as string,
+            await ScalarAsync(c, tx, "SELECT sha256 FROM slide_digests WHERE path = @path AND size = @size AND modified = @modified;", ct,
+                ("path", path), ("size", size), ("modified", Format(modified))).ConfigureAwait(false) as string,
             cancellationToken);
 
     /// <inheritdoc />
     public Task RememberSlideDigestAsync(string path, long size, DateTimeOffset modified, string sha256, CancellationToken cancellationToken) =>
         ExecuteAsync(write: true, async (c, tx, ct) =>
             await NonQueryAsync(c, tx, """
-                INSERT INTO slide_digests (path, size, modified, sha256, hashed_at) VALUES ($path, $size, $modified, $sha, $now)
+                INSERT INTO slide_digests (path, size, modified, sha256, hashed_at) VALUES (@path, @size, @modified, @sha, @now)
                 ON CONFLICT (path) DO UPDATE SET size = excluded.size, modified = excluded.modified, sha256 = excluded.sha256, hashed_at = excluded.hashed_at;
                 """, ct,
-                ("$path", path), ("$size", size), ("$modified", Format(modified)), ("$sha", sha256), ("$now", Format(_time.GetUtcNow())))
+                ("path", path), ("size", size), ("modified", Format(modified)), ("sha", sha256), ("now", Format(_time.GetUtcNow())))
                 .ConfigureAwait(false),
             cancellationToken);
 
-    private static async Task<List<DatasetRecord>> ReadDatasetsAsync(SqliteConnection c, SqliteTransaction? tx, string sql, CancellationToken ct,
+    private protected static async Task<List<DatasetRecord>> ReadDatasetsAsync(DbConnection c, DbTransaction? tx, string sql, CancellationToken ct,
         params (string Name, object? Value)[] parameters)
     {
         var datasets = new List<DatasetRecord>();
@@ -161,7 +161,7 @@ public sealed partial class SqliteTrackingStore
                 reader.GetString(1),
                 ParseTime(reader.GetString(2)),
                 reader.IsDBNull(3) ? null : Guid.ParseExact(reader.GetString(3), "D"),
-                reader.GetInt32(4),
+                checked((int)reader.GetInt64(4)),
                 reader.GetInt64(5),
                 reader.GetString(6)));
         }

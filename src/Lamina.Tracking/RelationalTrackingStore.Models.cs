@@ -1,9 +1,10 @@
+using System.Data.Common;
 using Lamina.Core.Provenance;
 
 namespace Lamina.Tracking;
 
 /// <summary>Model packages produced by runs.</summary>
-public sealed partial class PostgresTrackingStore
+public abstract partial class RelationalTrackingStore
 {
     /// <inheritdoc />
     public Task RegisterModelAsync(Guid runId, string name, string kind, string cardDigest, CancellationToken cancellationToken)

@@ -1,13 +1,13 @@
+using System.Data.Common;
 using System.Text.Json;
 using Lamina.Core.Provenance;
-using Npgsql;
 
 namespace Lamina.Tracking;
 
 /// <summary>Publications and the audit log.</summary>
-public sealed partial class PostgresTrackingStore
+public abstract partial class RelationalTrackingStore
 {
-    private const string AuditColumns = "seq, time, who, action, object_id, old_value, new_value, reason, prev_hash, hash";
+    private protected const string AuditColumns = "seq, time, who, action, object_id, old_value, new_value, reason, prev_hash, hash";
 
     /// <inheritdoc />
     public Task<(PublicationRecord Publication, bool AlreadyMarked)> MarkPublishedAsync(NewPublication publication, CancellationToken cancellationToken)
@@ -84,10 +84,10 @@ public sealed partial class PostgresTrackingStore
 
     /// <summary>Appends an entry inside the caller's write transaction, so it commits or rolls back with the change it records.</summary>
     /// <remarks>
-    /// The caller's transaction took the audit advisory lock first (<see cref="AuditedAsync{T}"/>): reading the last entry
-    /// and inserting the next cannot interleave with another writer, in this process or another.
+    /// The caller's transaction is one of <see cref="AuditedAsync{T}"/> (SQLite's write lock, PostgreSQL's audit advisory
+    /// lock): reading the last entry and inserting the next cannot interleave with another writer, in this process or another.
     /// </remarks>
-    private async Task<AuditEntry> AppendAuditAsync(NpgsqlConnection c, NpgsqlTransaction? tx, string who, string action, string objectId,
+    private protected async Task<AuditEntry> AppendAuditAsync(DbConnection c, DbTransaction? tx, string who, string action, string objectId,
         string? oldValue, string? newValue, string? reason, CancellationToken ct)
     {
         if (tx is null)
@@ -117,7 +117,7 @@ public sealed partial class PostgresTrackingStore
         return new AuditEntry(seq, time, who, action, objectId, oldValue, newValue, reason, previous, hash);
     }
 
-    private static async Task<List<AuditEntry>> ReadAuditAsync(NpgsqlConnection c, NpgsqlTransaction? tx, string? objectPrefix, CancellationToken ct)
+    private protected static async Task<List<AuditEntry>> ReadAuditAsync(DbConnection c, DbTransaction? tx, string? objectPrefix, CancellationToken ct)
     {
         var entries = new List<AuditEntry>();
         await using var command = Command(c, tx, $"""
@@ -134,7 +134,7 @@ public sealed partial class PostgresTrackingStore
         return entries;
     }
 
-    private static async Task<List<PublicationRecord>> ReadPublicationsAsync(NpgsqlConnection c, NpgsqlTransaction? tx, Guid? runId, CancellationToken ct)
+    private protected static async Task<List<PublicationRecord>> ReadPublicationsAsync(DbConnection c, DbTransaction? tx, Guid? runId, CancellationToken ct)
     {
         var publications = new List<PublicationRecord>();
         await using var command = Command(c, tx, """
@@ -153,12 +153,12 @@ public sealed partial class PostgresTrackingStore
 
     /// <summary>The status of a run that may still change; a clear refusal when the run is published.</summary>
     /// <param name="refused">What the caller would do, for the message: <c>changed</c>, <c>deleted</c>.</param>
-    private static async Task<RunStatus> ReadMutableStatusAsync(NpgsqlConnection c, NpgsqlTransaction? tx, Guid runId, string refused, CancellationToken ct)
+    private protected async Task<RunStatus> ReadMutableStatusAsync(DbConnection c, DbTransaction? tx, Guid runId, string refused, CancellationToken ct)
     {
-        // In a write, the run's row stays locked until the end of the transaction: changes of one run are made one at a time.
+        // In a write, the run stays locked until the end of the transaction: changes of one run are made one at a time.
         await using var command = Command(c, tx, $"""
             SELECT r.status, (SELECT MIN(published_at) FROM published WHERE run_id = r.id) FROM runs r WHERE r.id = @id
-            {(tx is null ? "" : "FOR NO KEY UPDATE OF r")};
+            {(tx is null ? "" : RunRowLock)};
             """, ("id", IdText(runId)));
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         if (!await reader.ReadAsync(ct).ConfigureAwait(false))

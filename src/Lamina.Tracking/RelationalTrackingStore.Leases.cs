@@ -1,9 +1,10 @@
+using System.Data.Common;
 using System.Text.Json;
 
 namespace Lamina.Tracking;
 
 /// <summary>Liveness leases of running runs, and ending the runs whose owner is gone.</summary>
-public sealed partial class SqliteTrackingStore
+public abstract partial class RelationalTrackingStore
 {
     /// <inheritdoc />
     public Task<bool> RenewLeaseAsync(Guid runId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
@@ -14,15 +15,15 @@ public sealed partial class SqliteTrackingStore
             {
                 return false;
             }
-            var changed = await NonQueryAsync(c, tx, "UPDATE runs SET lease_expires_at = $expires WHERE id = $id AND status = 'running';", ct,
-                ("$expires", Format(expiresAt)), ("$id", IdText(runId))).ConfigureAwait(false);
+            var changed = await NonQueryAsync(c, tx, "UPDATE runs SET lease_expires_at = @expires WHERE id = @id AND status = 'running';", ct,
+                ("expires", Format(expiresAt)), ("id", IdText(runId))).ConfigureAwait(false);
             return changed == 1;
         }, cancellationToken);
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<RunRecord>> ExpireStaleRunsAsync(DateTimeOffset now, Func<RunOwner, bool>? ownerEnded, CancellationToken cancellationToken)
     {
-        // Looking costs a read; the write lock is taken only when some run has to be ended, and the lease is read again under it.
+        // Looking costs a read; locks are taken only when some run has to be ended, and its lease is read again under them.
         var running = await ExecuteAsync(write: false, (c, tx, ct) =>
             ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.status = 'running' AND r.lease_expires_at IS NOT NULL;", ct),
             cancellationToken).ConfigureAwait(false);
@@ -44,12 +45,12 @@ public sealed partial class SqliteTrackingStore
             return [];
         }
 
-        return await ExecuteAsync<IReadOnlyList<RunRecord>>(write: true, async (c, tx, ct) =>
+        return await AuditedAsync<IReadOnlyList<RunRecord>>(async (c, tx, ct) =>
         {
             var ended = new List<RunRecord>();
             foreach (var (runId, how) in stale)
             {
-                var current = (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = $id;", ct, ("$id", IdText(runId)))
+                var current = (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = @id {RunRowLock};", ct, ("id", IdText(runId)))
                     .ConfigureAwait(false)).SingleOrDefault();
                 var before = running.Single(r => r.Id == runId).Lease!;
 
@@ -60,8 +61,8 @@ public sealed partial class SqliteTrackingStore
                 }
 
                 var error = $"process ended without recording an outcome ({lease.Owner})";
-                await NonQueryAsync(c, tx, "UPDATE runs SET status = 'failed', ended_at = $now, error = $error WHERE id = $id AND status = 'running';", ct,
-                    ("$now", Format(now)), ("$error", error), ("$id", IdText(runId))).ConfigureAwait(false);
+                await NonQueryAsync(c, tx, "UPDATE runs SET status = 'failed', ended_at = @now, error = @error WHERE id = @id AND status = 'running';", ct,
+                    ("now", Format(now)), ("error", error), ("id", IdText(runId))).ConfigureAwait(false);
                 await AppendAuditAsync(c, tx, _actor, AuditLog.RunFailed, IdText(runId),
                     JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(RunStatus.Running) }),
                     JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(RunStatus.Failed), ["error"] = error }),
