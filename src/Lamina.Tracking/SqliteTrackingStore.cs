@@ -34,6 +34,8 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
     /// <summary>The database file.</summary>
     public string DatabasePath { get; }
 
+    private protected override string StoreName => DatabasePath;
+
     /// <summary>The schema version this code creates and understands.</summary>
     public static int SchemaVersion => SqliteMigrations.All.Count;
 
@@ -96,23 +98,7 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
         return ExecuteAsync(write: true, async (c, tx, ct) =>
         {
             await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
-            await using var insert = (SqliteCommand)Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES (@id, @name, @step, @value, @time);");
-            var id = insert.Parameters.AddWithValue("id", IdText(runId));
-            var name = insert.Parameters.Add("name", SqliteType.Text);
-            var step = insert.Parameters.Add("step", SqliteType.Integer);
-            var value = insert.Parameters.Add("value", SqliteType.Real);
-            var time = insert.Parameters.Add("time", SqliteType.Text);
-            foreach (var point in points)
-            {
-                name.Value = point.Name;
-                step.Value = point.Step;
-
-                // SQLite stores NaN as NULL; it is read back as NaN (a diverged loss is worth keeping).
-                value.Value = double.IsNaN(point.Value) ? DBNull.Value : point.Value;
-                time.Value = Format(point.Time);
-                await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-
+            await InsertMetricsAsync(c, tx, IdText(runId), points, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }

@@ -1,11 +1,17 @@
+using System.Data;
 using System.Data.Common;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
 
 /// <summary>Export and import of a store's content, keeping ids, times and digests (<c>lamina store copy</c>).</summary>
-public sealed partial class SqliteTrackingStore : IStoreTransfer
+/// <remarks>
+/// Every import is a write of <see cref="AuditedAsync{T}"/>, as an append is: two copies into one database at once import a
+/// run one after the other (the second finds it there), and the audit plan is made and carried out with no append between.
+/// Project ids are not copied (a project is found by name), and <c>rowid</c> is left to its default: it orders rows as
+/// they are inserted, which is the exported order.
+/// </remarks>
+public abstract partial class RelationalTrackingStore : IStoreTransfer
 {
     /// <inheritdoc />
     public Task<IReadOnlyList<Guid>> ListRunIdsAsync(CancellationToken cancellationToken) =>
@@ -20,25 +26,25 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
 
     /// <inheritdoc />
     public Task<RunExport> ExportRunAsync(Guid runId, CancellationToken cancellationToken) =>
-        ExecuteAsync(write: false, async (c, tx, ct) =>
+        ReadSnapshotAsync(async (c, tx, ct) =>
             await ReadRunExportAsync(c, tx, runId, ct).ConfigureAwait(false) ?? throw RunNotFoundException.ForId(runId), cancellationToken);
 
     /// <inheritdoc />
     public Task<RunImportOutcome> ImportRunAsync(RunExport run, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return ExecuteAsync(write: true, async (c, tx, ct) =>
+        return AuditedAsync(async (c, tx, ct) =>
         {
             var id = run.Run.Id;
             if (await ReadRunExportAsync(c, tx, id, ct).ConfigureAwait(false) is { } existing)
             {
                 if (existing.Fingerprint() != run.Fingerprint())
                 {
-                    throw TrackingException.RunDiffers(id, DatabasePath, "its rows differ");
+                    throw TrackingException.RunDiffers(id, StoreName, "its rows differ");
                 }
                 if (existing.Publications.Except(run.Publications).FirstOrDefault() is { } extra)
                 {
-                    throw TrackingException.RunDiffers(id, DatabasePath, $"model '{extra.ModelName}' is published there and not in the source");
+                    throw TrackingException.RunDiffers(id, StoreName, $"model '{extra.ModelName}' is published there and not in the source");
                 }
                 var added = run.Publications.Except(existing.Publications).ToList();
                 foreach (var publication in added) await InsertPublicationAsync(c, tx, publication, ct).ConfigureAwait(false);
@@ -70,19 +76,65 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
     public Task<int> ImportSlideDigestsAsync(IReadOnlyList<SlideDigestRecord> digests, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(digests);
-        return ExecuteAsync(write: true, async (c, tx, ct) =>
+        return AuditedAsync(async (c, tx, ct) =>
         {
-            var added = 0;
-            foreach (var d in digests)
-            {
-                added += await NonQueryAsync(c, tx, """
-                    INSERT INTO slide_digests (path, size, modified, sha256, hashed_at) VALUES (@path, @size, @modified, @sha, @at)
-                    ON CONFLICT (path) DO NOTHING;
-                    """, ct, ("path", d.Path), ("size", d.Size), ("modified", Format(d.Modified)), ("sha", d.Sha256), ("at", Format(d.HashedAt)))
-                    .ConfigureAwait(false);
-            }
-            return added;
+            return await InsertSlideDigestsAsync(c, tx, digests, ct).ConfigureAwait(false);
         }, cancellationToken);
+    }
+
+    /// <summary>What the store is called in messages: its file, or its URI with the password redacted.</summary>
+    private protected abstract string StoreName { get; }
+
+    /// <summary>Runs a read of several statements that must see one moment of the database (an export).</summary>
+    private protected virtual Task<T> ReadSnapshotAsync<T>(Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work,
+        CancellationToken cancellationToken) =>
+        ExecuteAsync(write: false, work, cancellationToken);
+
+    /// <summary>Inserts the slide digests whose path is not there yet, one statement each; returns how many were added.</summary>
+    private protected virtual async Task<int> InsertSlideDigestsAsync(DbConnection c, DbTransaction? tx, IReadOnlyList<SlideDigestRecord> digests,
+        CancellationToken ct)
+    {
+        var added = 0;
+        foreach (var d in digests)
+        {
+            added += await NonQueryAsync(c, tx, """
+                INSERT INTO slide_digests (path, size, modified, sha256, hashed_at) VALUES (@path, @size, @modified, @sha, @at)
+                ON CONFLICT (path) DO NOTHING;
+                """, ct, ("path", d.Path), ("size", d.Size), ("modified", Format(d.Modified)), ("sha", d.Sha256), ("at", Format(d.HashedAt)))
+                .ConfigureAwait(false);
+        }
+        return added;
+    }
+
+    /// <summary>Inserts a run's metric points in their order (one prepared statement, a row each), NaN as NULL.</summary>
+    private protected virtual async Task InsertMetricsAsync(DbConnection c, DbTransaction? tx, string runId, IReadOnlyList<MetricPoint> points,
+        CancellationToken ct)
+    {
+        await using var insert = Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES (@id, @name, @step, @value, @time);",
+            ("id", runId));
+        var name = AddParameter(insert, "name", DbType.String);
+        var step = AddParameter(insert, "step", DbType.Int64);
+        var value = AddParameter(insert, "value", DbType.Double);
+        var time = AddParameter(insert, "time", DbType.String);
+        foreach (var point in points)
+        {
+            name.Value = point.Name;
+            step.Value = point.Step;
+
+            // NaN is stored as NULL and read back as NaN (a diverged loss is worth keeping).
+            value.Value = double.IsNaN(point.Value) ? DBNull.Value : point.Value;
+            time.Value = Format(point.Time);
+            await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private static DbParameter AddParameter(DbCommand command, string name, DbType type)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = type;
+        command.Parameters.Add(parameter);
+        return parameter;
     }
 
     /// <inheritdoc />
@@ -90,7 +142,7 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
     {
         ArgumentNullException.ThrowIfNull(entries);
         ArgumentException.ThrowIfNullOrWhiteSpace(source);
-        return ExecuteAsync(write: true, async (c, tx, ct) =>
+        return AuditedAsync(async (c, tx, ct) =>
         {
             var plan = AuditLog.PlanImport(await ReadAuditAsync(c, tx, null, ct).ConfigureAwait(false), entries);
             if (plan.Mode == AuditImportMode.Verbatim)
@@ -177,7 +229,7 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
     }
 
     // Every row of the run, before its publications: the triggers refuse rows added to a published run.
-    private static async Task InsertRunAsync(DbConnection c, DbTransaction? tx, RunExport export, CancellationToken ct)
+    private async Task InsertRunAsync(DbConnection c, DbTransaction? tx, RunExport export, CancellationToken ct)
     {
         var run = export.Run;
         var id = IdText(run.Id);
@@ -189,7 +241,7 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
                               error, experiment_file, configuration, environment, executor, lease_expires_at, owner_host, owner_pid,
                               owner_started_at, owner_scope)
             VALUES (@id, @project, @task, @type, @status, @created, @started, @ended, @tags, @description, @user, @host,
-                    @error, @experiment, @configuration, @environment, @executor, @expires, @owner_host, @owner_pid,
+                    @error, @experiment, @configuration, @environment, @executor, @expires, @owner_host, CAST(@owner_pid AS BIGINT),
                     @owner_started, @owner_scope);
             """, ct,
             ("id", id), ("project", projectId), ("task", run.TaskName), ("type", run.TaskType), ("status", RunStatusNames.ToText(run.Status)),
@@ -206,30 +258,14 @@ public sealed partial class SqliteTrackingStore : IStoreTransfer
                 VALUES (@id, @root, @remote, @branch, @commit, @dirty, @digest, @size);
                 """, ct,
                 ("id", id), ("root", git.RepositoryRoot), ("remote", git.Remote), ("branch", git.Branch), ("commit", git.Commit),
-                ("dirty", git.Dirty ? 1 : 0), ("digest", git.DiffDigest), ("size", git.DiffSize)).ConfigureAwait(false);
+                ("dirty", git.Dirty ? 1L : 0L), ("digest", git.DiffDigest), ("size", git.DiffSize)).ConfigureAwait(false);
         }
         foreach (var source in export.PluginSources)
         {
             await NonQueryAsync(c, tx, "INSERT INTO run_plugin_sources (run_id, path, sha256) VALUES (@id, @path, @sha);", ct,
                 ("id", id), ("path", source.Path), ("sha", source.Sha256)).ConfigureAwait(false);
         }
-        // One prepared statement for the metrics: a run may hold many thousands of points.
-        await using (var insert = (SqliteCommand)Command(c, tx, "INSERT INTO metrics (run_id, name, step, value, time) VALUES (@id, @name, @step, @value, @time);"))
-        {
-            insert.Parameters.AddWithValue("id", id);
-            var name = insert.Parameters.Add("name", SqliteType.Text);
-            var step = insert.Parameters.Add("step", SqliteType.Integer);
-            var value = insert.Parameters.Add("value", SqliteType.Real);
-            var time = insert.Parameters.Add("time", SqliteType.Text);
-            foreach (var point in export.Metrics)
-            {
-                name.Value = point.Name;
-                step.Value = point.Step;
-                value.Value = double.IsNaN(point.Value) ? DBNull.Value : point.Value;
-                time.Value = Format(point.Time);
-                await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-        }
+        await InsertMetricsAsync(c, tx, id, export.Metrics, ct).ConfigureAwait(false);
         foreach (var artifact in export.Artifacts)
         {
             await NonQueryAsync(c, tx, "INSERT INTO artifacts (run_id, name, digest, size, created_at) VALUES (@id, @name, @digest, @size, @at);", ct,
