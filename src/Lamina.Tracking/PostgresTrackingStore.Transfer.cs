@@ -7,8 +7,6 @@ namespace Lamina.Tracking;
 // Export and import: what PostgreSQL does its own way (a consistent snapshot, rows sent as arrays).
 public sealed partial class PostgresTrackingStore
 {
-    private protected override string StoreName => Location.Redacted;
-
     // One transaction (repeatable read): the rows of a run being written meanwhile are read as of one moment.
     private protected override Task<T> ReadSnapshotAsync<T>(Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work,
         CancellationToken cancellationToken) =>

@@ -1,7 +1,4 @@
 using System.Data.Common;
-using System.Text.Json;
-using Lamina.Core;
-using Lamina.Core.Provenance;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -20,7 +17,6 @@ namespace Lamina.Tracking;
 /// </remarks>
 public sealed partial class PostgresTrackingStore : RelationalTrackingStore
 {
-
     private readonly NpgsqlDataSource _dataSource;
     private bool _disposed;
 
@@ -33,6 +29,8 @@ public sealed partial class PostgresTrackingStore : RelationalTrackingStore
 
     /// <summary>Where the store is: its URI, shown with the password redacted.</summary>
     public PostgresLocation Location { get; }
+
+    private protected override string StoreName => Location.Redacted;
 
     /// <summary>The schema version this code creates and understands.</summary>
     public static int SchemaVersion => PostgresMigrations.All.Count;

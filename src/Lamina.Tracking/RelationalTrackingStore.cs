@@ -377,7 +377,6 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
             return true;
         }, cancellationToken);
 
-
     private protected static string RunStateJson(string project, string task, string type, RunStatus status, string? error) =>
         JsonSerializer.Serialize(new Dictionary<string, string?>
         {
@@ -387,7 +386,6 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
             ["status"] = RunStatusNames.ToText(status),
             ["error"] = error,
         });
-
 
     private protected static async Task<RunStatus> ReadStatusAsync(DbConnection c, DbTransaction? tx, Guid runId, CancellationToken ct)
     {

@@ -1,9 +1,5 @@
 using System.Data;
 using System.Data.Common;
-using System.Globalization;
-using System.Text.Json;
-using Lamina.Core;
-using Lamina.Core.Provenance;
 using Microsoft.Data.Sqlite;
 
 namespace Lamina.Tracking;
