@@ -1,6 +1,5 @@
 using Lamina.Core;
 using Lamina.Core.Provenance;
-using Lamina.Ship.Internal;
 using Lamina.Tracking;
 
 namespace Lamina.Ship;

@@ -81,7 +81,8 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     {
         var key = KeyOf(digest);
         var stream = await _bucket.OpenAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new BlobNotFoundException(digest, Location.ToString());
-        return new VerifyingStream(stream, digest, Location.Describe(key));
+        var where = Location.Describe(key);
+        return new DigestCheckingStream(stream, digest, actual => TrackingException.BlobAltered(digest, actual, where));
     }
 
     /// <inheritdoc />
@@ -89,67 +90,4 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         await _bucket.HeadAsync(KeyOf(digest), cancellationToken).ConfigureAwait(false) is not null;
 
     public void Dispose() => _bucket.Dispose();
-
-    /// <summary>A blob's bytes as they stream, checked against its digest when the end is reached.</summary>
-    private sealed class VerifyingStream(Stream inner, string digest, string where) : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private long _size;
-        private bool _checked;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => inner.Length;
-
-        public override long Position { get => _size; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Seen(buffer.AsSpan(offset, inner.Read(buffer, offset, count)), count);
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return Seen(buffer.Span[..read], buffer.Length);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() { }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-                _hash.Dispose();
-            }
-            base.Dispose(disposing);
-        }
-
-        private int Seen(ReadOnlySpan<byte> read, int asked)
-        {
-            if (read.Length > 0)
-            {
-                _hash.AppendData(read);
-                _size += read.Length;
-            }
-            else if (asked > 0 && !_checked)
-            {
-                _checked = true;
-                var actual = Sha256Digest.FromHash(_hash.GetHashAndReset()).Hex;
-                if (actual != digest) throw TrackingException.BlobAltered(digest, actual, where);
-            }
-            return read.Length;
-        }
-    }
 }

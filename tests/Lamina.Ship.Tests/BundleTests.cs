@@ -24,19 +24,7 @@ public sealed class BundleTests
         var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync(datasetId: new string('d', 64));
         await stores.PublishAsync(run, card);
-        var analysis = stores.WriteAnalysis($"""
-            version: 1
-            analyses:
-              - name: breast
-                models:
-                  carcinoma_model:
-                    sourcing: auto
-                    reference: {run}
-                features:
-                  - cls: Carcinoma
-                    models:
-                      classification_model: carcinoma_model
-            """);
+        var analysis = stores.WriteCarcinomaAnalysis(run);
         var result = await stores.Resolver().ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None);
         return (stores, run, result.ResolvedFile);
     }

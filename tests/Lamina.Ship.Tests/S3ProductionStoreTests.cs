@@ -85,19 +85,7 @@ public sealed class S3ProductionStoreTests(ITestOutputHelper output) : IAsyncLif
         using var production = new S3ProductionStore(_location);
         var result = await new ModelPublisher(stores.Store, stores.Blobs, production, TimeProvider.System)
             .PublishAsync(new PublishRequest(run.ToString(), card.Name, "test", "validated"), CancellationToken.None);
-        var analysis = stores.WriteAnalysis($"""
-            version: 1
-            analyses:
-              - name: breast
-                models:
-                  carcinoma_model:
-                    sourcing: auto
-                    reference: {run}
-                features:
-                  - cls: Carcinoma
-                    models:
-                      classification_model: carcinoma_model
-            """);
+        var analysis = stores.WriteCarcinomaAnalysis(run);
 
         // When the analysis file is resolved and bundled from it
         var resolved = await new AnalysisResolver(stores.Store, stores.Blobs, production).ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None);

@@ -103,6 +103,21 @@ internal sealed class ShipStores : IAsyncDisposable
         return path;
     }
 
+    /// <summary>Writes the short analysis file of one feature, Carcinoma, on the carcinoma model of <paramref name="run"/>.</summary>
+    public string WriteCarcinomaAnalysis(Guid run) => WriteAnalysis($"""
+        version: 1
+        analyses:
+          - name: breast
+            models:
+              carcinoma_model:
+                sourcing: auto
+                reference: {run}
+            features:
+              - cls: Carcinoma
+                models:
+                  classification_model: carcinoma_model
+        """);
+
     public AnalysisResolver Resolver() => new(Store, Blobs, Production);
 
     public BundleBuilder Builder(IBundleAudit? audit = null) => new(Production, Blobs, Store, audit ?? NoAudit.Instance, TimeProvider.System);

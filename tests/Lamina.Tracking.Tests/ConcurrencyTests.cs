@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Lamina.Tracking.Tests;
 
 public sealed class ConcurrencyTests : IDisposable
@@ -16,8 +14,8 @@ public sealed class ConcurrencyTests : IDisposable
         var database = _directory.Combine("tracking.db");
         var writers = Enumerable.Range(1, 4).Select(i => $"writer-{i}").ToArray();
 
-        var processes = writers.Select(w => StartWriter(database, w)).ToArray();
-        await Task.WhenAll(processes.Select(WaitAsync));
+        var processes = writers.Select(w => StressWriters.Start(database, w, Runs, MetricsPerRun)).ToArray();
+        await Task.WhenAll(processes.Select(p => StressWriters.WaitAsync(p, TimeSpan.FromSeconds(60))));
 
         await AssertEverythingWrittenAsync(database, writers);
     }
@@ -65,34 +63,6 @@ public sealed class ConcurrencyTests : IDisposable
         {
             var metrics = await store.GetMetricsAsync(run.Id, CancellationToken.None);
             Assert.Equal(Enumerable.Range(0, MetricsPerRun).Select(m => (long)m), metrics.Select(p => p.Step));
-        }
-    }
-
-    private static Process StartWriter(string database, string writer)
-    {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { HelperPrograms.PathOf("Lamina.Tracking.StressWriter"), database, writer, $"{Runs}", $"{MetricsPerRun}" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(info)!;
-    }
-
-    private static async Task WaitAsync(Process process)
-    {
-        using (process)
-        {
-            var error = process.StandardError.ReadToEndAsync();
-            var output = process.StandardOutput.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, $"stress writer failed ({process.ExitCode}): {await error}{await output}");
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Lamina.Core;
 using Lamina.Tracking.Tests.Contracts;
 using Microsoft.Extensions.Time.Testing;
@@ -315,8 +314,8 @@ public sealed class PostgresTrackingStoreTests : IAsyncLifetime
         await PostgresTrackingStore.MigrateAsync(_uri, CancellationToken.None);
         var writers = Enumerable.Range(1, 8).Select(i => $"writer-{i}").ToArray();
 
-        var processes = writers.Select(w => StartWriter(_uri, w, runs, metrics)).ToArray();
-        await Task.WhenAll(processes.Select(WaitAsync));
+        var processes = writers.Select(w => StressWriters.Start(_uri, w, runs, metrics)).ToArray();
+        await Task.WhenAll(processes.Select(p => StressWriters.WaitAsync(p, TimeSpan.FromSeconds(120))));
 
         await using var store = await PostgresTrackingStore.OpenAsync(_uri, TimeProvider.System, CancellationToken.None);
         var all = await store.ListRunsAsync(new RunQuery(Limit: 10_000), CancellationToken.None);
@@ -332,33 +331,6 @@ public sealed class PostgresTrackingStoreTests : IAsyncLifetime
         var audit = await store.VerifyAuditAsync(CancellationToken.None);
         Assert.True(audit.Intact, audit.FirstBreak?.Problem);
         Assert.Equal(writers.Length * runs * 2, audit.Count);
-    }
-
-    private static Process StartWriter(string uri, string writer, int runs, int metrics)
-    {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { HelperPrograms.PathOf("Lamina.Tracking.StressWriter"), uri, writer, $"{runs}", $"{metrics}" })
-        {
-            info.ArgumentList.Add(argument);
-        }
-        return Process.Start(info)!;
-    }
-
-    private static async Task WaitAsync(Process process)
-    {
-        using (process)
-        {
-            var error = process.StandardError.ReadToEndAsync();
-            var output = process.StandardOutput.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, $"stress writer failed ({process.ExitCode}): {await error}{await output}");
-        }
     }
 
     private static int FreePort()

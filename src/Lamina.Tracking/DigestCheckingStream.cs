@@ -1,16 +1,18 @@
 using System.Security.Cryptography;
 using Lamina.Core.Provenance;
 
-namespace Lamina.Ship.Internal;
+namespace Lamina.Tracking;
 
 /// <summary>
-/// Reads a blob through, hashing it; at its end, throws when the bytes are not those its name says, so a store writing it
-/// (which reads to the end before it commits) writes nothing.
+/// Reads content through, hashing it; at its end, throws <paramref name="differs"/>(the actual SHA-256) when the bytes are
+/// not those <paramref name="expected"/> names, so a reader never takes altered content for good (a store writing it, which
+/// reads to the end before it commits, writes nothing).
 /// </summary>
-internal sealed class DigestCheckingStream(Stream inner, string expected, Func<string, Exception> differs) : Stream
+public sealed class DigestCheckingStream(Stream inner, string expected, Func<string, Exception> differs) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private bool _checked;
+    private long _read;
 
     public override bool CanRead => true;
 
@@ -18,9 +20,11 @@ internal sealed class DigestCheckingStream(Stream inner, string expected, Func<s
 
     public override bool CanWrite => false;
 
-    public override long Length => throw new NotSupportedException();
+    /// <summary>The inner stream's length, where it knows it.</summary>
+    public override long Length => inner.Length;
 
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    /// <summary>How many bytes were read so far.</summary>
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -73,6 +77,7 @@ internal sealed class DigestCheckingStream(Stream inner, string expected, Func<s
         if (bytes.Length > 0)
         {
             _hash.AppendData(bytes);
+            _read += bytes.Length;
             return bytes.Length;
         }
         if (!_checked)
