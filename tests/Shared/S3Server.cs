@@ -6,8 +6,8 @@ namespace Lamina.Testing;
 
 /// <summary>
 /// An S3-compatible server for the tests: s3rver (npm, installed by <c>scripts/ensure-native.sh</c> into
-/// <c>tools/test-servers</c>) on a free 127.0.0.1 port over a temporary folder, one per test process, stopped when the
-/// process exits. Each test takes a fresh bucket. It accepts any credentials. Shared by the test projects (BCL only).
+/// <c>tools/test-servers</c>) on a free 127.0.0.1 port over a temporary folder, one per test process; it runs while its
+/// standard input, held by this process, is open, so it ends with this process however that ends (kill -9 included). Each test takes a fresh bucket. It accepts any credentials. Shared by the test projects (BCL only).
 /// </summary>
 internal sealed class S3Server : IDisposable
 {
@@ -76,7 +76,7 @@ internal sealed class S3Server : IDisposable
     {
         try
         {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            if (!_process.HasExited) _process.Kill();
             _process.WaitForExit(5000);
         }
         catch (InvalidOperationException)
@@ -127,22 +127,20 @@ internal sealed class S3Server : IDisposable
 
     private static async Task<S3Server> StartAsync()
     {
-        var s3rver = System.IO.Path.Combine(RepositoryRoot(), "tools", "test-servers", "node_modules", ".bin", "s3rver");
-        if (!File.Exists(s3rver)) throw new InvalidOperationException($"the S3 test server is not installed at {s3rver}: run scripts/ensure-native.sh");
+        var servers = System.IO.Path.Combine(RepositoryRoot(), "tools", "test-servers");
+        var s3rver = System.IO.Path.Combine(servers, "node_modules", "s3rver");
+        if (!Directory.Exists(s3rver)) throw new InvalidOperationException($"the S3 test server is not installed at {s3rver}: run scripts/ensure-native.sh");
         RemoveFoldersOfEndedProcesses();
         var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{FolderPrefix}{System.Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
         var port = FreePort();
-        // A shell watches this process: the server ends with it, however it ends.
-        var start = new ProcessStartInfo("/bin/sh")
+        // The server runs while its standard input is open: this process holds the other end, so the server ends with it
+        // however it ends (a killed test host included), with no watchdog to outlive or be killed before it.
+        var start = new ProcessStartInfo("node")
         {
-            ArgumentList =
-            {
-                "-c", "parent=$1; shift; \"$@\" & child=$!; trap 'kill $child' TERM; "
-                    + "while kill -0 \"$parent\" 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child",
-                "s3rver", System.Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                s3rver, "--directory", directory, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--address", "127.0.0.1", "--silent",
-            },
+            ArgumentList = { System.IO.Path.Combine(servers, "s3rver-while-stdin.js"), directory, port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            WorkingDirectory = servers,
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
