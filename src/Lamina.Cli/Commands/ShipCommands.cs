@@ -78,13 +78,14 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
         // The model files' total, for the progress of their fetch (a remote store is slow); a missing lock is the builder's to name.
         var lockPath = LockFile.PathBeside(Path.GetFullPath(settings.Resolved));
         var total = File.Exists(lockPath) ? LockFile.Read(lockPath).Models.Sum(m => m.Files.Sum(f => f.Size)) : 0;
+        Task<BundleResult> BuildAsync(IProgress<long> progress) =>
+            new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), TimeProvider.System) { Progress = progress }
+                .BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
         BundleResult result;
         if (settings.Json || Console.IsErrorRedirected || total == 0)
         {
             // Lines on standard error, one per tenth fetched: standard output carries only the result.
-            var progress = new TenthsProgress(total, production.Location);
-            result = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), TimeProvider.System) { Progress = progress }
-                .BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
+            result = await BuildAsync(new TenthsProgress(total, production.Location));
         }
         else
         {
@@ -94,8 +95,7 @@ public sealed class BundleCommand : AsyncCommand<BundleCommand.Settings>
                 .StartAsync(async bar =>
                 {
                     var task = bar.AddTask(Markup.Escape($"fetching models from {production.Location}"), maxValue: total);
-                    built = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), TimeProvider.System) { Progress = new BarProgress(task) }
-                        .BuildAsync(settings.Resolved, settings.Out!, settings.Force, CliContext.Cancellation);
+                    built = await BuildAsync(new BarProgress(task));
                     task.Value = total;
                 });
             result = built!;

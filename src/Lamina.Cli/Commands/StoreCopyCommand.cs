@@ -25,11 +25,11 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         public string? FromTracking { get; init; }
 
         [CommandOption("--from-artifacts <URI>")]
-        [Description("The blob store to copy from, instead of the home's: folder:PATH.")]
+        [Description("The blob store to copy from, instead of the home's: folder:PATH or s3://BUCKET/PREFIX.")]
         public string? FromArtifacts { get; init; }
 
         [CommandOption("--from-production <URI>")]
-        [Description("The production store to copy from, instead of the home's: folder:PATH.")]
+        [Description("The production store to copy from, instead of the home's: folder:PATH or s3://BUCKET/PREFIX.")]
         public string? FromProduction { get; init; }
 
         [CommandOption("--to <HOME>")]
@@ -41,11 +41,11 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         public string? ToTracking { get; init; }
 
         [CommandOption("--to-artifacts <URI>")]
-        [Description("The blob store to copy into, instead of the home's: folder:PATH.")]
+        [Description("The blob store to copy into, instead of the home's: folder:PATH or s3://BUCKET/PREFIX.")]
         public string? ToArtifacts { get; init; }
 
         [CommandOption("--to-production <URI>")]
-        [Description("The production store to copy into, instead of the home's: folder:PATH.")]
+        [Description("The production store to copy into, instead of the home's: folder:PATH or s3://BUCKET/PREFIX.")]
         public string? ToProduction { get; init; }
     }
 
