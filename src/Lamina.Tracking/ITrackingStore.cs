@@ -5,7 +5,7 @@ namespace Lamina.Tracking;
 /// PostgreSQL (shared, <see cref="PostgresTrackingStore"/>). A backend implements the focused parts it is made of; a
 /// caller that needs one part takes that part.
 /// </summary>
-public interface ITrackingStore : IRunStore, IRunDataStore, IDatasetStore, IModelStore, IAuditStore, IAsyncDisposable;
+public interface ITrackingStore : IRunStore, IRunDataStore, IDatasetStore, IModelStore, IAuditStore, IRunQueueStore, IAsyncDisposable;
 
 /// <summary>Runs: their creation with the captured context, their end, and finding, listing and deleting them.</summary>
 public interface IRunStore
@@ -29,7 +29,9 @@ public interface IRunStore
     Task<bool> RenewLeaseAsync(Guid runId, DateTimeOffset expiresAt, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Marks failed every running run whose owner is gone: its lease expired before <paramref name="now"/>, or
+    /// Ends the attempt of every running run whose owner is gone. A run of a queue (<see cref="RunRecord.Queue"/>) that has
+    /// attempts left is queued again (attempt kept in its history as <c>lost</c>, its job unannounced, so a worker's
+    /// watchdog publishes it again); any other is marked failed: its lease expired before <paramref name="now"/>, or
     /// <paramref name="ownerEnded"/> says its process has ended (a local check that needs no waiting). The error says
     /// <c>process ended without recording an outcome (host H, pid P)</c>; each gets a <c>run.failed</c> audit entry
     /// whose reason says how it was found. Returns the runs so ended.

@@ -60,7 +60,11 @@ public sealed record NewRun(
     GitInfo? Git,
     EnvironmentInfo Environment,
     IReadOnlyList<SourceFileDigest> PluginSources,
-    RunStatus InitialStatus = RunStatus.Running);
+    RunStatus InitialStatus = RunStatus.Running)
+{
+    /// <summary>The queue of a run submitted for a remote worker (it must start <see cref="RunStatus.Queued"/>); null for one executed where it is made.</summary>
+    public RunQueueing? Queueing { get; init; }
+}
 
 /// <summary>A run as listed.</summary>
 public sealed record RunRecord(
@@ -83,6 +87,30 @@ public sealed record RunRecord(
 
     /// <summary>The liveness lease its executing process holds (or held last); null for a run executed without one.</summary>
     public RunLease? Lease { get; init; }
+
+    /// <summary>The queue a remote run was submitted to (<c>lamina run --remote QUEUE</c>); null for a run executed where it was made.</summary>
+    public string? Queue { get; init; }
+
+    /// <summary>How many times the run has been started (0 while it waits for its first start).</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>How many times it may be started before a lost attempt fails it for good (1 for a run that is not queued remotely).</summary>
+    public int MaxAttempts { get; init; } = 1;
+
+    /// <summary>Why the run was asked to abort while it ran; null when it was not.</summary>
+    public string? AbortRequested { get; init; }
+
+    /// <summary>The worker executing it (or that executed its last attempt); null when no worker took it.</summary>
+    public string? WorkerId { get; init; }
+
+    /// <summary>When the broker confirmed its job for the current queuing; null while unconfirmed (a watchdog publishes it again).</summary>
+    public DateTimeOffset? AnnouncedAt { get; init; }
+
+    /// <summary>When it was last queued (its creation, or a requeue); null for a run that was never queued.</summary>
+    public DateTimeOffset? QueuedAt { get; init; }
+
+    /// <summary>SHA-256 of the git bundle of its code that was shipped with it (<c>--ship-source</c>); null otherwise.</summary>
+    public string? SourceBundleDigest { get; init; }
 }
 
 /// <summary>
