@@ -59,6 +59,18 @@ internal static class CliContext
         var other => throw new ArgumentOutOfRangeException(nameof(settings), other, "not an artifact store backend"),
     };
 
+    /// <summary>Connects to the broker of remote runs (<c>LAMINA_BROKER</c>, else <c>config.yaml</c>); a clear error when none is set or it cannot be reached.</summary>
+    public static async Task<Lab.Remote.RunBroker> OpenBrokerAsync(LaminaHome home, string clientName)
+    {
+        var settings = StoreSettingsOf(home);
+        if (settings.Broker is not { } broker)
+        {
+            throw CliException.NoBroker(StoreSettings.BrokerVariable, settings.ConfigFile);
+        }
+        var location = Lab.Remote.BrokerLocation.Parse(broker.Value, broker.Source.File is null ? StoreSettings.BrokerVariable : $"{broker.Source} ({StoreSettings.BrokerVariable})");
+        return await Lab.Remote.RunBroker.ConnectAsync(location, clientName, Cancellation);
+    }
+
     /// <summary>The production store of this machine (<see cref="ProductionStore.Open"/> chooses its backend).</summary>
     public static IProductionStore OpenProduction(LaminaHome home) => ProductionStore.Open(StoreSettingsOf(home));
 

@@ -7,6 +7,10 @@ internal sealed class CliException : LaminaException
 {
     private CliException(string message) : base(message) { }
 
+    public static CliException NoBroker(string variable, string configFile) =>
+        new($"no broker is set for remote runs: set {variable}=amqp://user:password@host:5672/ (or the key {variable} in {configFile})")
+        { At = variable, Kind = LaminaErrorKind.Usage };
+
     public static CliException NoDiff(Guid run) =>
         new($"run {run} was not made in a git repository: there is no diff") { At = run.ToString(), Kind = LaminaErrorKind.NotFound };
 

@@ -74,7 +74,8 @@ public static class LaminaApp
                 .WithDescription("Check an experiment file and compile its plug-ins; report every problem at once.");
             Commands.Add<RunCommand>(config, "run")
                 .WithDescription("Run a task of the experiment file and track it.")
-                .WithExample("run", "check_normalization", "--set", "models.my_class_model.preprocessing.params.factor=128");
+                .WithExample("run", "check_normalization", "--set", "models.my_class_model.preprocessing.params.factor=128")
+                .WithExample("run", "simple_train", "--remote", "gpu", "--follow");
             config.AddBranch("runs", runs =>
             {
                 runs.SetDescription("Inspect tracked runs.");
@@ -82,6 +83,23 @@ public static class LaminaApp
                 Commands.Add<RunsShowCommand>(runs, "runs", "show").WithDescription("Show everything recorded about a run.");
                 Commands.Add<RunsCompareCommand>(runs, "runs", "compare").WithDescription("Compare runs: differing parameters and final metrics.");
                 Commands.Add<RunsDeleteCommand>(runs, "runs", "delete").WithDescription("Delete a run.");
+                Commands.Add<RunsFollowCommand>(runs, "runs", "follow").WithDescription("Show a run's console and metrics as they come, until it ends.");
+                Commands.Add<RunsAbortCommand>(runs, "runs", "abort").WithDescription("Abort a run: a queued one never starts, a running one stops within seconds.");
+                Commands.Add<RunsRequeueCommand>(runs, "runs", "requeue").WithDescription("Queue a failed or aborted run again for a worker: a new attempt of the same run.");
+            });
+            Commands.Add<WorkerCommand>(config, "worker")
+                .WithDescription("Take runs from queues (LAMINA_BROKER) and execute them, reporting into the tracking store.")
+                .WithExample("worker", "--queue", "gpu", "--gpus", "0,1", "--concurrency", "2");
+            config.AddBranch("workers", workers =>
+            {
+                workers.SetDescription("The workers registered in the tracking store.");
+                Commands.Add<WorkersListCommand>(workers, "workers", "list").WithDescription("Who, where, GPUs, current runs, last heartbeat.");
+            });
+            config.AddBranch("queues", queues =>
+            {
+                queues.SetDescription("The queues of remote runs.");
+                Commands.Add<QueuesListCommand>(queues, "queues", "list").WithDescription("Depth, consumers, oldest waiting run; warns of a queue no live worker serves.");
+                Commands.Add<QueuesSetCommand>(queues, "queues", "set").WithDescription("Set a queue's number of attempts per run.");
             });
             config.AddBranch("datasets", datasets =>
             {

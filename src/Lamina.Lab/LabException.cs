@@ -7,7 +7,7 @@ namespace Lamina.Lab;
 /// The base of every error the lab raises on purpose: experiments and their tasks, data loaders and data sets, model
 /// import, the samples and the demo. <see cref="LaminaException.At"/> names the file, key, loader or model at fault.
 /// </summary>
-public class LabException : LaminaException
+public partial class LabException : LaminaException
 {
     public LabException(string message, Exception? inner = null) : base(message, inner) { }
 

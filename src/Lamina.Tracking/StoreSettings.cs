@@ -67,6 +67,9 @@ public sealed class StoreSettings
     public const string ProductionVariable = "LAMINA_PRODUCTION";
     public const string S3EndpointVariable = "LAMINA_S3_ENDPOINT";
 
+    /// <summary>The RabbitMQ broker of remote runs (<c>amqp://user:password@host:port/vhost</c>); none by default.</summary>
+    public const string BrokerVariable = "LAMINA_BROKER";
+
     /// <summary>The prefix that gives the production store settings of its own (<c>LAMINA_PRODUCTION_S3_ENDPOINT</c>, <c>LAMINA_PRODUCTION_AWS_PROFILE</c>…).</summary>
     public const string ProductionPrefix = "LAMINA_PRODUCTION_";
 
@@ -76,7 +79,7 @@ public sealed class StoreSettings
     /// <summary>The keys <c>config.yaml</c> may hold: every setting but the secrets, which stay in the environment or a profile.</summary>
     public static IReadOnlyList<string> ConfigKeys { get; } =
     [
-        TrackingVariable, ArtifactsVariable, ProductionVariable, S3EndpointVariable, ProductionPrefix + "S3_ENDPOINT",
+        TrackingVariable, ArtifactsVariable, ProductionVariable, S3EndpointVariable, ProductionPrefix + "S3_ENDPOINT", BrokerVariable,
         "AWS_PROFILE", ProductionPrefix + "AWS_PROFILE", "AWS_REGION", ProductionPrefix + "AWS_REGION",
     ];
 
@@ -102,6 +105,9 @@ public sealed class StoreSettings
     public StoreLocation Artifacts { get; private set; } = null!;
 
     public StoreLocation Production { get; private set; } = null!;
+
+    /// <summary>The broker of remote runs (<see cref="BrokerVariable"/>) and where it was set; null when none is.</summary>
+    public (string Value, SettingSource Source)? Broker => Find(BrokerVariable);
 
     /// <summary>The folders on this machine whose content the tracking store indexes (local blobs, a local production store).</summary>
     public IReadOnlyList<string> LocalContentFolders =>

@@ -15,10 +15,31 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [CommandArgument(0, "<TASK>")]
         [Description("The task's key under 'tasks' in the experiment file.")]
         public string Task { get; init; } = "";
+
+        [CommandOption("--remote <QUEUE>")]
+        [Description("Queue the run for a 'lamina worker --queue QUEUE' (LAMINA_BROKER names the broker) instead of running it here; prints its id and returns.")]
+        public string? Remote { get; init; }
+
+        [CommandOption("--follow")]
+        [Description("With --remote: show the remote run's console and metrics until it ends (Ctrl+C stops following, not the run).")]
+        public bool Follow { get; init; }
+
+        [CommandOption("--ship-source")]
+        [Description("With --remote: store a git bundle of the commit with the run, for workers that cannot fetch it from the remote.")]
+        public bool ShipSource { get; init; }
+
+        public override ValidationResult Validate() =>
+            Remote is null && (Follow || ShipSource)
+                ? ValidationResult.Error($"{(Follow ? "--follow" : "--ship-source")} goes with --remote QUEUE")
+                : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
+        if (settings.Remote is { } queue)
+        {
+            return await RemoteRun.SubmitAsync(settings, queue);
+        }
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;

@@ -136,11 +136,50 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
                 published = await store.ListPublicationsAsync(run.Id, token),
                 metrics = MetricSummary.Of(await store.GetMetricsAsync(run.Id, token)),
                 log = await store.GetLogAsync(run.Id, token),
+                attempts = await store.GetAttemptsAsync(run.Id, token),
             });
             return 0;
         }
         await RenderAsync(store, run.Id, token, blobs);
         return 0;
+    }
+
+    /// <summary>Where a remote run waited and ran: queue, workers, attempts and their timings.</summary>
+    private static async Task RenderRemoteAsync(ITrackingStore store, RunRecord run, CancellationToken token)
+    {
+        var attempts = await store.GetAttemptsAsync(run.Id, token);
+        if (run.Queue is null && attempts.Count <= 1)
+        {
+            return;
+        }
+        var grid = new Grid().AddColumn().AddColumn();
+        if (run.Queue is not null) grid.AddRow("[grey]queue[/]", Markup.Escape(run.Queue));
+        grid.AddRow("[grey]attempts[/]", $"{run.Attempt} of {run.MaxAttempts}");
+        if (run.WorkerId is not null) grid.AddRow("[grey]worker[/]", Markup.Escape(run.WorkerId));
+        if (run.Lease is { } lease) grid.AddRow("[grey]host[/]", Markup.Escape(lease.Owner.Host));
+        if (run.StartedAt is { } started && run.QueuedAt is { } queued && started >= queued)
+        {
+            grid.AddRow("[grey]waited[/]", Formats.Span(started - queued));
+        }
+        else if (run.Status == RunStatus.Queued && run.QueuedAt is { } waiting)
+        {
+            grid.AddRow("[grey]waiting[/]", Formats.Span(DateTimeOffset.UtcNow - waiting));
+        }
+        if (run.StartedAt is not null) grid.AddRow("[grey]ran[/]", Formats.Duration(run));
+        if (run.AbortRequested is { } abort) grid.AddRow("[grey]abort asked[/]", $"[yellow]{Markup.Escape(abort)}[/]");
+        if (run.SourceBundleDigest is { } bundle) grid.AddRow("[grey]shipped source[/]", $"git bundle, sha256 {bundle[..16]}…");
+        if (attempts.Count > 0)
+        {
+            var table = new Table().AddColumns("#", "executor", "started", "ran", "outcome", "Lamina", "error");
+            foreach (var attempt in attempts)
+            {
+                table.AddRow(attempt.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(attempt.Executor),
+                    Formats.Time(attempt.StartedAt), Formats.Span((attempt.EndedAt ?? DateTimeOffset.UtcNow) - attempt.StartedAt), Markup.Escape(attempt.Outcome),
+                    Markup.Escape(attempt.Environment?.LaminaVersion ?? ""), Markup.Escape(attempt.Error?.Split('\n')[0] ?? ""));
+            }
+            grid.AddRow(new Markup("[grey]history[/]"), table);
+        }
+        AnsiConsole.Console.Write(new Panel(grid).Header("remote execution"));
     }
 
     internal static async Task RenderAsync(ITrackingStore store, Guid runId, CancellationToken token, IBlobStore? blobs = null)
@@ -170,6 +209,7 @@ public sealed class RunsShowCommand : AsyncCommand<RunsShowCommand.Settings>
                 (publication.Reason is { } reason ? $" ({reason})" : "") + ": the run is immutable"));
         }
         console.Write(new Panel(summary).Header("run"));
+        await RenderRemoteAsync(store, run, token);
 
         var git = new Grid().AddColumn().AddColumn();
         if (details.Git is { } g)

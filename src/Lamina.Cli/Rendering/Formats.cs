@@ -10,15 +10,13 @@ internal static class Formats
     public static string Time(DateTimeOffset? time) =>
         time is null ? "" : time.Value.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    public static string Duration(RunRecord run)
-    {
-        if (run.StartedAt is null) return "";
-        var end = run.EndedAt ?? DateTimeOffset.UtcNow;
-        var span = end - run.StartedAt.Value;
-        return span.TotalSeconds < 60 ? $"{span.TotalSeconds:0.0}s"
+    public static string Duration(RunRecord run) => run.StartedAt is null ? "" : Span((run.EndedAt ?? DateTimeOffset.UtcNow) - run.StartedAt.Value);
+
+    /// <summary>A length of time as <c>4.2s</c>, <c>3m07s</c> or <c>2h05m</c>.</summary>
+    public static string Span(TimeSpan span) =>
+        span.TotalSeconds < 60 ? $"{span.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s"
             : span.TotalHours < 1 ? $"{(int)span.TotalMinutes}m{span.Seconds:00}s"
             : $"{(int)span.TotalHours}h{span.Minutes:00}m";
-    }
 
     public static string Status(RunStatus status) => status switch
     {

@@ -7,22 +7,40 @@ namespace Lamina.Lab.Tasks;
 /// while the user still sees it.
 /// </summary>
 /// <remarks>
-/// Showing is best effort: when the console cannot be written (a closed or broken pipe, a full disk behind a redirection)
-/// the text is still captured and the run goes on; only the echo stops.
+/// Several runs may execute at once in one process (a worker with <c>--concurrency</c>): the console is routed by the
+/// run whose code writes (an async-local capture, which flows into the tasks and threads the run starts), so each run's
+/// log holds its own output. Showing is best effort: when the console cannot be written (a closed or broken pipe, a
+/// full disk behind a redirection) the text is still captured and the run goes on; only the echo stops.
 /// </remarks>
 internal sealed class ConsoleCapture : IDisposable
 {
-    private readonly TextWriter _originalOut = Console.Out;
-    private readonly TextWriter _originalError = Console.Error;
+    private static readonly AsyncLocal<ConsoleCapture?> Current = new();
+    private static readonly Lock RouterGate = new();
+    private static readonly Router Out = new(capture => capture._out);
+    private static readonly Router Error = new(capture => capture._error);
+    private static int _active;
+
     private readonly StringBuilder _buffer = new();
     private readonly Lock _gate = new();
+    private readonly ConsoleCapture? _outer;
+    private readonly TextWriter _out;
+    private readonly TextWriter _error;
 
     /// <param name="echo">Where the user sees the task's output (the console's standard output by default).</param>
     public ConsoleCapture(TextWriter? echo = null)
     {
-        Writer = TextWriter.Synchronized(new TeeWriter(echo ?? _originalOut, this));
-        Console.SetOut(Writer);
-        Console.SetError(TextWriter.Synchronized(new TeeWriter(_originalError, this)));
+        lock (RouterGate)
+        {
+            // The router stays installed while any run captures; another writer set meanwhile becomes what it passes through to.
+            Out.Install(Console.Out, Console.SetOut);
+            Error.Install(Console.Error, Console.SetError);
+            _active++;
+        }
+        _out = TextWriter.Synchronized(new TeeWriter(echo ?? Out.Original, this));
+        _error = TextWriter.Synchronized(new TeeWriter(Error.Original, this));
+        Writer = _out;
+        _outer = Current.Value;
+        Current.Value = this;
     }
 
     /// <summary>A writer that reaches both the console and the capture.</summary>
@@ -53,8 +71,15 @@ internal sealed class ConsoleCapture : IDisposable
 
     public void Dispose()
     {
-        Console.SetOut(_originalOut);
-        Console.SetError(_originalError);
+        Current.Value = _outer;
+        lock (RouterGate)
+        {
+            if (--_active == 0)
+            {
+                Out.Uninstall(Console.SetOut);
+                Error.Uninstall(Console.SetError);
+            }
+        }
     }
 
     private void Append(ReadOnlySpan<char> text)
@@ -63,6 +88,35 @@ internal sealed class ConsoleCapture : IDisposable
         {
             _buffer.Append(text);
         }
+    }
+
+    /// <summary>The console writer while runs capture: the writes of a run's code go to its capture, any other to the original.</summary>
+    private sealed class Router(Func<ConsoleCapture, TextWriter> of) : TextWriter
+    {
+        public TextWriter Original { get; private set; } = TextWriter.Null;
+
+        public override Encoding Encoding => Original.Encoding;
+
+        public void Install(TextWriter console, Action<TextWriter> set)
+        {
+            if (ReferenceEquals(console, this)) return;
+            Original = console;
+            set(this);
+        }
+
+        public void Uninstall(Action<TextWriter> set) => set(Original);
+
+        private TextWriter Target => Current.Value is { } capture ? of(capture) : Original;
+
+        public override void Write(char value) => Target.Write(value);
+
+        public override void Write(string? value) => Target.Write(value);
+
+        public override void Write(char[] buffer, int index, int count) => Target.Write(buffer, index, count);
+
+        public override void WriteLine(string? value) => Target.WriteLine(value);
+
+        public override void Flush() => Target.Flush();
     }
 
     private sealed class TeeWriter(TextWriter inner, ConsoleCapture capture) : TextWriter

@@ -40,6 +40,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     /// <summary>How long the run's lease lasts without renewal; it is renewed every quarter of that while the run executes.</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often the store is asked whether the run was asked to abort (<c>lamina runs abort</c>).</summary>
+    public TimeSpan AbortPollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a cancelled task is given to stop before the run is recorded aborted without it.</summary>
     public TimeSpan AbortGrace { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -59,10 +62,27 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     public async Task<RunOutcome> ExecuteAsync(Guid runId, RunWorkspace workspace, string executor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workspace);
-        // Read whatever the token says, as the run is started whatever it says (a cancelled one ends aborted).
+        ArgumentException.ThrowIfNullOrWhiteSpace(executor);
+        // Started even when Ctrl+C came already: from here on the run ends completed, failed or aborted, never left
+        // running. The lease taken with it lets any later command see this process gone if it dies without recording.
+        await store.StartRunAsync(runId, executor, new RunLease(RunOwners.ThisProcess, time.GetUtcNow() + LeaseDuration), CancellationToken.None);
+        return await ExecuteStartedAsync(runId, _ => Task.FromResult(workspace), cancellationToken);
+    }
+
+    /// <summary>
+    /// Executes a run this process has started already (a worker's claim, with this process's lease): its code is checked
+    /// out by <paramref name="checkout"/> under the run's lease, abort requests and log, so a checkout that fails fails
+    /// the run with its reason; then as <see cref="ExecuteAsync(Guid, RunWorkspace, string, CancellationToken)"/>.
+    /// </summary>
+    /// <remarks>The run is ended whatever happens: with a cancelled token, it ends aborted.</remarks>
+    public async Task<RunOutcome> ExecuteStartedAsync(Guid runId, Func<CancellationToken, Task<RunWorkspace>> checkout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(checkout);
+        // Read whatever the token says, as the run is running whatever it says (a cancelled one ends aborted).
         var details = await store.GetRunDetailsAsync(runId, CancellationToken.None);
-        return await StartAndRunAsync(runId, executor, () =>
+        return await RunStartedAsync(runId, async token =>
         {
+            var workspace = await checkout(token);
             if (MissingSecrets(details.ConfigurationJson, workspace.Secrets) is { Count: > 0 } missing)
             {
                 throw LabException.SecretsNotRecorded(runId, missing);
@@ -74,8 +94,12 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     }
 
     /// <summary>Executes a queued run of a task this process has prepared (and submitted) already.</summary>
-    internal Task<RunOutcome> ExecuteAsync(Guid runId, PreparedTask prepared, string? dataDirectory, string executor, CancellationToken cancellationToken) =>
-        StartAndRunAsync(runId, executor, () => (prepared, dataDirectory), disposePrepared: false, cancellationToken);
+    internal async Task<RunOutcome> ExecuteAsync(Guid runId, PreparedTask prepared, string? dataDirectory, string executor, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(executor);
+        await store.StartRunAsync(runId, executor, new RunLease(RunOwners.ThisProcess, time.GetUtcNow() + LeaseDuration), CancellationToken.None);
+        return await RunStartedAsync(runId, _ => Task.FromResult((prepared, dataDirectory)), disposePrepared: false, cancellationToken);
+    }
 
     /// <summary>
     /// The masked key paths of a recorded configuration that <paramref name="overrides"/> (<c>key.path=value</c>) do not
@@ -107,15 +131,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         return path;
     }
 
-    private async Task<RunOutcome> StartAndRunAsync(Guid runId, string executor,
-        Func<(PreparedTask Task, string? DataDirectory)> prepare, bool disposePrepared, CancellationToken cancellationToken)
+    private async Task<RunOutcome> RunStartedAsync(Guid runId,
+        Func<CancellationToken, Task<(PreparedTask Task, string? DataDirectory)>> prepare, bool disposePrepared, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(executor);
-
-        // Started even when Ctrl+C came already: from here on the run ends completed, failed or aborted, never left
-        // running. The lease taken with it lets any later command see this process gone if it dies without recording.
-        await store.StartRunAsync(runId, executor, new RunLease(RunOwners.ThisProcess, time.GetUtcNow() + LeaseDuration), CancellationToken.None);
-
         using var capture = new ConsoleCapture(Echo);
         using var writeFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var flushing = new Flushing(runId, capture, writeFailed);
@@ -126,6 +144,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
         using var stopLoops = new CancellationTokenSource();
         var flusher = FlushLoopAsync(flushing, stopLoops.Token);
         var leaser = LeaseLoopAsync(flushing, stopLoops.Token);
+        var aborts = AbortLoopAsync(flushing, stopLoops.Token);
         PreparedTask? owned = null;
         RunStatus status;
         string? error = null;
@@ -134,7 +153,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
             try
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (task, dataDirectory) = prepare();
+                var (task, dataDirectory) = await prepare(flushing.TaskToken);
                 owned = disposePrepared ? task : null;
                 var experiment = task.Experiment;
                 var configuration = (IReadOnlyDictionary<string, object?>)experiment.Root.ToPlain()!;
@@ -148,9 +167,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                 await StoreInputsAsync(runId, experiment, writeFailed.Token);
                 (status, error) = await RunTaskAsync(task, context, flushing, cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && flushing.WriteFailure is null)
+            catch (OperationCanceledException) when (flushing.TaskToken.IsCancellationRequested && flushing.WriteFailure is null)
             {
-                (status, error) = (RunStatus.Aborted, AbortText(stoppedInTime: true));
+                (status, error) = (RunStatus.Aborted, AbortText(flushing, stoppedInTime: true));
             }
             catch (Exception e)
             {
@@ -162,6 +181,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                 await stopLoops.CancelAsync();
                 await flusher;
                 await leaser;
+                await aborts;
             }
 
             if (!ending.Claim())
@@ -208,7 +228,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
             if (work.IsFaulted) _ = work.Exception; // observed: the reason for stopping is what is recorded
             return flushing.WriteFailure is { } failure
                 ? (RunStatus.Failed, failure)
-                : (RunStatus.Aborted, AbortText(stoppedInTime));
+                : (RunStatus.Aborted, AbortText(flushing, stoppedInTime));
         }
         catch (Exception e)
         {
@@ -221,9 +241,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     private Task FinishAsync(Guid runId, RunStatus status, string? error, CancellationToken cancellationToken) =>
         store.FinishRunAsync(runId, status, error, cancellationToken);
 
-    private string AbortText(bool stoppedInTime)
+    private string AbortText(Flushing flushing, bool stoppedInTime)
     {
-        var reason = AbortReason?.Invoke() ?? "aborted by the user";
+        var reason = flushing.AbortRequest ?? AbortReason?.Invoke() ?? "aborted by the user";
         return stoppedInTime ? reason : $"{reason} (the task did not stop within {AbortGrace.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s; it was left behind)";
     }
 
@@ -272,6 +292,26 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
 
         /// <summary>True once another process ended the run (its lease had expired): this one records nothing more.</summary>
         public bool Lost { get; set; }
+
+        /// <summary>Why the run was asked to abort (<c>lamina runs abort</c>), once it was; the task is cancelled then.</summary>
+        public string? AbortRequest => Volatile.Read(ref _abortRequest);
+
+        private string? _abortRequest;
+
+        public void RequestAbort(string reason)
+        {
+            if (Interlocked.CompareExchange(ref _abortRequest, reason, null) is null)
+            {
+                try
+                {
+                    writeFailed.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The run has ended already.
+                }
+            }
+        }
 
         public void Fail(string reason)
         {
@@ -326,6 +366,34 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     // Retried at the next tick: a lease outlives three missed renewals.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    // Asks the store, every AbortPollInterval, whether someone asked the run to abort (lamina runs abort); cancels the task if so.
+    private async Task AbortLoopAsync(Flushing flushing, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(AbortPollInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                try
+                {
+                    if (await store.GetAbortRequestAsync(flushing.RunId, stop) is { } reason)
+                    {
+                        flushing.Capture.Record($"abort requested: {reason}\n");
+                        flushing.RequestAbort(reason);
+                        return;
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Asked again at the next tick.
                 }
             }
         }

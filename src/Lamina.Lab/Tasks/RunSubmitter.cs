@@ -25,9 +25,22 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
         return await SubmitAsync(prepared, request.ExtraTags, cancellationToken, request.Origin);
     }
 
+    /// <summary>
+    /// Validates and captures the request and creates its run queued for a remote worker, on the queue
+    /// <paramref name="queueing"/> gives once it has seen the capture (it may refuse it: a commit no worker can fetch).
+    /// </summary>
+    public async Task<RunRecord> SubmitAsync(RunRequest request, Func<NewRun, CancellationToken, Task<RunQueueing>> queueing,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(queueing);
+        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time);
+        return await SubmitAsync(prepared, request.ExtraTags, cancellationToken, request.Origin, queueing);
+    }
+
     /// <summary>Captures an already prepared task and creates its run, queued.</summary>
     internal async Task<RunRecord> SubmitAsync(PreparedTask prepared, IReadOnlyList<string> extraTags, CancellationToken cancellationToken,
-        GitInfo? origin = null)
+        GitInfo? origin = null, Func<NewRun, CancellationToken, Task<RunQueueing>>? queueing = null)
     {
         NewRun newRun;
         using (TimingTrace.Start("capture git, environment"))
@@ -39,7 +52,12 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
             // A checkout of another repository records that repository, as its original run did; commit and diff are the checkout's.
             newRun = newRun with { Git = captured with { RepositoryRoot = origin.RepositoryRoot, Remote = origin.Remote is { } remote ? Secrets.RedactUris(remote) : null } };
         }
-        return await store.CreateRunAsync(newRun with { Tags = [.. newRun.Tags, .. extraTags], InitialStatus = RunStatus.Queued }, cancellationToken);
+        newRun = newRun with { Tags = [.. newRun.Tags, .. extraTags], InitialStatus = RunStatus.Queued };
+        if (queueing is not null)
+        {
+            newRun = newRun with { Queueing = await queueing(newRun, cancellationToken) };
+        }
+        return await store.CreateRunAsync(newRun, cancellationToken);
     }
 
     private async Task<NewRun> CaptureAsync(Experiment experiment, TaskSpec task, Core.Plugins.CompiledPlugins? plugins, CancellationToken cancellationToken)
