@@ -25,7 +25,7 @@ public sealed record WorkerOptions(string Id, IReadOnlyList<string> Queues, IRea
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a queued run's job may stay unconfirmed before the watchdog publishes it again.</summary>
-    public TimeSpan AnnounceGrace { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan AnnounceGrace { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Keep each run's work tree after it ends (for debugging); removed by default.</summary>
     public bool KeepWorkTrees { get; init; }
