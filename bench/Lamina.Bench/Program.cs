@@ -14,8 +14,13 @@ using Lamina.Core.Slides.Tissue;
 //   Lamina.Bench analyze <analysis.yaml> <slide> [--rounds 3] [--readers N] | --memory [--max-tiles N]   (LAMINA_HOME: the models' store)
 //   Lamina.Bench training [--rows 10000] [--dim 512] [--epochs 5] [--batch 64] [--threads N] [--data FILE]
 //   Lamina.Bench stores --postgres URI --sqlite FILE [--points 100000] [--batch 100] [--runs 10000]
+//   Lamina.Bench queues --broker amqp://… --work DIR [--runs 500] [--workers 2] [--latency 20]
 //   Lamina.Bench stores-s3 <s3://bucket/prefix> <folder> [--size-mb 100] [--rounds 3]   (LAMINA_S3_ENDPOINT, AWS_*)
 var command = args.ElementAtOrDefault(0);
+if (command == "queues")
+{
+    return await QueuesBench.RunAsync(args);
+}
 if (command == "stores-s3")
 {
     return await ProductionStoresBench.RunAsync(args);
