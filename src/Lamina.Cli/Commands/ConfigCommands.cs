@@ -30,6 +30,9 @@ public sealed class ConfigShowCommand : Command<OutputSettings>
                     source = l.Item2.Source,
                     s3 = l.Item2.Backend == StoreBackend.S3 ? stores.S3AccessOf(l.Item2) : null,
                 }),
+                broker = stores.Broker is { } broker
+                    ? new { variable = StoreSettings.BrokerVariable, value = Secrets.RedactUris(broker.Value), source = broker.Source }
+                    : null,
             });
             return 0;
         }
@@ -46,6 +49,9 @@ public sealed class ConfigShowCommand : Command<OutputSettings>
                 table.AddRow("", "", Markup.Escape($"credentials from {access.Credentials}"), "");
             }
         }
+        table.AddRow("broker", stores.Broker is null ? "none" : "rabbitmq",
+            Markup.Escape(stores.Broker is { } b ? Secrets.RedactUris(b.Value) : "(remote runs need LAMINA_BROKER=amqp://…)"),
+            stores.Broker is { } set ? Markup.Escape(From(StoreSettings.BrokerVariable, set.Source)) : "");
         AnsiConsole.Write(table);
         return 0;
     }
