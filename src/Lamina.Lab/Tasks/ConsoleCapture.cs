@@ -32,8 +32,8 @@ internal sealed class ConsoleCapture : IDisposable
         lock (RouterGate)
         {
             // The router stays installed while any run captures; another writer set meanwhile becomes what it passes through to.
-            Out.Install(Console.Out, Console.SetOut);
-            Error.Install(Console.Error, Console.SetError);
+            Out.Install(() => Console.Out, Console.SetOut);
+            Error.Install(() => Console.Error, Console.SetError);
             _active++;
         }
         _out = TextWriter.Synchronized(new TeeWriter(echo ?? Out.Original, this));
@@ -97,14 +97,23 @@ internal sealed class ConsoleCapture : IDisposable
 
         public override Encoding Encoding => Original.Encoding;
 
-        public void Install(TextWriter console, Action<TextWriter> set)
+        // The console wraps what it is given (a synchronised writer): what it holds once installed is remembered.
+        private TextWriter? _installed;
+
+        public void Install(Func<TextWriter> get, Action<TextWriter> set)
         {
-            if (ReferenceEquals(console, this)) return;
+            var console = get();
+            if (ReferenceEquals(console, _installed) || ReferenceEquals(console, this)) return;
             Original = console;
             set(this);
+            _installed = get();
         }
 
-        public void Uninstall(Action<TextWriter> set) => set(Original);
+        public void Uninstall(Action<TextWriter> set)
+        {
+            set(Original);
+            _installed = null;
+        }
 
         private TextWriter Target => Current.Value is { } capture ? of(capture) : Original;
 
