@@ -69,6 +69,47 @@ public sealed class RemoteRunTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SampleSimpleTrain_RemoteWithTwoWorkers_CompletesOnOneWithItsModel()
+    {
+        // Given the sample experiment in a repository pushed to its origin (slides beside it, ignored by git), and a
+        // change to its preprocessing plug-in not committed
+        var sample = _temp.Combine("sample");
+        foreach (var file in Directory.GetFiles(TestPaths.Sample("normalization-test")))
+        {
+            Directory.CreateDirectory(sample);
+            File.Copy(file, Path.Combine(sample, Path.GetFileName(file)));
+        }
+        await File.WriteAllTextAsync(Path.Combine(sample, ".gitignore"), "slides/\n");
+        var synth = await _lab.Lamina.RunAsync(sample, "synth", "--out", "slides", "--slides", "3", "--size", "4096x4096", "--seed", "3");
+        Assert.True(synth.ExitCode == 0, synth.ToString());
+        Git.Run(sample, "init", "-q");
+        Git.Run(sample, "add", "-A");
+        Git.Run(sample, "commit", "-q", "-m", "sample");
+        Git.Run(_temp.Path, "init", "-q", "--bare", "sample-origin.git");
+        Git.Run(sample, "remote", "add", "origin", _temp.Combine("sample-origin.git"));
+        Git.Run(sample, "push", "-q", "origin", "HEAD:main");
+        Git.Run(sample, "fetch", "-q", "origin");
+        await File.AppendAllTextAsync(Path.Combine(sample, "Normalization.cs"), "// a comment made on the laptop\n");
+        _lab.StartWorker("gpu-1");
+        _lab.StartWorker("gpu-2");
+
+        // When simple_train is run on the queue
+        var submitted = await _lab.Lamina.RunAsync(sample, "run", "simple_train", "--remote", _lab.Queue, "--json");
+        Assert.True(submitted.ExitCode == 0, submitted.ToString());
+        var run = JsonDocument.Parse(submitted.Stdout).RootElement.GetProperty("run_id").GetString()!;
+
+        // Then it completes on one worker, with the diff, the metrics and the model package recorded
+        var shown = await _lab.WaitForAsync(run, TimeSpan.FromMinutes(10), "completed", "failed");
+        Assert.True(shown.GetProperty("run").GetProperty("status").GetString() == "completed", shown.ToString());
+        Assert.Contains(shown.GetProperty("run").GetProperty("worker_id").GetString(), new[] { "gpu-1", "gpu-2" });
+        Assert.Contains("a comment made on the laptop", shown.GetProperty("diff").GetString(), StringComparison.Ordinal);
+        Assert.Contains("val/loss", shown.GetProperty("metrics").EnumerateArray().Select(m => m.GetProperty("name").GetString()));
+        Assert.Contains(shown.GetProperty("artifacts").EnumerateArray(), a => a.GetProperty("name").GetString()!.EndsWith("head.onnx", StringComparison.Ordinal));
+        var models = await _lab.Lamina.RunAsync(sample, "models", "list", "--json");
+        Assert.Contains(run, models.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task QueuedWithoutWorker_QueuesListWarns_AbortNeverStartsIt()
     {
         // Given a run queued while no worker serves the queue
