@@ -66,7 +66,9 @@ public sealed class CodeCheckout(IBlobStore blobs, string cacheDirectory)
             }
             else
             {
-                var remote = repository ?? git.Remote ?? throw LabException.NoSourceToFetch(run);
+                // A local folder is named whole: the cache's remote is read from the cache, not from here.
+                var remote = (repository is not null && Directory.Exists(repository) ? Path.GetFullPath(repository) : repository)
+                    ?? git.Remote ?? throw LabException.NoSourceToFetch(run);
                 await CloneCachedAsync(run, commit, remote, tree, report, cancellationToken);
             }
             report($"checking out {commit[..Math.Min(12, commit.Length)]} into {tree}");
@@ -110,6 +112,11 @@ public sealed class CodeCheckout(IBlobStore blobs, string cacheDirectory)
                 var fetched = await GitCommand.ExecuteAsync(cache, ["fetch", "--quiet", "origin"], cancellationToken);
                 if (!fetched.Succeeded)
                 {
+                    if (created)
+                    {
+                        // No cache is kept for a remote never fetched (mistyped, or not ours to read).
+                        DeleteTree(cache);
+                    }
                     var reason = Reason(fetched.Error);
                     throw LabException.CannotFetch(run, commit, shown, reason, NetworkSigns.Any(s => reason.Contains(s, StringComparison.OrdinalIgnoreCase)));
                 }

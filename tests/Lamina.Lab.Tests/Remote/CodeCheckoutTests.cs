@@ -182,6 +182,7 @@ public sealed class CodeCheckoutTests : IDisposable
         Assert.Contains("Failed to connect", error.Message);
         Assert.Equal(LaminaErrorKind.Unavailable, error.Kind);
         Assert.False(Path.Exists(tree));
+        Assert.Empty(Directory.GetDirectories(Cache, "*.git"));
     }
 
     [Theory]
@@ -229,6 +230,7 @@ public sealed class CodeCheckoutTests : IDisposable
         Assert.Contains("terminal prompts disabled", error.Message);
         Assert.Equal(LaminaErrorKind.Failed, error.Kind);
         Assert.False(Path.Exists(tree));
+        Assert.Empty(Directory.GetDirectories(Cache, "*.git"));
     }
 
     [Fact]
