@@ -135,8 +135,8 @@ public sealed class CodeCheckout(IBlobStore blobs, string cacheDirectory)
         await CheckAsync(tree, ["remote", "set-url", "origin", url], cancellationToken);
     }
 
-    // Made aside and moved in whole, so a cache folder is always a configured repository (a first fetch that failed leaves
-    // it empty, and the next checkout fetches again).
+    // Made aside and moved in whole, so a cache folder is always a configured repository (one left empty by a first fetch
+    // cut short is fetched again by the next checkout).
     private static async Task CreateCacheAsync(string cache, string url, CancellationToken cancellationToken)
     {
         var fresh = $"{cache}.new-{Guid.NewGuid():N}";
