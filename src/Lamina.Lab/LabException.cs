@@ -102,6 +102,30 @@ public partial class LabException : LaminaException
 
     internal static LabException OutputNotEmpty(string folder) =>
         new($"'{folder}' already exists and is not empty; choose another --out or remove it") { At = folder, Kind = LaminaErrorKind.Conflict };
+
+    // The code checkout of a remote (or reproduced) run; remotes are named with their credentials masked.
+
+    internal static LabException NoCommit(Guid run) =>
+        new($"run {run} was not made in a git repository with a commit, so there is no code to check out") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
+
+    internal static LabException NoSourceToFetch(Guid run) =>
+        new($"run {run} was submitted without a remote or shipped source: submit with --ship-source") { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
+
+    internal static LabException CheckoutExists(string tree) =>
+        new($"cannot check out into '{tree}': it already exists") { At = tree, Kind = LaminaErrorKind.Conflict };
+
+    internal static LabException CannotFetch(Guid run, string commit, string remote, string reason, bool network) =>
+        new($"cannot fetch commit {commit} of run {run} from {remote}: {reason}") { At = remote, Kind = network ? LaminaErrorKind.Unavailable : LaminaErrorKind.Failed };
+
+    internal static LabException CommitNotOnRemote(Guid run, string commit, string remote) =>
+        new($"commit {commit} of run {run} is not in {remote} (fetched): push it and submit again, or submit with --ship-source")
+        { At = remote, Kind = LaminaErrorKind.NotFound };
+
+    internal static LabException CommitNotInBundle(Guid run, string commit, string digest) =>
+        new($"the source bundle shipped with run {run} (sha256 {digest}) does not hold its commit {commit}") { At = digest, Kind = LaminaErrorKind.Integrity };
+
+    internal static LabException DiffDoesNotApply(Guid run, string digest, string commit, string reason) =>
+        new($"the uncommitted diff of run {run} (sha256 {digest}) does not apply to commit {commit}: {reason}") { At = digest, Kind = LaminaErrorKind.Conflict };
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using Lamina.Core;
 using Lamina.Lab.Models;
+using Lamina.Lab.Remote;
 using Lamina.Lab.Tasks;
 using Lamina.Tracking;
 
@@ -46,7 +47,7 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
             throw LabException.NotReproducible(original.Id, $"is {original.Status.ToString().ToLowerInvariant()}; only a completed run can be reproduced");
         }
         var details = await store.GetRunDetailsAsync(original.Id, cancellationToken);
-        if (details.Git is not { Commit: { } commit } git)
+        if (details.Git is not { Commit: not null } git)
         {
             throw LabException.NotReproducible(original.Id, "was not made in a git repository with a commit, so its code cannot be checked out again");
         }
@@ -61,22 +62,11 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
             throw LabException.SecretsNotRecorded(original.Id, missing);
         }
 
-        var tree = Path.Combine(Path.GetFullPath(workDirectory), $"reproduce-{original.Id.ToString()[..8]}-{Guid.NewGuid().ToString()[..8]}");
-        report($"checking out {commit[..12]} of {git.RepositoryRoot} into {tree}");
-        await GitAsync(Path.GetDirectoryName(tree)!, cancellationToken, "clone", "--quiet", "--no-checkout", git.RepositoryRoot, tree);
-        await GitAsync(tree, cancellationToken, "-c", "advice.detachedHead=false", "checkout", "--quiet", commit);
-        if (git.Dirty)
-        {
-            var patch = Path.Combine(tree, ".git", "lamina-run.patch");
-            await using (var diff = await blobs.OpenAsync(git.DiffDigest, cancellationToken))
-            await using (var file = File.Create(patch))
-            {
-                await diff.CopyToAsync(file, cancellationToken);
-            }
-            report($"applying the run's uncommitted diff ({git.DiffSize} bytes, sha256 {git.DiffDigest[..12]})");
-            // The experiment file's part has its secrets masked and is replaced by the recorded configuration below.
-            await GitAsync(tree, cancellationToken, "apply", "--binary", "--whitespace=nowarn", $"--exclude={details.ExperimentFile}", patch);
-        }
+        var work = Path.GetFullPath(workDirectory);
+        var tree = Path.Combine(work, $"reproduce-{original.Id.ToString()[..8]}-{Guid.NewGuid().ToString()[..8]}");
+        // The run's own repository, through the same cached checkout as a worker's (one cache per user in the work folder).
+        var checkout = new CodeCheckout(blobs, Path.Combine(work, $"lamina-git-cache-{Environment.UserName}"));
+        await checkout.CheckoutAsync(details, sourceBundleDigest: null, tree, report, cancellationToken, repository: git.RepositoryRoot);
 
         // The effective configuration (after the original --set overrides) becomes the experiment file; JSON is YAML.
         var experimentFile = Path.Combine(tree, details.ExperimentFile);
@@ -131,7 +121,4 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
         }
         return files;
     }
-
-    private static Task GitAsync(string directory, CancellationToken cancellationToken, params string[] arguments) =>
-        GitCommand.RunAsync(directory, arguments, cancellationToken);
 }
