@@ -33,7 +33,7 @@ public sealed class ReproduceCommand : AsyncCommand<ReproduceCommand.Settings>
         var submitter = new RunSubmitter(store, blobs, home, TimeProvider.System);
         var executor = new RunExecutor(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null, AbortReason = () => CliContext.AbortReason };
         Action<string> report = settings.Json ? Console.Error.WriteLine : line => AnsiConsole.Console.MarkupLineEscaped($"[grey]-[/] {line}");
-        var result = await new Reproducer(store, blobs, submitter, executor).ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), settings.Secrets, report, CliContext.Cancellation);
+        var result = await new Reproducer(store, blobs, submitter, executor) { CacheDirectory = Path.Combine(home.Root, "git-cache") }.ReproduceAsync(settings.Run, settings.Work ?? Path.GetTempPath(), settings.Secrets, report, CliContext.Cancellation);
         if (settings.Json)
         {
             JsonOutput.Write(new

@@ -33,6 +33,9 @@ public sealed record Reproduction(Guid OriginalRun, RunOutcome Run, string WorkT
 /// </summary>
 public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmitter submitter, RunExecutor executor)
 {
+    /// <summary>Where the cached clones of repositories are kept (the Lamina home's <c>git-cache</c>); a folder in the work folder when null.</summary>
+    public string? CacheDirectory { get; init; }
+
     public Task<Reproduction> ReproduceAsync(string runReference, string workDirectory, Action<string> report, CancellationToken cancellationToken) =>
         ReproduceAsync(runReference, workDirectory, [], report, cancellationToken);
 
@@ -64,8 +67,8 @@ public sealed class Reproducer(ITrackingStore store, IBlobStore blobs, RunSubmit
 
         var work = Path.GetFullPath(workDirectory);
         var tree = Path.Combine(work, $"reproduce-{original.Id.ToString()[..8]}-{Guid.NewGuid().ToString()[..8]}");
-        // The run's own repository, through the same cached checkout as a worker's (one cache per user in the work folder).
-        var checkout = new CodeCheckout(blobs, Path.Combine(work, $"lamina-git-cache-{Environment.UserName}"));
+        // The run's own repository, through the same cached checkout as a worker's.
+        var checkout = new CodeCheckout(blobs, CacheDirectory ?? Path.Combine(work, $"lamina-git-cache-{Environment.UserName}"));
         await checkout.CheckoutAsync(details, sourceBundleDigest: null, tree, report, cancellationToken, repository: git.RepositoryRoot);
 
         // The effective configuration (after the original --set overrides) becomes the experiment file; JSON is YAML.
