@@ -14,6 +14,12 @@ public static partial class AuditLog
     public const string RunFailed = "run.failed";
     public const string RunAborted = "run.aborted";
     public const string RunDeleted = "run.deleted";
+
+    /// <summary>A failed or aborted run, or one whose executor was lost, queued again for another attempt.</summary>
+    public const string RunRequeued = "run.requeued";
+
+    /// <summary>A running run asked to abort: its executor stops it and records it aborted.</summary>
+    public const string RunAbortRequested = "run.abort_requested";
     public const string ModelPublished = "model.published";
     public const string BundleBuilt = "bundle.built";
 

@@ -77,7 +77,7 @@ public sealed record SlideDigestRecord(string Path, long Size, DateTimeOffset Mo
 
 /// <summary>
 /// A run with every row stored with it (the run's columns, its git capture, plug-in sources, metrics, artifacts, log,
-/// models, inputs, the models it used, its publications), as <see cref="IStoreTransfer"/> moves it between stores.
+/// models, inputs, the models it used, its attempts, its publications), as <see cref="IStoreTransfer"/> moves it between stores.
 /// </summary>
 /// <param name="EnvironmentJson">The <c>environment</c> column as stored (earlier versions wrote PascalCase keys).</param>
 public sealed record RunExport(
@@ -97,19 +97,23 @@ public sealed record RunExport(
     IReadOnlyList<RunModel> UsedModels,
     IReadOnlyList<PublicationRecord> Publications)
 {
+    /// <summary>Every attempt at executing the run, first first (none for a run that never started).</summary>
+    public IReadOnlyList<RunAttempt> Attempts { get; init; } = [];
+
     private static readonly JsonSerializerOptions FingerprintOptions = new(LaminaJson.Options)
     {
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>
-    /// The blobs the run's rows name, each once: its artifacts (model files and cards among them), its git diff and its
-    /// plug-in sources. A copy must hold every one of them.
+    /// The blobs the run's rows name, each once: its artifacts (model files and cards among them), its git diff, its
+    /// plug-in sources and the git bundle shipped with it. A copy must hold every one of them.
     /// </summary>
     public IReadOnlyList<string> BlobDigests =>
     [
         .. Artifacts.Select(a => a.Digest)
             .Concat(Git is { } git ? [git.DiffDigest] : [])
+            .Concat(Run.SourceBundleDigest is { } bundle ? [bundle] : [])
             .Concat(PluginSources.Select(s => s.Sha256))
             .Concat(Models.Select(m => m.CardDigest))
             .Distinct(StringComparer.Ordinal),

@@ -31,7 +31,8 @@ public interface IRunStore
     /// <summary>
     /// Ends the attempt of every running run whose owner is gone. A run of a queue (<see cref="RunRecord.Queue"/>) that has
     /// attempts left is queued again (attempt kept in its history as <c>lost</c>, its job unannounced, so a worker's
-    /// watchdog publishes it again); any other is marked failed: its lease expired before <paramref name="now"/>, or
+    /// watchdog publishes it again); one asked to abort ends aborted; any other is marked failed (a run of a queue out of
+    /// attempts with <c>gave up after N attempts: </c> before the error): its lease expired before <paramref name="now"/>, or
     /// <paramref name="ownerEnded"/> says its process has ended (a local check that needs no waiting). The error says
     /// <c>process ended without recording an outcome (host H, pid P)</c>; each gets a <c>run.failed</c> audit entry
     /// whose reason says how it was found. Returns the runs so ended.

@@ -61,13 +61,48 @@ public abstract partial class RelationalTrackingStore
                 }
 
                 var error = $"process ended without recording an outcome ({lease.Owner})";
-                await NonQueryAsync(c, tx, "UPDATE runs SET status = 'failed', ended_at = @now, error = @error WHERE id = @id AND status = 'running';", ct,
-                    ("now", Format(now)), ("error", error), ("id", IdText(runId))).ConfigureAwait(false);
-                await AppendAuditAsync(c, tx, _actor, AuditLog.RunFailed, IdText(runId),
+                var id = IdText(runId);
+                var nowText = Format(now);
+                var (attempt, maxAttempts) = (current.Attempt, current.MaxAttempts);
+                if (current.Queue is { } queue && current.AbortRequested is null && attempt < maxAttempts)
+                {
+                    // A remote run with attempts left waits again, unannounced: a worker's watchdog publishes its job again.
+                    await NonQueryAsync(c, tx, """
+                        UPDATE runs SET status = 'queued', started_at = NULL, ended_at = NULL, error = NULL, executor = NULL,
+                                        lease_expires_at = NULL, owner_host = NULL, owner_pid = NULL, owner_started_at = NULL, owner_scope = NULL,
+                                        queued_at = @now, announced_at = NULL
+                        WHERE id = @id AND status = 'running';
+                        """, ct, ("now", nowText), ("id", id)).ConfigureAwait(false);
+                    await CloseAttemptAsync(c, tx, runId, "lost", $"{error}: {how}", nowText, ct).ConfigureAwait(false);
+                    await AppendAuditAsync(c, tx, _actor, AuditLog.RunRequeued, id,
+                        JsonSerializer.Serialize(new Dictionary<string, object?> { ["status"] = RunStatusNames.ToText(RunStatus.Running), ["attempt"] = attempt }),
+                        JsonSerializer.Serialize(new Dictionary<string, object?>
+                        {
+                            ["status"] = RunStatusNames.ToText(RunStatus.Queued), ["queue"] = queue, ["max_attempts"] = maxAttempts,
+                        }),
+                        $"found stale: {how}; attempt {attempt} of {maxAttempts} lost ({error})", ct).ConfigureAwait(false);
+                    ended.Add(current with
+                    {
+                        Status = RunStatus.Queued, StartedAt = null, Executor = null, Lease = null, QueuedAt = now, AnnouncedAt = null,
+                    });
+                    continue;
+                }
+
+                // A run asked to abort ends as asked; a remote run out of attempts gives up; a local one fails as it always did.
+                var (status, action, runError) = current switch
+                {
+                    { AbortRequested: { } abort } => (RunStatus.Aborted, AuditLog.RunAborted, abort),
+                    { Queue: not null } => (RunStatus.Failed, AuditLog.RunFailed, $"gave up after {attempt} attempts: {error}"),
+                    _ => (RunStatus.Failed, AuditLog.RunFailed, error),
+                };
+                await NonQueryAsync(c, tx, "UPDATE runs SET status = @status, ended_at = @now, error = @error WHERE id = @id AND status = 'running';", ct,
+                    ("status", RunStatusNames.ToText(status)), ("now", nowText), ("error", runError), ("id", id)).ConfigureAwait(false);
+                await CloseAttemptAsync(c, tx, runId, RunStatusNames.ToText(status), $"{error}: {how}", nowText, ct).ConfigureAwait(false);
+                await AppendAuditAsync(c, tx, _actor, action, id,
                     JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(RunStatus.Running) }),
-                    JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(RunStatus.Failed), ["error"] = error }),
+                    JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(status), ["error"] = runError }),
                     $"found stale: {how}", ct).ConfigureAwait(false);
-                ended.Add(current with { Status = RunStatus.Failed, EndedAt = now, Error = error });
+                ended.Add(current with { Status = status, EndedAt = now, Error = runError });
             }
             return ended;
         }, cancellationToken).ConfigureAwait(false);

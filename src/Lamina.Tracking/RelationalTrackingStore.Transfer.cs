@@ -180,10 +180,10 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
         {
             if (!await reader.ReadAsync(ct).ConfigureAwait(false)) return null;
             run = ReadRun(reader);
-            experimentFile = reader.GetString(19);
-            configuration = reader.GetString(20);
-            environment = reader.GetString(21);
-            projectCreated = reader.GetString(22);
+            experimentFile = reader.GetString(RunColumnCount);
+            configuration = reader.GetString(RunColumnCount + 1);
+            environment = reader.GetString(RunColumnCount + 2);
+            projectCreated = reader.GetString(RunColumnCount + 3);
         }
 
         GitInfo? git = null;
@@ -215,9 +215,10 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
         var used = new List<RunModel>();
         await ReadRowsAsync(c, tx, "SELECT model_run_id, model_name, card_digest, role FROM run_models WHERE run_id = @id ORDER BY model_run_id, model_name, role;", id,
             r => used.Add(new RunModel(Guid.ParseExact(r.GetString(0), "D"), r.GetString(1), r.GetString(2), r.GetString(3))), ct).ConfigureAwait(false);
+        var attempts = await ReadAttemptsAsync(c, tx, runId, ct).ConfigureAwait(false);
         var publications = await ReadPublicationsAsync(c, tx, runId, ct).ConfigureAwait(false);
         return new RunExport(run, ParseTime(projectCreated), experimentFile, configuration, environment, git, sources, metrics, artifacts, log, models,
-            datasets, slides, used, publications);
+            datasets, slides, used, publications) { Attempts = attempts };
     }
 
     private static async Task ReadRowsAsync(DbConnection c, DbTransaction? tx, string sql, string runId, Action<DbDataReader> row,
@@ -239,10 +240,12 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
         await NonQueryAsync(c, tx, """
             INSERT INTO runs (id, project_id, task_name, task_type, status, created_at, started_at, ended_at, tags, description, user_name, host,
                               error, experiment_file, configuration, environment, executor, lease_expires_at, owner_host, owner_pid,
-                              owner_started_at, owner_scope)
+                              owner_started_at, owner_scope, queue, attempt, max_attempts, abort_requested, worker_id, announced_at,
+                              queued_at, source_bundle)
             VALUES (@id, @project, @task, @type, @status, @created, @started, @ended, @tags, @description, @user, @host,
                     @error, @experiment, @configuration, @environment, @executor, @expires, @owner_host, CAST(@owner_pid AS BIGINT),
-                    @owner_started, @owner_scope);
+                    @owner_started, @owner_scope, @queue, @attempt, @max_attempts, @abort, @worker, @announced,
+                    @queued, @bundle);
             """, ct,
             ("id", id), ("project", projectId), ("task", run.TaskName), ("type", run.TaskType), ("status", RunStatusNames.ToText(run.Status)),
             ("created", Format(run.CreatedAt)), ("started", run.StartedAt is { } s ? Format(s) : null), ("ended", run.EndedAt is { } e ? Format(e) : null),
@@ -250,7 +253,9 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
             ("error", run.Error), ("experiment", export.ExperimentFile), ("configuration", export.ConfigurationJson), ("environment", export.EnvironmentJson),
             ("executor", run.Executor), ("expires", run.Lease is { } l ? Format(l.ExpiresAt) : null), ("owner_host", run.Lease?.Owner.Host),
             ("owner_pid", run.Lease?.Owner.ProcessId), ("owner_started", run.Lease is { } o ? Format(o.Owner.ProcessStartedAt) : null),
-            ("owner_scope", run.Lease?.Owner.Scope)).ConfigureAwait(false);
+            ("owner_scope", run.Lease?.Owner.Scope), ("queue", run.Queue), ("attempt", (long)run.Attempt), ("max_attempts", (long)run.MaxAttempts),
+            ("abort", run.AbortRequested), ("worker", run.WorkerId), ("announced", run.AnnouncedAt is { } a ? Format(a) : null),
+            ("queued", run.QueuedAt is { } q ? Format(q) : null), ("bundle", run.SourceBundleDigest)).ConfigureAwait(false);
         if (export.Git is { } git)
         {
             await NonQueryAsync(c, tx, """
@@ -293,6 +298,18 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
         {
             await NonQueryAsync(c, tx, "INSERT INTO run_slides (run_id, path, sha256, size) VALUES (@id, @path, @sha, @size);", ct,
                 ("id", id), ("path", slide.Path), ("sha", slide.Sha256), ("size", slide.Size)).ConfigureAwait(false);
+        }
+        foreach (var attempt in export.Attempts)
+        {
+            await NonQueryAsync(c, tx, """
+                INSERT INTO run_attempts (run_id, attempt, executor, worker_id, host, started_at, ended_at, outcome, error, environment)
+                VALUES (@id, @attempt, @executor, @worker, @host, @started, @ended, @outcome, @error, @environment);
+                """, ct,
+                ("id", id), ("attempt", (long)attempt.Attempt), ("executor", attempt.Executor), ("worker", attempt.WorkerId), ("host", attempt.Host),
+                ("started", Format(attempt.StartedAt)), ("ended", attempt.EndedAt is { } ended ? Format(ended) : null), ("outcome", attempt.Outcome),
+                ("error", attempt.Error),
+                ("environment", attempt.Environment is null ? null : JsonSerializer.Serialize(attempt.Environment, Core.LaminaJson.Options)))
+                .ConfigureAwait(false);
         }
         foreach (var model in export.UsedModels)
         {

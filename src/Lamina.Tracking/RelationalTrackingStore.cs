@@ -19,8 +19,12 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
     private protected const string RunColumns = """
         r.id, p.name, r.task_name, r.task_type, r.status, r.created_at, r.started_at, r.ended_at,
         r.tags, r.description, r.user_name, r.host, r.error, r.executor,
-        r.lease_expires_at, r.owner_host, r.owner_pid, r.owner_started_at, r.owner_scope
+        r.lease_expires_at, r.owner_host, r.owner_pid, r.owner_started_at, r.owner_scope,
+        r.queue, r.attempt, r.max_attempts, r.abort_requested, r.worker_id, r.announced_at, r.queued_at, r.source_bundle
         """;
+
+    /// <summary>How many columns <see cref="RunColumns"/> reads: a query's further columns start at this ordinal.</summary>
+    private protected const int RunColumnCount = 27;
 
     private protected const string RunSource = "runs r JOIN projects p ON p.id = r.project_id";
 
@@ -61,6 +65,19 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
             throw new ArgumentException($"a run starts queued or running, not {RunStatusNames.ToText(run.InitialStatus)}", nameof(run));
         }
 
+        if (run.Queueing is { } queueing)
+        {
+            if (run.InitialStatus != RunStatus.Queued)
+            {
+                throw new ArgumentException($"a run submitted to queue '{queueing.Queue}' starts queued, not {RunStatusNames.ToText(run.InitialStatus)}", nameof(run));
+            }
+            ValidateQueue(queueing.Queue, queueing.MaxAttempts);
+            if (queueing.SourceBundleDigest is { } bundle && !Sha256Digest.IsValid(bundle))
+            {
+                throw new ArgumentException($"'{bundle}' is not a SHA-256 digest (64 lowercase hex digits)", nameof(run));
+            }
+        }
+
         return AuditedAsync(async (c, tx, ct) =>
         {
             var id = Guid.NewGuid();
@@ -72,20 +89,33 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
                 ("name", run.ProjectName), ("now", nowText)).ConfigureAwait(false);
             var projectId = (long)(await ScalarAsync(c, tx, "SELECT id FROM projects WHERE name = @name;", ct, ("name", run.ProjectName)).ConfigureAwait(false))!;
 
-            var startedAt = run.InitialStatus == RunStatus.Running ? now : (DateTimeOffset?)null;
-            var executor = run.InitialStatus == RunStatus.Running ? $"{run.User}@{run.Host}" : null;
+            var running = run.InitialStatus == RunStatus.Running;
+            var startedAt = running ? now : (DateTimeOffset?)null;
+            var executor = running ? $"{run.User}@{run.Host}" : null;
+            var queuedAt = running ? (DateTimeOffset?)null : now;
+            var maxAttempts = run.Queueing?.MaxAttempts ?? 1;
             await NonQueryAsync(c, tx, """
                 INSERT INTO runs (id, project_id, task_name, task_type, status, created_at, started_at, tags, description,
-                                  user_name, host, experiment_file, configuration, environment, executor)
+                                  user_name, host, experiment_file, configuration, environment, executor,
+                                  queue, attempt, max_attempts, queued_at, source_bundle)
                 VALUES (@id, @project, @task, @type, @status, @created, @started, @tags, @description,
-                        @user, @host, @experiment, @configuration, @environment, @executor);
+                        @user, @host, @experiment, @configuration, @environment, @executor,
+                        @queue, @attempt, @max_attempts, @queued_at, @source_bundle);
                 """, ct,
                 ("id", IdText(id)), ("project", projectId), ("task", run.TaskName), ("type", run.TaskType),
                 ("status", RunStatusNames.ToText(run.InitialStatus)), ("created", nowText),
                 ("started", startedAt is { } s ? Format(s) : null), ("tags", JsonSerializer.Serialize(run.Tags)),
                 ("description", run.Description), ("user", run.User), ("host", run.Host),
                 ("experiment", run.ExperimentFile), ("configuration", run.ConfigurationJson),
-                ("environment", JsonSerializer.Serialize(run.Environment, LaminaJson.Options)), ("executor", executor)).ConfigureAwait(false);
+                ("environment", JsonSerializer.Serialize(run.Environment, LaminaJson.Options)), ("executor", executor),
+                ("queue", run.Queueing?.Queue), ("attempt", running ? 1L : 0L), ("max_attempts", (long)maxAttempts),
+                ("queued_at", queuedAt is { } q ? Format(q) : null), ("source_bundle", run.Queueing?.SourceBundleDigest)).ConfigureAwait(false);
+
+            // A run made running is its first attempt, by its user where it was made.
+            if (running)
+            {
+                await InsertAttemptAsync(c, tx, id, 1, executor!, null, run.Host, now, null, ct).ConfigureAwait(false);
+            }
 
             if (run.Git is { } git)
             {
@@ -103,11 +133,21 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
                     ("id", IdText(id)), ("path", source.Path), ("sha", source.Sha256)).ConfigureAwait(false);
             }
 
-            await AppendAuditAsync(c, tx, $"{run.User}@{run.Host}", AuditLog.RunCreated, IdText(id), null,
-                RunStateJson(run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, null), null, ct).ConfigureAwait(false);
+            var created = run.Queueing is { } queueing
+                ? RunStateJson(run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, null, queueing.Queue, queueing.MaxAttempts)
+                : RunStateJson(run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, null);
+            await AppendAuditAsync(c, tx, $"{run.User}@{run.Host}", AuditLog.RunCreated, IdText(id), null, created, null, ct).ConfigureAwait(false);
 
             return new RunRecord(id, run.ProjectName, run.TaskName, run.TaskType, run.InitialStatus, now, startedAt, null,
-                [.. run.Tags], run.Description, run.User, run.Host, null) { Executor = executor };
+                [.. run.Tags], run.Description, run.User, run.Host, null)
+            {
+                Executor = executor,
+                Queue = run.Queueing?.Queue,
+                Attempt = running ? 1 : 0,
+                MaxAttempts = maxAttempts,
+                QueuedAt = queuedAt,
+                SourceBundleDigest = run.Queueing?.SourceBundleDigest,
+            };
         }, cancellationToken);
     }
 
@@ -127,9 +167,11 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
                 throw RunStateException.NotRunning(runId, current);
             }
 
+            var now = Format(_time.GetUtcNow());
             await NonQueryAsync(c, tx, "UPDATE runs SET status = @status, ended_at = @now, error = @error WHERE id = @id;", ct,
-                ("status", RunStatusNames.ToText(status)), ("now", Format(_time.GetUtcNow())), ("error", error),
+                ("status", RunStatusNames.ToText(status)), ("now", now), ("error", error),
                 ("id", IdText(runId))).ConfigureAwait(false);
+            await CloseAttemptAsync(c, tx, runId, RunStatusNames.ToText(status), error, now, ct).ConfigureAwait(false);
             var action = status switch
             {
                 RunStatus.Completed => AuditLog.RunFinished,
@@ -148,38 +190,7 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
     public Task<RunRecord> StartRunAsync(Guid runId, string executor, RunLease? lease, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(executor);
-        return AuditedAsync(async (c, tx, ct) =>
-        {
-            // Reading the status locks the run until the commit (SQLite's write lock, PostgreSQL's row lock): of two
-            // executors, the second reads the status the first wrote.
-            var current = await ReadMutableStatusAsync(c, tx, runId, "started", ct).ConfigureAwait(false);
-            if (current is not RunStatus.Queued)
-            {
-                throw new RunStateException(runId, current);
-            }
-
-            var changed = await NonQueryAsync(c, tx,
-                """
-                UPDATE runs SET status = 'running', started_at = @now, executor = @executor, lease_expires_at = @expires,
-                                owner_host = @host, owner_pid = CAST(@pid AS BIGINT), owner_started_at = @owner_started, owner_scope = @scope
-                WHERE id = @id AND status = 'queued';
-                """, ct,
-                ("now", Format(_time.GetUtcNow())), ("executor", executor), ("id", IdText(runId)),
-                ("expires", lease is null ? null : Format(lease.ExpiresAt)), ("host", lease?.Owner.Host),
-                ("pid", lease?.Owner.ProcessId), ("owner_started", lease is null ? null : Format(lease.Owner.ProcessStartedAt)),
-                ("scope", lease?.Owner.Scope)).ConfigureAwait(false);
-            if (changed != 1)
-            {
-                throw new RunStateException(runId, await ReadStatusAsync(c, tx, runId, ct).ConfigureAwait(false));
-            }
-
-            await AppendAuditAsync(c, tx, _actor, AuditLog.RunStarted, IdText(runId),
-                JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(current) }),
-                JsonSerializer.Serialize(new Dictionary<string, string?> { ["status"] = RunStatusNames.ToText(RunStatus.Running), ["executor"] = executor }),
-                null, ct).ConfigureAwait(false);
-            return (await ReadRunsAsync(c, tx, $"SELECT {RunColumns} FROM {RunSource} WHERE r.id = @id;", ct, ("id", IdText(runId)))
-                .ConfigureAwait(false)).Single();
-        }, cancellationToken);
+        return AuditedAsync((c, tx, ct) => StartAttemptAsync(c, tx, runId, executor, lease, null, null, ct), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -286,9 +297,9 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
                 }
 
                 run = ReadRun(reader);
-                experimentFile = reader.GetString(19);
-                configuration = reader.GetString(20);
-                environment = reader.GetString(21);
+                experimentFile = reader.GetString(RunColumnCount);
+                configuration = reader.GetString(RunColumnCount + 1);
+                environment = reader.GetString(RunColumnCount + 2);
             }
 
             GitInfo? git = null;
@@ -387,6 +398,18 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
             ["error"] = error,
         });
 
+    private static string RunStateJson(string project, string task, string type, RunStatus status, string? error, string queue, int maxAttempts) =>
+        JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["project"] = project,
+            ["task"] = task,
+            ["type"] = type,
+            ["status"] = RunStatusNames.ToText(status),
+            ["error"] = error,
+            ["queue"] = queue,
+            ["max_attempts"] = maxAttempts,
+        });
+
     private protected static async Task<RunStatus> ReadStatusAsync(DbConnection c, DbTransaction? tx, Guid runId, CancellationToken ct)
     {
         var status = await ScalarAsync(c, tx, "SELECT status FROM runs WHERE id = @id;", ct, ("id", IdText(runId))).ConfigureAwait(false);
@@ -429,6 +452,14 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
             {
                 Scope = NullableString(reader, 18),
             }, ParseTime(reader.GetString(14))),
+        Queue = NullableString(reader, 19),
+        Attempt = checked((int)reader.GetInt64(20)),
+        MaxAttempts = checked((int)reader.GetInt64(21)),
+        AbortRequested = NullableString(reader, 22),
+        WorkerId = NullableString(reader, 23),
+        AnnouncedAt = reader.IsDBNull(24) ? null : ParseTime(reader.GetString(24)),
+        QueuedAt = reader.IsDBNull(25) ? null : ParseTime(reader.GetString(25)),
+        SourceBundleDigest = NullableString(reader, 26),
     };
 
     private protected static DbCommand Command(DbConnection c, DbTransaction? tx, string sql, params (string Name, object? Value)[] parameters)

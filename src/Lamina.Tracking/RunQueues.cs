@@ -69,8 +69,8 @@ public interface IRunQueueStore
     /// <summary>
     /// Moves a queued run to running as <paramref name="claim"/>'s worker, atomically: the attempt number goes up by one,
     /// the attempt is recorded with the worker's environment, the lease is taken. Of several claims, exactly one succeeds.
-    /// A run's second and later attempts start with its metrics and artifacts of the earlier attempt removed (its log keeps
-    /// them, under a line naming each attempt).
+    /// A run's second and later attempts start with its metrics, artifacts and models of the earlier attempt removed (its log
+    /// keeps what it said, under a line naming each attempt: <c>=== attempt N by EXECUTOR ===</c>).
     /// </summary>
     /// <exception cref="RunStateException">The run is not queued (another worker took it, it was aborted or has ended).</exception>
     /// <exception cref="RunNotFoundException">No such run.</exception>

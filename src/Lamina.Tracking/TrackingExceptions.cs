@@ -97,6 +97,19 @@ public class TrackingException : LaminaException
         return text.ReplaceLineEndings(" ").Trim().TrimEnd('.');
     }
 
+    internal static TrackingException BadQueueName(string name) =>
+        new($"'{name}' is not a queue name: use 1 to 100 letters, digits, '.', '_' or '-'") { At = name, Kind = LaminaErrorKind.Usage };
+
+    internal static TrackingException BadMaxAttempts(string queue, int maxAttempts, int limit) =>
+        new($"queue '{queue}': {maxAttempts} is not a number of attempts: give 1 to {limit}") { At = queue, Kind = LaminaErrorKind.Usage };
+
+    internal static TrackingException RunHasNoQueue(Guid runId) =>
+        new($"run {runId:D} was executed where it was made and has no queue: name the queue to run it on") { At = runId.ToString("D"), Kind = LaminaErrorKind.Usage };
+
+    internal static TrackingException WorkerIdTaken(string id, string host, long pid, DateTimeOffset lastHeartbeat) =>
+        new($"worker id '{id}' is held by a live worker (host {host}, pid {pid}, last heartbeat {lastHeartbeat.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC): "
+            + "give this worker another id, or stop that one first") { At = id, Kind = LaminaErrorKind.Conflict };
+
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
 
@@ -177,6 +190,16 @@ public sealed class RunStateException : TrackingException
     public Guid RunId { get; }
 
     public RunStatus Current { get; }
+
+    internal static RunStateException Ended(Guid runId, RunStatus current, string refused) =>
+        new(runId, current, $"run {runId:D} is already {RunStatusNames.ToText(current)}: it cannot be {refused}");
+
+    internal static RunStateException NotRequeueable(Guid runId, RunStatus current) => new(runId, current, current switch
+    {
+        RunStatus.Queued => $"run {runId:D} is queued already: it waits for a worker",
+        RunStatus.Running => $"run {runId:D} is running: abort it, then queue it again",
+        _ => $"run {runId:D} is {RunStatusNames.ToText(current)}: only a failed or aborted run can be queued again",
+    });
 
     internal static RunStateException NotRunning(Guid runId, RunStatus current) => current == RunStatus.Queued
         ? new(runId, current, $"run {runId:D} is queued: it has not started, so it cannot end")

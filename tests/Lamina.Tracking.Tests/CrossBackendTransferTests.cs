@@ -126,6 +126,38 @@ public sealed class CrossBackendTransferTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Copy_OfRemoteRuns_SqliteToPostgresToSqlite_KeepsTheirQueuesAndEveryAttempt()
+    {
+        // Given a laptop's store with a remote run that was lost once then completed, and one still waiting, announced
+        RunClaim Claim(string worker) =>
+            new(worker, $"{worker} pid 7", new RunLease(new RunOwner($"{worker}.lab", 7, Start), _time.GetUtcNow().AddMinutes(1)), Samples.Environment);
+        var remote = Samples.Run(initial: RunStatus.Queued) with { Queueing = new RunQueueing("gpu", 2) { SourceBundleDigest = new string('b', 64) } };
+        var done = await _laptop.CreateRunAsync(remote, None);
+        await _laptop.ClaimRunAsync(done.Id, Claim("w1"), None);
+        _time.Advance(TimeSpan.FromMinutes(2));
+        await _laptop.ExpireStaleRunsAsync(_time.GetUtcNow(), null, None);
+        await _laptop.ClaimRunAsync(done.Id, Claim("w2"), None);
+        await _laptop.FinishRunAsync(done.Id, RunStatus.Completed, null, None);
+        var waiting = await _laptop.CreateRunAsync(remote, None);
+        await _laptop.MarkAnnouncedAsync(waiting.Id, _time.GetUtcNow(), None);
+        var laptopRuns = await RunsOfAsync(_laptop);
+
+        // When it is copied into PostgreSQL and from there into an empty SQLite store
+        await CopyAsync(_laptop, _team, "sqlite:/laptop/tracking.db");
+        await CopyAsync(_team, _backup, _team.Location.Redacted);
+
+        // Then both hold the same runs, with the same queue columns and attempts
+        foreach (var store in new ITrackingStore[] { _team, _backup })
+        {
+            Assert.Equal(laptopRuns.ToDictionary(r => r.Key, r => r.Value.Fingerprint), (await RunsOfAsync(store)).ToDictionary(r => r.Key, r => r.Value.Fingerprint));
+            Assert.Equal([("w1", "lost"), ("w2", "completed")], (await store.GetAttemptsAsync(done.Id, None)).Select(a => (a.WorkerId!, a.Outcome)));
+            var copied = await store.ResolveRunAsync(waiting.Id.ToString(), None);
+            Assert.Equal(("gpu", 0, 2, (DateTimeOffset?)_time.GetUtcNow()), (copied.Queue, copied.Attempt, copied.MaxAttempts, copied.AnnouncedAt));
+            Assert.Equal([new QueueRecord("gpu", IRunQueueStore.DefaultMaxAttempts, 1, 0, _time.GetUtcNow())], await store.ListQueuesAsync(None));
+        }
+    }
+
+    [Fact]
     public async Task Copy_OfAPublishedRunIntoPostgres_RefusesItsDeletion_ThroughTheStoreAndDirectlyInSql()
     {
         // Given a published run copied from SQLite into PostgreSQL

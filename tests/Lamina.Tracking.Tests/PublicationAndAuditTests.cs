@@ -35,6 +35,9 @@ public sealed class PublicationAndAuditTests : IDisposable
     [InlineData("DELETE FROM run_logs WHERE run_id = $id;")]
     [InlineData("DELETE FROM run_git WHERE run_id = $id;")]
     [InlineData("INSERT INTO run_slides (run_id, path, sha256, size) VALUES ($id, 'x', 'y', 1);")]
+    [InlineData("UPDATE run_attempts SET outcome = 'failed' WHERE run_id = $id;")]
+    [InlineData("DELETE FROM run_attempts WHERE run_id = $id;")]
+    [InlineData("INSERT INTO run_attempts (run_id, attempt, executor, started_at, outcome) VALUES ($id, 2, 'x', 'now', 'lost');")]
     public async Task PublishedRun_ChangedDirectlyInSqlite_IsRefusedByTheTriggers(string sql)
     {
         Guid runId;

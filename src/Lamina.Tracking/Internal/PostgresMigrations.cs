@@ -224,13 +224,70 @@ internal static partial class PostgresMigrations
 
         CREATE TRIGGER runs_published_frozen BEFORE UPDATE OR DELETE ON runs
             FOR EACH ROW EXECUTE FUNCTION lamina_refuse_published('id');
-        """ + RunTablesFrozenWhenPublished(),
+        """ + RunTablesFrozenWhenPublished(
+            "run_git", "run_plugin_sources", "metrics", "artifacts", "run_logs", "models", "run_datasets", "run_slides", "run_models"),
+
+        // 4: remote execution (issue 14), as SQLite's 8: a run's queue and attempts, aborts asked of a running run, the
+        // workers and the queues' settings; runs that started before count one attempt, queued ones were queued when created.
+        """
+        ALTER TABLE runs ADD COLUMN queue TEXT COLLATE "C";
+        ALTER TABLE runs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN max_attempts BIGINT NOT NULL DEFAULT 1;
+        ALTER TABLE runs ADD COLUMN abort_requested TEXT COLLATE "C";
+        ALTER TABLE runs ADD COLUMN worker_id TEXT COLLATE "C";
+        ALTER TABLE runs ADD COLUMN announced_at TEXT COLLATE "C";
+        ALTER TABLE runs ADD COLUMN queued_at TEXT COLLATE "C";
+        ALTER TABLE runs ADD COLUMN source_bundle TEXT COLLATE "C";
+        CREATE INDEX runs_by_status_queue ON runs(status, queue);
+
+        -- The published runs' trigger is lifted for this one fill (inside the migration's transaction): it adds what the run already was.
+        ALTER TABLE runs DISABLE TRIGGER runs_published_frozen;
+        UPDATE runs SET attempt = 1 WHERE started_at IS NOT NULL;
+        UPDATE runs SET queued_at = created_at WHERE status = 'queued';
+        ALTER TABLE runs ENABLE TRIGGER runs_published_frozen;
+
+        CREATE TABLE run_attempts (
+            run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            attempt      BIGINT NOT NULL,
+            executor     TEXT NOT NULL,
+            worker_id    TEXT,
+            host         TEXT,
+            started_at   TEXT NOT NULL,
+            ended_at     TEXT,
+            outcome      TEXT NOT NULL CHECK (outcome IN ('running', 'completed', 'failed', 'aborted', 'lost')),
+            error        TEXT,
+            environment  TEXT,
+            PRIMARY KEY (run_id, attempt)
+        );
+        INSERT INTO run_attempts (run_id, attempt, executor, worker_id, host, started_at, ended_at, outcome, error, environment)
+            SELECT id, 1, COALESCE(executor, user_name || '@' || host), NULL, owner_host, started_at, ended_at, status, error, NULL
+            FROM runs WHERE started_at IS NOT NULL;
+        """ + RunTablesFrozenWhenPublished("run_attempts") + """
+
+        CREATE TABLE workers (
+            id                 TEXT PRIMARY KEY,
+            host               TEXT NOT NULL,
+            pid                BIGINT NOT NULL,
+            queues             TEXT NOT NULL,
+            gpus               TEXT NOT NULL,
+            concurrency        BIGINT NOT NULL,
+            lamina_version     TEXT NOT NULL,
+            started_at         TEXT NOT NULL,
+            last_heartbeat_at  TEXT NOT NULL,
+            stopped_at         TEXT
+        );
+
+        CREATE TABLE queues (
+            name          TEXT PRIMARY KEY,
+            max_attempts  BIGINT NOT NULL,
+            updated_at    TEXT NOT NULL
+        );
+        """,
     }.Select(script => TextColumn().Replace(script, "TEXT COLLATE \"C\""))];
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run.
-    private static string RunTablesFrozenWhenPublished() => string.Concat(
-        new[] { "run_git", "run_plugin_sources", "metrics", "artifacts", "run_logs", "models", "run_datasets", "run_slides", "run_models" }
-            .Select(table => $"""
+    private static string RunTablesFrozenWhenPublished(params string[] tables) => string.Concat(
+        tables.Select(table => $"""
 
                 CREATE TRIGGER {table}_published_frozen BEFORE INSERT OR UPDATE OR DELETE ON {table}
                     FOR EACH ROW EXECUTE FUNCTION lamina_refuse_published('run_id');

@@ -162,7 +162,8 @@ internal static class SqliteMigrations
         CREATE TRIGGER runs_published_no_delete BEFORE DELETE ON runs
             WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.id)
             BEGIN SELECT RAISE(ABORT, 'run is published'); END;
-        """ + RunTablesFrozenWhenPublished() + """
+        """ + RunTablesFrozenWhenPublished(
+            "run_git", "run_plugin_sources", "metrics", "artifacts", "run_logs", "models", "run_datasets", "run_slides", "run_models") + """
 
         CREATE TABLE audit_log (
             seq        INTEGER PRIMARY KEY,
@@ -198,12 +199,70 @@ internal static class SqliteMigrations
         ALTER TABLE runs ADD COLUMN owner_scope TEXT;
         CREATE INDEX runs_by_status ON runs(status);
         """,
+
+        // 8: remote execution (issue 14): a run's queue and attempts, aborts asked of a running run, the workers and the
+        // queues' settings. Runs that started before count one attempt, made by their executor; queued ones were queued
+        // when created. The published runs' trigger is lifted for that one fill: it adds what the run already was.
+        """
+        ALTER TABLE runs ADD COLUMN queue TEXT;
+        ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE runs ADD COLUMN abort_requested TEXT;
+        ALTER TABLE runs ADD COLUMN worker_id TEXT;
+        ALTER TABLE runs ADD COLUMN announced_at TEXT;
+        ALTER TABLE runs ADD COLUMN queued_at TEXT;
+        ALTER TABLE runs ADD COLUMN source_bundle TEXT;
+        CREATE INDEX runs_by_status_queue ON runs(status, queue);
+
+        DROP TRIGGER runs_published_no_update;
+        UPDATE runs SET attempt = 1 WHERE started_at IS NOT NULL;
+        UPDATE runs SET queued_at = created_at WHERE status = 'queued';
+        CREATE TRIGGER runs_published_no_update BEFORE UPDATE ON runs
+            WHEN EXISTS (SELECT 1 FROM published WHERE run_id = OLD.id)
+            BEGIN SELECT RAISE(ABORT, 'run is published'); END;
+
+        CREATE TABLE run_attempts (
+            run_id       TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            attempt      INTEGER NOT NULL,
+            executor     TEXT NOT NULL,
+            worker_id    TEXT,
+            host         TEXT,
+            started_at   TEXT NOT NULL,
+            ended_at     TEXT,
+            outcome      TEXT NOT NULL CHECK (outcome IN ('running', 'completed', 'failed', 'aborted', 'lost')),
+            error        TEXT,
+            environment  TEXT,
+            PRIMARY KEY (run_id, attempt)
+        );
+        INSERT INTO run_attempts (run_id, attempt, executor, worker_id, host, started_at, ended_at, outcome, error, environment)
+            SELECT id, 1, COALESCE(executor, user_name || '@' || host), NULL, owner_host, started_at, ended_at, status, error, NULL
+            FROM runs WHERE started_at IS NOT NULL;
+        """ + RunTablesFrozenWhenPublished("run_attempts") + """
+
+        CREATE TABLE workers (
+            id                 TEXT PRIMARY KEY,
+            host               TEXT NOT NULL,
+            pid                INTEGER NOT NULL,
+            queues             TEXT NOT NULL,
+            gpus               TEXT NOT NULL,
+            concurrency        INTEGER NOT NULL,
+            lamina_version     TEXT NOT NULL,
+            started_at         TEXT NOT NULL,
+            last_heartbeat_at  TEXT NOT NULL,
+            stopped_at         TEXT
+        );
+
+        CREATE TABLE queues (
+            name          TEXT PRIMARY KEY,
+            max_attempts  INTEGER NOT NULL,
+            updated_at    TEXT NOT NULL
+        );
+        """,
     ];
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run: three triggers each.
-    private static string RunTablesFrozenWhenPublished() => string.Concat(
-        new[] { "run_git", "run_plugin_sources", "metrics", "artifacts", "run_logs", "models", "run_datasets", "run_slides", "run_models" }
-            .Select(table => $"""
+    private static string RunTablesFrozenWhenPublished(params string[] tables) => string.Concat(
+        tables.Select(table => $"""
 
                 CREATE TRIGGER {table}_published_no_insert BEFORE INSERT ON {table}
                     WHEN EXISTS (SELECT 1 FROM published WHERE run_id = NEW.run_id)

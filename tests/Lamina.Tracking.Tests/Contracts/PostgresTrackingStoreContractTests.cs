@@ -17,6 +17,16 @@ public sealed class PostgresTrackingStoreContractTests : TrackingStoreContract
     protected override async Task<ITrackingStore> OpenStoreAsync(TimeProvider time, string actor) =>
         await PostgresTrackingStore.OpenAsync(_uri, time, CancellationToken.None, actor);
 
+    // A fresh database at schema 3, the last before remote execution, with the test's rows, then migrated as 'lamina store migrate' does.
+    protected override async Task UseStoreFromBeforeQueuesAsync(string seedSql)
+    {
+        const int BeforeQueues = 3;
+        _uri = await (await PostgresServer.SharedAsync()).CreateDatabaseAsync();
+        await PostgresTrackingStore.MigrateAsync(_uri, BeforeQueues, TimeProvider.System, CancellationToken.None);
+        await ExecuteAsync(seedSql);
+        await PostgresTrackingStore.MigrateAsync(_uri, CancellationToken.None);
+    }
+
     protected override async Task ChangeRunIdAsync(Guid from, Guid to)
     {
         Assert.Equal(1, await ExecuteAsync("UPDATE runs SET id = @new WHERE id = @old;", ("new", to.ToString()), ("old", from.ToString())));

@@ -12,6 +12,20 @@ public sealed class SqliteTrackingStoreContractTests : TrackingStoreContract
     protected override async Task<ITrackingStore> OpenStoreAsync(TimeProvider time, string actor) =>
         await SqliteTrackingStore.OpenAsync(DatabasePath, time, CancellationToken.None, actor);
 
+    // Schema 7, the last before remote execution, made as that Lamina made it, with the test's rows; opening migrates it.
+    protected override async Task UseStoreFromBeforeQueuesAsync(string seedSql)
+    {
+        const int BeforeQueues = 7;
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA foreign_keys = ON; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);\n"
+            + string.Concat(SqliteMigrations.All.Take(BeforeQueues)
+                .Select((script, i) => $"{script}\nINSERT INTO schema_migrations (version, applied_at) VALUES ({i + 1}, 'then');\n"))
+            + seedSql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     protected override async Task ChangeRunIdAsync(Guid from, Guid to)
     {
         await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");

@@ -92,6 +92,43 @@ public abstract class StoreTransferContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ImportRun_OfARemoteRun_KeepsItsQueueAttemptsWorkerAndAbortRequest_AndNamesItsSourceBundle()
+    {
+        // Given a run of a queue whose first worker was lost, the second asked to abort it
+        var (source, from) = await OpenAsync("source");
+        var (target, to) = await OpenAsync("target");
+        var bundle = new string('b', 64);
+        var run = await source.CreateRunAsync(Samples.Run(initial: RunStatus.Queued) with { Queueing = new RunQueueing("gpu", 3) { SourceBundleDigest = bundle } }, None);
+        await source.MarkAnnouncedAsync(run.Id, Start, None);
+        RunClaim Claim(string worker) =>
+            new(worker, $"{worker} pid 7", new RunLease(new RunOwner($"{worker}.lab", 7, Start), Time.GetUtcNow().AddMinutes(1)), Samples.Environment);
+        await source.ClaimRunAsync(run.Id, Claim("w1"), None);
+        Time.Advance(TimeSpan.FromMinutes(2));
+        await source.ExpireStaleRunsAsync(Time.GetUtcNow(), null, None);
+        await source.ClaimRunAsync(run.Id, Claim("w2"), None);
+        await source.LogMetricsAsync(run.Id, [new("loss", 1, 0.5, Start)], None);
+        await source.RequestAbortAsync(run.Id, "wrong data set", None);
+
+        // When it is copied
+        var exported = await from.ExportRunAsync(run.Id, None);
+        Assert.Equal(RunImportOutcome.Imported, await to.ImportRunAsync(exported, None));
+
+        // Then the target holds the same run, attempt for attempt, and the copy knows the bundle's blob is needed
+        var imported = await to.ExportRunAsync(run.Id, None);
+        Assert.Equal(exported.Fingerprint(), imported.Fingerprint());
+        // (An environment's packages are a dictionary, which a record compares by reference: the fingerprints compared them.)
+        static IEnumerable<(RunAttempt, string?)> Comparable(IReadOnlyList<RunAttempt> attempts) => attempts.Select(a => (a with { Environment = null }, a.Environment?.Gpu));
+        Assert.Equal(Comparable(await source.GetAttemptsAsync(run.Id, None)), Comparable(await target.GetAttemptsAsync(run.Id, None)));
+        Assert.Equal(2, (await target.GetAttemptsAsync(run.Id, None)).Count);
+        var copied = await target.ResolveRunAsync(run.Id.ToString(), None);
+        Assert.Equal(("gpu", 2, 3, "w2", "wrong data set", bundle, (DateTimeOffset?)null, (DateTimeOffset?)Start.AddMinutes(2)),
+            (copied.Queue, copied.Attempt, copied.MaxAttempts, copied.WorkerId, copied.AbortRequested, copied.SourceBundleDigest, copied.AnnouncedAt, copied.QueuedAt));
+        Assert.Equal("wrong data set", await target.GetAbortRequestAsync(run.Id, None));
+        Assert.Contains(bundle, exported.BlobDigests);
+        Assert.Equal(RunImportOutcome.Identical, await to.ImportRunAsync(exported, None));
+    }
+
+    [Fact]
     public async Task ImportRun_OfARunThatDiffersFromTheOneThere_IsAConflictNamingIt_AndChangesNothing()
     {
         // Given a run copied, then changed in the target

@@ -19,7 +19,7 @@ public abstract partial class TrackingStoreContract
             (details.Run.Status, details.Run.CreatedAt, details.Run.StartedAt, details.Run.Executor));
         var entry = (await store.ListAuditAsync(queued.Id.ToString(), CancellationToken.None))[^1];
         Assert.Equal((AuditLog.RunStarted, "grace@lab-01"), (entry.Action, entry.Who));
-        Assert.Equal("""{"status":"running","executor":"worker-7"}""", entry.NewValue);
+        Assert.Equal("""{"status":"running","executor":"worker-7","attempt":1,"worker":null}""", entry.NewValue);
         Assert.True((await store.VerifyAuditAsync(CancellationToken.None)).Intact);
     }
 

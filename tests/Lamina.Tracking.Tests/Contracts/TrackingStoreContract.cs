@@ -59,7 +59,8 @@ public abstract partial class TrackingStoreContract : IAsyncLifetime
 
     private async Task<Guid> RunWithIdAsync(ITrackingStore store, Guid id)
     {
-        var run = await store.CreateRunAsync(Samples.Run() with { Git = null, PluginSources = [] }, CancellationToken.None);
+        // Queued: a run that started has an attempt row, which refers to its id too.
+        var run = await store.CreateRunAsync(Samples.Run(initial: RunStatus.Queued) with { Git = null, PluginSources = [] }, CancellationToken.None);
         await ChangeRunIdAsync(run.Id, id);
         return id;
     }
