@@ -126,6 +126,32 @@ public partial class LabException : LaminaException
 
     internal static LabException DiffDoesNotApply(Guid run, string digest, string commit, string reason) =>
         new($"the uncommitted diff of run {run} (sha256 {digest}) does not apply to commit {commit}: {reason}") { At = digest, Kind = LaminaErrorKind.Conflict };
+
+    // The run broker (Remote/RunBroker.cs). Broker URIs come here with their password masked already.
+
+    internal static LabException BadBrokerUri(string source, string redactedText, string problem) =>
+        new($"{source}: '{redactedText}' is not a broker URI ({problem}); expected amqp://user:password@host[:port][/vhost] or amqps://...")
+        { At = source, Kind = LaminaErrorKind.Usage };
+
+    internal static LabException BadQueueName(string queue) =>
+        new($"'{queue}' is not a queue name: 1 to 100 letters, digits, '.', '_' or '-'") { At = queue, Kind = LaminaErrorKind.Usage };
+
+    internal static LabException BrokerUnreachable(string broker, string problem, Exception inner) =>
+        new($"cannot reach the broker {broker}: {problem}", inner) { At = broker, Kind = LaminaErrorKind.Unavailable };
+
+    internal static LabException BrokerRefusedLogin(string broker, string problem, Exception inner) =>
+        new($"the broker {broker} refused the login ({problem}): check the user and password of {Remote.BrokerLocation.Variable}", inner)
+        { At = broker, Kind = LaminaErrorKind.Usage };
+
+    internal static LabException BrokerLost(string broker, string doing, string problem, Exception inner) =>
+        new($"lost the broker {broker} while {doing}: {problem}", inner) { At = broker, Kind = LaminaErrorKind.Unavailable };
+
+    internal static LabException JobNotConfirmed(string broker, Guid run, string queue, string what, Exception inner) =>
+        new($"the broker {broker} {what} the job of run {run} on queue '{queue}'", inner) { At = broker, Kind = LaminaErrorKind.Unavailable };
+
+    internal static LabException QueueDeclaredOtherwise(string broker, string queue, string problem, Exception inner) =>
+        new($"the broker {broker} has a queue '{queue}' declared otherwise than Lamina declares it: {problem}", inner)
+        { At = queue, Kind = LaminaErrorKind.Conflict };
 }
 
 /// <summary>

@@ -20,7 +20,4 @@ public partial class LabException
         new($"run {run} was submitted with Lamina {submitted}, and worker {workerId} runs Lamina {worker}: refused, as the two may not run it alike " +
             "(start the worker with --allow-version-mismatch to accept such runs)")
         { At = run.ToString(), Kind = LaminaErrorKind.Conflict };
-
-    internal static LabException BadQueueName(string name) =>
-        new($"'{name}' is not a queue name: use 1 to 100 letters, digits, '.', '_' or '-'") { At = name, Kind = LaminaErrorKind.Usage };
 }

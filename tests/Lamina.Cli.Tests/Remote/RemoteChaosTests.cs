@@ -47,7 +47,7 @@ public sealed class RemoteChaosTests : IAsyncLifetime
         var ids = new List<Guid>();
         var submitting = Task.Run(async () =>
         {
-            await using var broker = await RunBroker.ConnectAsync(BrokerLocation.Parse(_broker.Uri, "test"), "chaos submitter", CancellationToken.None);
+            await using var broker = await RunBroker.ConnectAsync(BrokerLocation.Parse(_broker.Uri.ToString(), "test"), "chaos submitter", CancellationToken.None);
             var submitter = new RemoteSubmitter(store, blobs, home, TimeProvider.System);
             for (var i = 0; i < Runs; i++)
             {

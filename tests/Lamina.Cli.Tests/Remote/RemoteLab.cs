@@ -82,7 +82,7 @@ internal sealed class RemoteLab : IAsyncDisposable
         Origin = temp.Combine("origin.git");
         Markers = temp.Combine("markers");
         Lamina = new LaminaProcess(temp.Combine("home"));
-        Lamina.Environment["LAMINA_BROKER"] = broker.Uri;
+        Lamina.Environment["LAMINA_BROKER"] = broker.Uri.ToString();
     }
 
     public TemporaryDirectory Temp { get; }

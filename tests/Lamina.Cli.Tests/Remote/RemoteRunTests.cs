@@ -176,12 +176,12 @@ public sealed class RemoteRunTests : IAsyncLifetime
     {
         // Given a worker, a message that is no job, and a job naming a run the store does not have
         _lab.StartWorker("w1");
-        await using (var broker = await RunBroker.ConnectAsync(BrokerLocation.Parse(_lab.Broker.Uri, "test"), "test", CancellationToken.None))
+        await using (var broker = await RunBroker.ConnectAsync(BrokerLocation.Parse(_lab.Broker.Uri.ToString(), "test"), "test", CancellationToken.None))
         {
             await broker.EnsureQueueAsync(_lab.Queue, CancellationToken.None);
             await broker.PublishAsync(new RunJob(Guid.NewGuid(), _lab.Queue, 0, "1.0", "test@host", DateTimeOffset.UtcNow), CancellationToken.None);
         }
-        var factory = new ConnectionFactory { Uri = new Uri(_lab.Broker.Uri) };
+        var factory = new ConnectionFactory { Uri = _lab.Broker.Uri };
         await using (var connection = await factory.CreateConnectionAsync())
         await using (var channel = await connection.CreateChannelAsync())
         {
