@@ -43,12 +43,12 @@ public abstract partial class RelationalTrackingStore
             return Task.FromResult<IReadOnlyList<RunRecord>>([]);
         }
 
-        var names = queues.Distinct(StringComparer.Ordinal).Select((q, i) => ($"q{i}", (object?)q)).ToArray();
+        var names = queues.Distinct(StringComparer.Ordinal).Select((queue, i) => (Name: $"q{i}", Value: (object?)queue)).ToArray();
         return ExecuteAsync<IReadOnlyList<RunRecord>>(write: false, async (c, tx, ct) =>
             await ReadRunsAsync(c, tx, $"""
                 SELECT {RunColumns} FROM {RunSource}
                 WHERE r.status = 'queued' AND r.announced_at IS NULL AND r.queued_at < @before
-                  AND r.queue IN ({string.Join(", ", names.Select(n => "@" + n.Item1))})
+                  AND r.queue IN ({string.Join(", ", names.Select(n => "@" + n.Name))})
                 ORDER BY r.queued_at, r.rowid;
                 """, ct, [("before", Format(queuedBefore)), .. names]).ConfigureAwait(false),
             cancellationToken);

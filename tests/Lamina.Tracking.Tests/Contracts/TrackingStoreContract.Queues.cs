@@ -147,6 +147,7 @@ public abstract partial class TrackingStoreContract
 
         Assert.Equal(RunStatus.Running, await Refused(() => store.ClaimRunAsync(run.Id, Claim("w2"), None)));
         await Assert.ThrowsAsync<RunNotFoundException>(() => store.ClaimRunAsync(Guid.NewGuid(), Claim("w2"), None));
+        await Assert.ThrowsAsync<RunNotFoundException>(() => store.GetAttemptsAsync(Guid.NewGuid(), None));
 
         Assert.Equal("w1", (await ReadAsync(store, run.Id)).WorkerId);
         Assert.Single(await store.GetAttemptsAsync(run.Id, None));
