@@ -136,7 +136,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
     {
         using var capture = new ConsoleCapture(Echo);
         using var writeFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var flushing = new Flushing(runId, capture, writeFailed);
+        // The attempt this process executes: should its lease lapse and another executor take the run, this one stops.
+        var attempt = (await store.ResolveRunAsync(runId.ToString(), CancellationToken.None)).Attempt;
+        var flushing = new Flushing(runId, capture, writeFailed) { Attempt = attempt };
         // An exit while the run is being aborted is the user insisting (a second Ctrl+C); otherwise the task called it.
         using var ending = new AbruptEnding(this, flushing, () => cancellationToken.IsCancellationRequested
             ? (RunStatus.Aborted, $"{AbortReason?.Invoke() ?? "aborted by the user"} (the process was ended before the task stopped)")
@@ -290,6 +292,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
 
         public string? WriteFailure => Volatile.Read(ref _writeFailure);
 
+        /// <summary>The attempt at the run this process executes.</summary>
+        public int Attempt { get; init; }
+
         /// <summary>True once another process ended the run (its lease had expired): this one records nothing more.</summary>
         public bool Lost { get; set; }
 
@@ -356,7 +361,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
             {
                 try
                 {
-                    if (!await store.RenewLeaseAsync(flushing.RunId, time.GetUtcNow() + LeaseDuration, CancellationToken.None))
+                    var now = await store.ResolveRunAsync(flushing.RunId.ToString(), CancellationToken.None);
+                    if (now.Status != RunStatus.Running || now.Attempt != flushing.Attempt
+                        || !await store.RenewLeaseAsync(flushing.RunId, time.GetUtcNow() + LeaseDuration, CancellationToken.None))
                     {
                         flushing.Lost = true;
                         flushing.Fail("the run was ended by another process while it executed (its lease had expired)");
