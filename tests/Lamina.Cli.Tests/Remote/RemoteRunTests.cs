@@ -308,7 +308,7 @@ public sealed class RemoteRunTests : IAsyncLifetime
 
         var shown = await _lab.WaitForAsync(run, TimeSpan.FromMinutes(2), "failed");
         Assert.Contains("gave up after 2 attempts", shown.GetProperty("run").GetProperty("error").GetString(), StringComparison.Ordinal);
-        Assert.Equal(["lost", "lost"], shown.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
+        Assert.Equal(["lost", "failed"], shown.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
     }
 
     private async Task WaitForWorkerAsync(string run, string worker)
