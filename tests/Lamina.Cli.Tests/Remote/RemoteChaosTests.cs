@@ -3,6 +3,7 @@ using Lamina.Lab.Remote;
 using Lamina.Lab.Tasks;
 using Lamina.Testing;
 using Lamina.Tracking;
+using Xunit.Abstractions;
 
 namespace Lamina.Cli.Tests.Remote;
 
@@ -11,7 +12,7 @@ namespace Lamina.Cli.Tests.Remote;
 /// random moments and started again, the broker restarted once. Every run must end completed, exactly one attempt of
 /// each completed, none executed twice at once (the task itself detects it), none left queued or running.
 /// </summary>
-public sealed class RemoteChaosTests : IAsyncLifetime
+public sealed class RemoteChaosTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Runs = 200;
     private readonly TemporaryDirectory _temp = new();
@@ -87,15 +88,18 @@ public sealed class RemoteChaosTests : IAsyncLifetime
 
         var runs = await store.ListRunsAsync(new RunQuery(Limit: 10_000), CancellationToken.None);
         var problems = new List<string>();
+        var lost = 0;
         Assert.Equal(Runs, ids.Count);
         foreach (var id in ids)
         {
             var run = runs.Single(r => r.Id == id);
             var attempts = await store.GetAttemptsAsync(id, CancellationToken.None);
+            lost += attempts.Count(a => a.Outcome == "lost");
             if (run.Status != RunStatus.Completed) problems.Add($"{id} is {run.Status} ({run.Error})");
             if (attempts.Count(a => a.Outcome == "completed") != (run.Status == RunStatus.Completed ? 1 : 0)) problems.Add($"{id}: {attempts.Count(a => a.Outcome == "completed")} completed attempts");
         }
         Assert.True(problems.Count == 0, $"{problems.Count} runs wrong after {kills} kills (broker restarted: {restarted}):\n{string.Join("\n", problems.Take(20))}\n{_lab.WorkerLogs()[^Math.Min(20000, _lab.WorkerLogs().Length)..]}");
+        output.WriteLine($"{Runs} runs, {kills} workers killed, broker restarted: {restarted}, {lost} attempts lost and taken over, {problems.Count} problems");
         Assert.True(restarted, "the broker was never restarted: too few runs finished");
         Assert.True(kills > 0);
         var concurrent = Path.Combine(_lab.Markers, "concurrent.txt");
