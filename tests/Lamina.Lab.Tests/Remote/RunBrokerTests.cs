@@ -263,6 +263,30 @@ public sealed class RunBrokerTests : IAsyncLifetime
         Assert.Equal(0, (await _broker.GetQueueStatsAsync(q1, CancellationToken.None))!.Messages + (await _broker.GetQueueStatsAsync(q2, CancellationToken.None))!.Messages);
     }
 
+    [Fact]
+    public async Task AQueueDeletedUnderAWaitingSlot_IsDeclaredAgain_AndTheSlotTakesWhatIsPublishedToIt()
+    {
+        var queue = NewQueue();
+        await using var slot = await _broker.OpenSlotAsync([queue], CancellationToken.None);
+        var take = slot.TakeAsync(Within(20));
+        await StatsWhenAsync(queue, s => s.Consumers == 1);
+
+        await using (var raw = await RawChannelAsync())
+        {
+            await raw.Channel.QueueDeleteAsync(RunBroker.QueueName(queue));
+        }
+        await StatsWhenAsync(queue, s => s.Consumers == 1);
+        var job = Job(queue);
+        await using (var publisher = await RunBroker.ConnectAsync(new BrokerLocation(_server.Uri), "lamina-tests-publisher", CancellationToken.None))
+        {
+            await publisher.PublishAsync(job, CancellationToken.None);
+        }
+
+        var delivery = await take;
+        Assert.Equal(job, delivery.Job);
+        Assert.True(await delivery.AckAsync(CancellationToken.None));
+    }
+
     private async Task<QueueStats?> StatsWhenAsync(string queue, Func<QueueStats, bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
