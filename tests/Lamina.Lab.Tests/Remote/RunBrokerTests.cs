@@ -264,6 +264,21 @@ public sealed class RunBrokerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task APublishToAQueueDeletedSinceThisConnectionDeclaredIt_DeclaresItAgain_InsteadOfLosingTheJob()
+    {
+        var queue = NewQueue();
+        await _broker.EnsureQueueAsync(queue, CancellationToken.None);
+        await using (var raw = await RawChannelAsync())
+        {
+            await raw.Channel.QueueDeleteAsync(RunBroker.QueueName(queue));
+        }
+
+        await _broker.PublishAsync(Job(queue), CancellationToken.None);
+
+        Assert.Equal(new QueueStats(queue, 1, 0, 0), await _broker.GetQueueStatsAsync(queue, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task AQueueDeletedUnderAWaitingSlot_IsDeclaredAgain_AndTheSlotTakesWhatIsPublishedToIt()
     {
         var queue = NewQueue();
@@ -380,7 +395,7 @@ public sealed class RunBrokerRecoveryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ABrokerRestart_KeepsQueuedJobs_AndASlotWaitingAcrossIt_TakesAJobPublishedAfter()
+    public async Task ABrokerRestart_KeepsQueuedJobs_AndASlotWaitingAcrossIt_TakesAJobPublishedAfter_PublishingWhileItIsDownIsUnavailable()
     {
         var (queued, later) = (RunBrokerTests.NewQueue(), RunBrokerTests.NewQueue());
         var kept = RunBrokerTests.Job(queued);
@@ -388,6 +403,10 @@ public sealed class RunBrokerRecoveryTests : IAsyncLifetime
         await using var waiting = await _broker.OpenSlotAsync([later], CancellationToken.None);
         var take = waiting.TakeAsync(RunBrokerTests.Within(60));
 
+        await _server.StopAsync();
+        var down = await Assert.ThrowsAsync<LabException>(() => _broker.PublishAsync(RunBrokerTests.Job(queued), CancellationToken.None));
+        Assert.Equal(LaminaErrorKind.Unavailable, down.Kind);
+        Assert.Contains(_broker.Location.Redacted, down.Message, StringComparison.Ordinal);
         await _server.RestartAsync();
         var published = RunBrokerTests.Job(later);
         await using (var publisher = await RunBroker.ConnectAsync(new BrokerLocation(_server.Uri), "lamina-tests-publisher", CancellationToken.None))
