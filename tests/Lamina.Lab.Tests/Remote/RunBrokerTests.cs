@@ -395,13 +395,17 @@ public sealed class RunBrokerRecoveryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ABrokerRestart_KeepsQueuedJobs_AndASlotWaitingAcrossIt_TakesAJobPublishedAfter_PublishingWhileItIsDownIsUnavailable()
+    public async Task ABrokerRestart_KeepsQueuedJobs_ASlotWaitingAcrossItTakesAJobPublishedAfter_AndAHeldDeliveryComesAgain()
     {
         var (queued, later) = (RunBrokerTests.NewQueue(), RunBrokerTests.NewQueue());
         var kept = RunBrokerTests.Job(queued);
         await _broker.PublishAsync(kept, CancellationToken.None);
         await using var waiting = await _broker.OpenSlotAsync([later], CancellationToken.None);
         var take = waiting.TakeAsync(RunBrokerTests.Within(60));
+        var heldJob = RunBrokerTests.Job(RunBrokerTests.NewQueue());
+        await _broker.PublishAsync(heldJob, CancellationToken.None);
+        await using var holding = await _broker.OpenSlotAsync([heldJob.Queue], CancellationToken.None);
+        var held = await holding.TakeAsync(RunBrokerTests.Within(10));
 
         await _server.StopAsync();
         var down = await Assert.ThrowsAsync<LabException>(() => _broker.PublishAsync(RunBrokerTests.Job(queued), CancellationToken.None));
@@ -421,5 +425,11 @@ public sealed class RunBrokerRecoveryTests : IAsyncLifetime
         var survivor = await slot.TakeAsync(RunBrokerTests.Within(20));
         Assert.Equal(kept, survivor.Job);
         Assert.True(await survivor.AckAsync(CancellationToken.None));
+        // A delivery held across the restart cannot be acknowledged any more: the broker delivers it again.
+        Assert.False(await held.AckAsync(CancellationToken.None));
+        var again = await holding.TakeAsync(RunBrokerTests.Within(20));
+        Assert.Equal(heldJob, again.Job);
+        Assert.True(again.Redelivered);
+        Assert.True(await again.AckAsync(CancellationToken.None));
     }
 }
