@@ -237,6 +237,9 @@ public sealed class RunBroker : IAsyncDisposable
                 }
                 catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
                 {
+                    // The next publish starts on a fresh channel, with no confirmation outstanding.
+                    await CloseQuietlyAsync(channel).ConfigureAwait(false);
+                    _publisher = null;
                     throw LabException.JobNotConfirmed(Location.Redacted, job.RunId, job.Queue, $"did not confirm within {ConfirmTimeout.TotalSeconds:0} s", e);
                 }
                 catch (Exception e) when (IsBrokerFailure(e))
