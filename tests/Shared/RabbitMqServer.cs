@@ -202,13 +202,14 @@ internal sealed class RabbitMqServer : IAsyncDisposable
 
     /// <summary>
     /// A shell that waits for this process to end, however it ends (the test host may be killed before its exit
-    /// handlers finish), then kills the node and its epmd (by the pids in the folder, checked against their command
-    /// lines) and removes the folder.
+    /// handlers finish), then kills the node and its epmd (by the pids in the folder, checked against their environment
+    /// and command line, lest a reused pid be killed) and removes the folder.
     /// </summary>
     private void StartWatchdog()
     {
-        var kill = string.Join("; ", new[] { (NodePidFile, _nodeName), (EpmdPidFile, $"{_epmdPort}") }.Select(p =>
-            $"p=$(cat '{p.Item1}' 2>/dev/null) && tr '\\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q -- '{p.Item2}' && kill -9 $p"));
+        // The node's command line does not name it (RabbitMQ names the node at boot from its environment); epmd's names its port.
+        var kill = string.Join("; ", new[] { (NodePidFile, "environ", $"RABBITMQ_NODENAME={_nodeName}"), (EpmdPidFile, "cmdline", $"-port {_epmdPort} ") }.Select(p =>
+            $"p=$(cat '{p.Item1}' 2>/dev/null) && tr '\\0' ' ' </proc/$p/{p.Item2} 2>/dev/null | grep -q -- '{p.Item3}' && kill -9 $p"));
         // In a session of its own (setsid -f), outside this process's tree: a tree kill of the test host cannot take it first.
         var info = new ProcessStartInfo("setsid")
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Lamina.Core;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace Lamina.Lab.Remote;
 
@@ -18,6 +19,7 @@ namespace Lamina.Lab.Remote;
 public sealed class JobSlot : IAsyncDisposable
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan RedeclareDelay = TimeSpan.FromSeconds(2);
 
     // How long a channel closed while its connection is open is left to the client's recovery before being replaced.
     private static readonly TimeSpan RecoveryGrace = TimeSpan.FromSeconds(5);
@@ -34,6 +36,7 @@ public sealed class JobSlot : IAsyncDisposable
     private Take? _take;
     private TaskCompletionSource? _held;
     private bool _disposed;
+    private bool _redeclare;
 
     internal JobSlot(RunBroker broker, IReadOnlyList<string> queues, TimeProvider time)
     {
@@ -64,6 +67,11 @@ public sealed class JobSlot : IAsyncDisposable
             {
                 token.ThrowIfCancellationRequested();
                 ObjectDisposedException.ThrowIf(_broker.IsDisposed, _broker);
+                if (_redeclare && !await RedeclareAsync(token).ConfigureAwait(false))
+                {
+                    await Task.Delay(RedeclareDelay, _time, token).ConfigureAwait(false);
+                    continue;
+                }
                 var channel = await UsableChannelAsync(token).ConfigureAwait(false);
                 if (channel is not null && await TakeOnAsync(channel, token).ConfigureAwait(false) is { } delivery) return delivery;
                 await Task.Delay(RetryDelay, _time, token).ConfigureAwait(false);
@@ -110,12 +118,24 @@ public sealed class JobSlot : IAsyncDisposable
                 if (take.Outcome.IsCompleted) break;
                 var consumer = new AsyncEventingBasicConsumer(channel);
                 consumer.ReceivedAsync += (_, args) => take.OnDeliveryAsync(queue, args);
+                // The broker cancels a consumer whose queue is deleted: the take consumes again (and declares it again).
+                consumer.UnregisteredAsync += (_, _) =>
+                {
+                    take.ConsumerGone();
+                    return Task.CompletedTask;
+                };
                 // Not cancellable midway: a consume the broker registered but this side gave up on would take deliveries.
                 take.ConsumerTags.Add(await channel.BasicConsumeAsync(RunBroker.QueueName(queue), autoAck: false, consumer, CancellationToken.None).ConfigureAwait(false));
             }
             var delivery = await take.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (delivery is not null) delivery.Seen = true;
             return delivery;
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason is { ReplyCode: 404 })
+        {
+            // A queue deleted since the slot declared it: declared again before the next try.
+            _redeclare = true;
+            return null;
         }
         catch (Exception e) when (RunBroker.IsBrokerFailure(e) || e is ObjectDisposedException)
         {
@@ -130,6 +150,20 @@ public sealed class JobSlot : IAsyncDisposable
             // A delivery claimed while the take was being cancelled goes back to the broker.
             if (take.Close() is { } unseen) await unseen.ReturnAsync(CancellationToken.None).ConfigureAwait(false);
             await take.CancelConsumersAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> RedeclareAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var queue in _queues) await _broker.EnsureQueueAsync(queue, cancellationToken, again: true).ConfigureAwait(false);
+            _redeclare = false;
+            return true;
+        }
+        catch (LabException)
+        {
+            return false;
         }
     }
 
@@ -303,6 +337,17 @@ public sealed class JobSlot : IAsyncDisposable
             }
         }
 
+        /// <summary>The broker cancelled a consumer (or confirmed the take's own cancel, once the take is over).</summary>
+        public void ConsumerGone()
+        {
+            lock (slot._gate)
+            {
+                if (_closed) return;
+                _closed = true;
+            }
+            _outcome.TrySetResult(null);
+        }
+
         /// <summary>The channel was lost (called under the slot's lock).</summary>
         public void Lost()
         {
@@ -456,8 +501,7 @@ public sealed class JobDelivery
         sbyte b => b,
         ushort s => s,
         uint i => i,
-        IConvertible c => c.ToInt64(CultureInfo.InvariantCulture),
-        _ => 0,
+        _ => long.TryParse(Convert.ToString(value, CultureInfo.InvariantCulture), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed) ? parsed : 0,
     };
 
     private static JsonSerializerOptions Freeze(JsonSerializerOptions options)

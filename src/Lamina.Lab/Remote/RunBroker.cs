@@ -161,11 +161,14 @@ public sealed class RunBroker : IAsyncDisposable
 
     /// <summary>Declares the queue and its dead-letter queue (idempotent).</summary>
     /// <exception cref="LabException">A bad queue name (Usage), a queue of that name declared otherwise (Conflict), a lost broker (Unavailable).</exception>
-    public async Task EnsureQueueAsync(string queue, CancellationToken cancellationToken)
+    public Task EnsureQueueAsync(string queue, CancellationToken cancellationToken) => EnsureQueueAsync(queue, cancellationToken, again: false);
+
+    /// <summary>Declares the queue unless this connection did already, or whatever it did (<paramref name="again"/>).</summary>
+    internal async Task EnsureQueueAsync(string queue, CancellationToken cancellationToken, bool again)
     {
         CheckQueueName(queue);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_declared.ContainsKey(queue)) return;
+        if (!again && _declared.ContainsKey(queue)) return;
         var channel = await OpenChannelAsync($"declaring queue '{queue}'", cancellationToken).ConfigureAwait(false);
         try
         {
@@ -225,8 +228,7 @@ public sealed class RunBroker : IAsyncDisposable
                 catch (PublishException e) when (e.IsReturn && attempt == 1)
                 {
                     // Routed nowhere: the queue was deleted since this connection declared it. Declare it again, once.
-                    _declared.TryRemove(job.Queue, out _);
-                    await EnsureQueueAsync(job.Queue, cancellationToken).ConfigureAwait(false);
+                    await EnsureQueueAsync(job.Queue, cancellationToken, again: true).ConfigureAwait(false);
                 }
                 catch (PublishException e)
                 {
@@ -235,6 +237,9 @@ public sealed class RunBroker : IAsyncDisposable
                 }
                 catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
                 {
+                    // The next publish starts on a fresh channel, with no confirmation outstanding.
+                    await CloseQuietlyAsync(channel).ConfigureAwait(false);
+                    _publisher = null;
                     throw LabException.JobNotConfirmed(Location.Redacted, job.RunId, job.Queue, $"did not confirm within {ConfirmTimeout.TotalSeconds:0} s", e);
                 }
                 catch (Exception e) when (IsBrokerFailure(e))
@@ -286,7 +291,6 @@ public sealed class RunBroker : IAsyncDisposable
             // Gone already.
         }
         await Connection.DisposeAsync().ConfigureAwait(false);
-        _publishLock.Dispose();
     }
 
     /// <summary>Checks a Lamina queue name: 1 to 100 letters, digits, <c>.</c>, <c>_</c> or <c>-</c>.</summary>

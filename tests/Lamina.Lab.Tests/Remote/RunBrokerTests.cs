@@ -123,7 +123,8 @@ public sealed class RunBrokerTests : IAsyncLifetime
         Assert.False(delivery.Redelivered);
         Assert.Equal(0, delivery.DeliveryCount);
         Assert.True(await delivery.AckAsync(CancellationToken.None));
-        Assert.Equal(new QueueStats(queue, 0, 0, 0), await _broker.GetQueueStatsAsync(queue, CancellationToken.None));
+        // The broker counts the slot's cancelled consumer until it has the ack.
+        Assert.Equal(new QueueStats(queue, 0, 0, 0), await StatsWhenAsync(queue, s => s.Consumers == 0));
         await Assert.ThrowsAsync<InvalidOperationException>(() => delivery.AckAsync(CancellationToken.None));
     }
 
@@ -165,7 +166,7 @@ public sealed class RunBrokerTests : IAsyncLifetime
         Assert.Null(poison.Job);
         Assert.NotNull(poison.Problem);
         Assert.True(await poison.DeadLetterAsync(poison.Problem, CancellationToken.None));
-        Assert.Equal(new QueueStats(queue, 0, 0, 1), await StatsWhenAsync(queue, s => s.DeadLettered == 1));
+        Assert.Equal(new QueueStats(queue, 0, 0, 1), await StatsWhenAsync(queue, s => s is { DeadLettered: 1, Consumers: 0 }));
         var job = Job(queue);
         await _broker.PublishAsync(job, CancellationToken.None);
         var next = await slot.TakeAsync(Within(10));
@@ -236,7 +237,7 @@ public sealed class RunBrokerTests : IAsyncLifetime
 
         await _broker.PublishAsync(second, CancellationToken.None);
 
-        Assert.Equal(new QueueStats(queue, 1, 0, 0), await _broker.GetQueueStatsAsync(queue, CancellationToken.None));
+        Assert.Equal(new QueueStats(queue, 1, 0, 0), await StatsWhenAsync(queue, s => s.Consumers == 0));
         var other = await b.TakeAsync(Within(10));
         Assert.Equal(first, taken.Job);
         Assert.Equal(second, other.Job);
@@ -260,6 +261,45 @@ public sealed class RunBrokerTests : IAsyncLifetime
         Assert.Equal(new[] { j1, j2 }.OrderBy(j => j.Queue), new[] { first.Job!, second.Job! }.OrderBy(j => j.Queue));
         Assert.Equal(new[] { q1, q2 }.Order(), new[] { first.Queue, second.Queue }.Order());
         Assert.Equal(0, (await _broker.GetQueueStatsAsync(q1, CancellationToken.None))!.Messages + (await _broker.GetQueueStatsAsync(q2, CancellationToken.None))!.Messages);
+    }
+
+    [Fact]
+    public async Task APublishToAQueueDeletedSinceThisConnectionDeclaredIt_DeclaresItAgain_InsteadOfLosingTheJob()
+    {
+        var queue = NewQueue();
+        await _broker.EnsureQueueAsync(queue, CancellationToken.None);
+        await using (var raw = await RawChannelAsync())
+        {
+            await raw.Channel.QueueDeleteAsync(RunBroker.QueueName(queue));
+        }
+
+        await _broker.PublishAsync(Job(queue), CancellationToken.None);
+
+        Assert.Equal(new QueueStats(queue, 1, 0, 0), await _broker.GetQueueStatsAsync(queue, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task AQueueDeletedUnderAWaitingSlot_IsDeclaredAgain_AndTheSlotTakesWhatIsPublishedToIt()
+    {
+        var queue = NewQueue();
+        await using var slot = await _broker.OpenSlotAsync([queue], CancellationToken.None);
+        var take = slot.TakeAsync(Within(20));
+        await StatsWhenAsync(queue, s => s.Consumers == 1);
+
+        await using (var raw = await RawChannelAsync())
+        {
+            await raw.Channel.QueueDeleteAsync(RunBroker.QueueName(queue));
+        }
+        await StatsWhenAsync(queue, s => s.Consumers == 1);
+        var job = Job(queue);
+        await using (var publisher = await RunBroker.ConnectAsync(new BrokerLocation(_server.Uri), "lamina-tests-publisher", CancellationToken.None))
+        {
+            await publisher.PublishAsync(job, CancellationToken.None);
+        }
+
+        var delivery = await take;
+        Assert.Equal(job, delivery.Job);
+        Assert.True(await delivery.AckAsync(CancellationToken.None));
     }
 
     private async Task<QueueStats?> StatsWhenAsync(string queue, Func<QueueStats, bool> condition)
@@ -355,14 +395,22 @@ public sealed class RunBrokerRecoveryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ABrokerRestart_KeepsQueuedJobs_AndASlotWaitingAcrossIt_TakesAJobPublishedAfter()
+    public async Task ABrokerRestart_KeepsQueuedJobs_ASlotWaitingAcrossItTakesAJobPublishedAfter_AndAHeldDeliveryComesAgain()
     {
         var (queued, later) = (RunBrokerTests.NewQueue(), RunBrokerTests.NewQueue());
         var kept = RunBrokerTests.Job(queued);
         await _broker.PublishAsync(kept, CancellationToken.None);
         await using var waiting = await _broker.OpenSlotAsync([later], CancellationToken.None);
         var take = waiting.TakeAsync(RunBrokerTests.Within(60));
+        var heldJob = RunBrokerTests.Job(RunBrokerTests.NewQueue());
+        await _broker.PublishAsync(heldJob, CancellationToken.None);
+        await using var holding = await _broker.OpenSlotAsync([heldJob.Queue], CancellationToken.None);
+        var held = await holding.TakeAsync(RunBrokerTests.Within(10));
 
+        await _server.StopAsync();
+        var down = await Assert.ThrowsAsync<LabException>(() => _broker.PublishAsync(RunBrokerTests.Job(queued), CancellationToken.None));
+        Assert.Equal(LaminaErrorKind.Unavailable, down.Kind);
+        Assert.Contains(_broker.Location.Redacted, down.Message, StringComparison.Ordinal);
         await _server.RestartAsync();
         var published = RunBrokerTests.Job(later);
         await using (var publisher = await RunBroker.ConnectAsync(new BrokerLocation(_server.Uri), "lamina-tests-publisher", CancellationToken.None))
@@ -377,5 +425,11 @@ public sealed class RunBrokerRecoveryTests : IAsyncLifetime
         var survivor = await slot.TakeAsync(RunBrokerTests.Within(20));
         Assert.Equal(kept, survivor.Job);
         Assert.True(await survivor.AckAsync(CancellationToken.None));
+        // A delivery held across the restart cannot be acknowledged any more: the broker delivers it again.
+        Assert.False(await held.AckAsync(CancellationToken.None));
+        var again = await holding.TakeAsync(RunBrokerTests.Within(20));
+        Assert.Equal(heldJob, again.Job);
+        Assert.True(again.Redelivered);
+        Assert.True(await again.AckAsync(CancellationToken.None));
     }
 }
