@@ -299,6 +299,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerCommand.Settings>
         var worker = new RunWorker(store, blobs, home, broker, options, TimeProvider.System)
         {
             Log = line => CliContext.WriteError(line),
+            AbortReason = () => CliContext.AbortReason,
         };
         await worker.RunAsync(CliContext.Cancellation);
         return 0;

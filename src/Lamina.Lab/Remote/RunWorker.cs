@@ -51,6 +51,9 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
     /// <summary>Where the worker says what it does (one line each); nothing when null.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>Why the worker was stopped (the signal), recorded on the runs it stops; see <see cref="RunExecutor.AbortReason"/>.</summary>
+    public Func<string?>? AbortReason { get; init; }
+
     /// <summary>Where the runs' console output is echoed; the worker's standard output when null.</summary>
     public TextWriter? Echo { get; init; }
 
@@ -154,7 +157,12 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
 
         var gpu = options.Gpus.Count == 0 ? null : options.Gpus[Interlocked.Increment(ref _nextGpu) % options.Gpus.Count];
         var executor = $"worker {options.Id} slot {slot}" + (gpu is null ? "" : $" gpu {gpu}");
-        var executorSetup = new RunExecutor(store, blobs, home, time) { Echo = Echo, LeaseDuration = options.LeaseDuration };
+        var executorSetup = new RunExecutor(store, blobs, home, time)
+        {
+            Echo = Echo,
+            LeaseDuration = options.LeaseDuration,
+            AbortReason = () => AbortReason?.Invoke() is { } why ? $"{why}: worker {options.Id} stopped" : $"worker {options.Id} stopped",
+        };
         try
         {
             await store.ClaimRunAsync(run.Id, new RunClaim(options.Id, executor,

@@ -311,6 +311,49 @@ public sealed class RemoteRunTests : IAsyncLifetime
         Assert.Equal(["lost", "failed"], shown.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
     }
 
+    [Fact]
+    public async Task RunLongerThanTheBrokersConsumerTimeout_IsNotDeliveredAgain()
+    {
+        // Given a broker that takes a delivery back after 2 s without an acknowledgement, and two workers
+        await using var strict = await RabbitMqServer.StartAsync(consumerTimeout: TimeSpan.FromSeconds(2));
+        _lab.Lamina.Environment["LAMINA_BROKER"] = strict.Uri.ToString();
+        _lab.StartWorker("w1");
+        _lab.StartWorker("w2");
+
+        // When a run takes four times as long
+        var run = await _lab.SubmitAsync("nap", "--set", "tasks.nap.params.params.ms=8000", "--set", $"tasks.nap.params.params.markers={_lab.Markers}");
+
+        // Then it completes in one attempt, executed once, and no worker saw its job again
+        var shown = await _lab.WaitForAsync(run, Minute, "completed");
+        Assert.Single(shown.GetProperty("attempts").EnumerateArray());
+        Assert.Single(File.ReadAllLines(Path.Combine(_lab.Markers, $"{run}.starts")));
+        Assert.DoesNotContain("dropped a job", _lab.WorkerLogs(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WorkerStopped_WithSigterm_QueuesItsRunAgainForAnotherWorker()
+    {
+        // Given a long run on worker w1
+        var w1 = _lab.StartWorker("w1");
+        var run = await _lab.SubmitAsync("nap", "--set", "tasks.nap.params.params.ms=4000");
+        await _lab.WaitForAsync(run, Minute, "running");
+
+        // When w1 is stopped with SIGTERM (a machine shutting down) and w2 serves the queue
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", w1.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        Assert.True(w1.WaitForExit(30_000), _lab.WorkerLogs());
+        _lab.StartWorker("w2");
+
+        // Then w1 recorded itself stopped and its run aborted then queued again, and w2 completes it
+        var shown = await _lab.WaitForAsync(run, Minute, "completed");
+        Assert.Equal("w2", shown.GetProperty("run").GetProperty("worker_id").GetString());
+        Assert.Equal(["aborted", "completed"], shown.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("outcome").GetString()));
+        var workers = JsonDocument.Parse((await _lab.Lamina.RunAsync(_lab.Repository, "workers", "list", "--json")).Stdout).RootElement;
+        Assert.Equal("stopped", workers.EnumerateArray().Single(w => w.GetProperty("id").GetString() == "w1").GetProperty("state").GetString());
+    }
+
     private async Task WaitForWorkerAsync(string run, string worker)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
