@@ -146,20 +146,7 @@ internal sealed class PostgresServer : IAsyncDisposable
     private void StartWatchdog()
     {
         var stop = $"{(_asPostgresUser ? "runuser -u postgres -- " : "")}'{Path.Combine(_bin, "pg_ctl")}' -D '{DataFolder}' stop -m immediate -w";
-        // In a session of its own (setsid -f), outside this process's tree: a tree kill of the test host cannot take it first.
-        var info = new ProcessStartInfo("setsid")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        info.ArgumentList.Add("-f");
-        info.ArgumentList.Add("/bin/sh");
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"exec </dev/null >/dev/null 2>&1; while kill -0 {Environment.ProcessId}; do sleep 1; done; {stop}; rm -rf '{Folder}'");
-        using var watchdog = Process.Start(info);
+        TestWatchdog.Start($"{stop}; rm -rf '{Folder}'");
     }
 
     private async Task StartServerAsync()

@@ -210,20 +210,7 @@ internal sealed class RabbitMqServer : IAsyncDisposable
         // The node's command line does not name it (RabbitMQ names the node at boot from its environment); epmd's names its port.
         var kill = string.Join("; ", new[] { (NodePidFile, "environ", $"RABBITMQ_NODENAME={_nodeName}"), (EpmdPidFile, "cmdline", $"-port {_epmdPort} ") }.Select(p =>
             $"p=$(cat '{p.Item1}' 2>/dev/null) && tr '\\0' ' ' </proc/$p/{p.Item2} 2>/dev/null | grep -q -- '{p.Item3}' && kill -9 $p"));
-        // In a session of its own (setsid -f), outside this process's tree: a tree kill of the test host cannot take it first.
-        var info = new ProcessStartInfo("setsid")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        info.ArgumentList.Add("-f");
-        info.ArgumentList.Add("/bin/sh");
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"exec </dev/null >/dev/null 2>&1; while kill -0 {Environment.ProcessId}; do sleep 1; done; {kill}; sleep 1; rm -rf '{Folder}'");
-        using var watchdog = Process.Start(info);
+        TestWatchdog.Start($"{kill}; sleep 1; rm -rf '{Folder}'");
     }
 
     private string LogTail()
