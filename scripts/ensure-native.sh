@@ -27,10 +27,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     made_policy=""
     if [ ! -e "$policy" ]; then
       printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+      trap 'rm -f "$policy"' EXIT
     fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+    if [ -n "$made_policy" ]; then rm -f "$policy"; trap - EXIT; fi
   else
     echo "error: missing packages: ${missing[*]}" >&2
     echo "install them with: sudo apt-get install ${missing[*]}" >&2
