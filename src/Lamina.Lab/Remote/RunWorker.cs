@@ -9,7 +9,7 @@ namespace Lamina.Lab.Remote;
 /// <param name="Queues">The queues it takes jobs from.</param>
 /// <param name="Gpus">The GPU indexes it offers (recorded, and handed out one per slot in turn).</param>
 /// <param name="Concurrency">How many runs it executes at once.</param>
-/// <param name="WorkDirectory">Where it keeps its cached clones (<c>repos/</c>) and the runs' work trees (<c>runs/</c>).</param>
+/// <param name="WorkDirectory">Where it keeps its cached clones (<c>repos/</c>), checked-out code (<c>templates/</c>) and the runs' work trees (<c>runs/</c>).</param>
 public sealed record WorkerOptions(string Id, IReadOnlyList<string> Queues, IReadOnlyList<string> Gpus, int Concurrency, string WorkDirectory)
 {
     /// <summary>Execute runs submitted with another Lamina version (refused by default).</summary>
@@ -46,6 +46,8 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
 {
     private static readonly TimeSpan LiveWithin = TimeSpan.FromSeconds(30);
     private readonly EnvironmentInfo _environment = EnvironmentCapture.Capture(TaskRunner.BuiltInAssemblies.Append(typeof(ITrackingStore).Assembly));
+    private readonly WorkTrees _trees = new(new CodeCheckout(blobs, Path.Combine(options.WorkDirectory, "repos")),
+        Path.Combine(options.WorkDirectory, "templates"));
     private int _nextGpu;
 
     /// <summary>Where the worker says what it does (one line each); nothing when null.</summary>
@@ -165,6 +167,7 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
         };
         try
         {
+            using var claiming = Diagnostics.TimingTrace.Start("worker: claim");
             await store.ClaimRunAsync(run.Id, new RunClaim(options.Id, executor,
                 new RunLease(RunOwners.ThisProcess, time.GetUtcNow() + options.LeaseDuration), _environment with { LaminaVersion = LaminaVersion }),
                 CancellationToken.None);
@@ -200,8 +203,10 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
                     Console.WriteLine($"note: run submitted with Lamina {submitted}, executed by Lamina {LaminaVersion} (--allow-version-mismatch)");
                 }
                 if (Directory.Exists(tree)) Directory.Delete(tree, recursive: true);
-                var checkout = new CodeCheckout(blobs, Path.Combine(options.WorkDirectory, "repos"));
-                await checkout.CheckoutAsync(details, run.SourceBundleDigest, tree, line => Console.WriteLine(line), token);
+                using (Diagnostics.TimingTrace.Start("worker: check out the code"))
+                {
+                    await _trees.MakeAsync(details, run.SourceBundleDigest, tree, line => Console.WriteLine(line), token);
+                }
                 return new RunWorkspace(tree) { DataDirectory = DataDirectoryOf(details, tree) };
             }, cancellationToken);
             Say($"slot {slot}: run {run.Id} {RunStatusText(outcome.Status)}{(outcome.Error is null ? "" : $": {outcome.Error.Split('\n')[0]}")}");

@@ -60,6 +60,30 @@ public sealed class CodeCheckoutTests : IDisposable
     }
 
     [Fact]
+    public async Task WorkTrees_RunsOfOneCommitAndDiff_CheckOutOnce_AndEachGetsACopyWithoutGit()
+    {
+        // Given a pushed commit with an uncommitted change, and a worker's trees
+        await MakeRepositoryAsync(withRemote: true);
+        await File.WriteAllTextAsync(Path.Combine(Repository, "src", "model.txt"), "layers: 7\n");
+        var details = await CaptureAsync();
+        var trees = new WorkTrees(NewCheckout(), _temp.Combine("templates"));
+
+        // When two runs of it get their trees
+        await trees.MakeAsync(details, null, _temp.Combine("runs", "1"), _reported.Add, CancellationToken.None);
+        _reported.Clear();
+        await trees.MakeAsync(details, null, _temp.Combine("runs", "2"), _reported.Add, CancellationToken.None);
+
+        // Then git ran for the first only; both hold the captured files (the diff applied), and neither a .git
+        Assert.Equal(["using the checked-out " + details.Git!.Commit![..12] + " with its diff"], _reported);
+        var expected = Files(Repository);
+        expected[ExperimentFile] = "version: 1\n"u8.ToArray();
+        AssertSameFiles(expected, Files(_temp.Combine("runs", "1")));
+        AssertSameFiles(expected, Files(_temp.Combine("runs", "2")));
+        Assert.False(Directory.Exists(_temp.Combine("runs", "2", ".git")));
+        Assert.Single(Directory.GetDirectories(_temp.Combine("templates")));
+    }
+
+    [Fact]
     public async Task Checkout_SameRepositoryAgain_ReusesTheCachedClone_AndFetchesACommitPushedLater()
     {
         // Given one checkout of a pushed commit
