@@ -97,7 +97,22 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
 
     private async Task SlotLoopAsync(int slot, CancellationToken cancellationToken)
     {
-        await using var jobs = await broker.OpenSlotAsync(options.Queues, cancellationToken);
+        JobSlot? opened = null;
+        while (opened is null && !cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                opened = await broker.OpenSlotAsync(options.Queues, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The broker restarting as the worker starts: the slot opens once it is back.
+                Say($"slot {slot}: cannot open ({e.Message}); trying again");
+                await DelayAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+        if (opened is null) return;
+        await using var jobs = opened;
         while (!cancellationToken.IsCancellationRequested)
         {
             JobDelivery delivery;
@@ -109,8 +124,9 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
             {
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
+                // A timeout of the client's own is an error like any other here, never the end of the slot.
                 Say($"slot {slot}: cannot take a job ({e.Message}); trying again");
                 await DelayAsync(TimeSpan.FromSeconds(1), cancellationToken);
                 continue;
@@ -123,8 +139,16 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 // The store is unreachable or the like: the job goes back (its run is still queued) and is taken again later.
-                Say($"slot {slot}: job of run {delivery.Job?.RunId.ToString() ?? "?"} returned to its queue: {e.Message}");
-                await delivery.ReturnAsync(CancellationToken.None);
+                Say($"slot {slot}: job of run {delivery.Job?.RunId.ToString() ?? "?"}: {e.Message}");
+                try
+                {
+                    // Back to its queue when it was not settled yet (the run is still queued; it is taken again later).
+                    await delivery.ReturnAsync(CancellationToken.None);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Settled already: the run was claimed, and its lease tells the watchdogs what became of it.
+                }
                 await DelayAsync(TimeSpan.FromSeconds(1), cancellationToken);
             }
         }
@@ -233,7 +257,7 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
             await AnnounceAsync(run, CancellationToken.None);
             Say($"run {runId} queued again on {run.Queue}: {reason}");
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             Say($"run {runId} could not be queued again ({e.Message}); requeue it with: lamina runs requeue {runId}");
         }
@@ -263,8 +287,9 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
                 {
                     await WatchAsync(stop);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (!stop.IsCancellationRequested)
                 {
+                    // A timeout of the broker client's or the store's own must not end the watchdog: nothing would requeue lost runs.
                     Say($"watchdog: {e.Message}; trying again");
                 }
             }

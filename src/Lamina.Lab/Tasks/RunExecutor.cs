@@ -370,9 +370,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                         return;
                     }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception) when (!stop.IsCancellationRequested)
                 {
-                    // Retried at the next tick: a lease outlives three missed renewals.
+                    // Retried at the next tick (a timeout included): a lease outlives three missed renewals.
                 }
             }
         }
@@ -398,9 +398,9 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                         return;
                     }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception) when (!stop.IsCancellationRequested)
                 {
-                    // Asked again at the next tick.
+                    // Asked again at the next tick (a timeout included).
                 }
             }
         }

@@ -64,11 +64,14 @@ public sealed class RemoteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(9);
         var restarted = false;
         var kills = 0;
+        var (lastFinished, lastProgress) = (0, DateTime.UtcNow);
         while (DateTime.UtcNow < deadline)
         {
             await Task.Delay(random.Next(2000, 5000));
             var finished = await CountFinishedAsync(store);
             if (submitting.IsCompleted && finished >= Runs) break;
+            if (finished != lastFinished) (lastFinished, lastProgress) = (finished, DateTime.UtcNow);
+            else if (submitting.IsCompleted && DateTime.UtcNow - lastProgress > TimeSpan.FromSeconds(90)) break; // stuck: said below
             if (!restarted && finished > Runs / 3)
             {
                 await _broker.RestartAsync();
@@ -97,6 +100,11 @@ public sealed class RemoteChaosTests(ITestOutputHelper output) : IAsyncLifetime
             lost += attempts.Count(a => a.Outcome == "lost");
             if (run.Status != RunStatus.Completed) problems.Add($"{id} is {run.Status} ({run.Error})");
             if (attempts.Count(a => a.Outcome == "completed") != (run.Status == RunStatus.Completed ? 1 : 0)) problems.Add($"{id}: {attempts.Count(a => a.Outcome == "completed")} completed attempts");
+        }
+        if (problems.Count > 0)
+        {
+            // The whole of what the workers said, for the runs that went wrong (the message keeps only the end).
+            await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), $"lamina-chaos-{Guid.NewGuid():N}.log"), _lab.WorkerLogs());
         }
         Assert.True(problems.Count == 0, $"{problems.Count} runs wrong after {kills} kills (broker restarted: {restarted}):\n{string.Join("\n", problems.Take(20))}\n{_lab.WorkerLogs()[^Math.Min(20000, _lab.WorkerLogs().Length)..]}");
         output.WriteLine($"{Runs} runs, {kills} workers killed, broker restarted: {restarted}, {lost} attempts lost and taken over, {problems.Count} problems");

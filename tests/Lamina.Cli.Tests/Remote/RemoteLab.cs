@@ -126,10 +126,10 @@ internal sealed class RemoteLab : IAsyncDisposable
         return JsonDocument.Parse(result.Stdout).RootElement.GetProperty("run_id").GetString()!;
     }
 
-    /// <summary>Starts <c>lamina worker</c> on this lab's queue with a short lease; killed at the end of the test.</summary>
+    /// <summary>Starts <c>lamina worker</c> on this lab's queue (a killed worker is seen at once on this host; the lease outlives a loaded machine); killed at the end of the test.</summary>
     public Process StartWorker(string name, params string[] arguments)
     {
-        var process = Lamina.Start(Repository, ["worker", "--queue", Queue, "--name", name, "--lease", "4", "--heartbeat", "1",
+        var process = Lamina.Start(Repository, ["worker", "--queue", Queue, "--name", name, "--lease", "10", "--heartbeat", "1",
             "--work", Temp.Combine("work", name), .. arguments]);
         process.StandardInput.Close();
         _workers.Add(process);
