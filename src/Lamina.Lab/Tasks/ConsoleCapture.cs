@@ -18,7 +18,6 @@ internal sealed class ConsoleCapture : IDisposable
     private static readonly Lock RouterGate = new();
     private static readonly Router Out = new(capture => capture._out);
     private static readonly Router Error = new(capture => capture._error);
-    private static int _active;
 
     private readonly StringBuilder _buffer = new();
     private readonly Lock _gate = new();
@@ -31,14 +30,14 @@ internal sealed class ConsoleCapture : IDisposable
     {
         lock (RouterGate)
         {
-            // The router stays installed while any run captures; another writer set meanwhile becomes what it passes through to.
+            // Installed once and left in place (it passes writes outside any run straight through): swapping the console's
+            // writers while other runs write was seen to hang a worker. Another writer set meanwhile becomes what it passes to.
             Out.Install(() => Console.Out, Console.SetOut);
             Error.Install(() => Console.Error, Console.SetError);
-            _active++;
         }
         _out = TextWriter.Synchronized(new TeeWriter(echo ?? Out.Original, this));
         _error = TextWriter.Synchronized(new TeeWriter(Error.Original, this));
-        Writer = _out;
+        Writer = new ConsoleOrdered(_out);
         _outer = Current.Value;
         Current.Value = this;
     }
@@ -72,14 +71,6 @@ internal sealed class ConsoleCapture : IDisposable
     public void Dispose()
     {
         Current.Value = _outer;
-        lock (RouterGate)
-        {
-            if (--_active == 0)
-            {
-                Out.Uninstall(Console.SetOut);
-                Error.Uninstall(Console.SetError);
-            }
-        }
     }
 
     private void Append(ReadOnlySpan<char> text)
@@ -87,6 +78,42 @@ internal sealed class ConsoleCapture : IDisposable
         lock (_gate)
         {
             _buffer.Append(text);
+        }
+    }
+
+    /// <summary>
+    /// Writes in the console's lock order. Writing to the real console locks <c>Console.Out</c> (the router's synchronised
+    /// wrapper) inside; a write through <c>Console.Out</c> holds that lock first and then this capture's. A writer that took
+    /// this capture's lock first and the console's second (a run's <c>Log</c> beside a <c>Console.WriteLine</c>) deadlocked a
+    /// worker; this one takes <c>Console.Out</c> first too.
+    /// </summary>
+    private sealed class ConsoleOrdered(TextWriter inner) : TextWriter
+    {
+        public override Encoding Encoding => inner.Encoding;
+
+        public override void Write(char value)
+        {
+            lock (Console.Out) inner.Write(value);
+        }
+
+        public override void Write(string? value)
+        {
+            lock (Console.Out) inner.Write(value);
+        }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            lock (Console.Out) inner.Write(buffer, index, count);
+        }
+
+        public override void WriteLine(string? value)
+        {
+            lock (Console.Out) inner.WriteLine(value);
+        }
+
+        public override void Flush()
+        {
+            lock (Console.Out) inner.Flush();
         }
     }
 
@@ -109,11 +136,6 @@ internal sealed class ConsoleCapture : IDisposable
             _installed = get();
         }
 
-        public void Uninstall(Action<TextWriter> set)
-        {
-            set(Original);
-            _installed = null;
-        }
 
         private TextWriter Target => Current.Value is { } capture ? of(capture) : Original;
 

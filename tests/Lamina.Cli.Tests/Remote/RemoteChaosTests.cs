@@ -105,6 +105,7 @@ public sealed class RemoteChaosTests(ITestOutputHelper output) : IAsyncLifetime
         {
             // The whole of what the workers said, for the runs that went wrong (the message keeps only the end).
             await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), $"lamina-chaos-{Guid.NewGuid():N}.log"), _lab.WorkerLogs());
+            if (Environment.GetEnvironmentVariable("LAMINA_CHAOS_PAUSE") is "1") await Task.Delay(TimeSpan.FromMinutes(3));
         }
         Assert.True(problems.Count == 0, $"{problems.Count} runs wrong after {kills} kills (broker restarted: {restarted}):\n{string.Join("\n", problems.Take(20))}\n{_lab.WorkerLogs()[^Math.Min(20000, _lab.WorkerLogs().Length)..]}");
         output.WriteLine($"{Runs} runs, {kills} workers killed, broker restarted: {restarted}, {lost} attempts lost and taken over, {problems.Count} problems");
