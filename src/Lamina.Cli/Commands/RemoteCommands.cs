@@ -201,11 +201,8 @@ public sealed class RunsRequeueCommand : AsyncCommand<RunsRequeueCommand.Setting
         }
         var reason = $"requeued by {Environment.UserName}@{Environment.MachineName}" + (settings.Reason is { } why ? $": {why}" : "");
         var run = await store.RequeueRunAsync(before.Id, settings.Queue, reason, token);
-        var environment = (await store.GetRunDetailsAsync(run.Id, CancellationToken.None)).Environment;
         // Should the broker not confirm, the run stays queued unannounced and a worker's watchdog publishes its job.
-        await broker.PublishAsync(new RunJob(run.Id, run.Queue!, run.Attempt, environment.LaminaVersion, $"{Environment.UserName}@{Environment.MachineName}",
-            DateTimeOffset.UtcNow), token);
-        await store.MarkAnnouncedAsync(run.Id, DateTimeOffset.UtcNow, CancellationToken.None);
+        await RunWorker.AnnounceAsync(store, broker, run, TimeProvider.System, token);
         CliContext.TryOutput(() =>
         {
             if (settings.Json)

@@ -321,8 +321,18 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
         }
     }
 
-    private async Task AnnounceAsync(RunRecord run, CancellationToken cancellationToken)
+    private Task AnnounceAsync(RunRecord run, CancellationToken cancellationToken) => AnnounceAsync(store, broker, run, time, cancellationToken);
+
+    /// <summary>
+    /// Publishes the job of a queued run (confirmed by the broker) and records it announced: what a watchdog does for an
+    /// unconfirmed job, a worker for a run it queues again, and <c>lamina runs requeue</c>.
+    /// </summary>
+    public static async Task AnnounceAsync(ITrackingStore store, RunBroker broker, RunRecord run, TimeProvider time, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(broker);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(time);
         var details = await store.GetRunDetailsAsync(run.Id, cancellationToken);
         await broker.PublishAsync(new RunJob(run.Id, run.Queue!, run.Attempt, details.Environment.LaminaVersion, $"{run.User}@{run.Host}", time.GetUtcNow()),
             cancellationToken);
