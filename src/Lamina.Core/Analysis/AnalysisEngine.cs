@@ -38,6 +38,11 @@ public sealed record AnalysisOptions(
 /// Runs an analysis over one slide: verifies and loads its models, detects tissue, then runs its features in dependency
 /// order (the features of one stage side by side), each streaming tiles through batched ONNX Runtime inference.
 /// </summary>
+/// <remarks>
+/// <see cref="RunAsync"/> analyses one slide with models loaded for it (the command line); <see cref="LoadAsync"/> loads
+/// them once for any number of slides (the production service), which <see cref="LoadedAnalysis.RunAsync"/> analyses
+/// with the same code.
+/// </remarks>
 public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
 {
     /// <summary>The version of Lamina's Core that analyses: part of every report.</summary>
@@ -61,27 +66,40 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
         return FeatureGraph.Build(analysis.Name, nodes);
     }
 
+    /// <summary>Analyses one slide with the analysis's models, loaded (while tissue is detected) for this slide alone.</summary>
     public async Task<AnalysisResult> RunAsync(AnalysisFile file, AnalysisDefinition analysis, string slidePath, AnalysisOptions? options = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(analysis);
         options ??= new AnalysisOptions();
-        var observer = options.Observer;
-        var started = DateTimeOffset.UtcNow;
+        var run = LoadedAnalysis.SlideRun.Start(slidePath, options.MicronsPerPixelOverride, Detector(analysis), cancellationToken);
+        try
+        {
+            options.Observer?.Step("verifying models, detecting tissue");
+            using var loaded = await LoadAsync(file, analysis, options, cancellationToken);
+            return await loaded.AnalyseAsync(run, options.Observer, cancellationToken);
+        }
+        finally
+        {
+            await run.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Plans the analysis, verifies and loads every model it uses (sessions created once), ready for any number of
+    /// slides; the caller disposes it.
+    /// </summary>
+    public async Task<LoadedAnalysis> LoadAsync(AnalysisFile file, AnalysisDefinition analysis, AnalysisOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(analysis);
+        options ??= new AnalysisOptions();
         var clock = Stopwatch.StartNew();
         var graph = Plan(analysis);
-
-        using var slide = Slide.Open(slidePath, options.MicronsPerPixelOverride);
-        // The slide's digest goes into the report; hashing gigabytes runs beside the analysis, not before it.
-        var slideDigest = Task.Run(() => Sha256Digest.OfFile(slide.Path).Digest.Hex, cancellationToken);
-
-        // Tissue detection reads and thresholds an overview while the models are verified and loaded.
-        var detector = analysis.Tissue is { } tissue ? PluginBinder.Create<ITissueDetector>(tissue, catalog) : new OtsuTissueDetector();
-        var tissueMask = Task.Run(() => detector.Detect(slide), cancellationToken);
-        observer?.Step("verifying models, detecting tissue");
-        using var backbones = new BackboneCache(options.Provider, options.IntraOpThreads);
-        var models = new Dictionary<string, (ModelReference Reference, PackagedModel Model, AnalysisModel Runner)>(StringComparer.Ordinal);
+        var backbones = new BackboneCache(options.Provider, options.IntraOpThreads);
+        var models = new List<LoadedModel>();
         try
         {
             var used = analysis.Features.SelectMany(f => f.Models.Values).ToHashSet(StringComparer.Ordinal);
@@ -92,76 +110,217 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
                     .Select(p => PluginBinder.Create<IPreprocessing>(p, catalog)).ToList();
                 var postprocessing = (reference.Postprocessing ?? [.. package.Card.Postprocessing.Select(p => p.ToSpec(Path.Combine(package.Directory, ModelPackage.CardFile)))])
                     .Select(p => PluginBinder.Create<IPostprocessing>(p, catalog)).ToList();
-                var model = PackagedModel.Load(package, preprocessing, postprocessing, backbones, options.Provider, options.IntraOpThreads);
-                models[reference.Name] = (reference, model, new AnalysisModel(reference.Name, model, slide, options.Pipeline));
+                models.Add(new LoadedModel(reference, PackagedModel.Load(package, preprocessing, postprocessing, backbones, options.Provider, options.IntraOpThreads)));
             }
-            var mask = await tissueMask;
+        }
+        catch
+        {
+            foreach (var model in models) model.Model.Dispose();
+            backbones.Dispose();
+            throw;
+        }
+        return new LoadedAnalysis(file, analysis, graph, Detector(analysis), backbones, models, options, clock.Elapsed.TotalSeconds);
+    }
 
-            var outputs = new ConcurrentDictionary<string, object>(StringComparer.Ordinal);
-            var outcomes = new ConcurrentDictionary<string, FeatureOutcome>(StringComparer.Ordinal);
-            var regions = new ConcurrentBag<(int Order, RegionOutput Output)>();
-            var points = new ConcurrentBag<(int Order, IReadOnlyList<PointOutput> Output)>();
-            var heatmaps = new ConcurrentBag<(int Order, Heatmap Output)>();
-            var order = analysis.Features.Select((f, i) => (f.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
-            foreach (var stage in graph.Stages)
-            {
-                await Task.WhenAll(stage.Select(node => Task.Run(async () =>
-                {
-                    var context = new FeatureContext(node, slide, mask, models.ToDictionary(m => m.Key, m => (IAnalysisModel)m.Value.Runner, StringComparer.Ordinal),
-                        outputs, observer?.Feature(node.Name));
-                    var watch = Stopwatch.StartNew();
-                    try
-                    {
-                        await node.Feature.RunAsync(context, cancellationToken);
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException and not AnalysisException)
-                    {
-                        throw AnalysisException.FeatureFailed(node.Name, e);
-                    }
-                    foreach (var output in node.Feature.Provides)
-                    {
-                        if (!outputs.ContainsKey(output)) throw new AnalysisException($"feature '{node.Name}' finished without providing '{output}'");
-                    }
-                    var index = order[node.Name];
-                    foreach (var region in context.Regions) regions.Add((index, region));
-                    points.Add((index, context.Detections));
-                    foreach (var map in context.Heatmaps) heatmaps.Add((index, map));
-                    outcomes[node.Name] = new FeatureOutcome(node.Name, node.Spec.Plugin.Cls, node.Spec.Models, context.Figures, watch.Elapsed.TotalSeconds);
-                }, cancellationToken)));
-            }
+    private ITissueDetector Detector(AnalysisDefinition analysis) =>
+        analysis.Tissue is { } tissue ? PluginBinder.Create<ITissueDetector>(tissue, catalog) : new OtsuTissueDetector();
+}
 
-            observer?.Step("hashing the slide");
-            var digest = await slideDigest;
-            return new AnalysisResult
-            {
-                Analysis = analysis.Name,
-                AnalysisFile = file.Path,
-                AnalysisFileSha256 = file.Sha256,
-                SlidePath = slide.Path,
-                SlideSha256 = digest,
-                SlideWidth = slide.Width,
-                SlideHeight = slide.Height,
-                MicronsPerPixel = slide.MicronsPerPixel,
-                TissueFraction = mask.TissueFraction,
-                Features = [.. analysis.Features.Select(f => outcomes[f.Name])],
-                Models = [.. models.Values.Select(m => new ModelOutcome(m.Reference.Name, m.Reference.Sourcing.ToString().ToLowerInvariant(), m.Reference.Reference,
-                    m.Model.Package.Directory, m.Model.Package.AllFiles(new FileInfo(Path.Combine(m.Model.Package.Directory, ModelPackage.CardFile)).Length),
-                    m.Model.Card.TrainingRun, m.Runner.TilesSeen))],
-                Regions = [.. regions.OrderBy(r => r.Order).Select(r => r.Output)],
-                Points = [.. points.OrderBy(p => p.Order).SelectMany(p => p.Output)],
-                Heatmaps = [.. heatmaps.OrderBy(h => h.Order).Select(h => h.Output)],
-                ExecutionProvider = options.Provider.ToString().ToLowerInvariant(),
-                LaminaVersion = Version,
-                StartedAt = started,
-                Seconds = clock.Elapsed.TotalSeconds,
-            };
+/// <summary>A model of a loaded analysis: its reference in the analysis file and its loaded package.</summary>
+public sealed record LoadedModel(ModelReference Reference, PackagedModel Model);
+
+/// <summary>
+/// An analysis with its models verified and loaded once, ready to analyse slide after slide (the production service
+/// keeps one for its lifetime). Slides may be analysed side by side: the models serialise their own inference.
+/// </summary>
+public sealed class LoadedAnalysis : IDisposable
+{
+    private readonly FeatureGraph _graph;
+    private readonly ITissueDetector _detector;
+    private readonly BackboneCache _backbones;
+    private readonly AnalysisOptions _options;
+    private readonly double _loadSeconds;
+    private int _runs;
+
+    internal LoadedAnalysis(AnalysisFile file, AnalysisDefinition definition, FeatureGraph graph, ITissueDetector detector, BackboneCache backbones,
+        IReadOnlyList<LoadedModel> models, AnalysisOptions options, double loadSeconds)
+    {
+        File = file;
+        Definition = definition;
+        _graph = graph;
+        _detector = detector;
+        _backbones = backbones;
+        Models = models;
+        _options = options;
+        _loadSeconds = loadSeconds;
+    }
+
+    public AnalysisFile File { get; }
+
+    public AnalysisDefinition Definition { get; }
+
+    public string Name => Definition.Name;
+
+    /// <summary>The models the analysis's features use, in the file's order.</summary>
+    public IReadOnlyList<LoadedModel> Models { get; }
+
+    /// <summary>
+    /// Runs every model once on a blank tile, so that the first slide does not pay for ONNX Runtime's first-call set-up;
+    /// returns how long it took.
+    /// </summary>
+    public TimeSpan WarmUp()
+    {
+        var clock = Stopwatch.StartNew();
+        foreach (var model in Models)
+        {
+            var side = model.Model.TileSize;
+            var blank = new byte[side * side * 3];
+            Array.Fill(blank, (byte)230);
+            model.Model.Predict(blank, 1);
+        }
+        return clock.Elapsed;
+    }
+
+    /// <summary>Analyses one slide with the loaded models.</summary>
+    /// <param name="microns">Scale to assume for a slide that records none.</param>
+    public async Task<AnalysisResult> RunAsync(string slidePath, double? microns = null, IAnalysisObserver? observer = null,
+        CancellationToken cancellationToken = default)
+    {
+        var run = SlideRun.Start(slidePath, microns ?? _options.MicronsPerPixelOverride, _detector, cancellationToken);
+        try
+        {
+            observer?.Step("detecting tissue");
+            return await AnalyseAsync(run, observer, cancellationToken);
         }
         finally
         {
-            foreach (var model in models.Values) model.Model.Dispose();
+            await run.DisposeAsync();
+        }
+    }
+
+    internal async Task<AnalysisResult> AnalyseAsync(SlideRun run, IAnalysisObserver? observer, CancellationToken cancellationToken)
+    {
+        // The first analysis of a one-shot load pays for the load; later ones (a service's) find the models ready.
+        var load = Interlocked.Increment(ref _runs) == 1 ? _loadSeconds : 0;
+        var slide = run.Slide;
+        var models = Models.ToDictionary(m => m.Reference.Name, m => new AnalysisModel(m.Reference.Name, m.Model, slide, _options.Pipeline), StringComparer.Ordinal);
+        var waited = Stopwatch.StartNew();
+        var mask = await run.Tissue;
+        var tissueWait = waited.Elapsed.TotalSeconds;
+
+        var features = Stopwatch.StartNew();
+        var outputs = new ConcurrentDictionary<string, object>(StringComparer.Ordinal);
+        var outcomes = new ConcurrentDictionary<string, FeatureOutcome>(StringComparer.Ordinal);
+        var regions = new ConcurrentBag<(int Order, RegionOutput Output)>();
+        var points = new ConcurrentBag<(int Order, IReadOnlyList<PointOutput> Output)>();
+        var heatmaps = new ConcurrentBag<(int Order, Heatmap Output)>();
+        var order = Definition.Features.Select((f, i) => (f.Name, i)).ToDictionary(p => p.Name, p => p.i, StringComparer.Ordinal);
+        var runners = models.ToDictionary(m => m.Key, m => (IAnalysisModel)m.Value, StringComparer.Ordinal);
+        foreach (var stage in _graph.Stages)
+        {
+            await Task.WhenAll(stage.Select(node => Task.Run(async () =>
+            {
+                var context = new FeatureContext(node, slide, mask, runners, outputs, observer?.Feature(node.Name));
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    await node.Feature.RunAsync(context, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException and not AnalysisException)
+                {
+                    throw AnalysisException.FeatureFailed(node.Name, e);
+                }
+                foreach (var output in node.Feature.Provides)
+                {
+                    if (!outputs.ContainsKey(output)) throw new AnalysisException($"feature '{node.Name}' finished without providing '{output}'");
+                }
+                var index = order[node.Name];
+                foreach (var region in context.Regions) regions.Add((index, region));
+                points.Add((index, context.Detections));
+                foreach (var map in context.Heatmaps) heatmaps.Add((index, map));
+                outcomes[node.Name] = new FeatureOutcome(node.Name, node.Spec.Plugin.Cls, node.Spec.Models, context.Figures, watch.Elapsed.TotalSeconds);
+            }, cancellationToken)));
+        }
+        var featureSeconds = features.Elapsed.TotalSeconds;
+
+        observer?.Step("hashing the slide");
+        waited.Restart();
+        var digest = await run.Digest;
+        var hashWait = waited.Elapsed.TotalSeconds;
+        return new AnalysisResult
+        {
+            Analysis = Definition.Name,
+            AnalysisFile = File.Path,
+            AnalysisFileSha256 = File.Sha256,
+            SlidePath = slide.Path,
+            SlideSha256 = digest,
+            SlideWidth = slide.Width,
+            SlideHeight = slide.Height,
+            MicronsPerPixel = slide.MicronsPerPixel,
+            TissueFraction = mask.TissueFraction,
+            Features = [.. Definition.Features.Select(f => outcomes[f.Name])],
+            Models = [.. Models.Select(m => new ModelOutcome(m.Reference.Name, m.Reference.Sourcing.ToString().ToLowerInvariant(), m.Reference.Reference,
+                m.Model.Package.Directory, m.Model.Package.AllFiles(new FileInfo(Path.Combine(m.Model.Package.Directory, ModelPackage.CardFile)).Length),
+                m.Model.Card.TrainingRun, models[m.Reference.Name].TilesSeen, models[m.Reference.Name].InferenceSeconds))],
+            Regions = [.. regions.OrderBy(r => r.Order).Select(r => r.Output)],
+            Points = [.. points.OrderBy(p => p.Order).SelectMany(p => p.Output)],
+            Heatmaps = [.. heatmaps.OrderBy(h => h.Order).Select(h => h.Output)],
+            ExecutionProvider = _options.Provider.ToString().ToLowerInvariant(),
+            LaminaVersion = AnalysisEngine.Version,
+            StartedAt = run.StartedAt,
+            Seconds = run.Elapsed.TotalSeconds,
+            Timings = new AnalysisTimings(Math.Round(load, 3), Math.Round(tissueWait, 3), Math.Round(featureSeconds, 3), Math.Round(hashWait, 3)),
+        };
+    }
+
+    public void Dispose()
+    {
+        foreach (var model in Models) model.Model.Dispose();
+        _backbones.Dispose();
+    }
+
+    /// <summary>One slide being analysed: open, with its digest and tissue mask computed beside the rest from the start.</summary>
+    internal sealed class SlideRun : IAsyncDisposable
+    {
+        private readonly Stopwatch _clock;
+
+        private SlideRun(Slide slide, Task<string> digest, Task<TissueMask> tissue, DateTimeOffset startedAt, Stopwatch clock)
+        {
+            Slide = slide;
+            Digest = digest;
+            Tissue = tissue;
+            StartedAt = startedAt;
+            _clock = clock;
+        }
+
+        public Slide Slide { get; }
+
+        public Task<string> Digest { get; }
+
+        public Task<TissueMask> Tissue { get; }
+
+        public DateTimeOffset StartedAt { get; }
+
+        public TimeSpan Elapsed => _clock.Elapsed;
+
+        public static SlideRun Start(string path, double? microns, ITissueDetector detector, CancellationToken cancellationToken)
+        {
+            var startedAt = DateTimeOffset.UtcNow;
+            var clock = Stopwatch.StartNew();
+            var slide = Slide.Open(path, microns);
+            // The slide's digest goes into the report; hashing gigabytes runs beside the analysis, not before it.
+            var digest = Task.Run(() => Sha256Digest.OfFile(slide.Path).Digest.Hex, cancellationToken);
+            // Tissue detection reads and thresholds an overview while the models are verified and loaded (or at once).
+            var tissue = Task.Run(() => detector.Detect(slide), cancellationToken);
+            return new SlideRun(slide, digest, tissue, startedAt, clock);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
             // Neither background task may outlive the slide handle they read.
-            // (Their failures, if any, were already observed above or do not matter once the analysis failed.)
-            await Task.WhenAll(slideDigest, tissueMask).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            // (Their failures, if any, were already observed or do not matter once the analysis failed.)
+            await Task.WhenAll(Digest, Tissue).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            Slide.Dispose();
         }
     }
 
@@ -169,12 +328,15 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
     private sealed class AnalysisModel(string name, PackagedModel model, Slide slide, TilePipelineOptions? pipeline) : IAnalysisModel
     {
         private long _tilesSeen;
+        private long _inferenceTicks;
 
         public string Name => name;
 
         public ModelCard Card => model.Card;
 
         public long TilesSeen => Interlocked.Read(ref _tilesSeen);
+
+        public double InferenceSeconds => TimeSpan.FromTicks(Interlocked.Read(ref _inferenceTicks)).TotalSeconds;
 
         public TilingOptions Tiling(double minTissueFraction, Geometry? region = null)
         {
@@ -213,7 +375,9 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
             {
                 await foreach (var (tiles, values) in prepared.Reader.ReadAllAsync(stop.Token))
                 {
+                    var started = Stopwatch.GetTimestamp();
                     var predictions = model.Infer(values, tiles.Length);
+                    Interlocked.Add(ref _inferenceTicks, Stopwatch.GetElapsedTime(started).Ticks);
                     Interlocked.Add(ref _tilesSeen, tiles.Length);
                     for (var i = 0; i < tiles.Length; i++) yield return new TilePrediction(tiles[i], predictions[i]);
                 }

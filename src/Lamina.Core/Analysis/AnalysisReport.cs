@@ -75,6 +75,7 @@ public static class AnalysisReport
                 ["package"] = model.Package,
                 ["training_run"] = model.TrainingRun?.ToString(),
                 ["tiles_seen"] = model.TilesSeen,
+                ["inference_seconds"] = Math.Round(model.InferenceSeconds, 3),
             };
             modelDigests[model.Name] = files;
         }
@@ -118,6 +119,13 @@ public static class AnalysisReport
                 ["started_at"] = result.StartedAt.ToString("O"),
                 ["seconds"] = Math.Round(result.Seconds, 3),
                 ["tiles_per_second"] = result.Seconds > 0 ? Math.Round(result.Models.Sum(m => m.TilesSeen) / result.Seconds, 2) : 0,
+                ["steps"] = result.Timings is { } t ? new JsonObject
+                {
+                    ["load"] = t.Load,
+                    ["tissue_wait"] = t.TissueWait,
+                    ["features"] = t.Features,
+                    ["hash_wait"] = t.HashWait,
+                } : null,
             },
             ["provenance"] = provenance,
         };

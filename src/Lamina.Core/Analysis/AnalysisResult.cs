@@ -16,8 +16,16 @@ public sealed record FeatureOutcome(string Name, string Cls, IReadOnlyDictionary
 /// <param name="Files">Every file of the package (card first) with its SHA-256, as verified before the analysis.</param>
 /// <param name="TrainingRun">The run that trained it, from the card.</param>
 /// <param name="TilesSeen">Tiles the model predicted.</param>
+/// <param name="InferenceSeconds">Time spent inside the model's networks (backbone and head) for those tiles.</param>
 public sealed record ModelOutcome(string Name, string Sourcing, string Reference, string Package, IReadOnlyList<Inference.PackageFile> Files,
-    Guid? TrainingRun, long TilesSeen);
+    Guid? TrainingRun, long TilesSeen, double InferenceSeconds = 0);
+
+/// <summary>
+/// Where an analysis's time went, in seconds, so that a fixed cost cannot hide in a throughput: loading (verifying
+/// packages and creating sessions: zero for an analysis loaded beforehand), waiting for the tissue mask, the features,
+/// and waiting for the slide's digest once they are done.
+/// </summary>
+public sealed record AnalysisTimings(double Load, double TissueWait, double Features, double HashWait);
 
 /// <summary>Polygons a feature found, under a classification, in level-0 pixels.</summary>
 public sealed record RegionOutput(string Feature, string Classification, Geometry Geometry);
@@ -63,4 +71,7 @@ public sealed record AnalysisResult
     public required DateTimeOffset StartedAt { get; init; }
 
     public required double Seconds { get; init; }
+
+    /// <summary>Where the <see cref="Seconds"/> went.</summary>
+    public AnalysisTimings? Timings { get; init; }
 }

@@ -1,0 +1,1 @@
+return await Lamina.Serve.ServeHost.RunAsync(args);
