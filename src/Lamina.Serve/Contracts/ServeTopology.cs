@@ -1,3 +1,5 @@
+using RabbitMQ.Client;
+
 namespace Lamina.Serve.Contracts;
 
 /// <summary>
@@ -27,6 +29,55 @@ public static class ServeTopology
     /// <summary>How many times a quorum queue delivers a request before dead-lettering it (a service killed mid-delivery counts).</summary>
     public const int DeliveryLimit = 10;
 
+    /// <summary>
+    /// The direct exchange a service's held requests return through to the request queue (bound with the queue's name)
+    /// when their lease runs out: the service that held them stopped without answering.
+    /// </summary>
+    public const string ReturnExchange = "lamina.analyses.return";
+
     /// <summary>The queue that keeps the dead-lettered requests of <paramref name="queue"/>.</summary>
     public static string DeadLetterQueue(string queue) => $"{queue}.dead";
+
+    /// <summary>The arguments the request queue is declared with: quorum, dead-lettered to <see cref="DeadLetterExchange"/>, a delivery limit.</summary>
+    public static Dictionary<string, object?> QueueArguments() => new(StringComparer.Ordinal)
+    {
+        ["x-queue-type"] = "quorum",
+        ["x-dead-letter-exchange"] = DeadLetterExchange,
+        ["x-delivery-limit"] = DeliveryLimit,
+    };
+
+    /// <summary>
+    /// Declares (idempotently) what service and clients share: the request queue, its dead-letter exchange and queue,
+    /// the return exchange bound to the request queue, and the events exchange.
+    /// </summary>
+    public static async Task DeclareAsync(IChannel channel, string queue, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentException.ThrowIfNullOrWhiteSpace(queue);
+        var dead = DeadLetterQueue(queue);
+        await channel.ExchangeDeclareAsync(DeadLetterExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueDeclareAsync(dead, durable: true, exclusive: false, autoDelete: false,
+            arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueBindAsync(dead, DeadLetterExchange, queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: QueueArguments(), cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeDeclareAsync(ReturnExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.QueueBindAsync(queue, ReturnExchange, queue, cancellationToken: cancellationToken).ConfigureAwait(false);
+        await channel.ExchangeDeclareAsync(EventsExchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A request's message properties: persistent JSON, its id as <c>message_id</c>, stamped with the time (for the queue wait).</summary>
+    public static BasicProperties RequestProperties(AnalysisRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return new BasicProperties
+        {
+            Persistent = true,
+            ContentType = "application/json",
+            Type = RequestType,
+            MessageId = request.RequestId,
+            CorrelationId = request.CorrelationId,
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+            AppId = "lamina",
+        };
+    }
 }
