@@ -26,6 +26,12 @@ public static class ServeTopology
     /// <summary>The AMQP <c>type</c> of a request message.</summary>
     public const string RequestType = "analysis.request";
 
+    /// <summary>The header giving when a request was submitted, in Unix milliseconds.</summary>
+    public const string SubmittedAtHeader = "x-lamina-submitted-at-ms";
+
+    /// <summary>The header giving how many services had taken a request before (0 or absent on its first delivery).</summary>
+    public const string AttemptsHeader = "x-lamina-attempts";
+
     /// <summary>How many times a quorum queue delivers a request before dead-lettering it (a service killed mid-delivery counts).</summary>
     public const int DeliveryLimit = 10;
 
@@ -78,6 +84,8 @@ public static class ServeTopology
             CorrelationId = request.CorrelationId,
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
             AppId = "lamina",
+            // The AMQP timestamp holds whole seconds; the queue wait is measured from this, in milliseconds.
+            Headers = new Dictionary<string, object?> { [SubmittedAtHeader] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() },
         };
     }
 }
