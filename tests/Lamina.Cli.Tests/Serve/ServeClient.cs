@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 using Lamina.Serve.Contracts;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -14,9 +15,42 @@ internal sealed record ServeEvent(string Type, string? RequestId, byte[] Body, D
 
     public bool IsFailed => Type == ServeTopology.FailedKey;
 
-    public AnalysisCompleted Completed => IsCompleted ? AnalysisEvents.ReadCompleted(Body) : throw new InvalidOperationException($"not a completed event: {this}");
+    /// <summary>The event read as callers read it (<see cref="AnalysisEvents.ReadCompleted"/>); an error naming the event when it cannot be.</summary>
+    public AnalysisCompleted Completed => IsCompleted ? Read(AnalysisEvents.ReadCompleted) : throw new InvalidOperationException($"not a completed event: {this}");
 
-    public AnalysisFailed Failed => IsFailed ? AnalysisEvents.ReadFailed(Body) : throw new InvalidOperationException($"not a failed event: {this}");
+    /// <summary>The event read as callers read it (<see cref="AnalysisEvents.ReadFailed"/>); an error naming the event when it cannot be.</summary>
+    public AnalysisFailed Failed => IsFailed ? Read(AnalysisEvents.ReadFailed) : throw new InvalidOperationException($"not a failed event: {this}");
+
+    /// <summary>The <c>instance</c> of the event's JSON, read without the contract's reader (to tell whose an event is).</summary>
+    public string? Instance
+    {
+        get
+        {
+            try
+            {
+                using var json = JsonDocument.Parse(Body);
+                return json.RootElement.TryGetProperty("instance", out var instance) ? instance.GetString() : null;
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+    }
+
+    private T Read<T>(ReadOnlySpanFunc<T> read)
+    {
+        try
+        {
+            return read(Body);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"the {Type} event cannot be read with the contract's reader ({e.Message}): {Encoding.UTF8.GetString(Body)}", e);
+        }
+    }
+
+    private delegate T ReadOnlySpanFunc<out T>(ReadOnlySpan<byte> body);
 
     public override string ToString() => $"{Type} {Encoding.UTF8.GetString(Body)}";
 }

@@ -150,7 +150,7 @@ public sealed class ServeRequestTests(ServeBundles bundles) : IAsyncLifetime
         // When it is submitted
         await client.PublishRawAsync(body, messageId);
         var answer = answeredAs is null
-            ? await client.WaitForAsync(e => e.IsFailed && e.RequestId is null && e.Failed.Instance == service.Name, "failed without a request id from " + service.Name, Answer, _scope.Logs)
+            ? await client.WaitForAsync(e => e.IsFailed && e.RequestId is null && e.Instance == service.Name, "failed without a request id from " + service.Name, Answer, _scope.Logs)
             : await client.WaitForAsync(answeredAs, Answer, _scope.Logs);
 
         // Then it fails with its reason, its message naming what is wrong, and nothing is written
@@ -169,22 +169,25 @@ public sealed class ServeRequestTests(ServeBundles bundles) : IAsyncLifetime
         byte[] Request(string slide, string analysis) => new AnalysisRequest(id, slide, analysis, output).ToJson();
     }
 
-    [Fact]
-    public async Task Request_WithAnS3Slide_AndAnS3Output_IsFetchedToScratchAndRemoved_AndUploadedWithTheManifestLast()
+    [Theory]
+    [InlineData("slides/case-1.tif")]
+    [InlineData("slides/case 1.tif")]
+    public async Task Request_WithAnS3Slide_AndAnS3Output_IsFetchedToScratchAndRemoved_AndUploadedWithTheManifestLast(string key)
     {
         // Given a slide in an S3 bucket, and a service with the bucket's endpoint and credentials and a scratch folder
         var s3 = await S3Server.SharedAsync();
         var bucket = await s3.CreateBucketAsync();
         using var s3Client = Lamina.Tracking.S3Location.Parse($"s3://{bucket}/", s3.Environment).CreateClient();
-        await s3Client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "slides/case 1.tif", FilePath = Small.Slide, UseChunkEncoding = false });
+        await s3Client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, FilePath = Small.Slide, UseChunkEncoding = false });
+        Assert.Equal(new FileInfo(Small.Slide).Length, (await s3Client.GetObjectMetadataAsync(bucket, key)).ContentLength);
         var scratch = _scope.Temp.Combine("scratch");
         var environment = new[] { "LAMINA_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION" }.ToDictionary(n => n, n => s3.Environment(n)!);
         var service = await _scope.StartReadyAsync(Small.Bundle, ["--scratch", scratch], environment);
         var client = await _scope.ClientAsync();
         var id = ServeClient.NewRequestId("s3");
-        var (slide, output) = ($"s3://{bucket}/slides/case 1.tif", $"s3://{bucket}/results/{id}");
+        var (slide, output) = ($"s3://{bucket}/{key}", $"s3://{bucket}/results/{id}");
 
-        // When a request names the slide and an output by S3 URI
+        // When a request names the slide (its key as is, as the AWS tools take it) and an output by S3 URI
         await client.SubmitAsync(new AnalysisRequest(id, slide, ServeBundle.Analysis, output));
         var answer = await client.WaitForAsync(id, Answer, _scope.Logs);
 
