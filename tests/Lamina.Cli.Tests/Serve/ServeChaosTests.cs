@@ -111,11 +111,17 @@ public sealed class ServeChaosTests(ITestOutputHelper output) : IAsyncLifetime
         if (left != 0) problems.Add($"{left} messages left in {_scope.Queue}");
         if (dead != 0) problems.Add($"{dead} messages in {client.DeadLetterQueue}");
         var completed = client.Events.Where(e => e.IsCompleted && requests.Any(r => r.RequestId == e.RequestId)).Select(e => e.Completed).ToList();
+        var retaken = requests.Where(r => _scope.Services.Sum(s => s.AnalysingLines(r.RequestId).Count) > 1).Select(r => r.RequestId).ToList();
         Mark($"checked: {completed.Count} completed events, {completed.Count(c => c.Replayed)} replayed, {completed.Count(c => c.Attempt > 1)} on a later attempt; " +
-            $"analyses {completed.Where(c => !c.Replayed).Select(c => c.Timings.Analysis).DefaultIfEmpty().Average():0.0} s on average");
+            $"taken more than once: {(retaken.Count == 0 ? "none" : string.Join(", ", retaken))}; " +
+            $"analyses {completed.Where(c => !c.Replayed).Select(c => c.Timings.Analysis).DefaultIfEmpty().Average():0.0} s on average; " +
+            $"taken by service: {string.Join(", ", _scope.Services.Select(s => $"{s.Name} {s.LinesWith("analysing").Count}"))}");
+        // Every service's whole log stays for a reader, passed or failed (the message keeps only the end).
+        var logs = Path.Combine(Path.GetTempPath(), $"lamina-serve-chaos-{run}.log");
+        await File.WriteAllTextAsync(logs, string.Join("\n", _scope.Services.Select(s => s.Log)));
+        Mark($"service logs in {logs}");
         foreach (var line in timings) output.WriteLine(line);
-        if (problems.Count > 0) await File.WriteAllTextAsync(Path.Combine(Path.GetTempPath(), $"lamina-serve-chaos-{run}.log"), string.Join("\n", _scope.Services.Select(s => s.Log)));
-        Assert.True(problems.Count == 0, $"{problems.Count} problems (logs in {Path.GetTempPath()}lamina-serve-chaos-{run}.log):\n{string.Join("\n", problems.Take(30))}\n{string.Join("\n", timings)}\n{_scope.Logs()}");
+        Assert.True(problems.Count == 0, $"{problems.Count} problems:\n{string.Join("\n", problems.Take(30))}\n{string.Join("\n", timings)}\n{_scope.Logs()}");
         Assert.Equal(steps.Length, step);
     }
 }
