@@ -85,7 +85,17 @@ internal static class ServeResults
     {
         var manifestPath = Path.Combine(folder, Lamina.Serve.Contracts.ResultManifest.FileName);
         Assert.True(File.Exists(manifestPath), $"{folder} has no {Lamina.Serve.Contracts.ResultManifest.FileName}; it holds: {Listing(folder)}");
-        var manifest = Lamina.Serve.Contracts.ResultManifest.Read(File.ReadAllBytes(manifestPath));
+        var bytes = File.ReadAllBytes(manifestPath);
+        Lamina.Serve.Contracts.ResultManifest manifest;
+        try
+        {
+            manifest = Lamina.Serve.Contracts.ResultManifest.Read(bytes);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            var start = System.Text.Encoding.UTF8.GetString(bytes.AsSpan(0, Math.Min(bytes.Length, 160)));
+            throw new Xunit.Sdk.XunitException($"{manifestPath} is not a result manifest ({e.Message}); its {bytes.Length} bytes start: {start}");
+        }
         Assert.Equal(requestId, manifest.RequestId);
         var problems = new List<string>();
         foreach (var file in manifest.Files)
