@@ -83,7 +83,7 @@ internal sealed class ServeClient : IAsyncDisposable
     {
         _connection = connection;
         Queue = queue;
-        EventsQueue = $"{queue}.events.{Guid.NewGuid():N}"[..Math.Min(120, queue.Length + 40)];
+        EventsQueue = $"{queue}.events.{Guid.NewGuid():N}";
     }
 
     /// <summary>The request queue.</summary>
