@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Text;
+using System.Text.Json;
 using Lamina.Cli.Rendering;
 using Lamina.Core.Slides;
 using Lamina.Lab.Remote;
@@ -69,7 +69,8 @@ public sealed class SubmitCommand : AsyncCommand<SubmitCommand.Settings>
         public const double DefaultTimeout = 600;
 
         public override ValidationResult Validate() =>
-            string.IsNullOrWhiteSpace(Analysis) ? ValidationResult.Error("give the analysis to run: --analysis NAME")
+            string.IsNullOrWhiteSpace(Slide) ? ValidationResult.Error("give the slide: a path or s3://bucket/key")
+            : string.IsNullOrWhiteSpace(Analysis) ? ValidationResult.Error("give the analysis to run: --analysis NAME")
             : string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("give where the results go: --out DIR or --out s3://bucket/prefix")
             : Timeout is not null && !Wait ? ValidationResult.Error("--timeout applies only with --wait")
             : Timeout is { } t && !(t > 0 && t <= 7 * 86_400) ? ValidationResult.Error($"--timeout must be more than 0 and at most 604800 seconds, not {t.ToString(CultureInfo.InvariantCulture)}")
@@ -173,7 +174,7 @@ public sealed class SubmitCommand : AsyncCommand<SubmitCommand.Settings>
     {
         if (answer.Failed is { } failed)
         {
-            if (json) CliContext.TryOutput(() => Console.Out.WriteLine(Encoding.UTF8.GetString(answer.Body)));
+            if (json) CliContext.TryOutput(() => WriteEvent(answer.Body));
             CliContext.WriteError($"error: request {failed.RequestId} failed: {failed.Reason}: {failed.Message}");
             return ExitCodes.Failed;
         }
@@ -182,12 +183,19 @@ public sealed class SubmitCommand : AsyncCommand<SubmitCommand.Settings>
         {
             if (json)
             {
-                Console.Out.WriteLine(Encoding.UTF8.GetString(answer.Body));
+                WriteEvent(answer.Body);
                 return;
             }
             Render(completed);
         });
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The event as the service published it, in the form of every <c>--json</c> output.</summary>
+    private static void WriteEvent(byte[] body)
+    {
+        using var document = JsonDocument.Parse(body);
+        JsonOutput.Write(document.RootElement);
     }
 
     private static void Render(AnalysisCompleted completed)
@@ -401,9 +409,9 @@ internal sealed class AnalysisSubmission : IAsyncDisposable
             };
             if (answer is not null) waiting.TrySetResult(answer);
         }
-        catch (System.Text.Json.JsonException e)
+        catch (JsonException e)
         {
-            waiting.TrySetException(new System.Text.Json.JsonException($"the {type} event of request {id} is not one this Lamina reads: {e.Message}", e));
+            waiting.TrySetException(new JsonException($"the {type} event of request {id} is not one this Lamina reads: {e.Message}", e));
         }
     }
 
