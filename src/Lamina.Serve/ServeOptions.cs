@@ -27,6 +27,7 @@ public sealed class ServeOptions
         ["--provider"] = "Serve:Provider",
         ["--http"] = "Serve:Http",
         ["--image-digest"] = "Serve:ImageDigest",
+        ["--log-format"] = "Serve:LogFormat",
     };
 
     /// <summary>A bundle folder (verified whole at start), or null when <see cref="Config"/> is given.</summary>

@@ -78,7 +78,7 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
         {
             options.Observer?.Step("verifying models, detecting tissue");
             using var loaded = await LoadAsync(file, analysis, options, cancellationToken);
-            return await loaded.AnalyseAsync(run, options.Observer, cancellationToken);
+            return await loaded.AnalyseAsync(run, options.Observer, loaded.LoadSeconds, cancellationToken);
         }
         finally
         {
@@ -140,7 +140,8 @@ public sealed class LoadedAnalysis : IDisposable
     private readonly BackboneCache _backbones;
     private readonly AnalysisOptions _options;
     private readonly double _loadSeconds;
-    private int _runs;
+
+    internal double LoadSeconds => _loadSeconds;
 
     internal LoadedAnalysis(AnalysisFile file, AnalysisDefinition definition, FeatureGraph graph, ITissueDetector detector, BackboneCache backbones,
         IReadOnlyList<LoadedModel> models, AnalysisOptions options, double loadSeconds)
@@ -190,7 +191,7 @@ public sealed class LoadedAnalysis : IDisposable
         try
         {
             observer?.Step("detecting tissue");
-            return await AnalyseAsync(run, observer, cancellationToken);
+            return await AnalyseAsync(run, observer, 0, cancellationToken);
         }
         finally
         {
@@ -198,10 +199,9 @@ public sealed class LoadedAnalysis : IDisposable
         }
     }
 
-    internal async Task<AnalysisResult> AnalyseAsync(SlideRun run, IAnalysisObserver? observer, CancellationToken cancellationToken)
+    // load: the seconds of loading this analysis pays for (a one-shot analysis's; zero for a service's, loaded before).
+    internal async Task<AnalysisResult> AnalyseAsync(SlideRun run, IAnalysisObserver? observer, double load, CancellationToken cancellationToken)
     {
-        // The first analysis of a one-shot load pays for the load; later ones (a service's) find the models ready.
-        var load = Interlocked.Increment(ref _runs) == 1 ? _loadSeconds : 0;
         var slide = run.Slide;
         var models = Models.ToDictionary(m => m.Reference.Name, m => new AnalysisModel(m.Reference.Name, m.Model, slide, _options.Pipeline), StringComparer.Ordinal);
         var waited = Stopwatch.StartNew();

@@ -17,6 +17,9 @@ public static class HeatmapImages
     /// <summary>The largest side of an overlay; past it the overlay is downsampled by powers of two.</summary>
     public const int MaxOverlaySide = 16384;
 
+    /// <summary>The fewest overlay pixels a cell's side is drawn with when the overlay is made coarser than the slide.</summary>
+    public const int MinBlock = 4;
+
     // Marks overlay pixels whose centre lies outside the grid.
     private const float OutsideGrid = -1f;
 
@@ -39,7 +42,8 @@ public static class HeatmapImages
     /// <summary>
     /// Writes the heatmap as an RGBA pyramidal tiled TIFF covering the slide's extent at the downsample
     /// <see cref="OverlayInfo.Downsample"/> (the least power of two that keeps both sides within
-    /// <see cref="MaxOverlaySide"/>), each overlay pixel taking the colour of the cell under its centre (transparent where
+    /// <see cref="MaxOverlaySide"/>, or a larger one while every cell stays a whole block of at least
+    /// <see cref="MinBlock"/> overlay pixels, so that the overlay is exact and small), each overlay pixel taking the colour of the cell under its centre (transparent where
     /// NaN or outside the grid), with a resolution of <paramref name="micronsPerPixel"/>·Downsample when it is known.
     /// </summary>
     /// <remarks>libvips builds the overlay tile by tile from the grid, so memory stays small even for a 100,000² slide.</remarks>
@@ -54,12 +58,15 @@ public static class HeatmapImages
         }
         var downsample = 1L;
         while (Math.Max(slideWidth, slideHeight) > MaxOverlaySide * downsample) downsample *= 2;
+        // Coarser still while every cell stays a whole block of at least MinBlock overlay pixels: the overlay shows the
+        // heatmap exactly, in a fraction of the pixels (a full-resolution overlay of an 8192² slide is 256 MB of RGBA).
+        while (WholeBlocks(map, downsample * 2) && map.CellSize / (downsample * 2) >= MinBlock) downsample *= 2;
         var width = (int)((slideWidth + downsample - 1) / downsample);
         var height = (int)((slideHeight + downsample - 1) / downsample);
 
         var xs = CellCentres(width, downsample, map.OriginX, map.CellSize, map.Columns);
         var ys = CellCentres(height, downsample, map.OriginY, map.CellSize, map.Rows);
-        using var overlay = Paint(map, xs, ys, width, height);
+        using var overlay = Blocks(map, downsample, width, height) ?? Paint(map, xs, ys, width, height);
         using var srgb = overlay.Copy(interpretation: Enums.Interpretation.Srgb);
         // libvips takes resolution in pixels per millimetre whatever the unit written.
         var perMm = micronsPerPixel is { } mpp ? 1000 / (mpp * downsample) : (double?)null;
@@ -68,9 +75,39 @@ public static class HeatmapImages
             tile: true, tileWidth: 256, tileHeight: 256, pyramid: true,
             // Nearest keeps cells their own colour at every pyramid level instead of blending them with their neighbours.
             regionShrink: Enums.RegionShrink.Nearest,
+            // The fastest deflate: an overlay is flat colour and transparency, which even level 1 shrinks well, and
+            // writing it is on every analysis's path (the service's too).
+            level: 1,
             resunit: perMm is null ? null : Enums.ForeignTiffResunit.Cm, xres: perMm, yres: perMm,
             keep: Enums.ForeignKeep.None);
         return new OverlayInfo(width, height, (int)downsample);
+    }
+
+    // Whether cells and the grid's origin fall on whole multiples of the downsample.
+    private static bool WholeBlocks(Heatmap map, long downsample) =>
+        IsWhole(map.CellSize / downsample) && IsWhole(map.OriginX / downsample) && IsWhole(map.OriginY / downsample);
+
+    private static bool IsWhole(double value) => value == Math.Floor(value);
+
+    // When cells are whole blocks of overlay pixels starting on a pixel (the usual case: tiles on the level-0 grid), each
+    // cell's block is exactly the pixels whose centres it holds, so the grid is replicated by zooming: no per-pixel
+    // lookup. Null otherwise.
+    private static Image? Blocks(Heatmap map, long downsample, int width, int height)
+    {
+        var block = map.CellSize / downsample;
+        var (left, top) = (map.OriginX / downsample, map.OriginY / downsample);
+        if (block < 1 || block != Math.Floor(block) || left != Math.Floor(left) || top != Math.Floor(top) || left < 0 || top < 0
+            || left >= width || top >= height || block * Math.Max(map.Columns, map.Rows) > int.MaxValue / 2)
+        {
+            return null;
+        }
+        using var grid = Image.NewFromMemory(Viridis.Rgba(map), map.Columns, map.Rows, 4, Enums.BandFormat.Uchar);
+        // Only what lies on the overlay is zoomed: cells past its right or bottom edge are cut off there.
+        var columns = (int)Math.Min(map.Columns, Math.Ceiling((width - left) / block));
+        var rows = (int)Math.Min(map.Rows, Math.Ceiling((height - top) / block));
+        using var kept = grid.Crop(0, 0, columns, rows);
+        using var cells = kept.Zoom((int)block, (int)block);
+        return cells.Embed((int)left, (int)top, width, height, extend: Enums.Extend.Background, background: [0, 0, 0, 0]);
     }
 
     // Only the grid's extent goes through mapim; the rest of the overlay is a transparent border, which costs nothing.

@@ -39,7 +39,8 @@ public static class SummaryImage
             canvas.Circle(point.X, point.Y, ClassColors.Of(classification));
         }
         using var image = Image.NewFromMemory(canvas.Rgb, canvas.Width, canvas.Height, 3, Enums.BandFormat.Uchar);
-        image.Pngsave(path, keep: Enums.ForeignKeep.None);
+        // Fast compression: the summary is written on every analysis's path; a larger file costs less than the time.
+        image.Pngsave(path, compression: 1, keep: Enums.ForeignKeep.None);
     }
 
     private static Canvas Thumbnail(Slide slide, int maxSide)

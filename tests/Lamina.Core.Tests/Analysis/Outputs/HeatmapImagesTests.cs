@@ -109,11 +109,33 @@ public sealed class HeatmapImagesTests : IDisposable
     }
 
     [Fact]
+    public void WriteOverlayTiff_CellsOnAPowerOfTwoGrid_IsAsCoarseAsKeepsEachCellAWholeBlock()
+    {
+        // Cells of 448 level-0 pixels from (896, 64): whole blocks down to a downsample of 64 (7 pixels a cell, at least 4).
+        var path = _temp.Combine("coarse.tif");
+
+        var info = HeatmapImages.WriteOverlayTiff(Grid(cellSize: 448, originX: 896, originY: 64), 4_096, 3_000, 0.25, path);
+
+        Assert.Equal(new OverlayInfo(64, 47, 64), info);
+        using var image = Image.NewFromFile(path);
+        Assert.Equal(1000 / (0.25 * 64), image.Xres, 6);
+        // Cell (0, 0) is overlay pixels [14, 21) × [1, 8); cell (1, 0) [21, 28); row 1 starts at 8; the grid ends at 35 × 15.
+        Assert.Equal(0, image.Getpoint(13, 1)[3]);
+        Assert.Equal(Low, image.Getpoint(14, 1));
+        Assert.Equal(Low, image.Getpoint(20, 7));
+        Assert.Equal(High, image.Getpoint(21, 1));
+        Assert.Equal(0, image.Getpoint(28, 1)[3]);
+        Assert.Equal(High, image.Getpoint(34, 14));
+        Assert.Equal(0, image.Getpoint(35, 14)[3]);
+        Assert.Equal(0, image.Getpoint(34, 15)[3]);
+    }
+
+    [Fact]
     public void WriteOverlayTiff_AnySlide_IsATiledPyramidOpenSlideOpensWithTheOverlaysPixelSize()
     {
         var path = _temp.Combine("pyramid.tif");
 
-        var info = HeatmapImages.WriteOverlayTiff(Grid(cellSize: 500), 2_220, 2_967, 0.499, path);
+        var info = HeatmapImages.WriteOverlayTiff(Grid(cellSize: 501), 2_220, 2_967, 0.499, path);
 
         Assert.Equal(new OverlayInfo(2_220, 2_967, 1), info);
         using var image = Image.NewFromFile(path);
