@@ -154,6 +154,15 @@ public sealed class SubmitCommandTests : IAsyncLifetime
         Assert.Contains("did you mean '--bundle'?", result.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Serve_PassesItsOptionsToTheService()
+    {
+        var result = await _lamina.RunAsync(_temp.Path, "serve", "--bundle", "nowhere", "--http", "");
+
+        Assert.True(result.ExitCode == ExitCodes.NotFound, result.ToString());
+        Assert.Contains(_temp.Combine("nowhere"), result.Stderr, StringComparison.Ordinal);
+    }
+
     private sealed record Message(byte[] Body, IReadOnlyBasicProperties Properties);
 
     private async Task DeclareAsync(string queue)

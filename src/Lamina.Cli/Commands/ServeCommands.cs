@@ -522,6 +522,10 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [CommandOption("--image-digest <DIGEST>")]
         [Description("The digest of the image the service runs in, recorded in events.")]
         public string? ImageDigest { get; init; }
+
+        [CommandOption("--log-format <FORMAT>")]
+        [Description("Logs as text lines (default) or json, one JSON object a line.")]
+        public string? LogFormat { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
