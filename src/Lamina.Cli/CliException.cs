@@ -52,7 +52,7 @@ internal sealed class CliException : LaminaException
         new($"the broker {broker} {what} request {request} on queue '{queue}': it may not be queued; submitting it again with --request-id {request} is safe (a request is answered once per id)", inner)
         { At = request, Kind = LaminaErrorKind.Unavailable };
 
-    public static CliException NoResult(string request, string queue, double seconds, string why) =>
-        new($"no result for request {request} within {seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s ({why}); it stays on queue '{queue}' and its results go to its output when a service answers it")
+    public static CliException NoResult(string request, double seconds, string why) =>
+        new($"no result for request {request} within {seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s ({why}); it is not withdrawn: its results go to its output when a service answers it")
         { At = request, Kind = LaminaErrorKind.Unavailable };
 }

@@ -130,7 +130,7 @@ public sealed class SubmitCommand : AsyncCommand<SubmitCommand.Settings>
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
-            CliContext.WriteError($"stopped waiting for request {request.RequestId}; it stays on queue '{settings.Queue}' and its results go to {request.Output}");
+            CliContext.WriteError($"stopped waiting for request {request.RequestId}; it is not withdrawn: its results go to {request.Output} when a service answers it");
             return CliContext.AbortExitCode;
         }
         return Report(answer, settings.Json);
@@ -368,20 +368,21 @@ internal sealed class AnalysisSubmission : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            throw CliException.NoResult(request.RequestId, _queue, timeout.TotalSeconds, await ConsumersAsync(cancellationToken) switch
+            throw CliException.NoResult(request.RequestId, timeout.TotalSeconds, await WaitingAsync(cancellationToken) switch
             {
-                0 => $"no service consumes queue '{_queue}' now",
-                null => "the broker did not say whether a service consumes the queue",
-                var n => $"{n} service{(n == 1 ? "" : "s")} consume{(n == 1 ? "s" : "")} queue '{_queue}'",
+                // Services take requests with basic.get, so the queue has no consumers to count: what waits on it tells.
+                0 => "a service took it and has not answered yet: its analysis may still be running",
+                null => $"the broker did not say how many requests wait on queue '{_queue}'",
+                var n => $"{n} request{(n == 1 ? " still waits" : "s still wait")} on queue '{_queue}': is a service serving it?",
             });
         }
     }
 
-    private async Task<uint?> ConsumersAsync(CancellationToken cancellationToken)
+    private async Task<uint?> WaitingAsync(CancellationToken cancellationToken)
     {
         try
         {
-            return (await _channel.QueueDeclarePassiveAsync(_queue, cancellationToken)).ConsumerCount;
+            return (await _channel.QueueDeclarePassiveAsync(_queue, cancellationToken)).MessageCount;
         }
         catch (Exception e) when (IsBrokerFailure(e))
         {
