@@ -51,6 +51,7 @@ public sealed class SubmitCommandTests : IAsyncLifetime
         Assert.Equal(_queue, printed.GetProperty("queue").GetString());
         var messages = await DrainAsync(_queue);
         var message = Assert.Single(messages);
+        await DeclareAsync(_queue); // as the service declares it: a queue declared otherwise would be refused here
         var request = AnalysisRequest.Parse(message.Body);
         Assert.Equal(id, request.RequestId);
         Assert.Equal(_temp.Combine("slide.tif"), request.Slide);

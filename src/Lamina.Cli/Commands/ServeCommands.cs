@@ -119,10 +119,8 @@ public sealed class SubmitCommand : AsyncCommand<SubmitCommand.Settings>
             });
             return ExitCodes.Ok;
         }
-        if (!settings.Json)
-        {
-            CliContext.WriteError($"request {request.RequestId} queued on {settings.Queue}; waiting for its result (at most {timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s)");
-        }
+        // Standard error, so that --json leaves standard output to the event.
+        CliContext.WriteError($"request {request.RequestId} queued on {settings.Queue}; waiting for its result (at most {timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s)");
         AnalysisSubmission.Answer answer;
         try
         {
