@@ -266,13 +266,13 @@ internal sealed class AnalysisSubmission : IAsyncDisposable
         {
             connection = await factory.CreateConnectionAsync(cancellationToken);
         }
-        catch (BrokerUnreachableException e) when (Innermost(e) is AuthenticationFailureException or PossibleAuthenticationFailureException)
+        catch (BrokerUnreachableException e) when (RunBroker.Innermost(e) is AuthenticationFailureException or PossibleAuthenticationFailureException)
         {
-            throw CliException.BrokerRefusedLogin(broker.Redacted, Innermost(e).Message, e);
+            throw CliException.BrokerRefusedLogin(broker.Redacted, RunBroker.Innermost(e).Message, e);
         }
         catch (Exception e) when (IsBrokerFailure(e))
         {
-            throw CliException.BrokerUnreachable(broker.Redacted, Describe(e), e);
+            throw CliException.BrokerUnreachable(broker.Redacted, RunBroker.Describe(e), e);
         }
         IChannel? channel = null;
         try
@@ -321,7 +321,7 @@ internal sealed class AnalysisSubmission : IAsyncDisposable
         }
         catch (Exception e) when (IsBrokerFailure(e))
         {
-            throw CliException.BrokerLost(_broker.Redacted, $"declaring queue '{_queue}'", Describe(e), e);
+            throw CliException.BrokerLost(_broker.Redacted, $"declaring queue '{_queue}'", RunBroker.Describe(e), e);
         }
     }
 
@@ -348,7 +348,7 @@ internal sealed class AnalysisSubmission : IAsyncDisposable
         }
         catch (Exception e) when (IsBrokerFailure(e))
         {
-            throw CliException.BrokerLost(_broker.Redacted, $"publishing request {request.RequestId}", Describe(e), e);
+            throw CliException.BrokerLost(_broker.Redacted, $"publishing request {request.RequestId}", RunBroker.Describe(e), e);
         }
     }
 
@@ -446,19 +446,6 @@ internal sealed class AnalysisSubmission : IAsyncDisposable
     private static bool IsBrokerFailure(Exception e) =>
         e is OperationInterruptedException or BrokerUnreachableException or ConnectFailureException or ProtocolException
             or ChannelAllocationException or IOException or SocketException or TimeoutException or AlreadyClosedException;
-
-    private static Exception Innermost(Exception e)
-    {
-        while (e.InnerException is { } inner) e = inner;
-        return e;
-    }
-
-    // The client's outer messages ("None of the specified endpoints were reachable") say less than the innermost one.
-    private static string Describe(Exception e)
-    {
-        var inner = Innermost(e);
-        return ReferenceEquals(inner, e) || string.IsNullOrWhiteSpace(inner.Message) ? e.Message : $"{e.Message} ({inner.Message})";
-    }
 }
 
 /// <summary>
