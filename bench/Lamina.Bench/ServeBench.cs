@@ -40,8 +40,8 @@ internal static class ServeBench
         // The analysis the service runs, read as the service reads it: its name for the requests, its models for the bare loop.
         var loaded = AnalysisFileReader.LoadWithPlugins(Path.GetFullPath(config), LaminaHome.Resolve().EnsureCreated().PluginCachePath, BuiltInPlugins.Analysis);
         var definition = loaded.File.Select(null);
-        await using var client = await ServeClient.ConnectAsync(new Uri(broker), Path.GetFullPath(outRoot), definition.Name);
-        using var http = new HttpClient { BaseAddress = new Uri(metrics) };
+        using var http = new HttpClient { BaseAddress = new Uri(metrics), Timeout = TimeSpan.FromSeconds(10) };
+        await using var client = await ServeClient.ConnectAsync(new Uri(broker), Path.GetFullPath(outRoot), definition.Name, http);
 
         // (i) One at a time, as a caller that waits for each result.
         var watch = Stopwatch.StartNew();
@@ -120,17 +120,17 @@ internal static class ServeBench
     }
 
     /// <summary>Submits requests on the service's queue (confirmed) and collects their events from the events exchange.</summary>
-    private sealed class ServeClient(IConnection connection, IChannel channel, string outRoot, string analysis) : IAsyncDisposable
+    private sealed class ServeClient(IConnection connection, IChannel channel, string outRoot, string analysis, HttpClient service) : IAsyncDisposable
     {
         private readonly ConcurrentDictionary<string, TaskCompletionSource<ReadOnlyMemory<byte>>> _events = new(StringComparer.Ordinal);
         private int _next;
 
-        public static async Task<ServeClient> ConnectAsync(Uri broker, string outRoot, string analysis)
+        public static async Task<ServeClient> ConnectAsync(Uri broker, string outRoot, string analysis, HttpClient service)
         {
             var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
             var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
             await ServeTopology.DeclareAsync(channel, ServeTopology.DefaultQueue, CancellationToken.None);
-            var client = new ServeClient(connection, channel, outRoot, analysis);
+            var client = new ServeClient(connection, channel, outRoot, analysis, service);
             var events = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
             await channel.QueueBindAsync(events, ServeTopology.EventsExchange, "analysis.*");
             var consumer = new AsyncEventingBasicConsumer(channel);
@@ -155,16 +155,41 @@ internal static class ServeBench
             return id;
         }
 
-        /// <exception cref="InvalidOperationException">The request failed, or no event came within the timeout.</exception>
+        /// <exception cref="InvalidOperationException">The request failed, the service stopped, or no event came within the timeout.</exception>
         public async Task<AnalysisCompleted> WaitAsync(string id)
         {
-            var body = await Pending(id).Task.WaitAsync(EventTimeout);
+            var pending = Pending(id).Task;
+            var waiting = Stopwatch.StartNew();
+            // A service stopped from outside (the machine is shared) would leave the benchmark waiting: ask it every few seconds.
+            while (await Task.WhenAny(pending, Task.Delay(TimeSpan.FromSeconds(5))) != pending)
+            {
+                if (!await LiveAsync()) throw new InvalidOperationException($"lamina-serve stopped answering /health/live while request {id} was pending; see its log");
+                if (waiting.Elapsed > EventTimeout) throw new InvalidOperationException($"no event for request {id} in {EventTimeout.TotalMinutes} minutes");
+            }
+            var body = await pending;
             if (AnalysisEvents.Peek(body.Span).Type == ServeTopology.FailedKey)
             {
                 var failed = AnalysisEvents.ReadFailed(body.Span);
                 throw new InvalidOperationException($"request {id} failed: {failed.Reason}: {failed.Message}");
             }
             return AnalysisEvents.ReadCompleted(body.Span);
+        }
+
+        private async Task<bool> LiveAsync()
+        {
+            try
+            {
+                using var response = await service.GetAsync(new Uri("/health/live", UriKind.Relative));
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+            catch (TaskCanceledException)
+            {
+                return false;
+            }
         }
 
         private TaskCompletionSource<ReadOnlyMemory<byte>> Pending(string id) =>
