@@ -57,8 +57,12 @@ baseline 1
 rmq_start
 trap 'serve_stop; rmq_stop' EXIT
 http=http://127.0.0.1:$(free_port)
+# The machine is shared, and other work stops lamina-serve processes by name (twice in a run on 2026-12-02): the same
+# build runs from a copy named bench-service.dll.
+cp -r src/Lamina.Serve/bin/Release/net10.0 "$here/service"
+for file in dll runtimeconfig.json deps.json; do mv "$here/service/lamina-serve.$file" "$here/service/bench-service.$file"; done
 start=$(date +%s.%N)
-dotnet src/Lamina.Serve/bin/Release/net10.0/lamina-serve.dll --bundle "$bundle" --broker "$RMQ_URI" --http "$http" \
+dotnet "$here/service/bench-service.dll" --bundle "$bundle" --broker "$RMQ_URI" --http "$http" \
   --instance lamina-bench > "$here/serve.log" 2>&1 &
 SERVE_PID=$!
 until curl -sf "$http/health/ready" > /dev/null; do
