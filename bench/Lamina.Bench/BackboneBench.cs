@@ -8,7 +8,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace Lamina.Bench;
 
 /// <summary>
-/// Backbone throughput: <see cref="Backbone.Embed(ReadOnlySpan{float}, int, Span{float})"/> (HWC to NCHW conversion and
+/// Backbone throughput: <see cref="Backbone.Embed(ReadOnlySpan{float}, int, Span{float}, CancellationToken)"/> (HWC to NCHW conversion and
 /// normalisation included) against a bare ONNX Runtime loop over ready NCHW tensors of the same graph and batch size,
 /// for batch 1 (the graph as shipped) and each batched size, in interleaved rounds, best of 3.
 /// </summary>

@@ -163,6 +163,12 @@ public static class LaminaApp
                 .WithDescription("Re-check every file of a bundle against its provenance and lock.");
             Commands.Add<TraceCommand>(config, "trace")
                 .WithDescription("Walk a report, bundle, model card or run back to its commit, data and slides, checking every digest.");
+            Commands.Add<SubmitCommand>(config, "submit")
+                .WithDescription("Put an analysis request on the analysis service's queue (RabbitMQ); with --wait, wait for its result.")
+                .WithExample("submit", "slide.tif", "--analysis", "breast", "--out", "results/1", "--wait");
+            Commands.Add<ServeCommand>(config, "serve")
+                .WithDescription("Run the analysis service in this process (as lamina-serve): take requests from the queue, analyse, publish events.")
+                .WithExample("serve", "--bundle", "bundle", "--http", "http://127.0.0.1:8080");
             Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

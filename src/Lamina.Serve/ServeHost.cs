@@ -42,39 +42,23 @@ public static class ServeHost
 
         var instance = options.Instance ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
         var state = new ServeState(instance);
+        if (options.Http.Length == 0)
+        {
+            // No endpoints: a plain host, no web server listening anywhere.
+            var plain = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+            Configure(plain.Configuration, plain.Logging, plain.Services, configuration, options, state);
+            using var host = plain.Build();
+            await host.RunAsync().ConfigureAwait(false);
+            return state.ExitCode;
+        }
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
-        builder.Configuration.AddConfiguration(configuration);
-        builder.Logging.ClearProviders();
-        if (string.Equals(configuration["Serve:LogFormat"], "json", StringComparison.OrdinalIgnoreCase))
-        {
-            builder.Logging.AddJsonConsole(o => o.IncludeScopes = true);
-        }
-        else
-        {
-            builder.Logging.AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.IncludeScopes = false;
-                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
-                o.UseUtcTimestamp = true;
-            });
-        }
-        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.Grace + 30));
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(state);
-        builder.Services.AddHostedService<ServeWorker>();
-        if (options.Http.Length > 0) builder.WebHost.UseUrls(options.Http);
-
+        Configure(builder.Configuration, builder.Logging, builder.Services, configuration, options, state);
+        builder.WebHost.UseUrls(options.Http);
         await using var app = builder.Build();
-        if (options.Http.Length > 0)
-        {
-            app.MapGet("/health/live", () => Results.Text("live\n"));
-            app.MapGet("/health/ready", () => Results.Json(new { status = state.Status, instance = state.Instance, in_flight = state.Metrics.InFlight },
-                JsonOptions, statusCode: state.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable));
-            app.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state.IsReady), "text/plain; version=0.0.4; charset=utf-8"));
-        }
+        app.MapGet("/health/live", () => Results.Text("live\n"));
+        app.MapGet("/health/ready", () => Results.Json(new { status = state.Status, instance = state.Instance, in_flight = state.Metrics.InFlight },
+            JsonOptions, statusCode: state.IsReady ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable));
+        app.MapGet("/metrics", () => Results.Text(state.Metrics.Render(state.IsReady), "text/plain; version=0.0.4; charset=utf-8"));
         try
         {
             await app.RunAsync().ConfigureAwait(false);
@@ -86,6 +70,33 @@ public static class ServeHost
             return 7;
         }
         return state.ExitCode;
+    }
+
+    private static void Configure(ConfigurationManager target, ILoggingBuilder logging, IServiceCollection services, IConfigurationRoot configuration,
+        ServeOptions options, ServeState state)
+    {
+        target.AddConfiguration(configuration);
+        logging.ClearProviders();
+        if (string.Equals(configuration["Serve:LogFormat"], "json", StringComparison.OrdinalIgnoreCase))
+        {
+            logging.AddJsonConsole(o => o.IncludeScopes = true);
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.IncludeScopes = false;
+                o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(options.Grace + 30));
+        services.AddSingleton(options);
+        services.AddSingleton(state);
+        services.AddHostedService<ServeWorker>();
     }
 
     private static readonly JsonSerializerOptions JsonOptions = LaminaJson.Options;

@@ -23,7 +23,7 @@ internal sealed class ServeWorker(ServeOptions options, ServeState state, IHostA
         {
             var scratch = Directory.CreateDirectory(Path.Combine(options.Scratch ?? Path.Combine(Path.GetTempPath(), "lamina-serve"), state.Instance)).FullName;
             SlideSource.ClearScratch(scratch);
-            served = await Task.Run(() => ServedBundle.LoadAsync(options, Path.Combine(Path.GetDirectoryName(scratch)!, "plugin-cache"), logger, stoppingToken), stoppingToken)
+            served = await Task.Run(() => ServedBundle.LoadAsync(options, Path.Combine(Path.GetDirectoryName(scratch)!, "plugin-cache"), scratch, logger, stoppingToken), stoppingToken)
                 .ConfigureAwait(false);
             state.Served = served;
 

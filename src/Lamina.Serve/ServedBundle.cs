@@ -41,7 +41,8 @@ internal sealed class ServedBundle : IDisposable
 
     /// <summary>Verifies, loads and warms up everything; nothing is served from a bundle that does not verify.</summary>
     /// <exception cref="BundleException">A bundle file altered, missing or extra (named).</exception>
-    public static async Task<ServedBundle> LoadAsync(ServeOptions options, string pluginCache, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="scratch">Where the warm-up slide is made (and removed).</param>
+    public static async Task<ServedBundle> LoadAsync(ServeOptions options, string pluginCache, string scratch, ILogger logger, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         BundleVerification? bundle = null;
@@ -78,10 +79,31 @@ internal sealed class ServedBundle : IDisposable
             foreach (var analysis in analyses.Values) analysis.Dispose();
             throw;
         }
+        await WarmUpAsync(analyses.Values, scratch, logger, cancellationToken).ConfigureAwait(false);
         var provenance = bundle?.ToReportProvenance() ?? [];
         if (options.ImageDigest is { } image) provenance["image_digest"] = image;
         logger.LogInformation("loaded {Count} analyses in {Seconds:0.00} s", analyses.Count, clock.Elapsed.TotalSeconds);
         return new ServedBundle(analysisFile, bundle, analyses, provenance);
+    }
+
+    // Each analysis once over a small made-up slide: ONNX Runtime, OpenSlide and the features' code are then warm.
+    private static async Task WarmUpAsync(IEnumerable<LoadedAnalysis> analyses, string scratch, ILogger logger, CancellationToken cancellationToken)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(scratch, "warm-up")).FullName;
+        try
+        {
+            var slide = WarmUpSlide.Write(folder);
+            foreach (var analysis in analyses)
+            {
+                var result = await analysis.RunAsync(slide, cancellationToken: cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("analysis {Analysis} warmed up on a made-up slide: {Tiles} tiles in {Seconds:0.000} s",
+                    analysis.Name, result.Models.Sum(m => m.TilesSeen), result.Seconds);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     public void Dispose()

@@ -58,6 +58,15 @@ public sealed class ArchitectureTests
     }
 
     [Fact]
+    public void ServeAssembly_TheProductionService_ReferencesOnlyCore()
+    {
+        // What runs at a customer is the marked code: the analysis core and nothing of the lab, tracking or shipping.
+        var serve = typeof(Lamina.Serve.ServeHost).Assembly;
+        var lamina = serve.GetReferencedAssemblies().Select(a => a.Name!).Where(n => n.StartsWith("Lamina.", StringComparison.Ordinal));
+        Assert.Equal(["Lamina.Core"], lamina);
+    }
+
+    [Fact]
     public void NoSourceTestScriptOrBuildFile_ReadsOutsideTheRepository()
     {
         // Given every file a build, test, benchmark or script reads, as the repository tracks it

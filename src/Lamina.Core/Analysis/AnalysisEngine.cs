@@ -376,7 +376,7 @@ public sealed class LoadedAnalysis : IDisposable
                 await foreach (var (tiles, values) in prepared.Reader.ReadAllAsync(stop.Token))
                 {
                     var started = Stopwatch.GetTimestamp();
-                    var predictions = model.Infer(values, tiles.Length);
+                    var predictions = model.Infer(values, tiles.Length, stop.Token);
                     Interlocked.Add(ref _inferenceTicks, Stopwatch.GetElapsedTime(started).Ticks);
                     Interlocked.Add(ref _tilesSeen, tiles.Length);
                     for (var i = 0; i < tiles.Length; i++) yield return new TilePrediction(tiles[i], predictions[i]);

@@ -13,7 +13,8 @@ internal static class AnalysisPictures
     public const string HtmlFile = "report.html";
 
     /// <returns>One entry per file written: its name relative to <paramref name="directory"/>, its kind, and how an overlay aligns.</returns>
-    public static IReadOnlyList<JsonObject> Write(AnalysisResult result, string directory)
+    /// <param name="slideName">How the page names the slide (the slide itself is read from <see cref="AnalysisResult.SlidePath"/>).</param>
+    public static IReadOnlyList<JsonObject> Write(AnalysisResult result, string directory, string slideName)
     {
         var written = new List<JsonObject>();
         foreach (var heatmap in result.Heatmaps)
@@ -44,7 +45,7 @@ internal static class AnalysisPictures
             f => (IReadOnlyDictionary<string, (double Value, string? Unit)>)f.Figures.ToDictionary(x => x.Name, x => (x.Value, x.Unit)));
         var provenance = new Dictionary<string, string>
         {
-            ["slide"] = result.SlidePath,
+            ["slide"] = slideName,
             ["slide sha256"] = result.SlideSha256,
             ["analysis file"] = result.AnalysisFile,
             ["analysis file sha256"] = result.AnalysisFileSha256,
@@ -56,7 +57,7 @@ internal static class AnalysisPictures
         {
             foreach (var file in model.Files) provenance[$"{model.Name}/{file.Name}"] = file.Sha256;
         }
-        ReportHtml.Write(Path.Combine(directory, HtmlFile), $"{result.Analysis}: {Path.GetFileName(result.SlidePath)}", figures,
+        ReportHtml.Write(Path.Combine(directory, HtmlFile), $"{result.Analysis}: {Path.GetFileName(slideName)}", figures,
             [SummaryFile, .. result.Heatmaps.Select(h => $"heatmap-{h.Name}.png")], provenance);
         written.Add(new JsonObject { ["file"] = HtmlFile, ["kind"] = "page" });
         return written;

@@ -18,14 +18,16 @@ public static class AnalysisReport
 
     /// <summary>Writes every output; files already in the folder with the same names are replaced.</summary>
     /// <param name="extraProvenance">More provenance to record (the bundle the analysis ran from), or null.</param>
+    /// <param name="slideName">How the report names the slide, when not by the path it was read from (the service's
+    /// <c>s3://</c> address of a slide it fetched to a scratch folder).</param>
     /// <returns>The report as written.</returns>
-    public static JsonObject Write(AnalysisResult result, string directory, JsonObject? extraProvenance = null)
+    public static JsonObject Write(AnalysisResult result, string directory, JsonObject? extraProvenance = null, string? slideName = null)
     {
         ArgumentNullException.ThrowIfNull(result);
         Directory.CreateDirectory(directory);
         QuPathGeoJson.Write(Path.Combine(directory, GeoJsonFile), Annotations(result));
-        var pictures = AnalysisPictures.Write(result, directory);
-        var report = Build(result, pictures, extraProvenance);
+        var pictures = AnalysisPictures.Write(result, directory, slideName ?? result.SlidePath);
+        var report = Build(result, pictures, extraProvenance, slideName ?? result.SlidePath);
         var temporary = Path.Combine(directory, $".{ReportFile}.{Guid.NewGuid():N}");
         File.WriteAllText(temporary, report.ToJsonString(LaminaJson.Indented) + "\n");
         File.Move(temporary, Path.Combine(directory, ReportFile), overwrite: true);
@@ -48,7 +50,7 @@ public static class AnalysisReport
         }
     }
 
-    private static JsonObject Build(AnalysisResult result, IReadOnlyList<JsonObject> pictures, JsonObject? extraProvenance)
+    private static JsonObject Build(AnalysisResult result, IReadOnlyList<JsonObject> pictures, JsonObject? extraProvenance, string slideName)
     {
         var features = new JsonObject();
         foreach (var feature in result.Features)
@@ -98,7 +100,7 @@ public static class AnalysisReport
             ["analysis"] = result.Analysis,
             ["slide"] = new JsonObject
             {
-                ["path"] = result.SlidePath,
+                ["path"] = slideName,
                 ["sha256"] = result.SlideSha256,
                 ["width"] = result.SlideWidth,
                 ["height"] = result.SlideHeight,

@@ -139,7 +139,8 @@ public sealed class Backbone : IDisposable
     /// <param name="tilesHwc">count × <see cref="TileValues"/> floats.</param>
     /// <param name="count">Tiles.</param>
     /// <param name="embeddings">Receives count × <see cref="BackboneSpec.EmbeddingSize"/> floats.</param>
-    public void Embed(ReadOnlySpan<float> tilesHwc, int count, Span<float> embeddings)
+    /// <param name="cancellationToken">Stops between batches, and a batch running (ONNX Runtime's terminate flag).</param>
+    public void Embed(ReadOnlySpan<float> tilesHwc, int count, Span<float> embeddings, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var values = TileValues;
@@ -155,7 +156,8 @@ public sealed class Backbone : IDisposable
                 {
                     _normalization.Apply(tilesHwc.Slice((start + i) * values, values), _input.AsSpan(i * values, values));
                 }
-                Run(n);
+                cancellationToken.ThrowIfCancellationRequested();
+                Run(n, cancellationToken);
                 _output.AsSpan(0, n * size).CopyTo(embeddings.Slice(start * size, n * size));
             }
         }
@@ -186,7 +188,7 @@ public sealed class Backbone : IDisposable
     }
 
     /// <summary>Runs the first <paramref name="n"/> tiles of the input buffer; a last, partial batch runs at its own size.</summary>
-    private void Run(int n)
+    private void Run(int n, CancellationToken cancellationToken = default)
     {
         var info = OrtMemoryInfo.DefaultInstance;
         long[] inputShape = [n, Spec.Channels, Spec.TileSize, Spec.TileSize];
@@ -194,7 +196,7 @@ public sealed class Backbone : IDisposable
         using var input = OrtValue.CreateTensorValueFromMemory(info, _input.AsMemory(0, n * TileValues), inputShape);
         using var output = OrtValue.CreateTensorValueFromMemory(info, _output.AsMemory(0, n * Spec.EmbeddingSize), outputShape);
         using var options = new RunOptions();
-        _session.Value.Run(options, [_inputName], [input], [_outputName], [output]);
+        OnnxSessions.Run(options, cancellationToken, () => _session.Value.Run(options, [_inputName], [input], [_outputName], [output]));
     }
 
     public void Dispose()

@@ -94,7 +94,8 @@ public sealed class PackagedModel : IDisposable
     }
 
     /// <summary>The inference half of <see cref="Predict"/>, on tiles from <see cref="Prepare"/>.</summary>
-    public float[][] Infer(float[] tiles, int count)
+    /// <param name="cancellationToken">Stops the networks mid-batch (ONNX Runtime's terminate flag): a service stopping does not wait for a batch.</param>
+    public float[][] Infer(float[] tiles, int count, CancellationToken cancellationToken = default)
     {
         var side = TileSize;
         DenseTensor<float> input;
@@ -102,7 +103,7 @@ public sealed class PackagedModel : IDisposable
         {
             var size = backbone.Spec.EmbeddingSize;
             var embeddings = new float[count * size];
-            backbone.Embed(tiles, count, embeddings);
+            backbone.Embed(tiles, count, embeddings, cancellationToken);
             input = new DenseTensor<float>(embeddings, [count, size]);
         }
         else
@@ -113,8 +114,13 @@ public sealed class PackagedModel : IDisposable
         float[] outputs;
         lock (_gate)
         {
-            using var results = _network.Run([NamedOnnxValue.CreateFromTensor(_inputName, input)]);
-            outputs = results.First().AsTensor<float>().ToArray();
+            cancellationToken.ThrowIfCancellationRequested();
+            using var options = new RunOptions();
+            outputs = OnnxSessions.Run(options, cancellationToken, () =>
+            {
+                using var results = _network.Run([NamedOnnxValue.CreateFromTensor(_inputName, input)], _network.OutputNames, options);
+                return results.First().AsTensor<float>().ToArray();
+            });
         }
         var perTile = outputs.Length / Math.Max(1, count);
         if (Card.Kind == "trained") outputs = Logits.ToProbabilities(outputs, perTile);

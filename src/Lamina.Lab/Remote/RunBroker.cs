@@ -380,14 +380,16 @@ public sealed class RunBroker : IAsyncDisposable
         }
     }
 
-    private static Exception Innermost(Exception e)
+    /// <summary>The innermost exception of a broker failure (the client wraps the cause in several layers).</summary>
+    public static Exception Innermost(Exception e)
     {
         while (e.InnerException is { } inner) e = inner;
         return e;
     }
 
-    // The client's outer messages ("None of the specified endpoints were reachable") say less than the innermost one.
-    private static string Describe(Exception e)
+    /// <summary>A broker failure for a message: the client's outer message and, when it says more, the innermost one
+    /// (the outer "None of the specified endpoints were reachable" says less than the refused connection under it).</summary>
+    public static string Describe(Exception e)
     {
         var inner = Innermost(e);
         return ReferenceEquals(inner, e) || string.IsNullOrWhiteSpace(inner.Message) ? e.Message : $"{e.Message} ({inner.Message})";

@@ -113,7 +113,8 @@ public sealed record AnalysisFailed
 
     public string Type { get; init; } = ServeTopology.FailedKey;
 
-    /// <summary>The request's id, or null when not even that could be read (no <c>request_id</c> and no AMQP message id).</summary>
+    /// <summary>The request's id, or null when not even that could be read (no <c>request_id</c> and no AMQP message id): always written.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public required string? RequestId { get; init; }
 
     public string? CorrelationId { get; init; }

@@ -124,7 +124,7 @@ internal sealed class RequestProcessor(
             var provenance = served.Provenance.DeepClone().AsObject();
             provenance["request_id"] = request.RequestId;
             provenance["service_instance"] = instance;
-            AnalysisReport.Write(result with { SlidePath = request.Slide }, target.Staging, provenance);
+            AnalysisReport.Write(result, target.Staging, provenance, slideName: request.Slide);
             var reportSha = Sha256Digest.OfFile(Path.Combine(target.Staging, AnalysisReport.ReportFile)).Digest.Hex;
             written = await target.CommitAsync(files => new ResultManifest
             {

@@ -174,6 +174,8 @@ internal abstract class ResultTarget : IDisposable
                         BucketName = prefix.Bucket,
                         Key = prefix.Under(file.Name),
                         FilePath = Path.Combine(_staging, file.Name),
+                        // Plain signed bodies: S3-compatible servers do not all decode aws-chunked uploads (s3rver keeps the framing).
+                        UseChunkEncoding = false,
                     }, cancellationToken).ConfigureAwait(false);
                 }
                 // The manifest last: results are complete exactly when it is there.
@@ -184,6 +186,7 @@ internal abstract class ResultTarget : IDisposable
                     Key = prefix.Under(ResultManifest.FileName),
                     InputStream = body,
                     ContentType = "application/json",
+                    UseChunkEncoding = false,
                 }, cancellationToken).ConfigureAwait(false);
             }
             catch (Amazon.S3.AmazonS3Exception e)

@@ -66,6 +66,28 @@ public sealed class BackboneTests(ResNet18Fixture fixture) : IClassFixture<ResNe
     }
 
     [Fact]
+    public void Embed_CancelledWhileRunning_StopsWithinABatch_AndTheBackboneStillWorks()
+    {
+        // Given 64 tiles (16 batches of 4), about a second each batch on 2 cores, and a token cancelled shortly
+        var values = fixture.Batched.TileValues;
+        var tiles = new float[64 * values];
+        for (var i = 0; i < tiles.Length; i++) tiles[i] = (i % 7) / 7f;
+        var embeddings = new float[64 * 512];
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        // When they are embedded
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.ThrowsAny<OperationCanceledException>(() => fixture.Batched.Embed(tiles, 64, embeddings, cancel.Token));
+
+        // Then it stopped well before the 64 tiles were done, and the next call runs as usual
+        var stopped = watch.Elapsed;
+        watch.Restart();
+        fixture.Batched.Embed(tiles.AsSpan(0, 4 * values), 4, embeddings);
+        var oneBatch = watch.Elapsed;
+        Assert.True(stopped < oneBatch * 6 + TimeSpan.FromSeconds(1), $"cancelled after {stopped}, a batch takes {oneBatch}");
+    }
+
+    [Fact]
     public void Embed_SameTilesTwice_GivesIdenticalBits()
     {
         ImageTensor[] tiles = [Noise(7), Noise(8), Noise(9)];

@@ -11,7 +11,8 @@ public static class SummaryImage
     private const double PointRadius = 4;
 
     /// <summary>
-    /// Writes a PNG of the slide at most <paramref name="maxSide"/> pixels a side with the first heatmap blended over it,
+    /// Writes a PNG of the slide at most <paramref name="maxSide"/> pixels a side (from a pyramid level of at least half that,
+    /// when the slide has one) with the first heatmap blended over it,
     /// region outlines 2 px wide and detections as small circles, each coloured by <see cref="ClassColors"/>; all
     /// coordinates are level-0 pixels.
     /// </summary>
@@ -45,7 +46,11 @@ public static class SummaryImage
 
     private static Canvas Thumbnail(Slide slide, int maxSide)
     {
-        var overview = slide.ReadOverview(Math.Max(1, Math.Ceiling(Math.Max(slide.Width, slide.Height) / (double)maxSide)));
+        var wanted = Math.Max(1, Math.Ceiling(Math.Max(slide.Width, slide.Height) / (double)maxSide));
+        // A pyramid level that already fits (at least half of maxSide) is read as it is: reading the larger level below
+        // it and shrinking costs up to four times the pixels, on every analysis.
+        var fitting = slide.Levels.FirstOrDefault(l => l.Downsample >= wanted - 1e-6 && l.Downsample <= 2 * wanted);
+        var overview = slide.ReadOverview(fitting?.Downsample ?? wanted);
         var (width, height, rgb) = (overview.Image.Width, overview.Image.Height, overview.Image.Pixels);
         if (Math.Max(width, height) <= maxSide) return new Canvas(width, height, rgb, overview.Downsample, overview.Downsample);
         // A pyramid level can land just under the downsample asked for; shrink the rest of the way.

@@ -41,4 +41,29 @@ internal static class OnnxSessions
                 : InferenceException.Unsupported(path, $"ONNX Runtime cannot load it ({e.Message.Split('\n', 2)[0]})");
         }
     }
+
+    /// <summary>
+    /// Runs <paramref name="run"/> (a session's Run with <paramref name="options"/>) so that cancelling
+    /// <paramref name="cancellationToken"/> terminates it mid-run; a run terminated so ends in <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static T Run<T>(RunOptions options, CancellationToken cancellationToken, Func<T> run)
+    {
+        if (!cancellationToken.CanBeCanceled) return run();
+        using var _ = cancellationToken.Register(() => options.Terminate = true);
+        try
+        {
+            return run();
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    public static void Run(RunOptions options, CancellationToken cancellationToken, Action run) =>
+        Run(options, cancellationToken, () =>
+        {
+            run();
+            return 0;
+        });
 }
