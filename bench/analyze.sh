@@ -7,15 +7,8 @@
 #   bench/analyze.sh --large    the larger slide is bench/slide-tiling.sh --large's 100,000² slide, if it exists
 source "$(dirname "$0")/common.sh"
 build
+analyze_setup
 here=$data/analyze
-export LAMINA_HOME=$PWD/$here/home
-demo=$here/demo
-if [ ! -f "$demo/analysis/report.json" ]; then
-  echo "setting up: lamina demo (trains both models, writes analysis.yaml, synthesises the held-out slide)"
-  rm -rf "$here"
-  mkdir -p "$here"
-  ./lamina demo --out "$demo" --slide-size 8192 > "$here/demo.log"
-fi
 config=$demo/analysis.yaml
 slide=$demo/held-out/slide-held-out.tif
 

@@ -16,3 +16,18 @@ require_python_module() {
 # The benchmarks time the command as ./setup.sh installs it: published, ahead-of-time compiled (ReadyToRun).
 build() { dotnet build Lamina.slnx -c Release -nologo -v quiet >/dev/null && scripts/publish-cli.sh >/dev/null; }
 bench() { dotnet bench/Lamina.Bench/bin/Release/net10.0/Lamina.Bench.dll "$@"; }
+
+# analyze_setup: the demo's trained models, analysis.yaml, bundle and held-out 8192² slide, made once under
+# bench/.data/analyze (~10 minutes on 2 cores) with LAMINA_HOME there; shared by bench/analyze.sh and bench/serve.sh.
+# Sets LAMINA_HOME (exported) and demo.
+analyze_setup() {
+  local here=$data/analyze
+  export LAMINA_HOME=$PWD/$here/home
+  demo=$here/demo
+  if [ ! -f "$demo/analysis/report.json" ]; then
+    echo "setting up: lamina demo (trains both models, writes analysis.yaml, synthesises the held-out slide)"
+    rm -rf "$here"
+    mkdir -p "$here"
+    ./lamina demo --out "$demo" --slide-size 8192 > "$here/demo.log"
+  fi
+}

@@ -138,19 +138,26 @@ internal static class AnalyzeBench
         }
     }
 
-    /// <summary>Per model of the analysis: its <see cref="PackagedModel"/> and bare sessions, and the tiles it saw.</summary>
-    private sealed class Baselines : IDisposable
+    /// <summary>
+    /// Per model of the analysis: its <see cref="PackagedModel"/> and bare sessions, and the tiles it saw. Shared with
+    /// <see cref="ServeBench"/>, which times the same bare loop against the service's analyses.
+    /// </summary>
+    internal sealed class Baselines : IDisposable
     {
         private const int PipelineBatch = 32;
         private readonly List<(PackagedModel Model, byte[] Rgb, BareModel Bare, long Tiles)> _models = [];
         private readonly BackboneCache _backbones = new();
         private readonly Dictionary<string, InferenceSession> _bareBackbones = new(StringComparer.Ordinal);
 
-        public static Baselines Load(AnalysisResult result, AnalysisDefinition definition, PluginCatalog catalog)
+        public static Baselines Load(AnalysisResult result, AnalysisDefinition definition, PluginCatalog catalog) =>
+            Load(result.Models.Select(m => (m.Name, m.Package, m.TilesSeen)), definition, catalog);
+
+        /// <summary>The baselines of models by name, package folder and tiles seen (as an analysis's report lists them).</summary>
+        public static Baselines Load(IEnumerable<(string Name, string Package, long TilesSeen)> models, AnalysisDefinition definition, PluginCatalog catalog)
         {
             var baselines = new Baselines();
             var random = new Random(1);
-            foreach (var outcome in result.Models)
+            foreach (var outcome in models)
             {
                 var package = ModelPackage.Open(outcome.Package);
                 var reference = definition.Models.Single(m => m.Name == outcome.Name);
@@ -170,6 +177,9 @@ internal static class AnalyzeBench
             baselines.TimeBare(PipelineBatch);
             return baselines;
         }
+
+        /// <summary>Tiles over all models, each counted as often as its model saw it.</summary>
+        public long Tiles => _models.Sum(m => m.Tiles);
 
         /// <summary>PackagedModel.Predict batch after batch over ready pixels: preprocessing, inference, softmax, postprocessing.</summary>
         public double TimePredict(long? tiles = null)

@@ -15,11 +15,16 @@ using Lamina.Core.Slides.Tissue;
 //   Lamina.Bench training [--rows 10000] [--dim 512] [--epochs 5] [--batch 64] [--threads N] [--data FILE]
 //   Lamina.Bench stores --postgres URI --sqlite FILE [--points 100000] [--batch 100] [--runs 10000]
 //   Lamina.Bench queues --broker amqp://… --work DIR [--runs 500] [--workers 2] [--latency 20]
+//   Lamina.Bench serve --broker amqp://… --metrics http://HOST:PORT --config bundle/analysis.yaml --out DIR [--memory-runs 20] SLIDE…   (a running lamina-serve)
 //   Lamina.Bench stores-s3 <s3://bucket/prefix> <folder> [--size-mb 100] [--rounds 3]   (LAMINA_S3_ENDPOINT, AWS_*)
 var command = args.ElementAtOrDefault(0);
 if (command == "queues")
 {
     return await QueuesBench.RunAsync(args);
+}
+if (command == "serve")
+{
+    return await ServeBench.RunAsync(args);
 }
 if (command == "stores-s3")
 {
