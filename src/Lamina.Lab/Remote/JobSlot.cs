@@ -190,9 +190,19 @@ public sealed class JobSlot : IAsyncDisposable
         }
     }
 
-    // Closed by a channel error (403, 404, 405, 406: AMQP's soft errors), which the client's recovery does not undo.
-    private static bool ClosedAlone(IChannel channel) =>
-        channel.CloseReason is { Initiator: ShutdownInitiator.Peer, ReplyCode: 403 or 404 or 405 or 406 } or { Initiator: ShutdownInitiator.Application };
+    // Closed by a channel error (403, 404, 405, 406: AMQP's soft errors), which the client's recovery does not undo; or
+    // already disposed (a settle on the lost channel closed it meanwhile: seen once in CI as ObjectDisposedException).
+    private static bool ClosedAlone(IChannel channel)
+    {
+        try
+        {
+            return channel.CloseReason is { Initiator: ShutdownInitiator.Peer, ReplyCode: 403 or 404 or 405 or 406 } or { Initiator: ShutdownInitiator.Application };
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
 
     private async Task<IChannel> ReplaceChannelAsync(IChannel? old, CancellationToken cancellationToken)
     {
