@@ -14,7 +14,6 @@ namespace Lamina.Serve;
 internal sealed class ServeWorker(ServeOptions options, ServeState state, IHostApplicationLifetime lifetime, ILogger<ServeWorker> logger) : BackgroundService
 {
     private readonly CancellationTokenSource _abort = new();
-    private Task _slots = Task.CompletedTask;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -38,8 +37,8 @@ internal sealed class ServeWorker(ServeOptions options, ServeState state, IHostA
             state.Metrics.Status = "ready";
             logger.LogInformation("ready: serving {Analyses} from {File} on queue '{Queue}' of {Broker}, {Concurrency} at a time, as {Instance}",
                 string.Join(", ", served.Names), served.AnalysisFile, options.Queue, broker.Redacted, options.Concurrency, state.Instance);
-            _slots = Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(() => SlotAsync(broker, processor, stoppingToken), CancellationToken.None)));
-            await _slots.ConfigureAwait(false);
+            await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(() => SlotAsync(broker, processor, stoppingToken), CancellationToken.None)))
+                .ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

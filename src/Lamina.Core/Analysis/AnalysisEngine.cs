@@ -139,9 +139,6 @@ public sealed class LoadedAnalysis : IDisposable
     private readonly ITissueDetector _detector;
     private readonly BackboneCache _backbones;
     private readonly AnalysisOptions _options;
-    private readonly double _loadSeconds;
-
-    internal double LoadSeconds => _loadSeconds;
 
     internal LoadedAnalysis(AnalysisFile file, AnalysisDefinition definition, FeatureGraph graph, ITissueDetector detector, BackboneCache backbones,
         IReadOnlyList<LoadedModel> models, AnalysisOptions options, double loadSeconds)
@@ -153,12 +150,15 @@ public sealed class LoadedAnalysis : IDisposable
         _backbones = backbones;
         Models = models;
         _options = options;
-        _loadSeconds = loadSeconds;
+        LoadSeconds = loadSeconds;
     }
 
     public AnalysisFile File { get; }
 
     public AnalysisDefinition Definition { get; }
+
+    /// <summary>Seconds spent verifying and loading the models.</summary>
+    internal double LoadSeconds { get; }
 
     public string Name => Definition.Name;
 

@@ -242,9 +242,16 @@ internal sealed class RequestProcessor(
     {
         try
         {
-            var bytes = S3Address.IsS3(request.Output)
-                ? await s3.ReadAsync(S3Address.Parse(request.Output, "output") is var prefix ? prefix with { Key = prefix.Under(AnalysisReport.ReportFile) } : null!, cancellationToken).ConfigureAwait(false)
-                : await File.ReadAllBytesAsync(Path.Combine(Path.GetFullPath(request.Output), AnalysisReport.ReportFile), cancellationToken).ConfigureAwait(false);
+            byte[]? bytes;
+            if (S3Address.IsS3(request.Output))
+            {
+                var prefix = S3Address.Parse(request.Output, "output");
+                bytes = await s3.ReadAsync(prefix with { Key = prefix.Under(AnalysisReport.ReportFile) }, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                bytes = await File.ReadAllBytesAsync(Path.Combine(Path.GetFullPath(request.Output), AnalysisReport.ReportFile), cancellationToken).ConfigureAwait(false);
+            }
             return bytes is null ? null : JsonNode.Parse(bytes);
         }
         catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException)
