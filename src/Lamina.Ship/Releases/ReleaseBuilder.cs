@@ -95,15 +95,17 @@ public sealed class ReleaseBuilder(ITrackingStore store, IBlobStore blobs, IProd
             var bundle = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), time) { Reproducible = new(git.CommitTime) }
                 .BuildAsync(resolved.ResolvedFile, Path.Combine(work, "bundle"), replace: true, cancellationToken);
 
-            var image = await imaging.BuildAsync(new ReleaseImageRequest(bundle.Directory, baseImage, target)
+            var imageRequest = new ReleaseImageRequest(bundle.Directory, baseImage, target)
             {
                 Customer = customer.Customer,
+                Name = customer.Image.ToString(),
                 Source = git.Remote,
                 Revision = git.Commit,
                 Version = version,
                 Created = git.CommitTime,
-            }, cancellationToken);
-            var signature = request.KeyPath is { } keyPath ? await signing!.SignAsync(image, bundle.Directory, keyPath, cancellationToken) : null;
+            };
+            var image = await imaging.BuildAsync(imageRequest, cancellationToken);
+            var signature = request.KeyPath is { } keyPath ? await signing!.SignAsync(imageRequest, image, keyPath, cancellationToken) : null;
 
             var (record, already) = await store.RecordReleaseAsync(new NewRelease(customer.Customer, version, $"{customer.Image}:{version}",
                 image.ImageDigest, image.BundleDigest, image.BaseReference, image.BaseDigest, git.Commit, git.Remote,

@@ -15,8 +15,8 @@ public interface IReleaseImaging
 /// <summary>Signs a release's image and its provenance (the seam to <c>ImageSigner</c>): <c>.sig</c>, <c>.att</c> and a Sigstore bundle file.</summary>
 public interface IReleaseSigning
 {
-    /// <summary>Signs <paramref name="image"/> with the private key at <paramref name="keyPath"/>, attaching the signatures beside it.</summary>
-    Task<ReleaseSignature> SignAsync(ReleaseImage image, string bundleDirectory, string keyPath, CancellationToken cancellationToken);
+    /// <summary>Signs <paramref name="image"/>, built for <paramref name="release"/>, with the private key at <paramref name="keyPath"/>, attaching the signatures beside it.</summary>
+    Task<ReleaseSignature> SignAsync(ReleaseImageRequest release, ReleaseImage image, string keyPath, CancellationToken cancellationToken);
 }
 
 /// <summary>What a release image is built from and stamped with (OCI annotations).</summary>
@@ -26,6 +26,9 @@ public interface IReleaseSigning
 public sealed record ReleaseImageRequest(string BundleDirectory, ImageReference Base, ImageReference Target)
 {
     public string? Customer { get; init; }
+
+    /// <summary>The image's name (<c>HOST/REPO</c>), what a signature vouches for; the target's when null.</summary>
+    public string? Name { get; init; }
 
     /// <summary>The customer repository's remote (credentials redacted): <c>org.opencontainers.image.source</c>.</summary>
     public string? Source { get; init; }
