@@ -137,9 +137,20 @@ public sealed class ReleaseBuilder(ITrackingStore store, IBlobStore blobs, IProd
         return ImageReference.Parse($"{customer.Image}:{version}", "release version");
     }
 
-    /// <summary>The base image: --base, else customer.yaml's base version in --base-layout or in the image's registry.</summary>
+    /// <summary>
+    /// The base image: --base (a bare <c>NAME:TAG</c> looked for in --base-layout or the image's registry), else
+    /// customer.yaml's base version in --base-layout or as <c>lamina-serve</c> in the image's registry.
+    /// </summary>
     public static ImageReference BaseOf(CustomerFile customer, ReleaseRequest request)
     {
+        if (request.Base is { IsLayout: false, IsRegistry: false } bare)
+        {
+            // A bare NAME:TAG (lamina-serve:0.2) is looked for beside the image: in --base-layout, or in the image's registry.
+            if (request.BaseLayout is { } baseLayout) return ImageReference.Parse($"{ImageReference.LayoutScheme}{Path.GetFullPath(baseLayout)}:{bare.Tag ?? customer.Base}", "--base-layout");
+            if (customer.Image.Registry is { } imageRegistry) return bare with { Registry = imageRegistry };
+            throw new ShipException($"{customer.Path}: base '{bare}' names no registry, and image '{customer.Image}' names none to look in: give HOST/{bare.Repository}:TAG, oci:DIR:TAG or --base-layout DIR")
+            { At = customer.Path, Kind = LaminaErrorKind.Usage };
+        }
         if (request.Base is { } given) return given;
         if (request.BaseLayout is { } layout) return ImageReference.Parse($"{ImageReference.LayoutScheme}{Path.GetFullPath(layout)}:{customer.Base}", "--base-layout");
         if (customer.Image.Registry is { } registry) return ImageReference.Parse($"{registry}/{BaseRepository}:{customer.Base}", $"{customer.Path}: base");
