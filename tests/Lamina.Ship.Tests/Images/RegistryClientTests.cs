@@ -184,6 +184,7 @@ public sealed class RegistryClientTests
         Assert.DoesNotContain("not-the-password-4711", error.Message, StringComparison.Ordinal);
         Assert.Contains("needs credentials", anonymous.Message, StringComparison.Ordinal);
         Assert.Contains(RegistryCredentials.AuthFileVariable, anonymous.Message, StringComparison.Ordinal);
+        Assert.Equal(LaminaErrorKind.Usage, anonymous.Kind);
     }
 
     [Fact]
@@ -199,7 +200,7 @@ public sealed class RegistryClientTests
         await image.PushAsync(mounting, "customers/a", "1", mountFrom: "lamina-serve");
 
         Assert.True(registry.TokensIssued >= 2);
-        Assert.Equal(2, mounting.BlobsMounted);
+        Assert.Equal(3, mounting.BlobsMounted);
         Assert.Equal(0, mounting.BytesSent);
         var reader = new RegistryClient(registry.Address, Anonymous with { Credentials = credentials });
         Assert.Equal(image.Manifest.Bytes, (await reader.GetManifestAsync("customers/a", "1", default)).Bytes);

@@ -47,8 +47,15 @@ public sealed record RegistryCredentials(string Username, string Password, strin
     }
 
     /// <summary>Where <see cref="Find"/> looks, in order, for error messages (variables, then the auth files).</summary>
-    public static string Searched(Func<string, string?>? environment = null) =>
-        $"{UsernameVariable}/{PasswordVariable}, " + string.Join(", ", AuthFiles(environment ?? System.Environment.GetEnvironmentVariable));
+    public static string Searched(Func<string, string?>? environment = null)
+    {
+        environment ??= System.Environment.GetEnvironmentVariable;
+        var places = new List<string> { $"{UsernameVariable}/{PasswordVariable}" };
+        if (environment(AuthFileVariable) is not { Length: > 0 }) places.Add($"{AuthFileVariable} (not set)");
+        if (environment("XDG_RUNTIME_DIR") is not { Length: > 0 }) places.Add("$XDG_RUNTIME_DIR/containers/auth.json (XDG_RUNTIME_DIR not set)");
+        places.AddRange(AuthFiles(environment));
+        return string.Join(", ", places);
+    }
 
     private static IEnumerable<string> AuthFiles(Func<string, string?> environment)
     {
