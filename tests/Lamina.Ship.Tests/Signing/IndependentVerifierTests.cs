@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Ship.Images;
 using Lamina.Ship.Signing;
-using Lamina.Testing;
 
 namespace Lamina.Ship.Tests.Signing;
 

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Lamina.Core;
 using Lamina.Ship.Signing;
-using Lamina.Testing;
 
 namespace Lamina.Ship.Tests.Signing;
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Lamina.Core;
 using Lamina.Ship.Signing;
-using Lamina.Testing;
 
 namespace Lamina.Ship.Tests.Signing;
 
