@@ -45,3 +45,10 @@ if [ ! -f "$servers/node_modules/.package-lock.json" ] || [ "$servers/package-lo
   echo "installing the test servers (npm ci in tools/test-servers)"
   (cd "$servers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+
+# The independent verifier of Lamina's signatures (tools/sigstore-verify: @sigstore/verify), installed the same way.
+verifier="$here/../tools/sigstore-verify"
+if [ ! -f "$verifier/node_modules/.package-lock.json" ] || [ "$verifier/package-lock.json" -nt "$verifier/node_modules/.package-lock.json" ]; then
+  echo "installing the signature verifier (npm ci in tools/sigstore-verify)"
+  (cd "$verifier" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

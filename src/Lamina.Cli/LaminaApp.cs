@@ -161,6 +161,16 @@ public static class LaminaApp
                 .WithExample("bundle", "release/resolved.yaml", "-o", "bundle");
             Commands.Add<VerifyCommand>(config, "verify")
                 .WithDescription("Re-check every file of a bundle against its provenance and lock.");
+            config.AddBranch("keys", keys =>
+            {
+                keys.SetDescription("Signing keys (ECDSA P-256, cosign's formats).");
+                Commands.Add<KeysGenerateCommand>(keys, "keys", "generate")
+                    .WithDescription("Write a key pair: NAME.key (PKCS#8 PEM, encrypted when LAMINA_SIGNING_PASSWORD is set) and NAME.pub (as cosign.pub).")
+                    .WithExample("keys", "generate", "--out", "keys", "--name", "release");
+            });
+            Commands.Add<VerifyImageCommand>(config, "verify-image")
+                .WithDescription("Verify an image offline: manifest, config and every layer against their digests, its cosign signature and signed provenance.")
+                .WithExample("verify-image", "registry.example/customers/hospital-a:1.2.0", "--key", "lamina.pub");
             Commands.Add<TraceCommand>(config, "trace")
                 .WithDescription("Walk a report, bundle, model card or run back to its commit, data and slides, checking every digest.");
             Commands.Add<SubmitCommand>(config, "submit")
