@@ -84,8 +84,8 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         await using var _ = store;
         var production = CliContext.OpenProduction(home);
         var builder = new ReleaseBuilder(store, blobs, production,
-            new OciReleaseImaging(ImageStores.Open, new TrackingStoreAudit(store), TimeProvider.System) { Progress = new StandardErrorLines() },
-            new CosignReleaseSigning(ImageStores.Open), TimeProvider.System, AuditLog.CurrentActor);
+            new OciReleaseImaging(new TrackingStoreAudit(store), TimeProvider.System) { Progress = new StandardErrorLines() },
+            new CosignReleaseSigning(), TimeProvider.System, AuditLog.CurrentActor);
         if (!settings.All)
         {
             var result = await builder.ReleaseAsync(Request(settings, settings.Directory, null), CliContext.Cancellation);

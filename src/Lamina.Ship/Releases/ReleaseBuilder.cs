@@ -103,6 +103,7 @@ public sealed class ReleaseBuilder(ITrackingStore store, IBlobStore blobs, IProd
                 Revision = git.Commit,
                 Version = version,
                 Created = git.CommitTime,
+                InsecureRegistries = customer.Insecure && customer.Image.Registry is { } registry ? [registry] : [],
             };
             var image = await imaging.BuildAsync(imageRequest, cancellationToken);
             var signature = request.KeyPath is { } keyPath ? await signing!.SignAsync(imageRequest, image, keyPath, cancellationToken) : null;

@@ -38,6 +38,9 @@ public sealed record ReleaseImageRequest(string BundleDirectory, ImageReference 
 
     public string? Version { get; init; }
 
+    /// <summary>Registries reached over plain http for this release (customer.yaml's <c>registry: insecure: true</c>).</summary>
+    public IReadOnlyList<string> InsecureRegistries { get; init; } = [];
+
     /// <summary>The image's creation time: the customer commit's committer time, so a rebuild gives the same digest.</summary>
     public DateTimeOffset Created { get; init; }
 }

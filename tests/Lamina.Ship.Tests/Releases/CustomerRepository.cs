@@ -9,12 +9,12 @@ internal static class CustomerRepository
     public static readonly DateTimeOffset CommitTime = new(2026, 5, 6, 7, 8, 9, TimeSpan.Zero);
 
     /// <summary>Writes and commits a customer repository at <paramref name="folder"/> whose analysis uses the model of <paramref name="run"/>; tags it <paramref name="tag"/>.</summary>
-    public static async Task<string> CreateAsync(string folder, string customer, Guid run, string? tag = "1.0.0", string? remote = null)
+    public static async Task<string> CreateAsync(string folder, string customer, Guid run, string? tag = "1.0.0", string? remote = null, string? image = null)
     {
         Directory.CreateDirectory(folder);
         await File.WriteAllTextAsync(Path.Combine(folder, CustomerFile.FileName), $"""
             customer: {customer}
-            image: registry.example.org/customers/{customer}
+            image: {image ?? $"registry.example.org/customers/{customer}"}
             base: "0.1.0"
             analysis: analysis.yaml
             """);

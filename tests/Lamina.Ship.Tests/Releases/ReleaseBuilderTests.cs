@@ -11,8 +11,8 @@ namespace Lamina.Ship.Tests.Releases;
 public sealed class ReleaseBuilderTests
 {
     private static ReleaseBuilder Builder(ShipStores stores) => new(stores.Store, stores.Blobs, stores.Production,
-        new OciReleaseImaging(ImageStores.Open, new TrackingStoreAudit(stores.Store), TimeProvider.System),
-        new CosignReleaseSigning(ImageStores.Open), TimeProvider.System, "release@test");
+        new OciReleaseImaging(new TrackingStoreAudit(stores.Store), TimeProvider.System),
+        new CosignReleaseSigning(), TimeProvider.System, "release@test");
 
     private static async Task<(ShipStores Stores, string Customer, ImageReference Base)> PublishedCustomerAsync(bool publish = true)
     {
@@ -81,6 +81,35 @@ public sealed class ReleaseBuilderTests
 
         // And the audit trail has the release, once
         Assert.Single(await stores.Store.ListAuditAsync("release/hospital-a/1.0.0", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Release_Pushed_GoesToTheCustomersRegistry_OnTheBaseOfItsVersionThere_WithItsSignatures()
+    {
+        // Given a registry holding lamina-serve:0.1.0, and a customer whose image repository is in that registry
+        await using var registry = await RegistryServer.StartAsync();
+        await using var stores = await ShipStores.CreateAsync();
+        var (run, card) = await stores.TrainedAsync();
+        await stores.PublishAsync(run, card);
+        var layoutBase = await TestBaseImage.WriteAsync(stores.Temp.Combine("base"));
+        var registryBase = ImageReference.Parse($"{registry.Address}/lamina-serve:{TestBaseImage.Tag}");
+        await ImageCopier.CopyAsync(ImageStores.Open(layoutBase), layoutBase, ImageStores.Open(registryBase), registryBase, null, CancellationToken.None);
+        var customer = await CustomerRepository.CreateAsync(stores.Temp.Combine("customers", "hospital-a"), "hospital-a", run,
+            image: $"{registry.Address}/customers/hospital-a");
+        using var key = SigningKey.Generate();
+        var (privateKey, _) = key.WritePair(stores.Temp.Combine("keys"), "release", password: null);
+
+        // When it is released with --push
+        var released = await Builder(stores).ReleaseAsync(new ReleaseRequest(customer) { Push = true, KeyPath = privateKey }, CancellationToken.None);
+
+        // Then the registry holds IMAGE:VERSION, its signature and attestation, as recorded, on the registry's base
+        var client = ImageStores.Open(ImageReference.Parse($"{registry.Address}/customers/hospital-a:1.0.0"));
+        Assert.Equal(released.Record.ImageDigest, (await client.GetManifestAsync("customers/hospital-a", "1.0.0", CancellationToken.None)).Digest);
+        Assert.Equal(released.Record.SignatureDigest, (await client.GetManifestAsync("customers/hospital-a", SimpleSigning.SignatureTag(released.Record.ImageDigest), CancellationToken.None)).Digest);
+        Assert.Equal(released.Record.AttestationDigest, (await client.GetManifestAsync("customers/hospital-a", SimpleSigning.AttestationTag(released.Record.ImageDigest), CancellationToken.None)).Digest);
+        Assert.Equal($"{registry.Address}/customers/hospital-a:1.0.0", released.Record.Image);
+        Assert.StartsWith($"{registry.Address}/lamina-serve:{TestBaseImage.Tag}", released.Record.BaseImage);
+        Assert.Equal((await ImageCopier.ResolveAsync(ImageStores.Open(layoutBase), layoutBase, CancellationToken.None)).Manifest.Digest, released.Record.BaseDigest);
     }
 
     [Fact]
