@@ -38,7 +38,7 @@ public sealed record LineageNode(string Label, string? Sha256 = null, DigestStat
 /// </summary>
 public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProductionStore production)
 {
-    /// <summary>Opens the registry or layout an image reference names (<see cref="ImageStores.Open"/> unless a test says otherwise).</summary>
+    /// <summary>Opens the registry or layout an image reference names (<see cref="ImageStores"/> unless a test says otherwise).</summary>
     public Func<ImageReference, IImageStore> OpenImages { get; init; } = ImageStores.Open;
 
     /// <param name="id">
