@@ -43,7 +43,7 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         public string? Key { get; init; }
 
         [CommandOption("--oci-layout <DIR>")]
-        [Description("Write the image into this OCI layout (with --all, DIR/CUSTOMER) instead of the registry.")]
+        [Description("Write the image into this OCI layout (with --all, DIR/FOLDER per customer folder) instead of the registry.")]
         public string? OciLayout { get; init; }
 
         [CommandOption("--push")]
@@ -55,7 +55,7 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         public bool AllowDirty { get; init; }
 
         [CommandOption("--work-dir <DIR>")]
-        [Description("Keep the resolved file, the bundle and its Sigstore bundle here (with --all, DIR/CUSTOMER); default: a temporary folder, removed.")]
+        [Description("Keep the resolved file, the bundle and its Sigstore bundle here (with --all, DIR/FOLDER); default: a temporary folder, removed.")]
         public string? WorkDir { get; init; }
 
         public override ValidationResult Validate()
