@@ -110,6 +110,24 @@ public sealed class ImageVerifierTests
     }
 
     [Fact]
+    public async Task AlteredSignatureManifestBlob_FailsTheSignatureCheck_NotTheCommand()
+    {
+        // Given a signed image whose .sig manifest blob was overwritten in the layout
+        using var images = await SignedImages.SignedAsync();
+        var signature = await images.Store.GetManifestAsync("", SimpleSigning.SignatureTag(images.Manifest.Digest), CancellationToken.None);
+        await File.WriteAllTextAsync(images.Store.BlobPath(signature.Digest), "not a manifest");
+
+        // When it is verified
+        using var key = images.PublicKey();
+        var verification = await images.VerifyAsync(key);
+
+        // Then the signature check fails naming the altered blob; the others pass
+        var failure = Assert.Single(verification.Failures);
+        Assert.Equal("signature", failure.Name);
+        Assert.Contains($"blob {signature.Digest} has sha256:", failure.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UnsignedImage_FailsSayingNoSignatureAndTheTag()
     {
         using var images = await SignedImages.UnsignedAsync();
