@@ -83,6 +83,22 @@ public sealed class RegistryClientTests
     }
 
     [Fact]
+    public async Task Resolve_GivesWhatATagNames_WithoutReadingTheManifest_AndNullForAMissingTag()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var image = RegistryTestImage.Make(100);
+        var client = new RegistryClient(registry.Address, Anonymous);
+        await image.PushAsync(client, "repo", "1");
+
+        var byTag = await client.ResolveAsync("repo", "1", default);
+        var byDigest = await client.ResolveAsync("repo", image.Manifest.Digest, default);
+
+        Assert.Equal(image.Manifest.Descriptor, byTag);
+        Assert.Equal(image.Manifest.Descriptor, byDigest);
+        Assert.Null(await client.ResolveAsync("repo", "2", default));
+    }
+
+    [Fact]
     public async Task BlobLargerThanAChunk_IsStreamedInChunks_AndPullsBackIdentical()
     {
         await using var registry = await RegistryServer.StartAsync();
