@@ -86,7 +86,7 @@ public sealed class RegistryClient : IImageStore
     {
         OciDigest.Hex(digest);
         var what = $"{Registry}/{repository}: blob {digest}";
-        using var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Head, $"v2/{repository}/blobs/{digest}")),
+        using var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Head, $"v2/{ApiName(repository)}/blobs/{digest}")),
             Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return false;
         await EnsureSuccessAsync(response, what, cancellationToken);
@@ -97,7 +97,7 @@ public sealed class RegistryClient : IImageStore
     {
         var hex = OciDigest.Hex(digest);
         var what = $"{Registry}/{repository}: blob {digest}";
-        var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/blobs/{digest}")),
+        var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Get, $"v2/{ApiName(repository)}/blobs/{digest}")),
             Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
         try
         {
@@ -135,7 +135,7 @@ public sealed class RegistryClient : IImageStore
         if (mountFrom is not null && mountFrom != repository)
         {
             using var mount = await SendAsync($"{what} (mounted from {mountFrom})",
-                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{repository}/blobs/uploads/?mount={blob.Digest}&from={mountFrom}")),
+                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{ApiName(repository)}/blobs/uploads/?mount={blob.Digest}&from={ApiName(mountFrom)}")),
                 [Push(repository)[0], Pull(mountFrom)[0]], HttpCompletionOption.ResponseContentRead, _options.MaxAttempts, cancellationToken);
             if (mount.StatusCode == HttpStatusCode.Created)
             {
@@ -175,7 +175,7 @@ public sealed class RegistryClient : IImageStore
         var name = byDigest ? $"{Registry}/{repository}@{reference}" : $"{Registry}/{repository}:{reference}";
         using var response = await SendAsync($"manifest {name}", _ =>
         {
-            var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/manifests/{reference}");
+            var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{ApiName(repository)}/manifests/{reference}");
             foreach (var type in OciMediaTypes.Manifests) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
             return Task.FromResult(request);
         }, Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
@@ -214,7 +214,7 @@ public sealed class RegistryClient : IImageStore
         var name = reference.StartsWith(OciDigest.Prefix, StringComparison.Ordinal) ? $"{Registry}/{repository}@{reference}" : $"{Registry}/{repository}:{reference}";
         using var response = await SendAsync($"manifest {name}", _ =>
         {
-            var request = new HttpRequestMessage(HttpMethod.Head, $"v2/{repository}/manifests/{reference}");
+            var request = new HttpRequestMessage(HttpMethod.Head, $"v2/{ApiName(repository)}/manifests/{reference}");
             foreach (var type in OciMediaTypes.Manifests) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
             return Task.FromResult(request);
         }, Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
@@ -238,7 +238,7 @@ public sealed class RegistryClient : IImageStore
         {
             var content = new ByteArrayContent(manifest.Bytes);
             content.Headers.ContentType = new MediaTypeHeaderValue(manifest.MediaType);
-            return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, $"v2/{repository}/manifests/{tag ?? manifest.Digest}") { Content = content });
+            return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, $"v2/{ApiName(repository)}/manifests/{tag ?? manifest.Digest}") { Content = content });
         }, Push(repository), HttpCompletionOption.ResponseContentRead, _options.MaxAttempts, cancellationToken);
         if (response.StatusCode is HttpStatusCode.BadRequest)
         {
@@ -260,7 +260,7 @@ public sealed class RegistryClient : IImageStore
         if (location is null)
         {
             using var start = await SendAsync($"{what} (starting the upload)",
-                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{repository}/blobs/uploads/")),
+                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{ApiName(repository)}/blobs/uploads/")),
                 Push(repository), HttpCompletionOption.ResponseContentRead, _options.MaxAttempts, cancellationToken);
             await EnsureSuccessAsync(start, $"{what} (starting the upload)", cancellationToken);
             location = upload.Value = UploadLocation(start, what);
@@ -429,9 +429,13 @@ public sealed class RegistryClient : IImageStore
 
     private TimeSpan Backoff(int attempt) => _options.RetryDelay * Math.Pow(2, attempt - 1);
 
-    private static string[] Pull(string repository) => [$"repository:{repository}:pull"];
+    private string[] Pull(string repository) => [$"repository:{ApiName(repository)}:pull"];
 
-    private static string[] Push(string repository) => [$"repository:{repository}:pull,push"];
+    private string[] Push(string repository) => [$"repository:{ApiName(repository)}:pull,push"];
+
+    // Docker Hub keeps its official images under library/ (docker.io/debian is library/debian there).
+    private string ApiName(string repository) =>
+        Registry == "docker.io" && !repository.Contains('/', StringComparison.Ordinal) ? $"library/{repository}" : repository;
 
     // An error of our own raised while the content was sent (a blob of the wrong size) travels inside HttpRequestException.
     private static LaminaException? Unwrap(Exception e)
