@@ -99,6 +99,21 @@ public sealed class RegistryClientTests
     }
 
     [Fact]
+    public async Task PushWithMountFrom_ARepositoryLackingTheBlob_UploadsItInstead()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var image = RegistryTestImage.Make(900);
+        var client = new RegistryClient(registry.Address, Anonymous);
+
+        await image.PushAsync(client, "customers/c", "1", mountFrom: "never/pushed");
+
+        Assert.Equal(0, client.BlobsMounted);
+        Assert.Equal(2, client.BlobsSent);
+        Assert.Equal(image.BlobBytes, client.BytesSent);
+        Assert.Equal(image.Blobs[image.Layers[0].Digest], await RegistryTestImage.ReadAllAsync(client, "customers/c", image.Layers[0].Digest));
+    }
+
+    [Fact]
     public async Task BlobLargerThanAChunk_IsStreamedInChunks_AndPullsBackIdentical()
     {
         await using var registry = await RegistryServer.StartAsync();
