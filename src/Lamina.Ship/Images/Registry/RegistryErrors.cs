@@ -31,15 +31,18 @@ internal static class RegistryErrors
     }
 
     public static ImageException NeedsCredentials(string registry, string what, Func<string, string?> environment) =>
-        new($"registry {registry}: {what} needs credentials (401) and none were found (looked in {RegistryCredentials.Searched(environment)})")
+        new($"{what}: the registry needs credentials (401) and none were found (looked in {RegistryCredentials.Searched(environment)})")
         { At = registry, Kind = LaminaErrorKind.Usage };
 
     public static ImageException Unauthorized(string registry, string what, RegistryCredentials? credentials, HttpStatusCode status, string detail) =>
-        new($"registry {registry}: {what} was refused ({(int)status} {status}) with {Using(credentials)}{detail}")
+        new($"{what}: the registry refused it ({(int)status} {status}) with {Using(credentials)}{detail}")
         { At = registry, Kind = LaminaErrorKind.Usage };
 
-    public static ImageException TokenRefused(string registry, string realm, RegistryCredentials? credentials, HttpStatusCode status, string detail) =>
-        new($"registry {registry}: the token server {realm} refused {Using(credentials)} ({(int)status} {status}){detail}")
+    public static ImageException TokenRefused(string registry, string realm, RegistryCredentials? credentials, HttpStatusCode status, string detail,
+        Func<string, string?> environment) =>
+        new($"registry {registry}: its token server {realm} refused " + (credentials is null
+            ? $"anonymous access ({(int)status} {status}){detail}; no credentials were found (looked in {RegistryCredentials.Searched(environment)})"
+            : $"{Using(credentials)} ({(int)status} {status}){detail}"))
         { At = registry, Kind = LaminaErrorKind.Usage };
 
     public static ImageException Unexpected(string registry, string what, HttpStatusCode status, string detail) =>
