@@ -370,14 +370,12 @@ public sealed class RegistryClient : IImageStore
             {
                 var error = RegistryErrors.Unreachable(Registry, request.RequestUri is { IsAbsoluteUri: true } u ? u : new Uri(BaseUri, request.RequestUri!), e, Insecure);
                 // A refused connection is not retried: the registry is down, not briefly busy.
-                var refused = e.HttpRequestError == HttpRequestError.ConnectionError && error.Message.Contains("connection refused", StringComparison.Ordinal);
-                if (!error.IsTransient || refused || attempt >= attempts) throw error;
+                if (!error.IsTransient || RegistryErrors.IsRefused(e) || attempt >= attempts) throw error;
                 await Task.Delay(Backoff(attempt), _options.TimeProvider, cancellationToken);
                 continue;
             }
-            catch (IOException e) when (attempt < attempts)
+            catch (IOException) when (attempt < attempts)
             {
-                _ = e;
                 await Task.Delay(Backoff(attempt), _options.TimeProvider, cancellationToken);
                 continue;
             }
