@@ -116,8 +116,9 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
                 var result = await builder.ReleaseAsync(Request(settings, folder, name), CliContext.Cancellation);
                 outcomes.Add(new ReleaseOutcome(name, result.Record.Version, result.Record.ImageDigest, null, result.AlreadyRecorded));
             }
-            catch (LaminaException e)
+            catch (Exception e) when (e is LaminaException or IOException or UnauthorizedAccessException or HttpRequestException)
             {
+                // One customer's failure is its line of the table; the others are still released.
                 outcomes.Add(new ReleaseOutcome(name, null, null, e.Message, false));
             }
         }
