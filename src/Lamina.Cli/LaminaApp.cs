@@ -159,6 +159,13 @@ public static class LaminaApp
             Commands.Add<BundleCommand>(config, "bundle")
                 .WithDescription("Lay out a resolved analysis file with its models, plug-ins and provenance, to run offline.")
                 .WithExample("bundle", "release/resolved.yaml", "-o", "bundle");
+            config.AddBranch("image", image =>
+            {
+                image.SetDescription("OCI images of the analysis service, built without a Docker engine.");
+                Commands.Add<ImageBaseCommand>(image, "image", "base")
+                    .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
+                    .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
+            });
             Commands.Add<VerifyCommand>(config, "verify")
                 .WithDescription("Re-check every file of a bundle against its provenance and lock.");
             Commands.Add<TraceCommand>(config, "trace")
