@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Formats.Tar;
 using System.Globalization;
 using Lamina.Cli.Rendering;
 using Lamina.Core;
@@ -99,7 +98,7 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
         if (settings.RootfsTar is { } given)
         {
             rootfsTar = Path.GetFullPath(given);
-            recipe = recipe with { Mirror = $"(given tar {Path.GetFileName(rootfsTar)})", Packages = [] };
+            recipe = recipe with { Mirror = "", Packages = [] };
         }
         else
         {
@@ -148,14 +147,14 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
                 {
                     digest = image.Digest, tag = reference.ToString(), serve_version = image.ServeVersion, serve_revision = image.ServeRevision,
                     config = image.ConfigDescriptor.Digest,
-                    layers = image.Layers.Select(l => new { digest = l.Digest, diff_id = l.DiffId, size = l.Size }),
+                    layers = image.Layers.Select(l => new { digest = l.Descriptor.Digest, diff_id = l.DiffId, size = l.Descriptor.Size }),
                     written, source_date_epoch = epochSeconds,
                 });
                 return 0;
             }
             AnsiConsole.Console.MarkupLineEscaped($"base {reference} lamina-serve {image.ServeVersion}: {image.Digest}");
             AnsiConsole.Console.MarkupLineEscaped(
-                $"  layers: root filesystem {Formats.Bytes(image.Layers[0].Size)} ({image.Layers[0].Digest[..19]}), lamina-serve {Formats.Bytes(image.Layers[1].Size)} ({image.Layers[1].Digest[..19]})");
+                $"  layers: root filesystem {Formats.Bytes(image.Layers[0].Descriptor.Size)} ({image.Layers[0].Descriptor.Digest[..19]}), lamina-serve {Formats.Bytes(image.Layers[1].Descriptor.Size)} ({image.Layers[1].Descriptor.Digest[..19]})");
             foreach (var place in written) AnsiConsole.Console.MarkupLineEscaped($"  written to {place}");
             return 0;
         }
@@ -180,33 +179,18 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
             : throw new ImageException($"SOURCE_DATE_EPOCH '{text}' is not a number of seconds") { Kind = LaminaErrorKind.Usage };
     }
 
-    /// <summary>An OCI archive: a layout's files in a tar (sorted, root-owned, at the epoch), written whole or not at all.</summary>
+    /// <summary>An OCI archive (<see cref="OciArchive"/>: reproducible) of the image, through a temporary layout.</summary>
     private static async Task WriteArchiveAsync(BaseImage image, string archive, string tag, DateTimeOffset epoch, CancellationToken cancellationToken)
     {
         var layout = Path.Combine(Path.GetTempPath(), $"lamina-image-archive-{Guid.NewGuid():N}");
-        var temporary = $"{archive}.{Guid.NewGuid():N}.partial";
         try
         {
-            await image.PushAsync(new OciLayoutStore(layout), "", tag, cancellationToken);
-            Directory.CreateDirectory(Path.GetDirectoryName(archive)!);
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            await using (var writer = new TarWriter(file, TarEntryFormat.Ustar))
-            {
-                foreach (var path in Directory.EnumerateFiles(layout, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-                {
-                    var name = Path.GetRelativePath(layout, path).Replace('\\', '/');
-                    await using var data = File.OpenRead(path);
-                    await writer.WriteEntryAsync(new UstarTarEntry(TarEntryType.RegularFile, name)
-                    {
-                        Mode = (UnixFileMode)0b110_100_100, ModificationTime = epoch, DataStream = data,
-                    }, cancellationToken);
-                }
-            }
-            File.Move(temporary, archive, overwrite: true);
+            var store = new OciLayoutStore(layout);
+            await image.PushAsync(store, "", tag, cancellationToken);
+            await OciArchive.WriteAsync(store, "", image.Manifest, tag, archive, epoch, cancellationToken);
         }
         finally
         {
-            File.Delete(temporary);
             if (Directory.Exists(layout)) Directory.Delete(layout, recursive: true);
         }
     }

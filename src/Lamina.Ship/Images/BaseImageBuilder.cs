@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Lamina.Core;
 
 namespace Lamina.Ship.Images;
@@ -22,7 +23,7 @@ public sealed record BaseImageInputs
 }
 
 /// <summary>A base image built: its manifest (whose digest is the image's), config and layers, ready to be pushed to any store.</summary>
-public sealed record BaseImage(RawManifest Manifest, byte[] Config, IReadOnlyList<LayerFile> Layers, string ServeVersion, string? ServeRevision)
+public sealed record BaseImage(RawManifest Manifest, byte[] Config, IReadOnlyList<BuiltLayer> Layers, string ServeVersion, string? ServeRevision)
 {
     public string Digest => Manifest.Digest;
 
@@ -36,7 +37,7 @@ public sealed record BaseImage(RawManifest Manifest, byte[] Config, IReadOnlyLis
         long sent = 0;
         foreach (var layer in Layers)
         {
-            if (await store.PushBlobAsync(repository, layer.Descriptor, _ => Task.FromResult<Stream>(File.OpenRead(layer.Path)), cancellationToken)) sent += layer.Size;
+            if (await store.PushBlobAsync(repository, layer.Descriptor, layer.OpenAsync, cancellationToken)) sent += layer.Descriptor.Size;
         }
         if (await store.PushBlobAsync(repository, ConfigDescriptor, _ => Task.FromResult<Stream>(new MemoryStream(Config, writable: false)), cancellationToken))
         {
@@ -55,7 +56,7 @@ public sealed record BaseImage(RawManifest Manifest, byte[] Config, IReadOnlyLis
         {
             digest = Digest, serve_version = ServeVersion, serve_revision = ServeRevision, suite = recipe.Suite, mirror = recipe.Mirror,
             packages = recipe.Packages, source_date_epoch = recipe.Epoch.ToUnixTimeSeconds(),
-            layers = Layers.Select(l => new { digest = l.Digest, diff_id = l.DiffId, size = l.Size }), written_to = writtenTo,
+            layers = Layers.Select(l => new { digest = l.Descriptor.Digest, diff_id = l.DiffId, size = l.Descriptor.Size }), written_to = writtenTo,
         });
         return audit.AppendAsync("image.base.built", reference, null, value, $"lamina image base: lamina-serve {ServeVersion} on debian:{recipe.Suite}", cancellationToken);
     }
@@ -69,11 +70,12 @@ public sealed record BaseImage(RawManifest Manifest, byte[] Config, IReadOnlyLis
 public static class BaseImageBuilder
 {
     public const string ServeFolder = "/opt/lamina-serve";
-    public const string ServePath = ServeFolder + "/lamina-serve";
-    public const string ServeVersionLabel = "dev.lamina.serve.version";
-    public const string ServePathLabel = "dev.lamina.serve.path";
+    public const string ServePath = ImageBuilder.ServePath;
+    public const string ServeVersionLabel = ImageBuilder.ServeVersionLabel;
+    public const string ServePathLabel = ImageBuilder.ServePathLabel;
     public const string MirrorLabel = "dev.lamina.base.mirror";
     public const string PackagesLabel = "dev.lamina.base.packages";
+    public const string RootfsLabel = "dev.lamina.base.rootfs";
     public const string HttpPort = "8080";
 
     /// <summary>The environment of the service in the image: it listens on every interface (a container's loopback is its own).</summary>
@@ -90,77 +92,47 @@ public static class BaseImageBuilder
     {
         ArgumentNullException.ThrowIfNull(inputs);
         var (version, revision) = ReadServeVersion(inputs.ServeDirectory);
-        var epoch = inputs.Recipe.Epoch;
+        var epoch = LayerBuilder.Clamp(inputs.Recipe.Epoch);
         Directory.CreateDirectory(inputs.WorkDirectory);
         var rootfs = await RootfsLayer.FromRootfsTarAsync(inputs.RootfsTar, Path.Combine(inputs.WorkDirectory, "rootfs.tar.gz"), epoch, cancellationToken);
-        var serve = await RootfsLayer.FromDirectoryAsync(inputs.ServeDirectory, ServeFolder, IsExecutable,
-            Path.Combine(inputs.WorkDirectory, "lamina-serve.tar.gz"), epoch, cancellationToken);
+        var serve = await LayerBuilder.BuildAsync(inputs.ServeDirectory, ServeFolder, epoch, Path.Combine(inputs.WorkDirectory, "lamina-serve.tar.gz"),
+            cancellationToken);
 
-        var created = epoch.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         var labels = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             [ServeVersionLabel] = version,
             [ServePathLabel] = ServePath,
-            [MirrorLabel] = inputs.Recipe.Mirror,
-            [PackagesLabel] = string.Join(',', inputs.Recipe.Packages.Order(StringComparer.Ordinal)),
-            ["org.opencontainers.image.created"] = created,
+            [RootfsLabel] = rootfs.DiffId,
+            ["org.opencontainers.image.created"] = OciImageWriter.Time(epoch),
             ["org.opencontainers.image.version"] = version,
             ["org.opencontainers.image.title"] = "lamina-serve",
             ["org.opencontainers.image.base.name"] = $"debian:{inputs.Recipe.Suite}",
         };
+        if (inputs.Recipe.Mirror.Length > 0) labels[MirrorLabel] = inputs.Recipe.Mirror;
+        if (inputs.Recipe.Packages.Count > 0) labels[PackagesLabel] = string.Join(',', inputs.Recipe.Packages.Order(StringComparer.Ordinal));
         if (revision is not null) labels["org.opencontainers.image.revision"] = revision;
 
-        var config = Json(writer =>
+        var config = OciImageWriter.NewConfig(epoch);
+        OciImageWriter.AppendLayer(config, rootfs.DiffId, epoch, inputs.Recipe.Mirror.Length > 0
+            ? $"mmdebstrap --variant=minbase --include={string.Join(',', inputs.Recipe.Packages)} {inputs.Recipe.Suite} {inputs.Recipe.Mirror}"
+            : $"root filesystem tar {Path.GetFileName(inputs.RootfsTar)}");
+        OciImageWriter.AppendLayer(config, serve.DiffId, epoch, $"lamina image base: lamina-serve {version} (self-contained, linux-x64) in {ServeFolder}");
+        var settings = OciImageWriter.ContainerConfig(config);
+        settings["Env"] = new JsonArray([.. Environment.Select(e => (JsonNode?)e)]);
+        settings["Entrypoint"] = new JsonArray(ServePath);
+        settings["WorkingDir"] = "/";
+        settings["ExposedPorts"] = new JsonObject { [$"{HttpPort}/tcp"] = new JsonObject() };
+        OciImageWriter.SetLabels(config, labels);
+        var configBytes = OciImageWriter.Serialize(config);
+        var configDescriptor = new OciDescriptor(OciMediaTypes.ImageConfig, OciDigest.Of(configBytes), configBytes.LongLength);
+        var manifest = OciImageWriter.Manifest(configDescriptor, [rootfs.Descriptor, serve.Descriptor], new Dictionary<string, string>
         {
-            writer.WriteString("created", created);
-            writer.WriteString("architecture", "amd64");
-            writer.WriteString("os", "linux");
-            writer.WriteStartObject("config");
-            writer.WriteStartArray("Env");
-            foreach (var variable in Environment) writer.WriteStringValue(variable);
-            writer.WriteEndArray();
-            writer.WriteStartArray("Entrypoint");
-            writer.WriteStringValue(ServePath);
-            writer.WriteEndArray();
-            writer.WriteString("WorkingDir", "/");
-            writer.WriteStartObject("ExposedPorts");
-            writer.WriteStartObject($"{HttpPort}/tcp");
-            writer.WriteEndObject();
-            writer.WriteEndObject();
-            WriteMap(writer, "Labels", labels);
-            writer.WriteEndObject();
-            writer.WriteStartObject("rootfs");
-            writer.WriteString("type", "layers");
-            writer.WriteStartArray("diff_ids");
-            writer.WriteStringValue(rootfs.DiffId);
-            writer.WriteStringValue(serve.DiffId);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-            writer.WriteStartArray("history");
-            WriteHistory(writer, created, $"mmdebstrap --variant=minbase --include={labels[PackagesLabel]} {inputs.Recipe.Suite} {inputs.Recipe.Mirror}");
-            WriteHistory(writer, created, $"lamina image base: lamina-serve {version} (self-contained, linux-x64) in {ServeFolder}");
-            writer.WriteEndArray();
+            ["org.opencontainers.image.created"] = OciImageWriter.Time(epoch),
+            ["org.opencontainers.image.version"] = version,
+            ["org.opencontainers.image.title"] = "lamina-serve",
+            ["org.opencontainers.image.base.name"] = $"debian:{inputs.Recipe.Suite}",
         });
-        var configDescriptor = new OciDescriptor(OciMediaTypes.ImageConfig, OciDigest.Of(config), config.LongLength);
-        var manifest = Json(writer =>
-        {
-            writer.WriteNumber("schemaVersion", 2);
-            writer.WriteString("mediaType", OciMediaTypes.ImageManifest);
-            writer.WritePropertyName("config");
-            JsonSerializer.Serialize(writer, configDescriptor);
-            writer.WriteStartArray("layers");
-            JsonSerializer.Serialize(writer, rootfs.Descriptor);
-            JsonSerializer.Serialize(writer, serve.Descriptor);
-            writer.WriteEndArray();
-            WriteMap(writer, "annotations", new SortedDictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["org.opencontainers.image.created"] = created,
-                ["org.opencontainers.image.version"] = version,
-                ["org.opencontainers.image.title"] = "lamina-serve",
-                ["org.opencontainers.image.base.name"] = $"debian:{inputs.Recipe.Suite}",
-            });
-        });
-        return new BaseImage(new RawManifest(OciMediaTypes.ImageManifest, manifest), config, [rootfs, serve], version, revision);
+        return new BaseImage(manifest, configBytes, [rootfs, serve], version, revision);
     }
 
     /// <summary>
@@ -173,7 +145,9 @@ public static class BaseImageBuilder
         var folder = Path.GetFullPath(serveDirectory);
         if (!Directory.Exists(folder)) throw new ImageNotFoundException($"{serveDirectory}: no lamina-serve publish folder there") { At = serveDirectory };
         var problems = new List<string>();
-        if (!File.Exists(Path.Combine(folder, "lamina-serve"))) problems.Add("no lamina-serve executable");
+        var executable = Path.Combine(folder, "lamina-serve");
+        if (!File.Exists(executable)) problems.Add("no lamina-serve executable");
+        else if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(executable) & UnixFileMode.UserExecute) == 0) problems.Add("lamina-serve is not executable (its mode goes into the layer)");
         if (!File.Exists(Path.Combine(folder, "lamina-serve.dll"))) problems.Add("no lamina-serve.dll");
         if (!File.Exists(Path.Combine(folder, "libcoreclr.so"))) problems.Add("no libcoreclr.so (not self-contained)");
         if (problems.Count > 0)
@@ -189,39 +163,5 @@ public static class BaseImageBuilder
         }
         var plus = informational.IndexOf('+', StringComparison.Ordinal);
         return plus < 0 ? (informational, null) : (informational[..plus], informational[(plus + 1)..]);
-    }
-
-    /// <summary>The files of the publish that are run or loaded as code: the service's executable, createdump and the native libraries.</summary>
-    public static bool IsExecutable(string relativePath)
-    {
-        var name = Path.GetFileName(relativePath);
-        return name is "lamina-serve" or "createdump" || name.EndsWith(".so", StringComparison.Ordinal) || name.Contains(".so.", StringComparison.Ordinal);
-    }
-
-    private static void WriteHistory(Utf8JsonWriter writer, string created, string createdBy)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("created", created);
-        writer.WriteString("created_by", createdBy);
-        writer.WriteEndObject();
-    }
-
-    private static void WriteMap(Utf8JsonWriter writer, string name, IEnumerable<KeyValuePair<string, string>> values)
-    {
-        writer.WriteStartObject(name);
-        foreach (var (key, value) in values) writer.WriteString(key, value);
-        writer.WriteEndObject();
-    }
-
-    private static byte[] Json(Action<Utf8JsonWriter> body)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            writer.WriteStartObject();
-            body(writer);
-            writer.WriteEndObject();
-        }
-        return buffer.ToArray();
     }
 }

@@ -4,27 +4,18 @@ using System.Security.Cryptography;
 
 namespace Lamina.Ship.Images;
 
-/// <summary>A gzip layer written to a file: its digest (of the compressed bytes) and diff id (of the tar).</summary>
-public sealed record LayerFile(string Path, string Digest, string DiffId, long Size)
-{
-    public OciDescriptor Descriptor => new(OciMediaTypes.LayerTarGzip, Digest, Size);
-}
-
 /// <summary>
-/// Writes layers reproducibly: the same input and epoch give the same bytes. A root filesystem tar (mmdebstrap's) is
-/// re-packed entry by entry in its own order, keeping each entry's owner and mode (they matter: <c>/tmp</c> is 1777,
-/// <c>/etc/shadow</c> 0640 root:shadow), clamping times to the epoch and leaving out device nodes (a runtime makes
-/// <c>/dev</c>); a folder is packed under a prefix, sorted, owned by root, with the epoch as every time. Entries are
-/// GNU tar (long names as <c>././@LongLink</c>): .NET's pax headers carry the writing process's id in their names.
+/// Re-packs a root filesystem tar (mmdebstrap's) as a layer, reproducibly: the same tar and epoch give the same bytes.
+/// Entries stay in the tar's order with their owners and modes (they matter: <c>/tmp</c> is 1777, <c>/etc/shadow</c>
+/// 0640 root:shadow); times are clamped to the epoch; device nodes are left out (a runtime makes <c>/dev</c>). Unlike
+/// <see cref="LayerBuilder"/> (folders, root-owned, ustar) the entries are GNU tar, as a root filesystem has names over
+/// ustar's limits, and .NET's pax headers carry the writing process's id in their names.
 /// </summary>
 public static class RootfsLayer
 {
-    private const UnixFileMode Directory755 = (UnixFileMode)0b111_101_101;
-    private const UnixFileMode File644 = (UnixFileMode)0b110_100_100;
-
     /// <summary>Re-packs the root filesystem tar <paramref name="rootfsTar"/> as a gzip layer at <paramref name="layerPath"/>.</summary>
     /// <exception cref="ImageException">The tar cannot be read (naming it and the entry).</exception>
-    public static async Task<LayerFile> FromRootfsTarAsync(string rootfsTar, string layerPath, DateTimeOffset epoch, CancellationToken cancellationToken)
+    public static async Task<BuiltLayer> FromRootfsTarAsync(string rootfsTar, string layerPath, DateTimeOffset epoch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rootfsTar);
         if (!File.Exists(rootfsTar)) throw new ImageNotFoundException($"{rootfsTar}: no root filesystem tar there") { At = rootfsTar };
@@ -74,59 +65,8 @@ public static class RootfsLayer
         }, cancellationToken);
     }
 
-    /// <summary>
-    /// Packs every file under <paramref name="directory"/> as <paramref name="prefix"/>/RELATIVE (the prefix's folders
-    /// included), sorted, uid and gid 0, mode 0644 or, for files <paramref name="executable"/> names, 0755.
-    /// </summary>
-    public static async Task<LayerFile> FromDirectoryAsync(string directory, string prefix, Func<string, bool> executable, string layerPath,
-        DateTimeOffset epoch, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(executable);
-        var root = Path.GetFullPath(directory);
-        if (!Directory.Exists(root)) throw new ImageNotFoundException($"{directory}: no folder there") { At = directory };
-        var top = Normalize(prefix).TrimEnd('/');
-        return await WriteAsync(layerPath, async writer =>
-        {
-            var parts = top.Split('/', StringSplitOptions.RemoveEmptyEntries);
-            for (var i = 1; i <= parts.Length; i++) await WriteDirectoryAsync(writer, string.Join('/', parts[..i]), epoch, cancellationToken);
-            var entries = Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories)
-                .Select(p => (Path: p, Relative: Path.GetRelativePath(root, p).Replace('\\', '/')))
-                .OrderBy(e => e.Relative, StringComparer.Ordinal);
-            foreach (var (path, relative) in entries)
-            {
-                var name = top.Length == 0 ? relative : $"{top}/{relative}";
-                var info = new FileInfo(path);
-                if (info.LinkTarget is { } target)
-                {
-                    await writer.WriteEntryAsync(new GnuTarEntry(TarEntryType.SymbolicLink, name)
-                    {
-                        LinkName = target, Mode = (UnixFileMode)0b111_111_111, ModificationTime = epoch,
-                    }, cancellationToken);
-                }
-                else if (info.Attributes.HasFlag(FileAttributes.Directory))
-                {
-                    await WriteDirectoryAsync(writer, name, epoch, cancellationToken);
-                }
-                else
-                {
-                    await using var data = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-                    await writer.WriteEntryAsync(new GnuTarEntry(TarEntryType.RegularFile, name)
-                    {
-                        Mode = executable(relative) ? Directory755 : File644, ModificationTime = epoch, UserName = "root", GroupName = "root", DataStream = data,
-                    }, cancellationToken);
-                }
-            }
-        }, cancellationToken);
-    }
-
-    private static Task WriteDirectoryAsync(TarWriter writer, string name, DateTimeOffset epoch, CancellationToken cancellationToken) =>
-        writer.WriteEntryAsync(new GnuTarEntry(TarEntryType.Directory, name + "/")
-        {
-            Mode = Directory755, ModificationTime = epoch, UserName = "root", GroupName = "root",
-        }, cancellationToken);
-
     /// <summary>Writes a tar through gzip into <paramref name="layerPath"/>, hashing both; a failed write leaves no file.</summary>
-    private static async Task<LayerFile> WriteAsync(string layerPath, Func<TarWriter, Task> write, CancellationToken cancellationToken)
+    private static async Task<BuiltLayer> WriteAsync(string layerPath, Func<TarWriter, Task> write, CancellationToken cancellationToken)
     {
         var path = Path.GetFullPath(layerPath);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -135,12 +75,12 @@ public static class RootfsLayer
         {
             using var compressedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             using var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long size;
+            long size, tarSize;
             await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                var compressed = new HashingStream(file, compressedHash);
-                // gzip from .NET's zlib writes no name and a zero time: the bytes depend on the tar alone.
-                await using (var gzip = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+                var compressed = new HashingStream(file, compressedHash) { GzipHeader = true };
+                // gzip from .NET's zlib writes no name and a zero time, and the OS byte is fixed: the bytes depend on the tar alone.
+                await using (var gzip = new GZipStream(compressed, new ZLibCompressionOptions { CompressionLevel = LayerBuilder.CompressionLevel }, leaveOpen: true))
                 {
                     var tar = new HashingStream(gzip, tarHash);
                     await using (var writer = new TarWriter(tar, TarEntryFormat.Gnu, leaveOpen: true))
@@ -148,14 +88,15 @@ public static class RootfsLayer
                         await write(writer);
                     }
                     await tar.FlushAsync(cancellationToken);
+                    tarSize = tar.Written;
                 }
                 await compressed.FlushAsync(cancellationToken);
                 size = compressed.Written;
             }
             cancellationToken.ThrowIfCancellationRequested();
             File.Move(temporary, path, overwrite: true);
-            return new LayerFile(path, OciDigest.FromHex(Convert.ToHexStringLower(compressedHash.GetHashAndReset())),
-                OciDigest.FromHex(Convert.ToHexStringLower(tarHash.GetHashAndReset())), size);
+            var descriptor = new OciDescriptor(OciMediaTypes.LayerTarGzip, OciDigest.FromHex(Convert.ToHexStringLower(compressedHash.GetHashAndReset())), size);
+            return new BuiltLayer(path, descriptor, OciDigest.FromHex(Convert.ToHexStringLower(tarHash.GetHashAndReset())), tarSize);
         }
         finally
         {
@@ -174,7 +115,13 @@ public static class RootfsLayer
     /// <summary>Hashes what passes through to the stream it wraps (write only).</summary>
     private sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
     {
+        /// <summary>Offset of the gzip header's OS byte, which zlib sets to the machine's system.</summary>
+        private const int GzipOsOffset = 9;
+
         public long Written { get; private set; }
+
+        /// <summary>Sets the gzip header's OS byte to 255 ("unknown"), as <see cref="LayerBuilder"/> does.</summary>
+        public bool GzipHeader { get; init; }
 
         public override bool CanRead => false;
 
@@ -190,6 +137,12 @@ public static class RootfsLayer
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
+            if (GzipHeader && Written <= GzipOsOffset && Written + buffer.Length > GzipOsOffset)
+            {
+                var copy = buffer.ToArray();
+                copy[GzipOsOffset - Written] = 0xff;
+                buffer = copy;
+            }
             hash.AppendData(buffer);
             Written += buffer.Length;
             inner.Write(buffer);
@@ -200,6 +153,12 @@ public static class RootfsLayer
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (GzipHeader && Written <= GzipOsOffset && Written + buffer.Length > GzipOsOffset)
+            {
+                var copy = buffer.ToArray();
+                copy[GzipOsOffset - Written] = 0xff;
+                buffer = copy;
+            }
             hash.AppendData(buffer.Span);
             Written += buffer.Length;
             return inner.WriteAsync(buffer, cancellationToken);
