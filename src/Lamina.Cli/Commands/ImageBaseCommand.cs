@@ -85,6 +85,8 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
         }
         if (reference.IsLayout) throw new ImageException($"--tag {reference}: a name and tag, not a layout (use --oci-layout DIR)") { Kind = LaminaErrorKind.Usage };
         var tag = reference.Tag ?? version;
+        // The registry is opened before anything is built: a tag it cannot take fails in the first second.
+        var registry = settings.Push ? ImageStores.Open(reference) : null;
 
         var epochSeconds = settings.SourceDateEpoch ?? EpochFromEnvironment();
         var recipe = new BaseRootfsRecipe
@@ -129,9 +131,9 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
                 await WriteArchiveAsync(image, Path.GetFullPath(archive), tag, recipe.Epoch, cancellation);
                 written.Add($"oci-archive:{Path.GetFullPath(archive)}:{tag}");
             }
-            if (settings.Push)
+            if (registry is not null)
             {
-                await image.PushAsync(ImageStores.Open(reference), reference.Repository, tag, cancellation);
+                await image.PushAsync(registry, reference.Repository, tag, cancellation);
                 written.Add(reference.WithDigest(image.Digest).ToString());
             }
 
