@@ -159,13 +159,6 @@ public static class LaminaApp
             Commands.Add<BundleCommand>(config, "bundle")
                 .WithDescription("Lay out a resolved analysis file with its models, plug-ins and provenance, to run offline.")
                 .WithExample("bundle", "release/resolved.yaml", "-o", "bundle");
-            config.AddBranch("image", image =>
-            {
-                image.SetDescription("OCI images of the analysis service, built without a Docker engine.");
-                Commands.Add<ImageBaseCommand>(image, "image", "base")
-                    .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
-                    .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
-            });
             Commands.Add<VerifyCommand>(config, "verify")
                 .WithDescription("Re-check every file of a bundle against its provenance and lock.");
             Commands.Add<TraceCommand>(config, "trace")
@@ -182,6 +175,9 @@ public static class LaminaApp
                 Commands.Add<ImageBuildCommand>(image, "image", "build")
                     .WithDescription("Build a customer image: a base with lamina-serve plus one layer with the bundle; the same inputs give the same digest.")
                     .WithExample("image", "build", "--bundle", "bundle", "--base", "oci:base:0.1.0", "--tag", "hospital-a:1.0.0", "--oci-layout", "images");
+                Commands.Add<ImageBaseCommand>(image, "image", "base")
+                    .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
+                    .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
             });
             Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
