@@ -59,7 +59,7 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
         public string? Archive { get; init; }
 
         [CommandOption("--push")]
-        [Description("Push the image to the registry its tag names (HOST[:PORT]/REPO:TAG).")]
+        [Description("Push the image to the registry its tag names (HOST:PORT/REPO:TAG).")]
         public bool Push { get; init; }
 
         public override ValidationResult Validate()

@@ -167,6 +167,29 @@ public sealed class BaseImageTests : IDisposable
     }
 
     [Fact]
+    public async Task ImageBase_Help_ListsItsOptions()
+    {
+        var result = await new LaminaProcess(_temp.Combine("home")).RunAsync(_temp.Path, "image", "base", "--help");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        foreach (var option in new[] { "--serve", "--tag", "--rootfs-tar", "--mirror", "--cache", "--source-date-epoch", "--oci-layout", "--archive", "--push" })
+        {
+            Assert.Contains(option, result.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task ImageBase_PushWithATagThatNamesNoRegistry_FailsBeforeBuilding()
+    {
+        var serve = BaseImageFixture.WriteServeFolder(_temp.Combine("serve"));
+
+        var result = await new LaminaProcess(_temp.Combine("home")).RunAsync(_temp.Path, "image", "base", "--serve", serve, "--push", "--rootfs-tar", _temp.Combine("none.tar"));
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("--tag lamina-serve:0.1.0: --push needs a registry", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MachineMirror_ReadsDeb822AndOneLineSources_SkippingSecurityAndOtherRepositories()
     {
         // Given apt sources with a comment, a third-party repository, Debian's security archive and a Debian mirror
