@@ -21,8 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # Packages that are servers (postgresql, rabbitmq-server) are not started as system services: the tests start their
-    # own in temporary folders, and a service that cannot start (no init system) would fail the install.
+    # Packages that are servers (postgresql, rabbitmq-server, docker-registry) are not started as system services: the tests
+    # start their own in temporary folders, and a service that cannot start (no init system) would fail the install.
     policy=/usr/sbin/policy-rc.d
     made_policy=""
     if [ ! -e "$policy" ]; then
@@ -44,4 +44,11 @@ servers="$here/../tools/test-servers"
 if [ ! -f "$servers/node_modules/.package-lock.json" ] || [ "$servers/package-lock.json" -nt "$servers/node_modules/.package-lock.json" ]; then
   echo "installing the test servers (npm ci in tools/test-servers)"
   (cd "$servers" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+# The independent verifier of Lamina's signatures (tools/sigstore-verify: @sigstore/verify), installed the same way.
+verifier="$here/../tools/sigstore-verify"
+if [ ! -f "$verifier/node_modules/.package-lock.json" ] || [ "$verifier/package-lock.json" -nt "$verifier/node_modules/.package-lock.json" ]; then
+  echo "installing the signature verifier (npm ci in tools/sigstore-verify)"
+  (cd "$verifier" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi

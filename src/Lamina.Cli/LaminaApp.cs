@@ -161,8 +161,19 @@ public static class LaminaApp
                 .WithExample("bundle", "release/resolved.yaml", "-o", "bundle");
             Commands.Add<VerifyCommand>(config, "verify")
                 .WithDescription("Re-check every file of a bundle against its provenance and lock.");
+            config.AddBranch("keys", keys =>
+            {
+                keys.SetDescription("Signing keys (ECDSA P-256, cosign's formats).");
+                Commands.Add<KeysGenerateCommand>(keys, "keys", "generate")
+                    .WithDescription("Write a key pair: NAME.key (PKCS#8 PEM, encrypted when LAMINA_SIGNING_PASSWORD is set) and NAME.pub (as cosign.pub).")
+                    .WithExample("keys", "generate", "--out", "keys", "--name", "release");
+            });
+            Commands.Add<VerifyImageCommand>(config, "verify-image")
+                .WithDescription("Verify an image offline: manifest, config and every layer against their digests, its cosign signature and signed provenance.")
+                .WithExample("verify-image", "registry.example/customers/hospital-a:1.2.0", "--key", "lamina.pub");
             Commands.Add<TraceCommand>(config, "trace")
-                .WithDescription("Walk a report, bundle, model card or run back to its commit, data and slides, checking every digest.");
+                .WithDescription("Walk a report, image, bundle, model card or run back to its commit, data and slides, checking every digest.")
+                .WithExample("trace", "localhost:5000/customers/hospital-a:1.4.0");
             Commands.Add<SubmitCommand>(config, "submit")
                 .WithDescription("Put an analysis request on the analysis service's queue (RabbitMQ); with --wait, wait for its result.")
                 .WithExample("submit", "slide.tif", "--analysis", "breast", "--out", "results/1", "--wait");

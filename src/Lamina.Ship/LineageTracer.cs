@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Lamina.Core.Analysis;
 using Lamina.Core.Inference;
 using Lamina.Core.Provenance;
+using Lamina.Ship.Images;
 using Lamina.Tracking;
 
 namespace Lamina.Ship;
@@ -37,7 +38,13 @@ public sealed record LineageNode(string Label, string? Sha256 = null, DigestStat
 /// </summary>
 public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProductionStore production)
 {
-    /// <param name="id">A report (report.json or its folder), a bundle folder, a model card's SHA-256, or a run id or prefix.</param>
+    /// <summary>Opens the registry or layout an image reference names (<see cref="ImageStores"/> unless a test says otherwise).</summary>
+    public Func<ImageReference, IImageStore> OpenImages { get; init; } = ImageStores.Open;
+
+    /// <param name="id">
+    /// A report (report.json or its folder), a bundle folder, an image (<c>HOST/REPO:TAG</c>, <c>…@sha256:HEX</c>,
+    /// <c>oci:DIR:TAG</c>), a model card's SHA-256, or a run id or prefix.
+    /// </param>
     public async Task<LineageNode> TraceAsync(string id, CancellationToken cancellationToken)
     {
         if (File.Exists(id) && Path.GetFileName(id) == AnalysisReport.ReportFile) return await ReportAsync(Path.GetFullPath(id), cancellationToken);
@@ -46,6 +53,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
             return await ReportAsync(Path.GetFullPath(Path.Combine(id, AnalysisReport.ReportFile)), cancellationToken);
         }
         if (Directory.Exists(id) && File.Exists(Path.Combine(id, BundleProvenance.FileName))) return await BundleAsync(Path.GetFullPath(id), null, cancellationToken);
+        if (AsImage(id) is { } image) return await ImageAsync(image, cancellationToken);
         if (id.Length == 64 && id.All(Uri.IsHexDigit)) return await CardAsync(id.ToLowerInvariant(), null, null, cancellationToken);
         var run = await store.ResolveRunAsync(id, cancellationToken);
         return await RunAsync(run.Id, withModels: true, cancellationToken);
@@ -82,6 +90,48 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
             }
         }
         return root;
+    }
+
+    /// <summary>An image reference when <paramref name="id"/> reads as one that names where the image is (not a bare name).</summary>
+    private static ImageReference? AsImage(string id)
+    {
+        if (!id.StartsWith(ImageReference.LayoutScheme, StringComparison.Ordinal) && !id.Contains('/', StringComparison.Ordinal)) return null;
+        try
+        {
+            var reference = ImageReference.Parse(id);
+            return reference.IsLayout || reference.IsRegistry ? reference : null;
+        }
+        catch (ImageException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>An image: its manifest, config and layers checked, then the bundle it carries traced on.</summary>
+    private async Task<LineageNode> ImageAsync(ImageReference image, CancellationToken cancellationToken)
+    {
+        var scratch = Path.Combine(Path.GetTempPath(), $"lamina-trace-{Guid.NewGuid():N}");
+        try
+        {
+            var inspection = await ImageLineage.InspectAsync(OpenImages(image), image, scratch, cancellationToken);
+            var root = inspection.Node;
+            if (inspection.BundleDirectory is { } bundle)
+            {
+                var node = await BundleAsync(bundle, inspection.BundleDigest, cancellationToken);
+                var named = new LineageNode($"bundle in {image.Repository}{(image.Tag is { } tag ? $":{tag}" : "")}", node.Sha256, node.State, node.Detail);
+                named.Children.AddRange(node.Children);
+                root.Add(named);
+            }
+            else if (inspection.BundleDigest is { } digest)
+            {
+                root.Add(new LineageNode("bundle", digest, DigestState.Missing, "its layer could not be read whole; nothing past it is traced"));
+            }
+            return root;
+        }
+        finally
+        {
+            if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        }
     }
 
     private async Task<LineageNode> BundleAsync(string directory, string? provenanceSha, CancellationToken cancellationToken)

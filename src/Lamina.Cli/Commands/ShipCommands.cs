@@ -185,7 +185,7 @@ public sealed class TraceCommand : AsyncCommand<TraceCommand.Settings>
     public sealed class Settings : OutputSettings
     {
         [CommandArgument(0, "<ID>")]
-        [Description("A run id (or prefix), a model card SHA-256, a bundle folder, or an analysis report (report.json or its folder).")]
+        [Description("A run id (or prefix), a model card SHA-256, a bundle folder, an analysis report (report.json or its folder), or an image (HOST/REPO:TAG, HOST/REPO@sha256:HEX, oci:DIR:TAG).")]
         public string Id { get; init; } = "";
     }
 

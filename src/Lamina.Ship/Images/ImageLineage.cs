@@ -1,0 +1,200 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Lamina.Core;
+
+namespace Lamina.Ship.Images;
+
+/// <summary>
+/// The image end of <c>lamina trace</c>: an image's manifest, config and every layer checked against their digests
+/// (each layer downloaded and hashed, compressed and uncompressed), and its bundle layer unpacked so the bundle, its
+/// models and their training runs can be traced on from there.
+/// </summary>
+public static class ImageLineage
+{
+    /// <summary>Where a customer image carries its bundle.</summary>
+    public const string BundlePath = "opt/lamina/bundle";
+
+    /// <summary>The label with the sha256 of the bundle's provenance.json (<c>sha256:HEX</c>).</summary>
+    public const string BundleDigestLabel = "dev.lamina.bundle.digest";
+
+    /// <summary>What was checked, and the unpacked bundle (null when the image holds none or it could not be read).</summary>
+    public sealed record Inspection(LineageNode Node, string? BundleDirectory, string? BundleDigest);
+
+    /// <summary>
+    /// Checks <paramref name="image"/> in <paramref name="store"/> and unpacks its bundle into <paramref name="scratch"/>.
+    /// Problems are nodes marked altered or missing, never exceptions, so the whole walk is shown.
+    /// </summary>
+    /// <exception cref="ImageNotFoundException">The store holds no such image.</exception>
+    public static async Task<Inspection> InspectAsync(IImageStore store, ImageReference image, string scratch, CancellationToken cancellationToken)
+    {
+        var manifest = await store.GetManifestAsync(image.Repository, image.Reference, cancellationToken);
+        var pinned = image.Digest is { } asked && asked != manifest.Digest ? DigestState.Altered : DigestState.Verified;
+        if (OciMediaTypes.IsIndex(manifest.MediaType))
+        {
+            var chosen = PickPlatform(manifest) ?? throw new ImageException($"{image}: its index lists no linux/amd64 image");
+            manifest = await store.GetManifestAsync(image.Repository, chosen, cancellationToken);
+        }
+        var root = new LineageNode($"image {image}", OciDigest.Hex(manifest.Digest), pinned, $"manifest in {store.Location}");
+        var document = JsonNode.Parse(manifest.Bytes) ?? throw new ImageException($"{image}: an empty manifest");
+        var configDescriptor = document["config"];
+        var configDigest = configDescriptor?["digest"]?.GetValue<string>() ?? throw new ImageException($"{image}: the manifest names no config");
+        var (configState, configBytes) = await ReadSmallAsync(store, image.Repository, configDigest, cancellationToken);
+        var config = configBytes is null ? null : JsonNode.Parse(configBytes);
+        var labels = config?["config"]?["Labels"] as JsonObject;
+        root.Add(new LineageNode("config", OciDigest.Hex(configDigest), configState,
+            labels?["org.opencontainers.image.version"]?.GetValue<string>() is { } version ? $"version {version}" : null));
+        foreach (var (name, value) in (document["annotations"] as JsonObject ?? []).OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            if (name is "org.opencontainers.image.base.name" or "org.opencontainers.image.base.digest" or "org.opencontainers.image.source"
+                or "org.opencontainers.image.revision" or "dev.lamina.customer")
+            {
+                root.Add(new LineageNode($"{name} = {value}"));
+            }
+        }
+
+        var layers = document["layers"] as JsonArray ?? [];
+        var diffIds = config?["rootfs"]?["diff_ids"] as JsonArray;
+        var bundleDigest = labels?[BundleDigestLabel]?.GetValue<string>();
+        string? bundleDirectory = null;
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var digest = layers[i]?["digest"]?.GetValue<string>() ?? "";
+            var diffId = diffIds is not null && i < diffIds.Count ? diffIds[i]?.GetValue<string>() : null;
+            // The bundle is the last layer of a customer image; the other layers are only hashed.
+            var unpackTo = bundleDigest is not null && i == layers.Count - 1 ? Path.Combine(scratch, "bundle") : null;
+            var (state, detail) = await CheckLayerAsync(store, image.Repository, digest, diffId, unpackTo, cancellationToken);
+            root.Add(new LineageNode($"layer {i + 1} of {layers.Count}", OciDigest.IsValid(digest) ? OciDigest.Hex(digest) : digest, state,
+                unpackTo is null ? detail : $"the bundle; {detail}"));
+            if (unpackTo is not null && state == DigestState.Verified && Directory.Exists(unpackTo)) bundleDirectory = unpackTo;
+        }
+        return new Inspection(root, bundleDirectory, bundleDigest is null ? null : OciDigest.IsValid(bundleDigest) ? OciDigest.Hex(bundleDigest) : bundleDigest);
+    }
+
+    private static string? PickPlatform(RawManifest index)
+    {
+        var entries = JsonNode.Parse(index.Bytes)?["manifests"] as JsonArray ?? [];
+        return entries.FirstOrDefault(e => e?["platform"]?["os"]?.GetValue<string>() == "linux" && e["platform"]?["architecture"]?.GetValue<string>() == "amd64")
+            ?["digest"]?.GetValue<string>();
+    }
+
+    private static async Task<(DigestState State, byte[]? Bytes)> ReadSmallAsync(IImageStore store, string repository, string digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var blob = await store.OpenBlobAsync(repository, digest, cancellationToken);
+            using var buffer = new MemoryStream();
+            await blob.CopyToAsync(buffer, cancellationToken);
+            return (DigestState.Verified, buffer.ToArray());
+        }
+        catch (ImageNotFoundException)
+        {
+            return (DigestState.Missing, null);
+        }
+        catch (LaminaException e) when (e.Kind == LaminaErrorKind.Integrity)
+        {
+            return (DigestState.Altered, null);
+        }
+    }
+
+    /// <summary>Hashes a layer as stored and as unpacked (its diff id), and unpacks the bundle's files when asked.</summary>
+    private static async Task<(DigestState State, string? Detail)> CheckLayerAsync(IImageStore store, string repository, string digest, string? diffId,
+        string? unpackTo, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var blob = await store.OpenBlobAsync(repository, digest, cancellationToken);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await using var gzip = new GZipStream(blob, CompressionMode.Decompress);
+            await using var hashing = new HashingReadStream(gzip, hash);
+            if (unpackTo is null)
+            {
+                await hashing.CopyToAsync(Stream.Null, cancellationToken);
+            }
+            else
+            {
+                await UnpackBundleAsync(hashing, unpackTo, cancellationToken);
+                await hashing.CopyToAsync(Stream.Null, cancellationToken); // the tar's end blocks, so the diff id covers every byte
+            }
+            // Drain the compressed stream too: its digest is checked when it reaches its end.
+            await blob.CopyToAsync(Stream.Null, cancellationToken);
+            var actual = OciDigest.FromHex(Convert.ToHexStringLower(hash.GetHashAndReset()));
+            if (diffId is not null && actual != diffId) return (DigestState.Altered, $"unpacked it is {actual}, the config's diff id says {diffId}");
+            return (DigestState.Verified, null);
+        }
+        catch (ImageNotFoundException e)
+        {
+            return (DigestState.Missing, e.Message);
+        }
+        catch (LaminaException e) when (e.Kind == LaminaErrorKind.Integrity)
+        {
+            return (DigestState.Altered, e.Message);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException)
+        {
+            return (DigestState.Altered, $"not a gzip tar layer: {e.Message}");
+        }
+    }
+
+    private static async Task UnpackBundleAsync(Stream tar, string directory, CancellationToken cancellationToken)
+    {
+        var prefix = BundlePath + "/";
+        await using var reader = new TarReader(tar, leaveOpen: true);
+        while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
+        {
+            var name = entry.Name.TrimStart('.', '/');
+            if (!name.StartsWith(prefix, StringComparison.Ordinal) || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)) continue;
+            var relative = name[prefix.Length..];
+            var target = Path.GetFullPath(Path.Combine(directory, relative));
+            if (!target.StartsWith(Path.GetFullPath(directory) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new ImageException($"the bundle layer holds an entry outside the bundle: {entry.Name}") { Kind = LaminaErrorKind.Integrity };
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            await using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write);
+            if (entry.DataStream is { } data) await data.CopyToAsync(output, cancellationToken);
+        }
+    }
+
+    /// <summary>Hashes what is read through it.</summary>
+    private sealed class HashingReadStream(Stream inner, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = inner.Read(buffer);
+            hash.AppendData(buffer[..read]);
+            return read;
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            hash.AppendData(buffer.Span[..read]);
+            return read;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() { }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
