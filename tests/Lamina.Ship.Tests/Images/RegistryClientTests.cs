@@ -351,18 +351,22 @@ public sealed class RegistryClientTests
     }
 
     [Fact]
-    public async Task Skopeo_InspectsWhatWePushed()
+    public async Task Skopeo_InspectsWhatWePushed_ThroughTheSameTokenServer()
     {
-        await using var registry = await RegistryServer.StartAsync();
+        await using var registry = await RegistryServer.StartAsync(RegistryAuthMode.Token);
         var image = RegistryTestImage.Make(2500, 10);
-        await image.PushAsync(new RegistryClient(registry.Address, Anonymous), "customers/hospital-a", "1.2.3");
+        await image.PushAsync(new RegistryClient(registry.Address, Anonymous with { Credentials = new(registry.Username!, registry.Password!, "the test") }),
+            "customers/hospital-a", "1.2.3");
+        var tokens = registry.TokensIssued;
 
-        var (exit, output, error) = await RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Address}/customers/hospital-a:1.2.3");
+        var (exit, output, error) = await RunAsync("skopeo", "inspect", "--tls-verify=false", "--creds", $"{registry.Username}:{registry.Password}",
+            $"docker://{registry.Address}/customers/hospital-a:1.2.3");
 
         Assert.True(exit == 0, $"skopeo inspect failed ({exit}): {error}");
         using var json = JsonDocument.Parse(output);
         Assert.Equal(image.Manifest.Digest, json.RootElement.GetProperty("Digest").GetString());
         Assert.Equal(image.Layers.Select(l => l.Digest), json.RootElement.GetProperty("Layers").EnumerateArray().Select(l => l.GetString()));
+        Assert.True(registry.TokensIssued > tokens, "skopeo took a token from the fixture's token server");
     }
 
     [Fact]
