@@ -190,6 +190,15 @@ public static class LaminaApp
                     .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
                     .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
             });
+            Commands.Add<ReleaseCommand>(config, "release")
+                .WithDescription("Build, sign and push a customer's image from its git repository, and record the release; --all for every customer.")
+                .WithExample("release", "customers/hospital-a", "--push", "--key", "release.key")
+                .WithExample("release", "--all", "customers", "--base", "lamina-serve:0.1", "--push");
+            config.AddBranch("releases", releases =>
+            {
+                releases.SetDescription("What runs where: customer releases.");
+                Commands.Add<ReleasesListCommand>(releases, "releases", "list").WithDescription("List releases (customer, version, image digest, base, commit, models), oldest first.");
+            });
             Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });
