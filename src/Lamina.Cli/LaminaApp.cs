@@ -186,6 +186,9 @@ public static class LaminaApp
                 Commands.Add<ImageBuildCommand>(image, "image", "build")
                     .WithDescription("Build a customer image: a base with lamina-serve plus one layer with the bundle; the same inputs give the same digest.")
                     .WithExample("image", "build", "--bundle", "bundle", "--base", "oci:base:0.1.0", "--tag", "hospital-a:1.0.0", "--oci-layout", "images");
+                Commands.Add<ImageBaseCommand>(image, "image", "base")
+                    .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
+                    .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
             });
             Commands.Add<ReleaseCommand>(config, "release")
                 .WithDescription("Build, sign and push a customer's image from its git repository, and record the release; --all for every customer.")
