@@ -129,7 +129,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
             }
             else if (inspection.BundleDigest is { } digest)
             {
-                root.Add(new LineageNode("bundle", digest, DigestState.Missing, "its layer could not be read whole; nothing past it is traced"));
+                root.Add(new LineageNode("bundle", digest, DigestState.Missing, "its layers could not be read whole; nothing past them is traced"));
             }
             return root;
         }

@@ -22,6 +22,12 @@ public sealed record ImageBuildRequest(string Bundle, ImageReference Base, Image
 
     /// <summary>The image's creation time; the bundle's <c>finishedOn</c> when null, else <c>SOURCE_DATE_EPOCH</c>. Never "now".</summary>
     public DateTimeOffset? Created { get; init; }
+
+    /// <summary>
+    /// Bundle files of at least this many bytes get a layer of their own, one per content (model weights, backbones
+    /// shared by several models): a registry that holds them from an earlier release is sent only what changed.
+    /// </summary>
+    public long ContentLayerMinimum { get; init; } = ImageBuilder.DefaultContentLayerMinimum;
 }
 
 /// <summary>A built image: the target pinned to its manifest digest, what it was built from, and the bytes sent and reused.</summary>
@@ -30,10 +36,13 @@ public sealed record ImageBuildResult(ImageReference Image, RawManifest Manifest
 {
     /// <summary>The image's creation time (whole seconds): every entry of its bundle layer has it, and an archive of it should too.</summary>
     public DateTimeOffset Created { get; init; }
+
+    /// <summary>Every layer holding the bundle: one per large file's content, then <see cref="BundleLayer"/> with the rest.</summary>
+    public IReadOnlyList<OciDescriptor> BundleLayers { get; init; } = [];
 }
 
 /// <summary>
-/// Builds a customer image: a verified bundle as one layer at <see cref="BundlePath"/> on a base image that carries
+/// Builds a customer image: a verified bundle at <see cref="BundlePath"/> (its large files a layer per content, the rest one layer) on a base image that carries
 /// <c>lamina-serve</c>. The base's layers are referenced by digest and copied only when the target lacks them; the same
 /// bundle, base and options give the same image digest, byte for byte.
 /// </summary>
@@ -41,6 +50,9 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
 {
     /// <summary>Where the bundle is in the image.</summary>
     public const string BundlePath = "/opt/lamina/bundle";
+
+    /// <summary>The size from which a bundle file gets a layer of its own (<see cref="ImageBuildRequest.ContentLayerMinimum"/>).</summary>
+    public const long DefaultContentLayerMinimum = 1 << 20;
 
     /// <summary>Where the base puts the service.</summary>
     public const string ServePath = "/opt/lamina-serve/lamina-serve";
@@ -93,8 +105,39 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
         var baseReference = request.Base.WithDigest(baseImage.Manifest.Digest);
         CheckBase(request.Base, baseImage.Manifest.Digest, config, bundleVersion);
 
-        var layerFile = Path.Combine(Path.GetTempPath(), $"lamina-layer-{Guid.NewGuid():N}.tar.gz");
-        using var layer = await LayerBuilder.BuildAsync(bundle, BundlePath, created, layerFile, cancellationToken);
+        // Large files one layer per content (the same weights at several paths are hard links in it), sorted by digest;
+        // then the rest of the bundle. A release that changes a head, the analysis file or only the provenance sends
+        // that last layer and what changed, never the unchanged weights again.
+        var contents = verification.Files
+            .Where(f => f.Actual is not null && new FileInfo(Path.Combine(bundle, f.Name)).Length >= request.ContentLayerMinimum)
+            .GroupBy(f => f.Actual!, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToList();
+        var layers = new List<BuiltLayer>();
+        try
+        {
+            foreach (var content in contents)
+            {
+                var names = content.Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
+                layers.Add(await LayerBuilder.BuildContentAsync(Path.Combine(bundle, names[0]), [.. names.Select(n => $"{BundlePath}/{n}")], created,
+                    Path.Combine(Path.GetTempPath(), $"lamina-layer-{Guid.NewGuid():N}.tar.gz"), cancellationToken));
+            }
+            var excluded = contents.SelectMany(c => c.Select(f => f.Name)).ToHashSet(StringComparer.Ordinal);
+            layers.Add(await LayerBuilder.BuildAsync([new LayerSource(bundle, BundlePath) { Exclude = excluded }], created,
+                Path.Combine(Path.GetTempPath(), $"lamina-layer-{Guid.NewGuid():N}.tar.gz"), cancellationToken));
+            return await BuildAsync(request, started, bundleDigest, created, analyses, baseStore, baseImage, config, baseReference, layers, cancellationToken);
+        }
+        finally
+        {
+            foreach (var built in layers) built.Dispose();
+        }
+    }
+
+    private async Task<ImageBuildResult> BuildAsync(ImageBuildRequest request, long started, string bundleDigest, DateTimeOffset created, string analyses,
+        IImageStore baseStore, ResolvedImage baseImage, JsonObject config, ImageReference baseReference, IReadOnlyList<BuiltLayer> bundleLayers,
+        CancellationToken cancellationToken)
+    {
+        var layer = bundleLayers[^1];
 
         var labels = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
@@ -109,6 +152,10 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
         if (request.Revision is { } revision) labels[RevisionLabel] = revision;
         if ((request.Version ?? request.Target.Tag) is { } version) labels[VersionLabel] = version;
 
+        foreach (var content in bundleLayers.SkipLast(1))
+        {
+            OciImageWriter.AppendLayer(config, content.DiffId, created, $"lamina image build: bundle content {content.Descriptor.Digest} at {BundlePath}");
+        }
         OciImageWriter.AppendLayer(config, layer.DiffId, created, $"lamina image build: bundle {bundleDigest} at {BundlePath}");
         var settings = OciImageWriter.ContainerConfig(config);
         settings["Entrypoint"] = new JsonArray([.. Entrypoint.Select(a => (JsonNode?)a)]);
@@ -122,8 +169,12 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
             ? request.Base.Repository : null;
         var copied = await ImageCopier.CopyBlobsAsync(baseStore, request.Base.Repository, target, request.Target.Repository, baseImage.Layers, mountFrom, Progress,
             cancellationToken);
-        copied += await ImageCopier.CopyBlobsAsync(new LayerFileStore(layer), "", target, request.Target.Repository, [layer.Descriptor], null, Progress, cancellationToken);
-        var (manifest, configDescriptor, configSent) = await OciImageWriter.WriteAsync(target, request.Target.Repository, config, [.. baseLayers, layer.Descriptor],
+        foreach (var built in bundleLayers)
+        {
+            copied += await ImageCopier.CopyBlobsAsync(new LayerFileStore(built), "", target, request.Target.Repository, [built.Descriptor], null, Progress, cancellationToken);
+        }
+        var allLayers = baseLayers.Concat(bundleLayers.Select(l => l.Descriptor)).ToList();
+        var (manifest, configDescriptor, configSent) = await OciImageWriter.WriteAsync(target, request.Target.Repository, config, allLayers,
             labels, request.Target.Digest is null ? request.Target.Tag : null, cancellationToken);
         copied += configSent ? new CopyResult(configDescriptor.Size, 0) : new CopyResult(0, configDescriptor.Size);
         var image = request.Target.WithDigest(manifest.Digest);
@@ -137,12 +188,12 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
             ["base"] = baseReference.ToString(),
             ["base_digest"] = baseImage.Manifest.Digest,
             ["bundle_digest"] = bundleDigest,
-            ["layers"] = new JsonArray([.. baseLayers.Append(layer.Descriptor).Select(l => (JsonNode?)l.Digest)]),
+            ["layers"] = new JsonArray([.. allLayers.Select(l => (JsonNode?)l.Digest)]),
         };
         await audit.AppendAsync(AuditAction, image.ToString(), null, record.ToJsonString(), request.Customer is null ? null : $"customer {request.Customer}",
             cancellationToken);
         return new ImageBuildResult(image, manifest, configDescriptor.Digest, baseImage.Manifest.Digest, baseReference, layer.Descriptor, bundleDigest,
-            copied.BytesSent, copied.BytesReused) { Created = created };
+            copied.BytesSent, copied.BytesReused) { Created = created, BundleLayers = [.. bundleLayers.Select(l => l.Descriptor)] };
     }
 
     /// <summary>The name a base is recorded under: a layout folder by its name only, so the same base in another folder gives the same image.</summary>

@@ -57,18 +57,22 @@ public static class ImageLineage
         var layers = document["layers"] as JsonArray ?? [];
         var diffIds = config?["rootfs"]?["diff_ids"] as JsonArray;
         var bundleDigest = labels?[BundleDigestLabel]?.GetValue<string>();
-        string? bundleDirectory = null;
+        // The bundle is spread over the top layers of a customer image (large files a layer per content, the rest last):
+        // every layer is unpacked for the entries under the bundle's path, lower layers first, as a runtime would.
+        var unpackTo = bundleDigest is null ? null : Path.Combine(scratch, "bundle");
+        var whole = true;
+        var holdsBundle = false;
         for (var i = 0; i < layers.Count; i++)
         {
             var digest = layers[i]?["digest"]?.GetValue<string>() ?? "";
             var diffId = diffIds is not null && i < diffIds.Count ? diffIds[i]?.GetValue<string>() : null;
-            // The bundle is the last layer of a customer image; the other layers are only hashed.
-            var unpackTo = bundleDigest is not null && i == layers.Count - 1 ? Path.Combine(scratch, "bundle") : null;
-            var (state, detail) = await CheckLayerAsync(store, image.Repository, digest, diffId, unpackTo, cancellationToken);
+            var (state, detail, bundleFiles) = await CheckLayerAsync(store, image.Repository, digest, diffId, unpackTo, cancellationToken);
+            whole &= state == DigestState.Verified;
+            holdsBundle |= bundleFiles > 0;
             root.Add(new LineageNode($"layer {i + 1} of {layers.Count}", OciDigest.IsValid(digest) ? OciDigest.Hex(digest) : digest, state,
-                unpackTo is null ? detail : $"the bundle; {detail}"));
-            if (unpackTo is not null && state == DigestState.Verified && Directory.Exists(unpackTo)) bundleDirectory = unpackTo;
+                bundleFiles > 0 ? $"{bundleFiles} file{(bundleFiles == 1 ? "" : "s")} of the bundle{(detail is null ? "" : $"; {detail}")}" : detail));
         }
+        var bundleDirectory = unpackTo is not null && whole && holdsBundle ? unpackTo : null;
         return new Inspection(root, bundleDirectory, bundleDigest is null ? null : OciDigest.IsValid(bundleDigest) ? OciDigest.Hex(bundleDigest) : bundleDigest);
     }
 
@@ -98,8 +102,8 @@ public static class ImageLineage
         }
     }
 
-    /// <summary>Hashes a layer as stored and as unpacked (its diff id), and unpacks the bundle's files when asked.</summary>
-    private static async Task<(DigestState State, string? Detail)> CheckLayerAsync(IImageStore store, string repository, string digest, string? diffId,
+    /// <summary>Hashes a layer as stored and as unpacked (its diff id), and unpacks the bundle's files it holds when asked.</summary>
+    private static async Task<(DigestState State, string? Detail, int BundleFiles)> CheckLayerAsync(IImageStore store, string repository, string digest, string? diffId,
         string? unpackTo, CancellationToken cancellationToken)
     {
         try
@@ -108,53 +112,82 @@ public static class ImageLineage
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             await using var gzip = new GZipStream(blob, CompressionMode.Decompress);
             await using var hashing = new HashingReadStream(gzip, hash);
+            var files = 0;
             if (unpackTo is null)
             {
                 await hashing.CopyToAsync(Stream.Null, cancellationToken);
             }
             else
             {
-                await UnpackBundleAsync(hashing, unpackTo, cancellationToken);
+                files = await UnpackBundleAsync(hashing, unpackTo, cancellationToken);
                 await hashing.CopyToAsync(Stream.Null, cancellationToken); // the tar's end blocks, so the diff id covers every byte
             }
             // Drain the compressed stream too: its digest is checked when it reaches its end.
             await blob.CopyToAsync(Stream.Null, cancellationToken);
             var actual = OciDigest.FromHex(Convert.ToHexStringLower(hash.GetHashAndReset()));
-            if (diffId is not null && actual != diffId) return (DigestState.Altered, $"unpacked it is {actual}, the config's diff id says {diffId}");
-            return (DigestState.Verified, null);
+            if (diffId is not null && actual != diffId) return (DigestState.Altered, $"unpacked it is {actual}, the config's diff id says {diffId}", files);
+            return (DigestState.Verified, null, files);
         }
         catch (ImageNotFoundException e)
         {
-            return (DigestState.Missing, e.Message);
+            return (DigestState.Missing, e.Message, 0);
         }
         catch (LaminaException e) when (e.Kind == LaminaErrorKind.Integrity)
         {
-            return (DigestState.Altered, e.Message);
+            return (DigestState.Altered, e.Message, 0);
         }
         catch (Exception e) when (e is InvalidDataException or FormatException)
         {
-            return (DigestState.Altered, $"not a gzip tar layer: {e.Message}");
+            return (DigestState.Altered, $"not a gzip tar layer: {e.Message}", 0);
         }
     }
 
-    private static async Task UnpackBundleAsync(Stream tar, string directory, CancellationToken cancellationToken)
+    /// <summary>Writes the layer's files under the bundle's path into <paramref name="directory"/> (hard links as copies); returns how many.</summary>
+    private static async Task<int> UnpackBundleAsync(Stream tar, string directory, CancellationToken cancellationToken)
     {
-        var prefix = BundlePath + "/";
+        var files = 0;
         await using var reader = new TarReader(tar, leaveOpen: true);
         while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
         {
-            var name = entry.Name.TrimStart('.', '/');
-            if (!name.StartsWith(prefix, StringComparison.Ordinal) || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile)) continue;
-            var relative = name[prefix.Length..];
-            var target = Path.GetFullPath(Path.Combine(directory, relative));
-            if (!target.StartsWith(Path.GetFullPath(directory) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            {
-                throw new ImageException($"the bundle layer holds an entry outside the bundle: {entry.Name}") { Kind = LaminaErrorKind.Integrity };
-            }
+            if (BundleRelative(entry.Name) is not { } relative) continue;
+            if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.HardLink)) continue;
+            var target = Inside(directory, relative, entry.Name);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            await using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write);
-            if (entry.DataStream is { } data) await data.CopyToAsync(output, cancellationToken);
+            if (entry.EntryType == TarEntryType.HardLink)
+            {
+                var linked = BundleRelative(entry.LinkName) is { } other ? Inside(directory, other, entry.LinkName) : null;
+                if (linked is null || !File.Exists(linked))
+                {
+                    throw new ImageException($"the bundle layer links {entry.Name} to {entry.LinkName}, which it does not hold") { Kind = LaminaErrorKind.Integrity };
+                }
+                File.Copy(linked, target, overwrite: true);
+            }
+            else
+            {
+                await using var output = new FileStream(target, FileMode.Create, FileAccess.Write);
+                if (entry.DataStream is { } data) await data.CopyToAsync(output, cancellationToken);
+            }
+            files++;
         }
+        return files;
+    }
+
+    /// <summary>The path inside the bundle of a layer entry, or null when it is not under the bundle's path.</summary>
+    private static string? BundleRelative(string name)
+    {
+        var trimmed = name.TrimStart('.', '/');
+        return trimmed.StartsWith(BundlePath + "/", StringComparison.Ordinal) && trimmed.Length > BundlePath.Length + 1 ? trimmed[(BundlePath.Length + 1)..] : null;
+    }
+
+    private static string Inside(string directory, string relative, string entry)
+    {
+        var root = Path.GetFullPath(directory);
+        var target = Path.GetFullPath(Path.Combine(root, relative));
+        if (!target.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new ImageException($"the bundle layer holds an entry outside the bundle: {entry}") { Kind = LaminaErrorKind.Integrity };
+        }
+        return target;
     }
 
     /// <summary>Hashes what is read through it.</summary>

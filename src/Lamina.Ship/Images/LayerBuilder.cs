@@ -12,6 +12,9 @@ public sealed record LayerSource(string Directory, string Prefix)
     /// <c>/tmp</c> and <c>/etc/shadow</c> need theirs. Owners are root either way. The folder must hold no device nodes or FIFOs.
     /// </summary>
     public bool KeepModes { get; init; }
+
+    /// <summary>Files of the folder (paths relative to it, with '/') left out of this layer: another layer holds them.</summary>
+    public IReadOnlySet<string>? Exclude { get; init; }
 }
 
 /// <summary>
@@ -59,7 +62,37 @@ public static class LayerBuilder
     public static async Task<BuiltLayer> BuildAsync(IReadOnlyList<LayerSource> sources, DateTimeOffset mtime, string outputFile, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        var entries = Collect(sources);
+        return await WriteAsync(Collect(sources), mtime, outputFile, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes a layer holding one file's content at one or more paths of the image, with their parent folders: the
+    /// first path a file, the others hard links to it. A large file the same from one build to the next (a backbone
+    /// shared by several models) is then one layer that a registry already holds, whatever else changed.
+    /// </summary>
+    /// <param name="names">Paths in the image (<c>opt/lamina/bundle/models/x/backbone.onnx</c>), at least one.</param>
+    public static async Task<BuiltLayer> BuildContentAsync(string sourceFile, IReadOnlyList<string> names, DateTimeOffset mtime, string outputFile,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.Count == 0) throw new ArgumentException("name at least one path", nameof(names));
+        var file = new FileInfo(System.IO.Path.GetFullPath(sourceFile));
+        if (!file.Exists) throw new ImageException($"{file.FullName}: no such file to put in a layer") { At = file.FullName, Kind = Core.LaminaErrorKind.NotFound };
+        var entries = new SortedDictionary<string, Entry>(StringComparer.Ordinal);
+        var sorted = names.Select(NormalizePrefix).Order(StringComparer.Ordinal).ToList();
+        foreach (var name in sorted)
+        {
+            var parts = name.Split('/');
+            for (var i = 1; i < parts.Length; i++) entries.TryAdd(string.Join('/', parts[..i]) + "/", new Entry(null, TarEntryType.Directory, null, false));
+        }
+        var executable = !OperatingSystem.IsWindows() && (file.UnixFileMode & UnixFileMode.UserExecute) != 0;
+        Add(entries, sorted[0], new Entry(file, TarEntryType.RegularFile, null, executable));
+        foreach (var name in sorted.Skip(1)) Add(entries, name, new Entry(null, TarEntryType.HardLink, sorted[0], executable));
+        return await WriteAsync(entries, mtime, outputFile, cancellationToken);
+    }
+
+    private static async Task<BuiltLayer> WriteAsync(SortedDictionary<string, Entry> entries, DateTimeOffset mtime, string outputFile, CancellationToken cancellationToken)
+    {
         var time = Clamp(mtime);
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(outputFile))!;
         System.IO.Directory.CreateDirectory(directory);
@@ -115,12 +148,12 @@ public static class LayerBuilder
             // The prefix's own folders, so that tools unpacking the layer create them with the layer's owner and mode.
             var parts = prefix.Split('/', StringSplitOptions.RemoveEmptyEntries);
             for (var i = 1; i <= parts.Length; i++) Add(entries, string.Join('/', parts[..i]) + "/", new Entry(null, TarEntryType.Directory, null, false));
-            Walk(root, root, prefix, source.KeepModes, entries);
+            Walk(root, root, prefix, source.KeepModes, source.Exclude, entries);
         }
         return entries;
     }
 
-    private static void Walk(DirectoryInfo root, DirectoryInfo folder, string prefix, bool keepModes, SortedDictionary<string, Entry> entries)
+    private static void Walk(DirectoryInfo root, DirectoryInfo folder, string prefix, bool keepModes, IReadOnlySet<string>? exclude, SortedDictionary<string, Entry> entries)
     {
         foreach (var item in folder.EnumerateFileSystemInfos())
         {
@@ -133,10 +166,11 @@ public static class LayerBuilder
             else if (item is DirectoryInfo child)
             {
                 Add(entries, name + "/", new Entry(child, TarEntryType.Directory, null, false, ModeOf(child, keepModes)));
-                Walk(root, child, prefix, keepModes, entries);
+                Walk(root, child, prefix, keepModes, exclude, entries);
             }
             else if (item is FileInfo file && (file.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) == 0)
             {
+                if (exclude?.Contains(relative) == true) continue;
                 var executable = !OperatingSystem.IsWindows() && (file.UnixFileMode & UnixFileMode.UserExecute) != 0;
                 Add(entries, name, new Entry(file, TarEntryType.RegularFile, null, executable, ModeOf(file, keepModes)));
             }
@@ -177,7 +211,7 @@ public static class LayerBuilder
             UserName = "root",
             GroupName = "root",
             Mode = entry.Mode is { } kept ? kept
-                : entry.Type == TarEntryType.RegularFile && !entry.Executable ? FileMode644
+                : entry.Type is TarEntryType.RegularFile or TarEntryType.HardLink && !entry.Executable ? FileMode644
                 : entry.Type == TarEntryType.SymbolicLink ? Mode755 | UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite
                 : Mode755,
         };
