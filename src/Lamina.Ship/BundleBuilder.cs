@@ -8,7 +8,19 @@ using Lamina.Tracking;
 namespace Lamina.Ship;
 
 /// <summary>A bundle as built: its folder, its provenance statement and the digest of <c>provenance.json</c>.</summary>
-public sealed record BundleResult(string Directory, JsonObject Provenance, string ProvenanceSha256, IReadOnlyList<BundleFile> Files);
+public sealed record BundleResult(string Directory, JsonObject Provenance, string ProvenanceSha256, IReadOnlyList<BundleFile> Files)
+{
+    /// <summary>The audit trail's head when the bundle was built (checked), also when a reproducible bundle leaves it out of its provenance.</summary>
+    public AuditAnchor? AuditAnchor { get; init; }
+}
+
+/// <summary>
+/// Asks <see cref="BundleBuilder"/> for the same bytes from the same resolved file: <c>provenance.json</c> gets an
+/// invocation id derived from the bundle's content, <paramref name="Timestamp"/> as its start and end, and no audit anchor
+/// (the trail grows; a release records the anchor in its own record).
+/// </summary>
+/// <param name="Timestamp">The time the provenance states (a release uses its customer commit's time).</param>
+public sealed record BundleReproducibility(DateTimeOffset Timestamp);
 
 /// <summary>
 /// <c>lamina bundle</c>: lays out a resolved analysis file with everything it needs to run offline: the pinned model
@@ -22,6 +34,9 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
 
     /// <summary>Told the bytes of model files fetched from the production store so far, as they stream (a remote store is slow).</summary>
     public IProgress<long>? Progress { get; init; }
+
+    /// <summary>When set, two builds of the same resolved file give the same bytes (see <see cref="BundleReproducibility"/>); by default the provenance records this build's id, times and audit anchor.</summary>
+    public BundleReproducibility? Reproducible { get; init; }
 
     /// <exception cref="ShipException">No lock, a resolved file edited since, or a pinned file altered or missing (named).</exception>
     /// <exception cref="OutputException">The folder exists (and is not empty), or its place is not writable.</exception>
@@ -96,7 +111,9 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
 
         var lineage = new List<BundleProvenance.ModelLineage>();
         foreach (var model in lockFile.Models) lineage.Add(await LineageAsync(model, cancellationToken));
-        var statement = BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow(), anchor);
+        var statement = Reproducible is { Timestamp: var timestamp }
+            ? BundleProvenance.Build(files, lockFile, lineage, BundleProvenance.ContentInvocationId(files, lockFile), timestamp, timestamp)
+            : BundleProvenance.Build(files, lockFile, lineage, Guid.NewGuid(), startedOn, time.GetUtcNow(), anchor);
         var bytes = JsonSerializer.SerializeToUtf8Bytes(statement, new JsonSerializerOptions { WriteIndented = true });
         await File.WriteAllBytesAsync(Path.Combine(temporary, BundleProvenance.FileName), bytes, cancellationToken);
 
@@ -105,7 +122,7 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
         await audit.AppendAsync("bundle.built", target, null,
             System.Text.Json.JsonSerializer.Serialize(new { provenance_sha256 = provenanceSha, files = files.Count, models = lockFile.Models.Select(m => $"{m.Run}/{m.Model}") }),
             $"from {lockFile.ResolvedFile} (sha256 {lockFile.ResolvedSha256})", cancellationToken);
-        return new BundleResult(target, statement, provenanceSha, files);
+        return new BundleResult(target, statement, provenanceSha, files) { AuditAnchor = anchor };
     }
 
     private async Task<BundleProvenance.ModelLineage> LineageAsync(LockedModel model, CancellationToken cancellationToken)

@@ -121,6 +121,21 @@ public static class BundleProvenance
         };
     }
 
+    /// <summary>
+    /// An invocation id that the bundle's content decides (its files and the lock's resolved digest): the same resolved file
+    /// bundled twice gets the same id, so a reproducible bundle has the same bytes.
+    /// </summary>
+    public static Guid ContentInvocationId(IReadOnlyList<BundleFile> files, LockFile lockFile)
+    {
+        var text = new System.Text.StringBuilder("lamina-bundle\n").Append(lockFile.ResolvedSha256).Append('\n');
+        foreach (var file in files.OrderBy(f => f.Name, StringComparer.Ordinal)) text.Append(file.Sha256).Append(' ').Append(file.Name).Append('\n');
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ToString()));
+        // RFC 9562 version 8 (custom), variant 10: a well-formed UUID whose bits are the hash's.
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
+    }
+
     /// <summary>The name of the byproduct that anchors the audit trail.</summary>
     public const string AuditAnchorName = "audit-anchor";
 

@@ -43,6 +43,9 @@ public sealed record StoreCopySummary
 
     public int SlideDigestsCopied { get; init; }
 
+    /// <summary>Customer releases the target did not hold (issue 16).</summary>
+    public int ReleasesCopied { get; init; }
+
     public AuditImportMode? AuditMode { get; init; }
 
     public int AuditCopied { get; init; }
@@ -55,7 +58,7 @@ public sealed record StoreCopySummary
     public string? TargetAuditHead { get; init; }
 
     /// <summary>Whether the copy wrote anything at all.</summary>
-    public bool CopiedAnything => RunsCopied + RunsPublished + BlobsCopied + ModelsCopied + DatasetsCopied + SlideDigestsCopied + AuditCopied > 0;
+    public bool CopiedAnything => RunsCopied + RunsPublished + BlobsCopied + ModelsCopied + DatasetsCopied + SlideDigestsCopied + ReleasesCopied + AuditCopied > 0;
 }
 
 /// <summary>
@@ -152,6 +155,8 @@ public sealed class StoreCopier(IProgress<StoreCopyProgress>? progress = null)
 
         var slideDigests = await from.ListSlideDigestsAsync(cancellationToken).ConfigureAwait(false);
         summary = summary with { SlideDigestsCopied = await to.ImportSlideDigestsAsync(slideDigests, cancellationToken).ConfigureAwait(false) };
+        var releases = await source.Tracking.ListReleasesAsync(null, cancellationToken).ConfigureAwait(false);
+        summary = summary with { ReleasesCopied = await to.ImportReleasesAsync(releases, cancellationToken).ConfigureAwait(false) };
 
         var imported = await to.ImportAuditAsync(audit, source.TrackingLocation, cancellationToken).ConfigureAwait(false);
         var after = await target.Tracking.VerifyAuditAsync(cancellationToken).ConfigureAwait(false);

@@ -23,6 +23,9 @@ public static partial class AuditLog
     public const string ModelPublished = "model.published";
     public const string BundleBuilt = "bundle.built";
 
+    /// <summary>A customer release was built and recorded (issue 16).</summary>
+    public const string ReleaseBuilt = "release.built";
+
     /// <summary>An entry of another store's chain, brought in by a copy: its new value holds the original, hash and all.</summary>
     public const string AuditImported = "audit.imported";
 

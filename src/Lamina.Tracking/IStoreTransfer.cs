@@ -45,6 +45,13 @@ public interface IStoreTransfer
     Task<int> ImportSlideDigestsAsync(IReadOnlyList<SlideDigestRecord> digests, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Adds, verbatim (id and time kept), the releases whose customer and version the store does not hold yet; returns how
+    /// many. Writes no audit entry: the <c>release.built</c> entries come with the audit log.
+    /// </summary>
+    /// <exception cref="TrackingException">Kind Conflict: the store holds another release of the same customer and version.</exception>
+    Task<int> ImportReleasesAsync(IReadOnlyList<ReleaseRecord> releases, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Brings another store's audit entries (its whole chain, verified by the caller) into this store's log, in one
     /// transaction, as <see cref="AuditLog.PlanImport"/> decides: verbatim when this log is empty or a prefix of
     /// <paramref name="entries"/>; otherwise each entry not yet imported as an <see cref="AuditLog.AuditImported"/> entry

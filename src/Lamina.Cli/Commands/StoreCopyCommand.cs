@@ -74,6 +74,7 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         table.AddRow("published models", Count(summary.ModelsCopied), Count(summary.ModelsSkipped));
         table.AddRow("data sets", Count(summary.DatasetsCopied), Count(summary.DatasetsSkipped));
         table.AddRow("slide digests", Count(summary.SlideDigestsCopied), "");
+        table.AddRow("releases", Count(summary.ReleasesCopied), "");
         table.AddRow("audit entries", Count(summary.AuditCopied), Count(summary.AuditSkipped));
         AnsiConsole.Console.MarkupLineEscaped($"copied {summary.Source} into {summary.Target}");
         AnsiConsole.Write(table);

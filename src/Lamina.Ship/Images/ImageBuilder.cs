@@ -26,7 +26,11 @@ public sealed record ImageBuildRequest(string Bundle, ImageReference Base, Image
 
 /// <summary>A built image: the target pinned to its manifest digest, what it was built from, and the bytes sent and reused.</summary>
 public sealed record ImageBuildResult(ImageReference Image, RawManifest Manifest, string ConfigDigest, string BaseDigest, ImageReference BaseReference,
-    OciDescriptor BundleLayer, string BundleDigest, long BytesSent, long BytesReused);
+    OciDescriptor BundleLayer, string BundleDigest, long BytesSent, long BytesReused)
+{
+    /// <summary>The image's creation time (whole seconds): every entry of its bundle layer has it, and an archive of it should too.</summary>
+    public DateTimeOffset Created { get; init; }
+}
 
 /// <summary>
 /// Builds a customer image: a verified bundle as one layer at <see cref="BundlePath"/> on a base image that carries
@@ -138,7 +142,7 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
         await audit.AppendAsync(AuditAction, image.ToString(), null, record.ToJsonString(), request.Customer is null ? null : $"customer {request.Customer}",
             cancellationToken);
         return new ImageBuildResult(image, manifest, configDescriptor.Digest, baseImage.Manifest.Digest, baseReference, layer.Descriptor, bundleDigest,
-            copied.BytesSent, copied.BytesReused);
+            copied.BytesSent, copied.BytesReused) { Created = created };
     }
 
     /// <summary>The name a base is recorded under: a layout folder by its name only, so the same base in another folder gives the same image.</summary>

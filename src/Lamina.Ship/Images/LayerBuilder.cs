@@ -5,7 +5,14 @@ using System.Security.Cryptography;
 namespace Lamina.Ship.Images;
 
 /// <summary>A folder to put in a layer, and where its content goes in the image (<c>/opt/lamina/bundle</c>; <c>/</c> for a root filesystem).</summary>
-public sealed record LayerSource(string Directory, string Prefix);
+public sealed record LayerSource(string Directory, string Prefix)
+{
+    /// <summary>
+    /// Keep each entry's permission bits (setuid, sticky, 0640…) instead of 0644/0755: for a root filesystem, whose
+    /// <c>/tmp</c> and <c>/etc/shadow</c> need theirs. Owners are root either way. The folder must hold no device nodes or FIFOs.
+    /// </summary>
+    public bool KeepModes { get; init; }
+}
 
 /// <summary>
 /// A layer written to a file: its descriptor (the gzip blob's digest and size), its diff id (the digest of the
@@ -95,7 +102,7 @@ public static class LayerBuilder
     public static Task<BuiltLayer> BuildAsync(string directory, string prefix, DateTimeOffset mtime, string outputFile, CancellationToken cancellationToken) =>
         BuildAsync([new LayerSource(directory, prefix)], mtime, outputFile, cancellationToken);
 
-    private sealed record Entry(FileSystemInfo? Source, TarEntryType Type, string? LinkTarget, bool Executable);
+    private sealed record Entry(FileSystemInfo? Source, TarEntryType Type, string? LinkTarget, bool Executable, UnixFileMode? Mode = null);
 
     private static SortedDictionary<string, Entry> Collect(IReadOnlyList<LayerSource> sources)
     {
@@ -108,12 +115,12 @@ public static class LayerBuilder
             // The prefix's own folders, so that tools unpacking the layer create them with the layer's owner and mode.
             var parts = prefix.Split('/', StringSplitOptions.RemoveEmptyEntries);
             for (var i = 1; i <= parts.Length; i++) Add(entries, string.Join('/', parts[..i]) + "/", new Entry(null, TarEntryType.Directory, null, false));
-            Walk(root, root, prefix, entries);
+            Walk(root, root, prefix, source.KeepModes, entries);
         }
         return entries;
     }
 
-    private static void Walk(DirectoryInfo root, DirectoryInfo folder, string prefix, SortedDictionary<string, Entry> entries)
+    private static void Walk(DirectoryInfo root, DirectoryInfo folder, string prefix, bool keepModes, SortedDictionary<string, Entry> entries)
     {
         foreach (var item in folder.EnumerateFileSystemInfos())
         {
@@ -125,13 +132,13 @@ public static class LayerBuilder
             }
             else if (item is DirectoryInfo child)
             {
-                Add(entries, name + "/", new Entry(child, TarEntryType.Directory, null, false));
-                Walk(root, child, prefix, entries);
+                Add(entries, name + "/", new Entry(child, TarEntryType.Directory, null, false, ModeOf(child, keepModes)));
+                Walk(root, child, prefix, keepModes, entries);
             }
             else if (item is FileInfo file && (file.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) == 0)
             {
                 var executable = !OperatingSystem.IsWindows() && (file.UnixFileMode & UnixFileMode.UserExecute) != 0;
-                Add(entries, name, new Entry(file, TarEntryType.RegularFile, null, executable));
+                Add(entries, name, new Entry(file, TarEntryType.RegularFile, null, executable, ModeOf(file, keepModes)));
             }
             else
             {
@@ -140,11 +147,18 @@ public static class LayerBuilder
         }
     }
 
+    private static UnixFileMode? ModeOf(FileSystemInfo item, bool keepModes) => keepModes && !OperatingSystem.IsWindows() ? item.UnixFileMode : null;
+
     private static void Add(SortedDictionary<string, Entry> entries, string name, Entry entry)
     {
         if (entries.TryGetValue(name, out var existing))
         {
-            if (existing.Type == TarEntryType.Directory && entry.Type == TarEntryType.Directory) return;
+            if (existing.Type == TarEntryType.Directory && entry.Type == TarEntryType.Directory)
+            {
+                // A folder that a source holds keeps its own mode over the prefix's 0755 (a root filesystem's /tmp).
+                if (entry.Mode is not null) entries[name] = entry;
+                return;
+            }
             throw new ImageException($"two sources put '/{name}' in one layer: {existing.Source?.FullName ?? "a folder"} and {entry.Source?.FullName ?? "a folder"}")
             { At = name, Kind = Core.LaminaErrorKind.Validation };
         }
@@ -162,7 +176,8 @@ public static class LayerBuilder
             Gid = 0,
             UserName = "root",
             GroupName = "root",
-            Mode = entry.Type == TarEntryType.RegularFile && !entry.Executable ? FileMode644
+            Mode = entry.Mode is { } kept ? kept
+                : entry.Type == TarEntryType.RegularFile && !entry.Executable ? FileMode644
                 : entry.Type == TarEntryType.SymbolicLink ? Mode755 | UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite
                 : Mode755,
         };

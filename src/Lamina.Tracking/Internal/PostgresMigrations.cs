@@ -283,6 +283,38 @@ internal static partial class PostgresMigrations
             updated_at    TEXT NOT NULL
         );
         """,
+
+        // 5: customer releases (issue 16), as SQLite's 9: never changed nor removed.
+        """
+        CREATE TABLE releases (
+            id                  TEXT PRIMARY KEY,
+            customer            TEXT NOT NULL,
+            version             TEXT NOT NULL,
+            image               TEXT NOT NULL,
+            image_digest        TEXT NOT NULL,
+            bundle_digest       TEXT NOT NULL,
+            base_image          TEXT NOT NULL,
+            base_digest         TEXT NOT NULL,
+            customer_commit     TEXT,
+            customer_remote     TEXT,
+            models              TEXT NOT NULL,
+            signing_key_id      TEXT,
+            signature_digest    TEXT,
+            attestation_digest  TEXT,
+            audit_anchor        TEXT,
+            created_at          TEXT NOT NULL,
+            created_by          TEXT NOT NULL,
+            UNIQUE (customer, version)
+        );
+        CREATE INDEX releases_by_image_digest ON releases(image_digest);
+        CREATE INDEX releases_by_created ON releases(created_at);
+        CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases
+            FOR EACH ROW EXECUTE FUNCTION lamina_refuse_change('a release cannot be changed');
+        CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases
+            FOR EACH ROW EXECUTE FUNCTION lamina_refuse_change('a release cannot be deleted');
+        CREATE TRIGGER releases_no_truncate BEFORE TRUNCATE ON releases
+            FOR EACH STATEMENT EXECUTE FUNCTION lamina_refuse_change('a release cannot be deleted');
+        """,
     }.Select(script => TextColumn().Replace(script, "TEXT COLLATE \"C\""))];
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run.

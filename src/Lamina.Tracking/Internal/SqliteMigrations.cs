@@ -258,6 +258,37 @@ internal static class SqliteMigrations
             updated_at    TEXT NOT NULL
         );
         """,
+
+        // 9: customer releases (issue 16): which image, built from which bundle, base and customer commit, runs where.
+        // A release is never changed nor removed: a new version is a new row.
+        """
+        CREATE TABLE releases (
+            id                  TEXT PRIMARY KEY,
+            customer            TEXT NOT NULL,
+            version             TEXT NOT NULL,
+            image               TEXT NOT NULL,
+            image_digest        TEXT NOT NULL,
+            bundle_digest       TEXT NOT NULL,
+            base_image          TEXT NOT NULL,
+            base_digest         TEXT NOT NULL,
+            customer_commit     TEXT,
+            customer_remote     TEXT,
+            models              TEXT NOT NULL,
+            signing_key_id      TEXT,
+            signature_digest    TEXT,
+            attestation_digest  TEXT,
+            audit_anchor        TEXT,
+            created_at          TEXT NOT NULL,
+            created_by          TEXT NOT NULL,
+            UNIQUE (customer, version)
+        );
+        CREATE INDEX releases_by_image_digest ON releases(image_digest);
+        CREATE INDEX releases_by_created ON releases(created_at);
+        CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases
+            BEGIN SELECT RAISE(ABORT, 'a release cannot be changed'); END;
+        CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases
+            BEGIN SELECT RAISE(ABORT, 'a release cannot be deleted'); END;
+        """,
     ];
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run: three triggers each.

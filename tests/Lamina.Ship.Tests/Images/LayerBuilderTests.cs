@@ -104,6 +104,38 @@ public sealed class LayerBuilderTests
     }
 
     [Fact]
+    public async Task Build_ARootFileSystemWithKeepModes_KeepsSetuidStickyAndPrivateModes()
+    {
+        // Given a root filesystem with a sticky /tmp, a private file and a setuid program
+        using var temp = new TemporaryDirectory();
+        var root = temp.Combine("rootfs");
+        Directory.CreateDirectory(Path.Combine(root, "tmp"));
+        Directory.CreateDirectory(Path.Combine(root, "etc"));
+        Directory.CreateDirectory(Path.Combine(root, "usr", "bin"));
+        File.WriteAllText(Path.Combine(root, "etc", "shadow"), "root:*:1::::::\n");
+        File.WriteAllText(Path.Combine(root, "usr", "bin", "su"), "#!/bin/sh\n");
+        if (OperatingSystem.IsWindows()) return;
+        File.SetUnixFileMode(Path.Combine(root, "tmp"), (UnixFileMode)Convert.ToInt32("1777", 8));
+        File.SetUnixFileMode(Path.Combine(root, "etc", "shadow"), (UnixFileMode)Convert.ToInt32("640", 8));
+        File.SetUnixFileMode(Path.Combine(root, "usr", "bin", "su"), (UnixFileMode)Convert.ToInt32("4755", 8));
+
+        // When it is built at / keeping modes, and again without
+        using var kept = await LayerBuilder.BuildAsync([new LayerSource(root, "/") { KeepModes = true }], Created, temp.Combine("kept.tar.gz"), CancellationToken.None);
+        using var plain = await LayerBuilder.BuildAsync(root, "/", Created, temp.Combine("plain.tar.gz"), CancellationToken.None);
+
+        // Then the kept layer has each mode, still owned by root; the plain one has 0644 / 0755
+        var listing = (await Tool.RunAsync("tar", "-tvzf", kept.Path)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string Mode(string[] lines, string name) => lines.Single(l => l.EndsWith(" " + name, StringComparison.Ordinal))[..10];
+        Assert.Equal("drwxrwxrwt", Mode(listing, "tmp/"));
+        Assert.Equal("-rw-r-----", Mode(listing, "etc/shadow"));
+        Assert.Equal("-rwsr-xr-x", Mode(listing, "usr/bin/su"));
+        Assert.All(listing, l => Assert.Contains(" root/root ", l, StringComparison.Ordinal));
+        var plainListing = (await Tool.RunAsync("tar", "-tvzf", plain.Path)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("drwxr-xr-x", Mode(plainListing, "tmp/"));
+        Assert.Equal("-rw-r--r--", Mode(plainListing, "etc/shadow"));
+    }
+
+    [Fact]
     public async Task Build_MissingFolder_FailsNamingIt()
     {
         using var temp = new TemporaryDirectory();

@@ -8,7 +8,7 @@ namespace Lamina.Tracking.Tests.Contracts;
 /// keeping ids, times and digests, identical runs skipped, differing ones refused, the audit log verbatim or appended. A
 /// backend's test class derives from this and opens two empty stores of its kind.
 /// </summary>
-public abstract class StoreTransferContract : IAsyncLifetime
+public abstract partial class StoreTransferContract : IAsyncLifetime
 {
     private static readonly CancellationToken None = CancellationToken.None;
     private static readonly DateTimeOffset Start = new(2025, 3, 14, 9, 26, 53, 589, TimeSpan.Zero);
