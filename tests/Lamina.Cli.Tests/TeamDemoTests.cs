@@ -1,0 +1,132 @@
+using System.Text.Json;
+
+namespace Lamina.Cli.Tests;
+
+/// <summary>
+/// <c>lamina demo --team</c> (issue 16, item 8): the team's story on real local servers that the demo starts in its
+/// output folder and always stops.
+/// </summary>
+public sealed class TeamDemoTests : IDisposable
+{
+    private readonly TemporaryDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData("--base", "oci:/tmp/base:0.1.0")]
+    [InlineData("--keep-servers")]
+    public async Task TeamOptions_WithoutTeam_AreRefused(params string[] option)
+    {
+        // When a --team option is given to the embedded demo
+        var result = await new LaminaProcess(_temp.Combine("home")).RunAsync(_temp.Path, ["demo", "--out", _temp.Combine("out"), .. option]);
+
+        // Then it is refused, naming the option, before anything is made
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains($"{option[0]} goes with --team", result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_temp.Combine("out")));
+    }
+
+    [Fact]
+    public async Task TeamDemo_IntoAFolderNotEmpty_IsRefused()
+    {
+        // Given an output folder holding something
+        Directory.CreateDirectory(_temp.Combine("out"));
+        await File.WriteAllTextAsync(_temp.Combine("out", "notes.txt"), "mine");
+
+        // When the team demo is asked to write there
+        var result = await new LaminaProcess(_temp.Combine("home")).RunAsync(_temp.Path, "demo", "--team", "--out", _temp.Combine("out"));
+
+        // Then it refuses, naming the folder, and leaves it as it was
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains(_temp.Combine("out"), result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(_temp.Combine("out")).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task TeamDemo_WhenAServerCannotStart_NamesTheStep_KeepsTheFolder_AndStopsTheServersThatStarted()
+    {
+        // Given an S3 server that cannot start (LAMINA_S3RVER names a folder without s3rver)
+        var lamina = new LaminaProcess(_temp.Combine("home"));
+        Directory.CreateDirectory(_temp.Combine("no-s3rver"));
+        lamina.Environment["LAMINA_S3RVER"] = _temp.Combine("no-s3rver");
+        var output = _temp.Combine("out");
+
+        // When the team demo runs
+        var result = await lamina.RunAsync(_temp.Path, "demo", "--team", "--out", output);
+
+        // Then it fails naming the step and the setting at fault, and keeps the folder for inspection
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains("step 'servers' failed", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("LAMINA_S3RVER", result.Stderr, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(output, "servers")));
+
+        // And no server it started is left running: no process names or runs in its folder
+        Assert.Empty(ProcessesUsing(output));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task TeamDemo_RunsTheTeamsStory_OnLocalServers_AndStopsThem()
+    {
+        // Given a fresh folder (and, where one was built, a prebuilt base image: LAMINA_TEST_BASE_IMAGE)
+        var lamina = new LaminaProcess(_temp.Combine("home"));
+        var output = _temp.Combine("team");
+        string[] extra = Environment.GetEnvironmentVariable("LAMINA_TEST_BASE_IMAGE") is { Length: > 0 } prebuilt ? ["--base", prebuilt] : [];
+
+        // When the team demo runs, on the smallest slides the embedded demo's tests use
+        var result = await lamina.RunAsync(TimeSpan.FromMinutes(40), _temp.Path, ["demo", "--team", "--out", output, "--slide-size", "4096", "--json", .. extra]);
+
+        // Then every step ran, narrated, and the folder holds what each made
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var json = JsonDocument.Parse(result.Stdout);
+        var root = json.RootElement;
+        var runs = root.GetProperty("runs");
+        var carcinoma = runs.GetProperty("simple_train").GetString()!;
+        var mitosis = runs.GetProperty("train_mitosis").GetString()!;
+        Assert.Contains("lamina store migrate", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"run {carcinoma[..8]} trained by the worker", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("copied to the S3 production store", result.Stderr, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(output, "servers", "s3", "data", "production")));
+        var analysis = await File.ReadAllTextAsync(Path.Combine(output, "customers", "hospital-a", "analysis.yaml"));
+        Assert.Contains(carcinoma, analysis, StringComparison.Ordinal);
+        Assert.DoesNotContain("RUN_ID_", analysis, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(output, "keys", "release.pub")));
+        var image = root.GetProperty("image").GetString()!;
+        Assert.EndsWith("/customers/hospital-a:1.0.0", image, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(output, "image", "unpacked", "rootfs", "srv", "results", "held-out", "report.json")));
+        var trace = await File.ReadAllTextAsync(Path.Combine(output, "trace.txt"));
+        Assert.Contains(carcinoma, trace, StringComparison.Ordinal);
+        Assert.Contains(mitosis, trace, StringComparison.Ordinal);
+        Assert.Contains(Git.Run(Path.Combine(output, "normalization-test"), "rev-parse", "HEAD").Trim(), trace, StringComparison.Ordinal);
+
+        // And the servers are stopped, their data left in the folder
+        Assert.Contains("stopped the servers", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(ProcessesUsing(output));
+        Assert.True(File.Exists(Path.Combine(output, "servers", "postgres", "data", "PG_VERSION")));
+    }
+
+    /// <summary>The processes whose command line or environment names <paramref name="folder"/> (a server, a worker or a service the demo started there).</summary>
+    internal static List<string> ProcessesUsing(string folder)
+    {
+        var found = new List<string>();
+        foreach (var proc in Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
+                var environ = File.ReadAllText(Path.Combine(proc, "environ")).Replace('\0', ' ');
+                // The test host and the watchdogs name the folder only as a shell script that waits; real servers run in it.
+                if ((cmdline.Contains(folder, StringComparison.Ordinal) || environ.Contains(folder, StringComparison.Ordinal))
+                    && !cmdline.Contains("while kill -0", StringComparison.Ordinal))
+                {
+                    found.Add($"{Path.GetFileName(proc)}: {cmdline}");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone meanwhile.
+            }
+        }
+        return found;
+    }
+}
