@@ -129,7 +129,9 @@ public sealed class LocalRabbitMq : IAsyncDisposable
     // restarts of the node, and the watchdog can end it.
     private async Task StartEpmdAsync(CancellationToken cancellationToken)
     {
-        var info = Command(_detached, "epmd", "-port", _epmdPort.ToString(CultureInfo.InvariantCulture));
+        // Its complaints (a port probe's partial packet) go to a file, not to the output of whoever started it.
+        var info = Command(_detached, "/bin/sh", "-c",
+            $"exec epmd -port {_epmdPort.ToString(CultureInfo.InvariantCulture)} >>'{Path.Combine(LogFolder, "epmd.log")}' 2>&1 </dev/null");
         info.Environment["ERL_EPMD_ADDRESS"] = "127.0.0.1";
         try
         {
@@ -143,7 +145,11 @@ public sealed class LocalRabbitMq : IAsyncDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!await LocalPorts.AcceptsAsync(_epmdPort, cancellationToken))
         {
-            if (_epmd.HasExited) throw new InvalidOperationException($"epmd on port {_epmdPort} exited at once (exit code {_epmd.ExitCode})");
+            if (_epmd.HasExited)
+            {
+                var log = Path.Combine(LogFolder, "epmd.log");
+                throw new InvalidOperationException($"epmd on port {_epmdPort} exited at once (exit code {_epmd.ExitCode}; is Erlang installed? run scripts/ensure-native.sh): {(File.Exists(log) ? File.ReadAllText(log).Trim() : "")}");
+            }
             if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"epmd does not listen on port {_epmdPort} after 10 s");
             await Task.Delay(50, cancellationToken);
         }

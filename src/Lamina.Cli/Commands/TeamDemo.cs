@@ -68,7 +68,8 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
                 return "lamina store migrate: the PostgreSQL schema is up to date";
             });
 
-            worker = await StepAsync("worker", () => Task.FromResult(StartWorker()));
+            worker = await StepAsync("worker", () => Task.FromResult(StartWorker()),
+                w => $"lamina worker --queue {Queue} --name demo-worker: running (pid {w.Id.ToString(CultureInfo.InvariantCulture)}), its output in logs/worker.log");
 
             var experiment = Path.Combine(_root, DemoRunner.Sample);
             await StepAsync("experiment", () => WriteExperimentAsync(experiment, cancellationToken));
@@ -123,6 +124,7 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
             await StepAsync("pull and unpack", async () =>
             {
                 var layout = Path.Combine(_root, "image", "layout");
+                Directory.CreateDirectory(Path.GetDirectoryName(layout)!);
                 await ToolAsync("skopeo", ["copy", "--src-tls-verify=false", $"docker://{image}", $"oci:{layout}:{ReleaseVersion}"], _root, cancellationToken);
                 await ToolAsync("umoci", ["unpack", "--image", $"{layout}:{ReleaseVersion}", unpacked], _root, cancellationToken);
                 return $"skopeo copy docker://{image} oci:image/layout:{ReleaseVersion}; umoci unpack: the image's root filesystem in image/unpacked/rootfs";
