@@ -93,7 +93,8 @@ public sealed class TeamDemoTests : IDisposable
         Assert.True(File.Exists(Path.Combine(output, "keys", "release.pub")));
         var image = root.GetProperty("image").GetString()!;
         Assert.EndsWith("/customers/hospital-a:1.0.0", image, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(output, "image", "unpacked", "rootfs", "srv", "results", "held-out", "report.json")));
+        Assert.True(File.Exists(Path.Combine(output, "results", "held-out", "report.json")));
+        Assert.Equal(root.GetProperty("results").GetString(), Path.Combine(output, "results", "held-out"));
         var trace = await File.ReadAllTextAsync(Path.Combine(output, "trace.txt"));
         Assert.Contains(carcinoma, trace, StringComparison.Ordinal);
         Assert.Contains(mitosis, trace, StringComparison.Ordinal);

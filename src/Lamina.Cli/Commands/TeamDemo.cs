@@ -137,14 +137,20 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
             {
                 var heldOut = Path.Combine(_root, "held-out");
                 await LaminaAsync(_root, ["synth", "--out", heldOut, "--slides", "1", "--size", $"{options.SlideSize}x{options.SlideSize}", "--seed", "101"], cancellationToken);
-                var rootfs = Path.Combine(unpacked, "rootfs");
-                Directory.CreateDirectory(Path.Combine(rootfs, "srv", "slides"));
-                Directory.CreateDirectory(Path.Combine(rootfs, "srv", "results"));
                 var slide = Directory.GetFiles(heldOut, "*.tif").Single();
-                File.Copy(slide, Path.Combine(rootfs, "srv", "slides", "held-out.tif"));
-                await LaminaAsync(_root, ["submit", "/srv/slides/held-out.tif", "--analysis", "breast", "--out", "/srv/results/held-out", "--wait", "--timeout", "900"], cancellationToken);
-                return Path.Combine(rootfs, "srv", "results", "held-out");
-            }, folder => $"lamina submit held-out.tif --analysis breast --wait: analysed by the image's lamina-serve, results in {Path.GetRelativePath(_root, folder)}");
+                var results = Path.Combine(_root, "results", "held-out");
+                // lamina submit names the slide and the results folder by the paths the service sees: the slide is put at
+                // the same path inside the image's root filesystem, and the results come back out of it.
+                var rootfs = Path.Combine(unpacked, "rootfs");
+                var slideInImage = Path.Combine(rootfs, slide.TrimStart('/'));
+                Directory.CreateDirectory(Path.GetDirectoryName(slideInImage)!);
+                File.Copy(slide, slideInImage);
+                Directory.CreateDirectory(Path.Combine(rootfs, Path.GetDirectoryName(results)!.TrimStart('/')));
+                var output = await LaminaAsync(_root, ["submit", slide, "--analysis", "breast", "--out", results, "--wait", "--timeout", "900"], cancellationToken);
+                await File.WriteAllTextAsync(Path.Combine(_root, "submit.txt"), output, cancellationToken);
+                CopyFolder(Path.Combine(rootfs, results.TrimStart('/')), results);
+                return results;
+            }, folder => $"lamina submit held-out/{Path.GetFileName(Directory.GetFiles(Path.Combine(_root, "held-out"), "*.tif").Single())} --analysis breast --wait: analysed by the image's lamina-serve in its chroot, results copied out to {Path.GetRelativePath(_root, folder)}/");
 
             await StepAsync("trace", async () =>
             {
