@@ -120,6 +120,12 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
             });
             result.Image = image;
 
+            await StepAsync("verify-image", async () =>
+            {
+                await LaminaAsync(_root, ["verify-image", image, "--key", Path.Combine(keys, "release.pub")], cancellationToken);
+                return $"lamina verify-image {image} --key keys/release.pub: signature, manifest, every layer and the signed provenance check out";
+            });
+
             var unpacked = Path.Combine(_root, "image", "unpacked");
             await StepAsync("pull and unpack", async () =>
             {
@@ -156,7 +162,11 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
             {
                 var output = await LaminaAsync(_root, ["trace", image], cancellationToken);
                 await File.WriteAllTextAsync(Path.Combine(_root, "trace.txt"), output, cancellationToken);
-                return $"lamina trace {image}: image → bundle → models → training runs {string.Join(", ", runs.Select(r => r[..8]))} → commits, every digest checked (trace.txt)";
+                // The customer's analysis uses what it needs of the published models: the trace names those runs.
+                var traced = runs.Where(r => output.Contains(r, StringComparison.Ordinal)).Select(r => r[..8]).ToList();
+                var commits = Regex.Matches(output, @"git commit ([0-9a-f]{40})").Select(m => m.Groups[1].Value[..12]).Distinct().ToList();
+                if (traced.Count == 0 || commits.Count == 0) throw new InvalidOperationException($"the trace of {image} does not reach the training runs and their commits (trace.txt)");
+                return $"lamina trace {image}: image → bundle → models → training run(s) {string.Join(", ", traced)} → commit(s) {string.Join(", ", commits)}, every digest checked (trace.txt)";
             });
             return result;
         }
