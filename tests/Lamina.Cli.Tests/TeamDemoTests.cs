@@ -65,6 +65,79 @@ public sealed class TeamDemoTests : IDisposable
     }
 
     [Fact]
+    public async Task TeamDemo_InterruptedByCtrlC_StopsItsServers_AndKeepsTheFolder()
+    {
+        // Given the team demo, past the start of its servers
+        var output = _temp.Combine("out");
+        using var process = new LaminaProcess(_temp.Combine("home")).Start(_temp.Path, "demo", "--team", "--out", output, "--json");
+        var stderr = await WaitForLineAsync(process, "lamina store migrate");
+
+        // When it gets Ctrl+C
+        Assert.Equal(0, Signals.Interrupt(process.Id));
+        var ended = await LaminaProcess.WaitAsync(process, TimeSpan.FromMinutes(2));
+
+        // Then it stops with a failure, the servers it started are gone and their data is kept
+        Assert.True(ended.ExitCode != 0, $"{stderr}\n{ended}");
+        Assert.Empty(ProcessesUsing(output));
+        Assert.True(File.Exists(Path.Combine(output, "servers", "postgres", "data", "PG_VERSION")), ended.ToString());
+    }
+
+    [Fact]
+    public async Task TeamDemo_WithKeepServers_LeavesThemRunning_AndPrintsTheVariablesToUseThem()
+    {
+        // Given the team demo asked to keep its servers, past their start
+        var output = _temp.Combine("out");
+        using var process = new LaminaProcess(_temp.Combine("home")).Start(_temp.Path, "demo", "--team", "--keep-servers", "--out", output, "--json");
+        await WaitForLineAsync(process, "lamina store migrate");
+        try
+        {
+            // When it ends (here by Ctrl+C)
+            Assert.Equal(0, Signals.Interrupt(process.Id));
+            var ended = await LaminaProcess.WaitAsync(process, TimeSpan.FromMinutes(2));
+
+            // Then it prints the variables that reach the servers, and they still answer
+            var registry = System.Text.RegularExpressions.Regex.Match(ended.Stderr, "export LAMINA_INSECURE_REGISTRIES='([^']+)'");
+            Assert.True(registry.Success, ended.ToString());
+            Assert.Contains("export LAMINA_TRACKING='postgresql://", ended.Stderr, StringComparison.Ordinal);
+            Assert.Contains("export LAMINA_BROKER='amqp://", ended.Stderr, StringComparison.Ordinal);
+            using var http = new HttpClient();
+            using var answer = await http.GetAsync(new Uri($"http://{registry.Groups[1].Value}/v2/"));
+            Assert.True(answer.IsSuccessStatusCode, answer.ToString());
+            Assert.NotEmpty(ProcessesUsing(output));
+        }
+        finally
+        {
+            // The test's own servers, by their pids
+            foreach (var pid in ProcessesUsing(output).Select(p => int.Parse(p[..p.IndexOf(':', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                try
+                {
+                    using var server = System.Diagnostics.Process.GetProcessById(pid);
+                    server.Kill();
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+                {
+                    // Gone meanwhile.
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads the process's standard error until a line holds <paramref name="text"/>; what it read.</summary>
+    private static async Task<string> WaitForLineAsync(System.Diagnostics.Process process, string text)
+    {
+        process.StandardInput.Close();
+        var read = new System.Text.StringBuilder();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (await process.StandardError.ReadLineAsync(timeout.Token) is { } line)
+        {
+            read.AppendLine(line);
+            if (line.Contains(text, StringComparison.Ordinal)) return read.ToString();
+        }
+        throw new InvalidOperationException($"the demo ended before '{text}':\n{read}");
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public async Task TeamDemo_RunsTheTeamsStory_OnLocalServers_AndStopsThem()
     {
@@ -116,8 +189,9 @@ public sealed class TeamDemoTests : IDisposable
             {
                 var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
                 var environ = File.ReadAllText(Path.Combine(proc, "environ")).Replace('\0', ' ');
-                // The test host and the watchdogs name the folder only as a shell script that waits; real servers run in it.
-                if ((cmdline.Contains(folder, StringComparison.Ordinal) || environ.Contains(folder, StringComparison.Ordinal))
+                var cwd = new DirectoryInfo(Path.Combine(proc, "cwd")).LinkTarget ?? "";
+                // The watchdogs name the folder only in a shell script that waits; real servers name it, or run in it.
+                if ((cmdline.Contains(folder, StringComparison.Ordinal) || environ.Contains(folder, StringComparison.Ordinal) || cwd.StartsWith(folder, StringComparison.Ordinal))
                     && !cmdline.Contains("while kill -0", StringComparison.Ordinal))
                 {
                     found.Add($"{Path.GetFileName(proc)}: {cmdline}");
