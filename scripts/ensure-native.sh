@@ -21,8 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # Packages that are servers (postgresql, rabbitmq-server) are not started as system services: the tests start their
-    # own in temporary folders, and a service that cannot start (no init system) would fail the install.
+    # Packages that are servers (postgresql, rabbitmq-server, docker-registry) are not started as system services: the tests
+    # start their own in temporary folders, and a service that cannot start (no init system) would fail the install.
     policy=/usr/sbin/policy-rc.d
     made_policy=""
     if [ ! -e "$policy" ]; then

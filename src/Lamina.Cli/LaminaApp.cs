@@ -180,6 +180,16 @@ public static class LaminaApp
             Commands.Add<ServeCommand>(config, "serve")
                 .WithDescription("Run the analysis service in this process (as lamina-serve): take requests from the queue, analyse, publish events.")
                 .WithExample("serve", "--bundle", "bundle", "--http", "http://127.0.0.1:8080");
+            config.AddBranch("image", image =>
+            {
+                image.SetDescription("OCI images of bundles, built without a Docker engine.");
+                Commands.Add<ImageBuildCommand>(image, "image", "build")
+                    .WithDescription("Build a customer image: a base with lamina-serve plus one layer with the bundle; the same inputs give the same digest.")
+                    .WithExample("image", "build", "--bundle", "bundle", "--base", "oci:base:0.1.0", "--tag", "hospital-a:1.0.0", "--oci-layout", "images");
+                Commands.Add<ImageBaseCommand>(image, "image", "base")
+                    .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
+                    .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
+            });
             Commands.Add<ReleaseCommand>(config, "release")
                 .WithDescription("Build, sign and push a customer's image from its git repository, and record the release; --all for every customer.")
                 .WithExample("release", "customers/hospital-a", "--push", "--key", "release.key")
@@ -188,16 +198,6 @@ public static class LaminaApp
             {
                 releases.SetDescription("What runs where: customer releases.");
                 Commands.Add<ReleasesListCommand>(releases, "releases", "list").WithDescription("List releases (customer, version, image digest, base, commit, models), oldest first.");
-            });
-            config.AddBranch("image", image =>
-            {
-                image.SetDescription("OCI images of the analysis service, built without a Docker engine.");
-                Commands.Add<ImageBaseCommand>(image, "image", "base")
-                    .WithDescription("Build Lamina's base image: a minimal Debian with OpenSlide and lamina-serve, reproducibly.")
-                    .WithExample("image", "base", "--serve", "out/lamina-serve", "--oci-layout", "out/images");
-                Commands.Add<ImageBuildCommand>(image, "image", "build")
-                    .WithDescription("Build a customer image: a base with lamina-serve plus one layer with the bundle; the same inputs give the same digest.")
-                    .WithExample("image", "build", "--bundle", "bundle", "--base", "oci:base:0.1.0", "--tag", "hospital-a:1.0.0", "--oci-layout", "images");
             });
             Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");

@@ -63,6 +63,41 @@ public sealed partial class ReleaseCommandTests
     }
 
     [Fact]
+    public async Task Release_SignedWithAGeneratedKey_IsAnImageThatVerifyImageAccepts_AndReleasesListShows()
+    {
+        // Given a published model, a base, a customer repository and a key from `lamina keys generate` (its password in the environment)
+        using var temp = new TemporaryDirectory();
+        var home = new LaminaHome(temp.Combine("home")).EnsureCreated();
+        var run = await ShipCommandTests.StoreTrainedModelAsync(home);
+        var lamina = new LaminaProcess(home.Root);
+        lamina.Environment["LAMINA_SIGNING_PASSWORD"] = "correct horse";
+        Assert.Equal(0, (await lamina.RunAsync(temp.Path, "publish", run.ToString(), "--reason", "release 1")).ExitCode);
+        await WriteBaseAsync(temp.Combine("base"), "0.1.0");
+        Customer(temp.Combine("hospital-a"), "hospital-a", run, "3.1.0");
+        var keys = await lamina.RunAsync(temp.Path, "keys", "generate", "--out", "keys", "--name", "release");
+        Assert.True(keys.ExitCode == 0, keys.ToString());
+
+        // When the customer is released, signed, into a layout
+        var release = await lamina.RunAsync(temp.Path, "release", "hospital-a", "--base-layout", "base", "--oci-layout", "images", "--key", "keys/release.key", "--json");
+
+        // Then it is recorded with its signatures, and verify-image accepts the image with the public key
+        Assert.True(release.ExitCode == 0, release.ToString());
+        var record = JsonNode.Parse(release.Stdout)!["release"]!;
+        Assert.Equal("3.1.0", record["version"]!.GetValue<string>());
+        Assert.NotNull(record["signing_key_id"]?.GetValue<string>());
+        var verify = await lamina.RunAsync(temp.Path, "verify-image", $"oci:{temp.Combine("images")}:3.1.0", "--key", "keys/release.pub");
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        var list = await lamina.RunAsync(temp.Path, "releases", "list", "--customer", "hospital-a", "--json");
+        Assert.Equal(record["image_digest"]!.GetValue<string>(), JsonNode.Parse(list.Stdout)![0]!["image_digest"]!.GetValue<string>());
+
+        // And a wrong key is refused by verify-image
+        var other = await lamina.RunAsync(temp.Path, "keys", "generate", "--out", "keys", "--name", "other");
+        Assert.Equal(0, other.ExitCode);
+        var wrong = await lamina.RunAsync(temp.Path, "verify-image", $"oci:{temp.Combine("images")}:3.1.0", "--key", "keys/other.pub");
+        Assert.NotEqual(0, wrong.ExitCode);
+    }
+
+    [Fact]
     public async Task Release_WithoutADestination_IsAUsageError()
     {
         using var temp = new TemporaryDirectory();

@@ -41,6 +41,7 @@ internal sealed class RegistryServer : IAsyncDisposable
     private ECDsa? _tokenKey;
     private string? _tokenCertificate;
     private int _tokensIssued;
+    private RegistryFaultProxy? _proxy;
     private bool _disposed;
 
     private RegistryServer(string folder, RegistryAuthMode mode)
@@ -128,6 +129,9 @@ internal sealed class RegistryServer : IAsyncDisposable
         File.WriteAllBytes(path, bytes);
     }
 
+    /// <summary>A proxy in front of this registry that can fail or reset the next connections (stopped with the registry).</summary>
+    public RegistryFaultProxy StartFaultProxy() => _proxy ??= RegistryFaultProxy.Start(Port);
+
     /// <summary>The registry's log (for failing tests' messages).</summary>
     public string LogTail() => _registry?.LogTail() ?? "(no log)";
 
@@ -136,6 +140,7 @@ internal sealed class RegistryServer : IAsyncDisposable
         if (_disposed) return;
         _disposed = true;
         if (_registry is { } registry) await registry.DisposeAsync();
+        if (_proxy is { } proxy) await proxy.DisposeAsync();
         if (_tokenListener is { } listener)
         {
             listener.Stop();
@@ -329,4 +334,123 @@ internal sealed class RegistryServer : IAsyncDisposable
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>
+/// A TCP proxy on a free 127.0.0.1 port in front of a test registry, passing connections through unless told to fail
+/// the next ones: answer with an HTTP status (then close), or reset the connection once the request has arrived. What
+/// a flaky network or an overloaded registry does, for testing retries against the real registry.
+/// </summary>
+internal sealed class RegistryFaultProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly int _target;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private int _connections;
+    private int _failLeft;
+    private int _failStatus;
+    private int _resetLeft;
+
+    private RegistryFaultProxy(int target)
+    {
+        _target = target;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        _accepting = Task.Run(AcceptAsync);
+    }
+
+    /// <summary><c>127.0.0.1:PORT</c> of the proxy.</summary>
+    public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    public static RegistryFaultProxy Start(int targetPort) => new(targetPort);
+
+    /// <summary>The next <paramref name="count"/> connections get <paramref name="status"/> (503, 429...) and are closed.</summary>
+    public void FailNext(int count, int status)
+    {
+        Volatile.Write(ref _failStatus, status);
+        Volatile.Write(ref _failLeft, count);
+    }
+
+    /// <summary>The next <paramref name="count"/> connections are reset (TCP RST) once the request has arrived.</summary>
+    public void ResetNext(int count) => Volatile.Write(ref _resetLeft, count);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting.ContinueWith(_ => { }, TaskScheduler.Default);
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            Interlocked.Increment(ref _connections);
+            _ = Task.Run(() => HandleAsync(client));
+        }
+    }
+
+    private async Task HandleAsync(TcpClient client)
+    {
+        using (client)
+        {
+            try
+            {
+                var stream = client.GetStream();
+                if (Interlocked.Decrement(ref _resetLeft) >= 0)
+                {
+                    await ReadHeadAsync(stream);
+                    client.LingerState = new LingerOption(true, 0);
+                    return;
+                }
+                if (Interlocked.Decrement(ref _failLeft) >= 0)
+                {
+                    await ReadHeadAsync(stream);
+                    var status = Volatile.Read(ref _failStatus);
+                    var body = $$"""{"errors":[{"code":"UNAVAILABLE","message":"injected by the test proxy"}]}""";
+                    var answer = $"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} Injected\r\nContent-Type: application/json\r\nContent-Length: {body.Length.ToString(CultureInfo.InvariantCulture)}\r\nConnection: close\r\n\r\n{body}";
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes(answer), _stop.Token);
+                    return;
+                }
+                using var upstream = new TcpClient();
+                await upstream.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
+                var target = upstream.GetStream();
+                var up = stream.CopyToAsync(target, _stop.Token);
+                var down = target.CopyToAsync(stream, _stop.Token);
+                await Task.WhenAny(up, down);
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                // One side went away.
+            }
+        }
+    }
+
+    // Reads up to the end of the request's head, so a fault comes after the client has sent its request.
+    private async Task ReadHeadAsync(NetworkStream stream)
+    {
+        var seen = new List<byte>();
+        var buffer = new byte[4096];
+        while (seen.Count < 1 << 16)
+        {
+            var read = await stream.ReadAsync(buffer, _stop.Token);
+            if (read == 0) return;
+            seen.AddRange(buffer.AsSpan(0, read));
+            if (Encoding.ASCII.GetString([.. seen]).Contains("\r\n\r\n", StringComparison.Ordinal)) return;
+        }
+    }
 }

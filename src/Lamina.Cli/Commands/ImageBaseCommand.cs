@@ -59,7 +59,7 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
         public string? Archive { get; init; }
 
         [CommandOption("--push")]
-        [Description("Push the image to the registry its tag names (HOST[:PORT]/REPO:TAG).")]
+        [Description("Push the image to the registry its tag names (HOST:PORT/REPO:TAG).")]
         public bool Push { get; init; }
 
         public override ValidationResult Validate()
@@ -131,9 +131,10 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
                 await WriteArchiveAsync(image, Path.GetFullPath(archive), tag, recipe.Epoch, cancellation);
                 written.Add($"oci-archive:{Path.GetFullPath(archive)}:{tag}");
             }
+            long? pushedBytes = null;
             if (registry is not null)
             {
-                await image.PushAsync(registry, reference.Repository, tag, cancellation);
+                pushedBytes = await image.PushAsync(registry, reference.Repository, tag, cancellation);
                 written.Add(reference.WithDigest(image.Digest).ToString());
             }
 
@@ -150,7 +151,7 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
                     digest = image.Digest, tag = reference.ToString(), serve_version = image.ServeVersion, serve_revision = image.ServeRevision,
                     config = image.ConfigDescriptor.Digest,
                     layers = image.Layers.Select(l => new { digest = l.Descriptor.Digest, diff_id = l.DiffId, size = l.Descriptor.Size }),
-                    written, source_date_epoch = epochSeconds,
+                    written, source_date_epoch = epochSeconds, bytes_pushed = pushedBytes,
                 });
                 return 0;
             }
@@ -158,6 +159,7 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
             AnsiConsole.Console.MarkupLineEscaped(
                 $"  layers: root filesystem {Formats.Bytes(image.Layers[0].Descriptor.Size)} ({image.Layers[0].Descriptor.Digest[..19]}), lamina-serve {Formats.Bytes(image.Layers[1].Descriptor.Size)} ({image.Layers[1].Descriptor.Digest[..19]})");
             foreach (var place in written) AnsiConsole.Console.MarkupLineEscaped($"  written to {place}");
+            if (pushedBytes is { } bytes) AnsiConsole.Console.MarkupLineEscaped($"  pushed {Formats.Bytes(bytes)} (blobs the registry held were not sent)");
             return 0;
         }
         finally

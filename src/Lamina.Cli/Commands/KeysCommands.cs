@@ -31,6 +31,11 @@ public sealed class KeysGenerateCommand : Command<KeysGenerateCommand.Settings>
         var encrypted = !string.IsNullOrEmpty(password);
         using var key = SigningKey.Generate();
         var (privateKey, publicKey) = key.WritePair(settings.Out, settings.Name, password);
+        // On standard error: a warning never mixes into --json.
+        if (!encrypted)
+        {
+            Console.Error.WriteLine($"warning: the private key is not encrypted; set {SigningKey.PasswordVariable} before `lamina keys generate` to encrypt it");
+        }
         if (settings.Json)
         {
             JsonOutput.Write(new { PrivateKey = privateKey, PublicKey = publicKey, key.KeyId, Encrypted = encrypted, Algorithm = "ecdsa-p256-sha256" });
@@ -39,10 +44,6 @@ public sealed class KeysGenerateCommand : Command<KeysGenerateCommand.Settings>
         AnsiConsole.Console.MarkupLineEscaped($"private key {privateKey} ({(encrypted ? $"encrypted with the password in {SigningKey.PasswordVariable}" : "not encrypted")}, mode 0600)");
         AnsiConsole.Console.MarkupLineEscaped($"public key  {publicKey}");
         AnsiConsole.Console.MarkupLineEscaped($"key id      {key.KeyId} (ECDSA P-256, SHA-256)");
-        if (!encrypted)
-        {
-            Console.Error.WriteLine($"warning: the private key is not encrypted; set {SigningKey.PasswordVariable} before `lamina keys generate` to encrypt it");
-        }
         return ExitCodes.Ok;
     }
 }

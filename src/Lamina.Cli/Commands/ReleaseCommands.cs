@@ -43,7 +43,7 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         public string? Key { get; init; }
 
         [CommandOption("--oci-layout <DIR>")]
-        [Description("Write the image into this OCI layout (with --all, DIR/CUSTOMER) instead of the registry.")]
+        [Description("Write the image into this OCI layout (with --all, DIR/FOLDER per customer folder) instead of the registry.")]
         public string? OciLayout { get; init; }
 
         [CommandOption("--push")]
@@ -55,7 +55,7 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         public bool AllowDirty { get; init; }
 
         [CommandOption("--work-dir <DIR>")]
-        [Description("Keep the resolved file, the bundle and its Sigstore bundle here (with --all, DIR/CUSTOMER); default: a temporary folder, removed.")]
+        [Description("Keep the resolved file, the bundle and its Sigstore bundle here (with --all, DIR/FOLDER); default: a temporary folder, removed.")]
         public string? WorkDir { get; init; }
 
         public override ValidationResult Validate()
@@ -116,8 +116,9 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
                 var result = await builder.ReleaseAsync(Request(settings, folder, name), CliContext.Cancellation);
                 outcomes.Add(new ReleaseOutcome(name, result.Record.Version, result.Record.ImageDigest, null, result.AlreadyRecorded));
             }
-            catch (LaminaException e)
+            catch (Exception e) when (e is LaminaException or IOException or UnauthorizedAccessException or HttpRequestException)
             {
+                // One customer's failure is its line of the table; the others are still released.
                 outcomes.Add(new ReleaseOutcome(name, null, null, e.Message, false));
             }
         }

@@ -16,7 +16,7 @@ public sealed class VerifyImageCommand : AsyncCommand<VerifyImageCommand.Setting
     public sealed class Settings : OutputSettings
     {
         [CommandArgument(0, "<IMAGE>")]
-        [Description("The image: HOST[:PORT]/REPO[:TAG][@sha256:...] or oci:DIR[:TAG].")]
+        [Description("The image: HOST[[:PORT]]/REPO[[:TAG]][[@sha256:...]] or oci:DIR[[:TAG]].")]
         public string Image { get; init; } = "";
 
         [CommandOption("--key <PUB>")]

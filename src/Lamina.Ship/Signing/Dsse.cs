@@ -25,7 +25,11 @@ public static class Dsse
         return [.. head, .. type, .. middle, .. payload];
     }
 
-    /// <summary>An envelope around <paramref name="payload"/> signed by <paramref name="key"/> (keyid: its key id).</summary>
+    /// <summary>An envelope around <paramref name="payload"/> signed by <paramref name="key"/>, its <c>keyid</c> empty as cosign writes it.</summary>
+    /// <remarks>
+    /// go-securesystemslib's DSSE verifier (cosign, sigstore-go) skips a signature whose non-empty keyid differs from the
+    /// key's SSH SHA256 fingerprint; an empty keyid is always tried. The key is named elsewhere (a bundle's hint).
+    /// </remarks>
     public static JsonObject Sign(SigningKey key, string payloadType, byte[] payload)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -36,7 +40,7 @@ public static class Dsse
             ["payload"] = Convert.ToBase64String(payload),
             ["signatures"] = new JsonArray(new JsonObject
             {
-                ["keyid"] = key.KeyId,
+                ["keyid"] = "",
                 ["sig"] = Convert.ToBase64String(key.Sign(Pae(payloadType, payload))),
             }),
         };

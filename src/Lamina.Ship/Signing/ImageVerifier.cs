@@ -156,7 +156,15 @@ public sealed class ImageVerifier(Func<ImageReference, IImageStore> openStore)
         CancellationToken cancellationToken)
     {
         var tag = SimpleSigning.SignatureTag(digest);
-        var layers = await SignatureLayersAsync(store, repository, tag, OciMediaTypes.CosignSimpleSigning, cancellationToken);
+        List<OciDescriptor>? layers;
+        try
+        {
+            layers = await SignatureLayersAsync(store, repository, tag, OciMediaTypes.CosignSimpleSigning, cancellationToken);
+        }
+        catch (ImageException e)
+        {
+            return new("signature", false, $"{tag} in {where}: {e.Message}");
+        }
         if (layers is null) return new("signature", false, $"no signature (no tag {tag} in {where}): the image is unsigned");
         var problems = new List<string>();
         string? otherImage = null;
@@ -190,7 +198,15 @@ public sealed class ImageVerifier(Func<ImageReference, IImageStore> openStore)
         ECDsa key, string keyId, CancellationToken cancellationToken)
     {
         var tag = SimpleSigning.AttestationTag(digest);
-        var layers = await SignatureLayersAsync(store, repository, tag, OciMediaTypes.DsseEnvelope, cancellationToken);
+        List<OciDescriptor>? layers;
+        try
+        {
+            layers = await SignatureLayersAsync(store, repository, tag, OciMediaTypes.DsseEnvelope, cancellationToken);
+        }
+        catch (ImageException e)
+        {
+            return (new("attestation", false, $"{tag} in {where}: {e.Message}"), null);
+        }
         if (layers is null) return (new("attestation", false, $"no attestation (no tag {tag} in {where}): the image has no signed provenance"), null);
         var problems = new List<string>();
         var verified = 0;
@@ -240,8 +256,15 @@ public sealed class ImageVerifier(Func<ImageReference, IImageStore> openStore)
         {
             return null;
         }
-        var layers = JsonNode.Parse(manifest.Bytes)?["layers"].Deserialize<List<OciDescriptor>>() ?? [];
-        return [.. layers.Where(l => l.MediaType == mediaType)];
+        try
+        {
+            var layers = JsonNode.Parse(manifest.Bytes)?["layers"].Deserialize<List<OciDescriptor>>() ?? [];
+            return [.. layers.Where(l => l.MediaType == mediaType)];
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new ImageException($"the manifest tagged {tag} ({manifest.Digest}) is not an image manifest: {e.Message}", e) { At = tag, Kind = LaminaErrorKind.Integrity };
+        }
     }
 
     private static async Task<byte[]> ReadSmallBlobAsync(IImageStore store, string repository, OciDescriptor descriptor, CancellationToken cancellationToken)

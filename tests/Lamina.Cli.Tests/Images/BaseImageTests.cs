@@ -167,6 +167,59 @@ public sealed class BaseImageTests : IDisposable
     }
 
     [Fact]
+    public async Task ImageBase_Pushed_ToARegistry_HasTheLayoutsDigest_AsSkopeoReadsIt_AndAPushAgainSendsNothing()
+    {
+        // Given a reference registry, and a base built into a layout
+        await using var registry = await RegistryServer.StartAsync();
+        var tar = WriteRootfsTar(_temp.Combine("rootfs.tar"));
+        var serve = BaseImageFixture.WriteServeFolder(_temp.Combine("serve"));
+        var lamina = new LaminaProcess(_temp.Combine("home"));
+        var inLayout = await BuildAsync(lamina, serve, tar, _temp.Combine("layout"));
+        var tag = $"{registry.Address}/lamina/lamina-serve:0.1.0";
+
+        // When the same base is built and pushed to the registry
+        var pushed = await lamina.RunAsync(_temp.Path, "image", "base", "--serve", serve, "--rootfs-tar", tar, "--source-date-epoch", "1700000000",
+            "--tag", tag, "--push", "--json");
+
+        // Then its digest is the layout's, and skopeo reads it from the registry under that digest with its labels
+        Assert.True(pushed.ExitCode == 0, $"{pushed}\n{registry.LogTail()}");
+        Assert.Equal(inLayout.Digest, JsonDocument.Parse(pushed.Stdout).RootElement.GetProperty("digest").GetString());
+        using var inspect = JsonDocument.Parse(await NativeTool.RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{tag}"));
+        Assert.Equal(inLayout.Digest, inspect.RootElement.GetProperty("Digest").GetString());
+        Assert.Equal("0.1.0", inspect.RootElement.GetProperty("Labels").GetProperty(BaseImageBuilder.ServeVersionLabel).GetString());
+        Assert.True(JsonDocument.Parse(pushed.Stdout).RootElement.GetProperty("bytes_pushed").GetInt64() > 0, pushed.Stdout);
+
+        // And a second push of the same base sends no blob: the registry holds them all
+        var again = await lamina.RunAsync(_temp.Path, "image", "base", "--serve", serve, "--rootfs-tar", tar, "--source-date-epoch", "1700000000",
+            "--tag", tag, "--push", "--json");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Equal(0, JsonDocument.Parse(again.Stdout).RootElement.GetProperty("bytes_pushed").GetInt64());
+    }
+
+    [Fact]
+    public async Task ImageBase_Help_ListsItsOptions()
+    {
+        var result = await new LaminaProcess(_temp.Combine("home")).RunAsync(_temp.Path, "image", "base", "--help");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        foreach (var option in new[] { "--serve", "--tag", "--rootfs-tar", "--mirror", "--cache", "--source-date-epoch", "--oci-layout", "--archive", "--push" })
+        {
+            Assert.Contains(option, result.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task ImageBase_PushWithATagThatNamesNoRegistry_FailsBeforeBuilding()
+    {
+        var serve = BaseImageFixture.WriteServeFolder(_temp.Combine("serve"));
+
+        var result = await new LaminaProcess(_temp.Combine("home")).RunAsync(_temp.Path, "image", "base", "--serve", serve, "--push", "--rootfs-tar", _temp.Combine("none.tar"));
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("--tag lamina-serve:0.1.0: --push needs a registry", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MachineMirror_ReadsDeb822AndOneLineSources_SkippingSecurityAndOtherRepositories()
     {
         // Given apt sources with a comment, a third-party repository, Debian's security archive and a Debian mirror
@@ -297,6 +350,8 @@ internal static class BaseImageFixture
         var root = Path.Combine(TestPaths.RepositoryRoot, ".lamina-test", "base");
         var folder = Path.Combine(root, $"serve-{Convert.ToHexStringLower(hash.GetHashAndReset())[..16]}");
         if (File.Exists(Path.Combine(folder, "lamina-serve"))) return folder;
+        // Publishes of older builds are 235 MB each: only the newest is kept.
+        foreach (var old in Directory.Exists(root) ? Directory.GetDirectories(root, "serve-*") : []) Directory.Delete(old, recursive: true);
         var partial = folder + ".partial";
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         await NativeTool.RunAsync(TimeSpan.FromMinutes(10), "dotnet", "publish", Path.Combine(TestPaths.RepositoryRoot, "src", "Lamina.Serve"), "-c", "Release",

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Lamina.Cli.Tests.Serve;
 using Lamina.Serve.Contracts;
-using Lamina.Ship;
 using Lamina.Ship.Images;
 using Lamina.Testing;
 
@@ -37,24 +36,26 @@ public sealed class ChrootServeTests(ServeBundles bundles)
         Assert.True(built.ExitCode == 0, built.ToString());
         var baseDigest = JsonDocument.Parse(built.Stdout).RootElement.GetProperty("digest").GetString()!;
 
-        // And a customer image built on it from a real bundle (the bundle verified, its layer on the base's layers)
+        // And a customer image built on it by the real command from a real bundle (verified, its layer on the base's layers)
         var bundle = bundles.Small;
-        var image = await new ImageBuilder(ImageStores.Open, NoAudit.Instance, TimeProvider.System).BuildAsync(
-            new ImageBuildRequest(bundle.Bundle, ImageReference.Parse($"oci:{layout}:0.1.0"), ImageReference.Parse($"oci:{layout}:hospital-a")) { Customer = "hospital-a" },
-            CancellationToken.None);
-        Assert.Equal(baseDigest, image.BaseDigest);
+        var customer = await lamina.RunAsync(TimeSpan.FromMinutes(5), temp.Path, "image", "build", "--bundle", bundle.Bundle, "--base", $"oci:{layout}:0.1.0",
+            "--tag", "hospital-a:1.0.0", "--customer", "hospital-a", "--oci-layout", layout, "--json");
+        Assert.True(customer.ExitCode == 0, customer.ToString());
+        using var customerJson = JsonDocument.Parse(customer.Stdout);
+        Assert.Equal(baseDigest, customerJson.RootElement.GetProperty("base_digest").GetString());
+        var imageDigest = customerJson.RootElement.GetProperty("digest").GetString();
 
         // When skopeo reads it
-        using var inspect = JsonDocument.Parse(await NativeTool.RunAsync("skopeo", "inspect", $"oci:{layout}:hospital-a"));
+        using var inspect = JsonDocument.Parse(await NativeTool.RunAsync("skopeo", "inspect", $"oci:{layout}:1.0.0"));
         var labels = inspect.RootElement.GetProperty("Labels");
-        Assert.Equal(image.Manifest.Digest, inspect.RootElement.GetProperty("Digest").GetString());
+        Assert.Equal(imageDigest, inspect.RootElement.GetProperty("Digest").GetString());
         Assert.Equal("0.1.0", labels.GetProperty(BaseImageBuilder.ServeVersionLabel).GetString());
         Assert.Equal(baseDigest, labels.GetProperty("org.opencontainers.image.base.digest").GetString());
         Assert.Equal(3, inspect.RootElement.GetProperty("Layers").GetArrayLength());
 
         // And umoci unpacks it into a runtime bundle (a root filesystem and the runtime config made from the image's)
         var unpacked = temp.Combine("unpacked");
-        await NativeTool.RunAsync("umoci", "unpack", "--image", $"{layout}:hospital-a", unpacked);
+        await NativeTool.RunAsync("umoci", "unpack", "--image", $"{layout}:1.0.0", unpacked);
         var rootfs = Path.Combine(unpacked, "rootfs");
         using var runtime = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(unpacked, "config.json")));
         var process = runtime.RootElement.GetProperty("process");

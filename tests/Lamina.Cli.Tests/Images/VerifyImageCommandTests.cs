@@ -116,6 +116,19 @@ public sealed class VerifyImageCommandTests
         Assert.Contains("--key is required", noKey.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Help_ShowsTheReferenceForms()
+    {
+        // Spectre reads descriptions as markup: an unescaped [:PORT] made --help an internal error
+        using var temp = new TemporaryDirectory();
+        var lamina = new LaminaProcess(temp.Combine("home"));
+
+        var help = await lamina.RunAsync(temp.Path, "verify-image", "--help");
+
+        Assert.True(help.ExitCode == 0, help.ToString());
+        Assert.Contains("HOST[:PORT]/REPO[:TAG][@sha256:...] or oci:DIR[:TAG]", help.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>A two-layer image tagged 1.0.0 whose config labels the bundle digest the provenance above records.</summary>
     private static async Task<(RawManifest Manifest, List<OciDescriptor> Layers)> BuildImageAsync(string layout)
     {

@@ -305,6 +305,45 @@ public sealed class ImageBuilderTests
     }
 
     [Fact]
+    public async Task Build_WithAnExplicitCreationTime_UsesIt_AndAnotherTimeGivesAnotherDigest()
+    {
+        // Given a bundle and a base
+        await using var fixture = await Fixture.CreateAsync();
+        var created = new DateTimeOffset(2026, 5, 6, 7, 8, 9, TimeSpan.Zero);
+
+        // When it is built at one time twice, and at another once
+        var first = await fixture.Builder().BuildAsync(fixture.Request("a") with { Created = created.AddMilliseconds(300) }, CancellationToken.None);
+        var same = await fixture.Builder().BuildAsync(fixture.Request("b") with { Created = created }, CancellationToken.None);
+        var later = await fixture.Builder().BuildAsync(fixture.Request("c") with { Created = created.AddSeconds(1) }, CancellationToken.None);
+
+        // Then the time is recorded in whole seconds, the same time gives the same image, another time another one
+        Assert.Equal(created, first.Created);
+        Assert.Equal("2026-05-06T07:08:09Z", JsonNode.Parse(first.Manifest.Bytes)!["annotations"]!["org.opencontainers.image.created"]!.GetValue<string>());
+        Assert.Equal(first.Manifest.Digest, same.Manifest.Digest);
+        Assert.NotEqual(first.Manifest.Digest, later.Manifest.Digest);
+        Assert.NotEqual(first.BundleLayer.Digest, later.BundleLayer.Digest);
+    }
+
+    [Fact]
+    public async Task Build_OnABaseWhoseLayerWasAltered_FailsNamingTheDigest_AndTagsNothing()
+    {
+        // Given a base whose layer file was altered in its layout
+        await using var fixture = await Fixture.CreateAsync();
+        var baseStore = new OciLayoutStore(fixture.Combine("base"));
+        var layer = (await ImageCopier.ResolveAsync(baseStore, fixture.Base, CancellationToken.None)).Layers.Single();
+        await File.AppendAllTextAsync(baseStore.BlobPath(layer.Digest), "tampered");
+
+        // When an image is built on it into a new layout
+        var error = await Assert.ThrowsAnyAsync<ImageException>(() => fixture.Builder().BuildAsync(fixture.Request("out"), CancellationToken.None));
+
+        // Then the altered blob is named, and the new layout names no image and holds no copy of it
+        Assert.Contains(layer.Digest, error.Message, StringComparison.Ordinal);
+        Assert.Empty(new OciLayoutStore(fixture.Combine("out")).Tags());
+        Assert.False(File.Exists(new OciLayoutStore(fixture.Combine("out")).BlobPath(layer.Digest)));
+        Assert.Empty(fixture.Audit.Entries);
+    }
+
+    [Fact]
     public async Task Archive_Twice_GivesTheSameBytes_AndSkopeoCopiesItIntoALayout()
     {
         // Given a built image

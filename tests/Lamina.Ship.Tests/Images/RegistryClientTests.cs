@@ -83,6 +83,37 @@ public sealed class RegistryClientTests
     }
 
     [Fact]
+    public async Task Resolve_GivesWhatATagNames_WithoutReadingTheManifest_AndNullForAMissingTag()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var image = RegistryTestImage.Make(100);
+        var client = new RegistryClient(registry.Address, Anonymous);
+        await image.PushAsync(client, "repo", "1");
+
+        var byTag = await client.ResolveAsync("repo", "1", default);
+        var byDigest = await client.ResolveAsync("repo", image.Manifest.Digest, default);
+
+        Assert.Equal(image.Manifest.Descriptor, byTag);
+        Assert.Equal(image.Manifest.Descriptor, byDigest);
+        Assert.Null(await client.ResolveAsync("repo", "2", default));
+    }
+
+    [Fact]
+    public async Task PushWithMountFrom_ARepositoryLackingTheBlob_UploadsItInstead()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var image = RegistryTestImage.Make(900);
+        var client = new RegistryClient(registry.Address, Anonymous);
+
+        await image.PushAsync(client, "customers/c", "1", mountFrom: "never/pushed");
+
+        Assert.Equal(0, client.BlobsMounted);
+        Assert.Equal(2, client.BlobsSent);
+        Assert.Equal(image.BlobBytes, client.BytesSent);
+        Assert.Equal(image.Blobs[image.Layers[0].Digest], await RegistryTestImage.ReadAllAsync(client, "customers/c", image.Layers[0].Digest));
+    }
+
+    [Fact]
     public async Task BlobLargerThanAChunk_IsStreamedInChunks_AndPullsBackIdentical()
     {
         await using var registry = await RegistryServer.StartAsync();
@@ -221,6 +252,56 @@ public sealed class RegistryClientTests
         Assert.Equal(0, registry.TokensIssued);
     }
 
+    [Theory]
+    [InlineData(503)]
+    [InlineData(429)]
+    public async Task TransientFailures_AreRetriedWithBackoff_ThenSucceed(int status)
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var proxy = registry.StartFaultProxy();
+        var image = RegistryTestImage.Make(800);
+        await image.PushAsync(new RegistryClient(registry.Address, Anonymous), "repo", "1");
+        var client = new RegistryClient(proxy.Address, Anonymous);
+
+        proxy.FailNext(2, status);
+        var manifest = await client.GetManifestAsync("repo", "1", default);
+
+        Assert.Equal(image.Manifest.Bytes, manifest.Bytes);
+        Assert.Equal(3, proxy.Connections);
+    }
+
+    [Fact]
+    public async Task ResetConnection_IsRetried_ThenSucceeds()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var proxy = registry.StartFaultProxy();
+        var image = RegistryTestImage.Make(800);
+        await image.PushAsync(new RegistryClient(registry.Address, Anonymous), "repo", "1");
+        var client = new RegistryClient(proxy.Address, Anonymous);
+
+        proxy.ResetNext(1);
+        var layer = await RegistryTestImage.ReadAllAsync(client, "repo", image.Layers[0].Digest);
+
+        Assert.Equal(image.Blobs[image.Layers[0].Digest], layer);
+        Assert.Equal(2, proxy.Connections);
+    }
+
+    [Fact]
+    public async Task FailuresThatLast_GiveUpAfterMaxAttempts_AsATransientErrorNamingTheStatus()
+    {
+        await using var registry = await RegistryServer.StartAsync();
+        var proxy = registry.StartFaultProxy();
+        var client = new RegistryClient(proxy.Address, Anonymous with { MaxAttempts = 3 });
+
+        proxy.FailNext(100, 503);
+        var error = await Assert.ThrowsAsync<TransientImageException>(() => client.GetManifestAsync("repo", "1", default));
+
+        Assert.Equal(3, proxy.Connections);
+        Assert.Contains("503", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"{proxy.Address}/repo:1", error.Message, StringComparison.Ordinal);
+        Assert.Equal(LaminaErrorKind.Unavailable, error.Kind);
+    }
+
     [Fact]
     public async Task RegistryNotRunning_FailsAtOnce_NamingTheRegistry()
     {
@@ -270,18 +351,22 @@ public sealed class RegistryClientTests
     }
 
     [Fact]
-    public async Task Skopeo_InspectsWhatWePushed()
+    public async Task Skopeo_InspectsWhatWePushed_ThroughTheSameTokenServer()
     {
-        await using var registry = await RegistryServer.StartAsync();
+        await using var registry = await RegistryServer.StartAsync(RegistryAuthMode.Token);
         var image = RegistryTestImage.Make(2500, 10);
-        await image.PushAsync(new RegistryClient(registry.Address, Anonymous), "customers/hospital-a", "1.2.3");
+        await image.PushAsync(new RegistryClient(registry.Address, Anonymous with { Credentials = new(registry.Username!, registry.Password!, "the test") }),
+            "customers/hospital-a", "1.2.3");
+        var tokens = registry.TokensIssued;
 
-        var (exit, output, error) = await RunAsync("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Address}/customers/hospital-a:1.2.3");
+        var (exit, output, error) = await RunAsync("skopeo", "inspect", "--tls-verify=false", "--creds", $"{registry.Username}:{registry.Password}",
+            $"docker://{registry.Address}/customers/hospital-a:1.2.3");
 
         Assert.True(exit == 0, $"skopeo inspect failed ({exit}): {error}");
         using var json = JsonDocument.Parse(output);
         Assert.Equal(image.Manifest.Digest, json.RootElement.GetProperty("Digest").GetString());
         Assert.Equal(image.Layers.Select(l => l.Digest), json.RootElement.GetProperty("Layers").EnumerateArray().Select(l => l.GetString()));
+        Assert.True(registry.TokensIssued > tokens, "skopeo took a token from the fixture's token server");
     }
 
     [Fact]

@@ -54,6 +54,10 @@ public sealed class ImageVerifierTests
         var attestation = (await images.LayersOfAsync(signatures.AttestationTag)).Single()!;
         Assert.Equal(OciMediaTypes.DsseEnvelope, attestation["mediaType"]!.GetValue<string>());
         Assert.Equal(ImageProvenance.PredicateType, attestation["annotations"]![SimpleSigning.PredicateTypeAnnotation]!.GetValue<string>());
+        var envelope = JsonNode.Parse(await File.ReadAllBytesAsync(images.Store.BlobPath(attestation["digest"]!.GetValue<string>())))!;
+        // cosign's DSSE verifier skips a signature whose keyid is not the key's SSH fingerprint; an empty one it always tries
+        Assert.Equal("", envelope["signatures"]![0]!["keyid"]!.GetValue<string>());
+        Assert.Equal(Dsse.InTotoPayloadType, envelope["payloadType"]!.GetValue<string>());
     }
 
     [Fact]
@@ -107,6 +111,24 @@ public sealed class ImageVerifierTests
         var signature = verification.Failures.First();
         Assert.StartsWith($"signature does not verify with key {other.KeyId} (signed by another key?)", signature.Detail, StringComparison.Ordinal);
         Assert.True(verification.Checks.Single(c => c.Name == "layer 1").Ok);
+    }
+
+    [Fact]
+    public async Task AlteredSignatureManifestBlob_FailsTheSignatureCheck_NotTheCommand()
+    {
+        // Given a signed image whose .sig manifest blob was overwritten in the layout
+        using var images = await SignedImages.SignedAsync();
+        var signature = await images.Store.GetManifestAsync("", SimpleSigning.SignatureTag(images.Manifest.Digest), CancellationToken.None);
+        await File.WriteAllTextAsync(images.Store.BlobPath(signature.Digest), "not a manifest");
+
+        // When it is verified
+        using var key = images.PublicKey();
+        var verification = await images.VerifyAsync(key);
+
+        // Then the signature check fails naming the altered blob; the others pass
+        var failure = Assert.Single(verification.Failures);
+        Assert.Equal("signature", failure.Name);
+        Assert.Contains($"blob {signature.Digest} has sha256:", failure.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ using Lamina.Ship.Signing;
 namespace Lamina.Ship.Tests.Signing;
 
 /// <summary>
-/// What Lamina signs, checked by an implementation that is not Lamina's: sigstore-js (@sigstore/verify 4.1.3) for Sigstore
+/// What Lamina signs, checked by an implementation that is not Lamina's: sigstore-js (@sigstore/verify 2.1.1) for Sigstore
 /// bundles, node's crypto for cosign's simple-signing payloads and DSSE envelopes (tools/sigstore-verify/verify.mjs).
 /// </summary>
 public sealed class IndependentVerifierTests

@@ -78,7 +78,7 @@ internal sealed class RegistryAuthenticator(string registry, HttpClient tokenCli
         {
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {
-                throw RegistryErrors.TokenRefused(registry, realm, credentials, response.StatusCode, await RegistryErrors.DetailAsync(response, cancellationToken));
+                throw RegistryErrors.TokenRefused(registry, realm, credentials, response.StatusCode, await RegistryErrors.DetailAsync(response, cancellationToken), environment);
             }
             if (!response.IsSuccessStatusCode)
             {

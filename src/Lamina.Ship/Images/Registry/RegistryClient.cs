@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Lamina.Core;
 using Lamina.Tracking;
@@ -85,7 +86,7 @@ public sealed class RegistryClient : IImageStore
     {
         OciDigest.Hex(digest);
         var what = $"{Registry}/{repository}: blob {digest}";
-        using var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Head, $"v2/{repository}/blobs/{digest}")),
+        using var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Head, $"v2/{ApiName(repository)}/blobs/{digest}")),
             Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return false;
         await EnsureSuccessAsync(response, what, cancellationToken);
@@ -96,7 +97,7 @@ public sealed class RegistryClient : IImageStore
     {
         var hex = OciDigest.Hex(digest);
         var what = $"{Registry}/{repository}: blob {digest}";
-        var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/blobs/{digest}")),
+        var response = await SendAsync(what, _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Get, $"v2/{ApiName(repository)}/blobs/{digest}")),
             Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
         try
         {
@@ -134,7 +135,7 @@ public sealed class RegistryClient : IImageStore
         if (mountFrom is not null && mountFrom != repository)
         {
             using var mount = await SendAsync($"{what} (mounted from {mountFrom})",
-                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{repository}/blobs/uploads/?mount={blob.Digest}&from={mountFrom}")),
+                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{ApiName(repository)}/blobs/uploads/?mount={blob.Digest}&from={ApiName(mountFrom)}")),
                 [Push(repository)[0], Pull(mountFrom)[0]], HttpCompletionOption.ResponseContentRead, _options.MaxAttempts, cancellationToken);
             if (mount.StatusCode == HttpStatusCode.Created)
             {
@@ -149,14 +150,17 @@ public sealed class RegistryClient : IImageStore
 
         for (var attempt = 1; ; attempt++)
         {
+            var upload = new StrongBox<Uri?>(location);
             try
             {
-                await UploadAsync(repository, blob, open, location, what, cancellationToken);
+                await UploadAsync(repository, blob, open, upload, what, cancellationToken);
                 Interlocked.Increment(ref _blobsSent);
                 return true;
             }
-            catch (ImageException e) when (e.IsTransient && attempt < _options.MaxAttempts)
+            catch (Exception e) when (e is ImageException or OperationCanceledException)
             {
+                await CancelUploadAsync(repository, upload.Value);
+                if (e is not ImageException { IsTransient: true } || attempt >= _options.MaxAttempts) throw;
                 location = null;
                 await Task.Delay(Backoff(attempt), _options.TimeProvider, cancellationToken);
             }
@@ -171,7 +175,7 @@ public sealed class RegistryClient : IImageStore
         var name = byDigest ? $"{Registry}/{repository}@{reference}" : $"{Registry}/{repository}:{reference}";
         using var response = await SendAsync($"manifest {name}", _ =>
         {
-            var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{repository}/manifests/{reference}");
+            var request = new HttpRequestMessage(HttpMethod.Get, $"v2/{ApiName(repository)}/manifests/{reference}");
             foreach (var type in OciMediaTypes.Manifests) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
             return Task.FromResult(request);
         }, Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
@@ -199,6 +203,33 @@ public sealed class RegistryClient : IImageStore
         return new RawManifest(mediaType, bytes);
     }
 
+    /// <summary>
+    /// What a tag or digest names, without downloading the manifest (HEAD): its media type, digest and size, or null when
+    /// the repository has no such tag or manifest. For a tag, the digest is the registry's word (Docker-Content-Digest);
+    /// <see cref="GetManifestAsync"/> checks the bytes.
+    /// </summary>
+    public async Task<OciDescriptor?> ResolveAsync(string repository, string reference, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reference);
+        var name = reference.StartsWith(OciDigest.Prefix, StringComparison.Ordinal) ? $"{Registry}/{repository}@{reference}" : $"{Registry}/{repository}:{reference}";
+        using var response = await SendAsync($"manifest {name}", _ =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Head, $"v2/{ApiName(repository)}/manifests/{reference}");
+            foreach (var type in OciMediaTypes.Manifests) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            return Task.FromResult(request);
+        }, Pull(repository), HttpCompletionOption.ResponseHeadersRead, _options.MaxAttempts, cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        await EnsureSuccessAsync(response, $"manifest {name}", cancellationToken);
+        var digest = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
+        if (digest is null || !OciDigest.IsValid(digest))
+        {
+            // A registry that does not say the digest: the manifest is read (and its digest computed) instead.
+            var manifest = await GetManifestAsync(repository, reference, cancellationToken);
+            return manifest.Descriptor;
+        }
+        return new OciDescriptor(response.Content.Headers.ContentType?.MediaType ?? OciMediaTypes.ImageManifest, digest, response.Content.Headers.ContentLength ?? 0);
+    }
+
     public async Task PutManifestAsync(string repository, RawManifest manifest, string? tag, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(manifest);
@@ -207,7 +238,7 @@ public sealed class RegistryClient : IImageStore
         {
             var content = new ByteArrayContent(manifest.Bytes);
             content.Headers.ContentType = new MediaTypeHeaderValue(manifest.MediaType);
-            return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, $"v2/{repository}/manifests/{tag ?? manifest.Digest}") { Content = content });
+            return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, $"v2/{ApiName(repository)}/manifests/{tag ?? manifest.Digest}") { Content = content });
         }, Push(repository), HttpCompletionOption.ResponseContentRead, _options.MaxAttempts, cancellationToken);
         if (response.StatusCode is HttpStatusCode.BadRequest)
         {
@@ -221,15 +252,18 @@ public sealed class RegistryClient : IImageStore
         }
     }
 
-    private async Task UploadAsync(string repository, OciDescriptor blob, Func<CancellationToken, Task<Stream>> open, Uri? location, string what, CancellationToken cancellationToken)
+    // The upload's current location goes back through `upload`, so a failed upload can be cancelled.
+    private async Task UploadAsync(string repository, OciDescriptor blob, Func<CancellationToken, Task<Stream>> open, StrongBox<Uri?> upload, string what,
+        CancellationToken cancellationToken)
     {
+        var location = upload.Value;
         if (location is null)
         {
             using var start = await SendAsync($"{what} (starting the upload)",
-                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{repository}/blobs/uploads/")),
+                _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"v2/{ApiName(repository)}/blobs/uploads/")),
                 Push(repository), HttpCompletionOption.ResponseContentRead, _options.MaxAttempts, cancellationToken);
             await EnsureSuccessAsync(start, $"{what} (starting the upload)", cancellationToken);
-            location = UploadLocation(start, what);
+            location = upload.Value = UploadLocation(start, what);
         }
 
         await using var source = new UploadStream(await open(cancellationToken), blob, count => Interlocked.Add(ref _bytesSent, count), Registry, repository);
@@ -251,8 +285,8 @@ public sealed class RegistryClient : IImageStore
                     content.Headers.TryAddWithoutValidation("Content-Range", range);
                     return Task.FromResult(new HttpRequestMessage(HttpMethod.Patch, chunkUri) { Content = content });
                 }, Push(repository), HttpCompletionOption.ResponseContentRead, attempts: 1, cancellationToken);
-                await EnsureUploadedAsync(chunk, blob, $"{what} (bytes {range})", cancellationToken);
-                location = UploadLocation(chunk, what);
+                await EnsureUploadedAsync(chunk, repository, blob, $"{what} (bytes {range})", cancellationToken);
+                location = upload.Value = UploadLocation(chunk, what);
             }
             source.EnsureComplete();
             var closeUri = WithDigest(location, blob.Digest);
@@ -262,7 +296,7 @@ public sealed class RegistryClient : IImageStore
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, closeUri) { Content = content });
             }, Push(repository), HttpCompletionOption.ResponseContentRead, attempts: 1, cancellationToken);
-            await EnsureUploadedAsync(close, blob, $"{what} (closing the upload)", cancellationToken);
+            await EnsureUploadedAsync(close, repository, blob, $"{what} (closing the upload)", cancellationToken);
             return;
         }
 
@@ -275,7 +309,23 @@ public sealed class RegistryClient : IImageStore
             content.Headers.ContentLength = blob.Size;
             return Task.FromResult(new HttpRequestMessage(HttpMethod.Put, putUri) { Content = content });
         }, Push(repository), HttpCompletionOption.ResponseContentRead, attempts: 1, cancellationToken);
-        await EnsureUploadedAsync(put, blob, what, cancellationToken);
+        await EnsureUploadedAsync(put, repository, blob, what, cancellationToken);
+    }
+
+    // Best effort: a failed upload is cancelled so the registry drops what it received (it would purge it later anyway).
+    private async Task CancelUploadAsync(string repository, Uri? location)
+    {
+        if (location is null) return;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            using var response = await SendAsync($"{Registry}/{repository}: cancelling an upload", _ => Task.FromResult(new HttpRequestMessage(HttpMethod.Delete, location)),
+                Push(repository), HttpCompletionOption.ResponseContentRead, attempts: 1, timeout.Token);
+        }
+        catch (Exception e) when (e is ImageException or OperationCanceledException or HttpRequestException)
+        {
+            // The registry purges abandoned uploads itself.
+        }
     }
 
     // A request with a streamed body cannot be sent twice (after a 401 challenge): the whole upload starts again instead.
@@ -284,12 +334,12 @@ public sealed class RegistryClient : IImageStore
         if (source.Consumed != offset) throw new TransientImageException($"{what}: the upload was interrupted by a new authorization challenge");
     }
 
-    private async Task EnsureUploadedAsync(HttpResponseMessage response, OciDescriptor blob, string what, CancellationToken cancellationToken)
+    private async Task EnsureUploadedAsync(HttpResponseMessage response, string repository, OciDescriptor blob, string what, CancellationToken cancellationToken)
     {
         if (response.StatusCode == HttpStatusCode.BadRequest)
         {
             throw new ImageException($"{what}: the registry refused the content given for it ({blob.Size} bytes){await RegistryErrors.DetailAsync(response, cancellationToken)}")
-            { At = $"{Registry}/{blob.Digest}", Kind = LaminaErrorKind.Integrity };
+            { At = $"{Registry}/{repository}@{blob.Digest}", Kind = LaminaErrorKind.Integrity };
         }
         await EnsureSuccessAsync(response, what, cancellationToken);
     }
@@ -320,14 +370,12 @@ public sealed class RegistryClient : IImageStore
             {
                 var error = RegistryErrors.Unreachable(Registry, request.RequestUri is { IsAbsoluteUri: true } u ? u : new Uri(BaseUri, request.RequestUri!), e, Insecure);
                 // A refused connection is not retried: the registry is down, not briefly busy.
-                var refused = e.HttpRequestError == HttpRequestError.ConnectionError && error.Message.Contains("connection refused", StringComparison.Ordinal);
-                if (!error.IsTransient || refused || attempt >= attempts) throw error;
+                if (!error.IsTransient || RegistryErrors.IsRefused(e) || attempt >= attempts) throw error;
                 await Task.Delay(Backoff(attempt), _options.TimeProvider, cancellationToken);
                 continue;
             }
-            catch (IOException e) when (attempt < attempts)
+            catch (IOException) when (attempt < attempts)
             {
-                _ = e;
                 await Task.Delay(Backoff(attempt), _options.TimeProvider, cancellationToken);
                 continue;
             }
@@ -379,9 +427,13 @@ public sealed class RegistryClient : IImageStore
 
     private TimeSpan Backoff(int attempt) => _options.RetryDelay * Math.Pow(2, attempt - 1);
 
-    private static string[] Pull(string repository) => [$"repository:{repository}:pull"];
+    private string[] Pull(string repository) => [$"repository:{ApiName(repository)}:pull"];
 
-    private static string[] Push(string repository) => [$"repository:{repository}:pull,push"];
+    private string[] Push(string repository) => [$"repository:{ApiName(repository)}:pull,push"];
+
+    // Docker Hub keeps its official images under library/ (docker.io/debian is library/debian there).
+    private string ApiName(string repository) =>
+        Registry == "docker.io" && !repository.Contains('/', StringComparison.Ordinal) ? $"library/{repository}" : repository;
 
     // An error of our own raised while the content was sent (a blob of the wrong size) travels inside HttpRequestException.
     private static LaminaException? Unwrap(Exception e)

@@ -13,33 +13,38 @@ internal sealed class TransientImageException(string message, Exception? inner =
 /// <summary>The messages of registry failures: each names the registry, the repository and the reference or digest.</summary>
 internal static class RegistryErrors
 {
-    public static ImageException Unreachable(string registry, Uri uri, HttpRequestException e, bool insecure)
-    {
-        var socket = e.InnerException as System.Net.Sockets.SocketException ?? e.InnerException?.InnerException as System.Net.Sockets.SocketException;
-        return e.HttpRequestError switch
+    /// <summary>True when nothing listens where the request went.</summary>
+    public static bool IsRefused(HttpRequestException e) =>
+        (e.InnerException as System.Net.Sockets.SocketException ?? e.InnerException?.InnerException as System.Net.Sockets.SocketException)?.SocketErrorCode
+        == System.Net.Sockets.SocketError.ConnectionRefused;
+
+    public static ImageException Unreachable(string registry, Uri uri, HttpRequestException e, bool insecure) =>
+        e.HttpRequestError switch
         {
             HttpRequestError.SecureConnectionError => new ImageException(
                 $"registry {registry}: TLS failure talking to {uri.GetLeftPart(UriPartial.Authority)} ({Inner(e)}); a registry that serves plain http must be listed in {RegistryOptions.InsecureRegistriesVariable}", e)
             { At = registry, Kind = LaminaErrorKind.Unavailable },
             HttpRequestError.NameResolutionError => new ImageException($"registry {registry}: the host name does not resolve ({Inner(e)})", e)
             { At = registry, Kind = LaminaErrorKind.Unavailable },
-            _ when socket?.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused => new TransientImageException(
+            _ when IsRefused(e) => new TransientImageException(
                 $"registry {registry}: connection refused at {uri.GetLeftPart(UriPartial.Authority)} (is the registry running{(insecure ? "" : ", and does it serve https")}?)", e)
             { At = registry },
             _ => new TransientImageException($"registry {registry}: {uri.AbsolutePath} failed: {Inner(e)}", e) { At = registry },
         };
-    }
 
     public static ImageException NeedsCredentials(string registry, string what, Func<string, string?> environment) =>
-        new($"registry {registry}: {what} needs credentials (401) and none were found (looked in {RegistryCredentials.Searched(environment)})")
+        new($"{what}: the registry needs credentials (401) and none were found (looked in {RegistryCredentials.Searched(environment)})")
         { At = registry, Kind = LaminaErrorKind.Usage };
 
     public static ImageException Unauthorized(string registry, string what, RegistryCredentials? credentials, HttpStatusCode status, string detail) =>
-        new($"registry {registry}: {what} was refused ({(int)status} {status}) with {Using(credentials)}{detail}")
+        new($"{what}: the registry refused it ({(int)status} {status}) with {Using(credentials)}{detail}")
         { At = registry, Kind = LaminaErrorKind.Usage };
 
-    public static ImageException TokenRefused(string registry, string realm, RegistryCredentials? credentials, HttpStatusCode status, string detail) =>
-        new($"registry {registry}: the token server {realm} refused {Using(credentials)} ({(int)status} {status}){detail}")
+    public static ImageException TokenRefused(string registry, string realm, RegistryCredentials? credentials, HttpStatusCode status, string detail,
+        Func<string, string?> environment) =>
+        new($"registry {registry}: its token server {realm} refused " + (credentials is null
+            ? $"anonymous access ({(int)status} {status}){detail}; no credentials were found (looked in {RegistryCredentials.Searched(environment)})"
+            : $"{Using(credentials)} ({(int)status} {status}){detail}"))
         { At = registry, Kind = LaminaErrorKind.Usage };
 
     public static ImageException Unexpected(string registry, string what, HttpStatusCode status, string detail) =>
