@@ -106,7 +106,7 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
         {
             var rootfs = new BaseImageRootfs(settings.Cache ?? BaseImageRootfs.DefaultCache)
             {
-                Progress = new Progress<string>(line => CliContext.WriteError($"mmdebstrap: {line}")),
+                Progress = new MmdebstrapLines(),
             };
             var (path, cached) = await rootfs.EnsureAsync(recipe, cancellation);
             CliContext.WriteError(cached ? $"root filesystem {path} (cached)" : $"root filesystem {path} (made by mmdebstrap from {recipe.Mirror})");
@@ -172,6 +172,12 @@ public sealed class ImageBaseCommand : AsyncCommand<ImageBaseCommand.Settings>
             {
             }
         }
+    }
+
+    /// <summary>mmdebstrap's lines on standard error as they come, in order (Progress&lt;T&gt; would post them to the thread pool).</summary>
+    private sealed class MmdebstrapLines : IProgress<string>
+    {
+        public void Report(string value) => CliContext.WriteError($"mmdebstrap: {value}");
     }
 
     private static long EpochFromEnvironment()
