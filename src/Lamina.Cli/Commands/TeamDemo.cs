@@ -68,7 +68,7 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
                 return "lamina store migrate: the PostgreSQL schema is up to date";
             });
 
-            worker = await StepAsync("worker", () => Task.FromResult(StartWorker()),
+            worker = await StepAsync("worker", () => StartWorkerAsync(cancellationToken),
                 w => $"lamina worker --queue {Queue} --name demo-worker: running (pid {w.Id.ToString(CultureInfo.InvariantCulture)}), its output in logs/worker.log");
 
             var experiment = Path.Combine(_root, DemoRunner.Sample);
@@ -248,7 +248,7 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
             $"RabbitMQ on 127.0.0.1:{rabbit.Result.Port}, a registry (docker-registry) on {registry.Result.Address}, in servers/";
     }
 
-    private Process StartWorker()
+    private async Task<Process> StartWorkerAsync(CancellationToken cancellationToken)
     {
         var log = Path.Combine(_root, "logs", "worker.log");
         var start = Lamina(_root, ["worker", "--queue", Queue, "--name", "demo-worker", "--work", Path.Combine(_root, "worker")]);
@@ -261,7 +261,16 @@ internal sealed class TeamDemo(TeamDemoOptions options, Action<string> report)
         start.RedirectStandardOutput = start.RedirectStandardError = false;
         var worker = Process.Start(start)!;
         OwnerWatchdog.Start($"kill -9 {worker.Id.ToString(CultureInfo.InvariantCulture)} 2>/dev/null");
-        Thread.Sleep(200);
+        // A worker that cannot start (a store it cannot reach) says so at once.
+        try
+        {
+            await Task.Delay(500, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            StopWorker(worker);
+            throw;
+        }
         if (worker.HasExited) throw new InvalidOperationException($"lamina worker exited at once (exit code {worker.ExitCode}): {Tail(log)}");
         return worker;
     }
