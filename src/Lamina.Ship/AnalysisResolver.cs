@@ -21,6 +21,12 @@ public sealed record ResolveResult(string ResolvedFile, string LockPath, LockFil
 /// </summary>
 public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IProductionStore production)
 {
+    /// <summary>
+    /// A folder (a customer repository) whose files the lock names relative to it, so the lock, and the bundle and image
+    /// made from it, are the same wherever the folder is checked out; null: absolute paths.
+    /// </summary>
+    public string? RelativeTo { get; init; }
+
     /// <summary>Where a bundle keeps plug-in sources, relative to its analysis file.</summary>
     public const string PluginsFolder = "plugins/";
 
@@ -66,7 +72,7 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
             }
             analyses.Add(Rewrite((ConfigMapping)analysis.Node, replaced));
         }
-        AddOwnSources(file, plugins, diagnostics);
+        AddOwnSources(file, plugins, diagnostics, RelativeTo);
         diagnostics.ThrowIfAny();
 
         var text = new StringBuilder();
@@ -82,7 +88,7 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
 
         var lockFile = new LockFile
         {
-            AnalysisFile = file.Path,
+            AnalysisFile = Recorded(file.Path, RelativeTo),
             AnalysisFileSha256 = file.Sha256,
             ResolvedFile = Path.GetFileName(output),
             ResolvedSha256 = Sha256Digest.Of(bytes).Hex,
@@ -245,7 +251,15 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
     }
 
     /// <summary>The analysis file's own <c>sources_path</c> (custom features), carried beside the runs' sources.</summary>
-    private static void AddOwnSources(AnalysisFile file, SortedDictionary<string, LockedPlugin> plugins, DiagnosticBag diagnostics)
+    /// <summary>A path as the lock records it: relative to <paramref name="root"/> (with '/') when it lies under it.</summary>
+    private static string Recorded(string path, string? root)
+    {
+        if (root is null) return path;
+        var relative = Path.GetRelativePath(Path.GetFullPath(root), Path.GetFullPath(path));
+        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative.Replace('\\', '/');
+    }
+
+    private static void AddOwnSources(AnalysisFile file, SortedDictionary<string, LockedPlugin> plugins, DiagnosticBag diagnostics, string? root)
     {
         foreach (var folder in file.SourcesPaths)
         {
@@ -255,7 +269,7 @@ public sealed class AnalysisResolver(ITrackingStore store, IBlobStore blobs, IPr
             {
                 var (digest, size) = Sha256Digest.OfFile(path);
                 var name = SafeName(Path.GetRelativePath(folder, path).Replace('\\', '/'));
-                Add(plugins, new LockedPlugin(name, digest.Hex, size, Source: path), new ConfigScalar(new SourceLocation(file.Path, 0, 0), "sources_path", path, false), diagnostics);
+                Add(plugins, new LockedPlugin(name, digest.Hex, size, Source: Recorded(path, root)), new ConfigScalar(new SourceLocation(file.Path, 0, 0), "sources_path", path, false), diagnostics);
             }
         }
     }

@@ -32,6 +32,9 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
     /// <summary>The resolved configuration's name in a bundle.</summary>
     public const string AnalysisFileName = "analysis.yaml";
 
+    /// <summary>The folder a lock's relative plug-in source paths are relative to (<see cref="AnalysisResolver.RelativeTo"/>).</summary>
+    public string? SourceRoot { get; init; }
+
     /// <summary>Told the bytes of model files fetched from the production store so far, as they stream (a remote store is slow).</summary>
     public IProgress<long>? Progress { get; init; }
 
@@ -99,6 +102,11 @@ public sealed class BundleBuilder(IProductionStore production, IBlobStore blobs,
             else
             {
                 var path = plugin.Source ?? throw new ShipException($"{lockPath}: plug-in '{plugin.Name}' names neither a run nor a source file");
+                if (!Path.IsPathRooted(path))
+                {
+                    path = SourceRoot is { } root ? Path.Combine(root, path)
+                        : throw new ShipException($"{lockPath}: plug-in '{plugin.Name}' names its source relative to a folder ({path}); bundle it with that folder as its source root (lamina release does)");
+                }
                 await using var input = OpenPinned(path, plugin.Sha256);
                 await CopyVerifiedAsync(input, path, Path.Combine(temporary, name), plugin.Sha256, cancellationToken);
             }

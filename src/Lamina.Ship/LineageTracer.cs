@@ -54,6 +54,7 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         }
         if (Directory.Exists(id) && File.Exists(Path.Combine(id, BundleProvenance.FileName))) return await BundleAsync(Path.GetFullPath(id), null, cancellationToken);
         if (AsImage(id) is { } image) return await ImageAsync(image, cancellationToken);
+        if (OciDigest.IsValid(id)) return await ReleasedImageAsync(id, cancellationToken);
         if (id.Length == 64 && id.All(Uri.IsHexDigit)) return await CardAsync(id.ToLowerInvariant(), null, null, cancellationToken);
         var run = await store.ResolveRunAsync(id, cancellationToken);
         return await RunAsync(run.Id, withModels: true, cancellationToken);
@@ -115,6 +116,10 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         {
             var inspection = await ImageLineage.InspectAsync(OpenImages(image), image, scratch, cancellationToken);
             var root = inspection.Node;
+            if (root.Sha256 is { } manifest)
+            {
+                foreach (var release in await store.FindReleasesByImageDigestAsync(OciDigest.FromHex(manifest), cancellationToken)) root.Add(ReleaseNode(release));
+            }
             if (inspection.BundleDirectory is { } bundle)
             {
                 var node = await BundleAsync(bundle, inspection.BundleDigest, cancellationToken);
@@ -133,6 +138,59 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
             if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
     }
+
+    /// <summary>
+    /// An image known by its digest alone: the releases that shipped it say where it was pushed; it is traced there, or,
+    /// when it cannot be reached (a layout elsewhere, a registry down), from the release record's models.
+    /// </summary>
+    private async Task<LineageNode> ReleasedImageAsync(string digest, CancellationToken cancellationToken)
+    {
+        var releases = await store.FindReleasesByImageDigestAsync(digest, cancellationToken);
+        if (releases.Count == 0)
+        {
+            throw new ImageNotFoundException($"no release of image {digest} is recorded in the tracking store: trace it by reference (HOST/REPO:TAG or oci:DIR:TAG)") { At = digest };
+        }
+        var release = releases[0];
+        ImageReference? pushed = null;
+        try
+        {
+            var named = ImageReference.Parse(release.Image);
+            if (named.IsRegistry) pushed = named.WithDigest(digest);
+        }
+        catch (ImageException)
+        {
+            // A name that is no reference: traced from the record.
+        }
+        if (pushed is not null)
+        {
+            try
+            {
+                return await ImageAsync(pushed, cancellationToken);
+            }
+            catch (ImageException e) when (e is ImageNotFoundException || e.IsTransient)
+            {
+                var unreachable = new LineageNode($"image {release.Image}@{digest}", OciDigest.Hex(digest), DigestState.Missing, e.Message);
+                return await WithReleaseModelsAsync(unreachable, releases, cancellationToken);
+            }
+        }
+        var root = new LineageNode($"image {release.Image}@{digest}", OciDigest.Hex(digest), DigestState.Unchecked, "not in a registry: traced from its release record");
+        return await WithReleaseModelsAsync(root, releases, cancellationToken);
+    }
+
+    private async Task<LineageNode> WithReleaseModelsAsync(LineageNode root, IReadOnlyList<ReleaseRecord> releases, CancellationToken cancellationToken)
+    {
+        foreach (var release in releases) root.Add(ReleaseNode(release));
+        foreach (var model in releases[0].Models)
+        {
+            var node = root.Add(new LineageNode($"model {model.Name}", Detail: $"run {model.Run}, model {model.Model}"));
+            node.Add(await CardAsync(model.CardSha256, model.Run, model.Model, cancellationToken));
+        }
+        return root;
+    }
+
+    private static LineageNode ReleaseNode(ReleaseRecord release) => new($"release {release.Customer} {release.Version}", Detail:
+        $"customer commit {release.CustomerCommit ?? "(none)"}{(release.CustomerRemote is { } remote ? $" of {remote}" : "")}, base {release.BaseImage} ({release.BaseDigest[..Math.Min(19, release.BaseDigest.Length)]}), "
+        + $"{(release.SigningKeyId is { } key ? $"signed by key {key[..Math.Min(12, key.Length)]}" : "unsigned")}, by {release.CreatedBy} on {release.CreatedAt:yyyy-MM-dd HH:mm}");
 
     private async Task<LineageNode> BundleAsync(string directory, string? provenanceSha, CancellationToken cancellationToken)
     {

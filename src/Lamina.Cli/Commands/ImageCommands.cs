@@ -22,11 +22,11 @@ public sealed class ImageBuildCommand : AsyncCommand<ImageBuildCommand.Settings>
         public string? Bundle { get; init; }
 
         [CommandOption("--base <REF>")]
-        [Description("The base image with lamina-serve: HOST[:PORT]/REPO:TAG or oci:DIR[:TAG] (see `lamina image base`).")]
+        [Description("The base image with lamina-serve: HOST[[:PORT]]/REPO:TAG or oci:DIR[[:TAG]] (see `lamina image base`).")]
         public string? Base { get; init; }
 
         [CommandOption("-t|--tag <NAME>")]
-        [Description("The image's name: HOST[:PORT]/REPO:TAG to --push, or NAME:TAG (its tag names it in --oci-layout and --archive).")]
+        [Description("The image's name: HOST[[:PORT]]/REPO:TAG to --push, or NAME:TAG (its tag names it in --oci-layout and --archive).")]
         public string? Tag { get; init; }
 
         [CommandOption("--push")]

@@ -21,7 +21,7 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         public string? From { get; init; }
 
         [CommandOption("--from-tracking <URI>")]
-        [Description("The tracking store to copy from, instead of the home's: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE.")]
+        [Description("The tracking store to copy from, instead of the home's: sqlite:PATH or postgresql://USER[[:PASSWORD]]@HOST[[:PORT]]/DATABASE.")]
         public string? FromTracking { get; init; }
 
         [CommandOption("--from-artifacts <URI>")]
@@ -37,7 +37,7 @@ public sealed class StoreCopyCommand : AsyncCommand<StoreCopyCommand.Settings>
         public string? To { get; init; }
 
         [CommandOption("--to-tracking <URI>")]
-        [Description("The tracking store to copy into, instead of the home's: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (migrated first with lamina store migrate).")]
+        [Description("The tracking store to copy into, instead of the home's: sqlite:PATH or postgresql://USER[[:PASSWORD]]@HOST[[:PORT]]/DATABASE (migrated first with lamina store migrate).")]
         public string? ToTracking { get; init; }
 
         [CommandOption("--to-artifacts <URI>")]

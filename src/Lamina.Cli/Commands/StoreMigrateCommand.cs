@@ -18,7 +18,7 @@ public sealed class StoreMigrateCommand : AsyncCommand<StoreMigrateCommand.Setti
     public sealed class Settings : OutputSettings
     {
         [CommandOption("--tracking <URI>")]
-        [Description("The tracking store: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: $LAMINA_TRACKING). A password may come from PGPASSWORD or ~/.pgpass instead.")]
+        [Description("The tracking store: postgresql://USER[[:PASSWORD]]@HOST[[:PORT]]/DATABASE (default: $LAMINA_TRACKING). A password may come from PGPASSWORD or ~/.pgpass instead.")]
         public string? Tracking { get; init; }
 
         /// <summary>The URI given, else the environment's.</summary>

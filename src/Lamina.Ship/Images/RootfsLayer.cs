@@ -78,11 +78,11 @@ public static class RootfsLayer
             long size, tarSize;
             await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                var compressed = new HashingStream(file, compressedHash) { GzipHeader = true };
+                var compressed = new HashingWriteStream(file, compressedHash) { GzipHeader = true };
                 // gzip from .NET's zlib writes no name and a zero time, and the OS byte is fixed: the bytes depend on the tar alone.
                 await using (var gzip = new GZipStream(compressed, new ZLibCompressionOptions { CompressionLevel = LayerBuilder.CompressionLevel }, leaveOpen: true))
                 {
-                    var tar = new HashingStream(gzip, tarHash);
+                    var tar = new HashingWriteStream(gzip, tarHash);
                     await using (var writer = new TarWriter(tar, TarEntryFormat.Gnu, leaveOpen: true))
                     {
                         await write(writer);
@@ -110,68 +110,5 @@ public static class RootfsLayer
         while (value.StartsWith("./", StringComparison.Ordinal)) value = value[2..];
         value = value.TrimStart('/');
         return value == "." ? "" : value;
-    }
-
-    /// <summary>Hashes what passes through to the stream it wraps (write only).</summary>
-    private sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
-    {
-        /// <summary>Offset of the gzip header's OS byte, which zlib sets to the machine's system.</summary>
-        private const int GzipOsOffset = 9;
-
-        public long Written { get; private set; }
-
-        /// <summary>Sets the gzip header's OS byte to 255 ("unknown"), as <see cref="LayerBuilder"/> does.</summary>
-        public bool GzipHeader { get; init; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => Written;
-
-        public override long Position { get => Written; set => throw new NotSupportedException(); }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (GzipHeader && Written <= GzipOsOffset && Written + buffer.Length > GzipOsOffset)
-            {
-                var copy = buffer.ToArray();
-                copy[GzipOsOffset - Written] = 0xff;
-                buffer = copy;
-            }
-            hash.AppendData(buffer);
-            Written += buffer.Length;
-            inner.Write(buffer);
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (GzipHeader && Written <= GzipOsOffset && Written + buffer.Length > GzipOsOffset)
-            {
-                var copy = buffer.ToArray();
-                copy[GzipOsOffset - Written] = 0xff;
-                buffer = copy;
-            }
-            hash.AppendData(buffer.Span);
-            Written += buffer.Length;
-            return inner.WriteAsync(buffer, cancellationToken);
-        }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

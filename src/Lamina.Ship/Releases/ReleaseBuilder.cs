@@ -90,9 +90,9 @@ public sealed class ReleaseBuilder(ITrackingStore store, IBlobStore blobs, IProd
         try
         {
             // Published models only: the resolver refuses any other, naming the model and its run, before anything is built.
-            var resolved = await new AnalysisResolver(store, blobs, production)
+            var resolved = await new AnalysisResolver(store, blobs, production) { RelativeTo = customer.Directory }
                 .ResolveAsync(customer.Analysis, Path.Combine(work, "resolved", BundleBuilder.AnalysisFileName), cancellationToken);
-            var bundle = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), time) { Reproducible = new(git.CommitTime) }
+            var bundle = await new BundleBuilder(production, blobs, store, new TrackingStoreAudit(store), time) { Reproducible = new(git.CommitTime), SourceRoot = customer.Directory }
                 .BuildAsync(resolved.ResolvedFile, Path.Combine(work, "bundle"), replace: true, cancellationToken);
 
             var imageRequest = new ReleaseImageRequest(bundle.Directory, baseImage, target)

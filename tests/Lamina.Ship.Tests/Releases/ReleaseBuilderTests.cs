@@ -84,6 +84,27 @@ public sealed class ReleaseBuilderTests
     }
 
     [Fact]
+    public async Task Release_OfTheSameCommitClonedElsewhere_GivesTheSameImageDigest()
+    {
+        // Given the customer repository and a clone of it in another folder (as two CI runners check it out)
+        var (stores, customer, baseImage) = await PublishedCustomerAsync();
+        await using var owned = stores;
+        var clone = stores.Temp.Combine("elsewhere", "checkout", "hospital-a");
+        Directory.CreateDirectory(Path.GetDirectoryName(clone)!);
+        await CustomerRepository.GitAsync(Path.GetDirectoryName(clone)!, "clone", "-q", customer, clone);
+        await CustomerRepository.GitAsync(clone, "remote", "set-url", "origin", "https://ci:hunter2@git.example.org/customers/hospital-a.git");
+
+        // When both are released as the same version
+        var first = await Builder(stores).ReleaseAsync(new ReleaseRequest(customer) { Base = baseImage, OciLayout = stores.Temp.Combine("out-1"), WorkDirectory = stores.Temp.Combine("work-1") }, CancellationToken.None);
+        var second = await Builder(stores).ReleaseAsync(new ReleaseRequest(clone) { Base = baseImage, OciLayout = stores.Temp.Combine("out-2") }, CancellationToken.None);
+
+        // Then the lock names the analysis file relative to the repository, and the image is the same, byte for byte
+        Assert.Equal(first.Image.ImageDigest, second.Image.ImageDigest);
+        Assert.True(second.AlreadyRecorded);
+        Assert.Equal("analysis.yaml", LockFile.Read(Path.Combine(first.BundleDirectory, LockFile.FileName)).AnalysisFile);
+    }
+
+    [Fact]
     public async Task Release_Pushed_GoesToTheCustomersRegistry_OnTheBaseOfItsVersionThere_WithItsSignatures()
     {
         // Given a registry holding lamina-serve:0.1.0, and a customer whose image repository is in that registry
