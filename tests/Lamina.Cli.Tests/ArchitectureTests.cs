@@ -12,9 +12,10 @@ public sealed class ArchitectureTests
         ["Lamina.Core"] = [],
         ["Lamina.Tracking"] = ["Lamina.Core"],
         ["Lamina.Serve"] = ["Lamina.Core"],
+        ["Lamina.Servers"] = [],
         ["Lamina.Lab"] = ["Lamina.Core", "Lamina.Tracking"],
         ["Lamina.Ship"] = ["Lamina.Core", "Lamina.Tracking"],
-        ["Lamina.Cli"] = ["Lamina.Core", "Lamina.Tracking", "Lamina.Lab", "Lamina.Ship", "Lamina.Serve"],
+        ["Lamina.Cli"] = ["Lamina.Core", "Lamina.Tracking", "Lamina.Lab", "Lamina.Ship", "Lamina.Serve", "Lamina.Servers"],
     };
 
     private static IEnumerable<string> ProjectNames() =>

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using Lamina.Servers;
 
 namespace Lamina.Testing;
 
@@ -31,13 +32,11 @@ internal enum RegistryAuthMode
 /// </summary>
 internal sealed class RegistryServer : IAsyncDisposable
 {
-    public const string RegistryBinary = "/usr/bin/docker-registry";
+    public const string RegistryBinary = LocalRegistry.RegistryBinary;
     private const string Service = "lamina-test-registry";
     private const string Issuer = "lamina-test-token-issuer";
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly string _configPath;
-    private Process? _process;
+    private LocalRegistry? _registry;
     private HttpListener? _tokenListener;
     private Task? _tokenLoop;
     private ECDsa? _tokenKey;
@@ -46,12 +45,10 @@ internal sealed class RegistryServer : IAsyncDisposable
     private RegistryFaultProxy? _proxy;
     private bool _disposed;
 
-    private RegistryServer(string folder, int port, RegistryAuthMode mode)
+    private RegistryServer(string folder, RegistryAuthMode mode)
     {
         Folder = folder;
-        Port = port;
         Mode = mode;
-        _configPath = Path.Combine(folder, "config.yml");
         if (mode != RegistryAuthMode.Anonymous)
         {
             Username = "lamina";
@@ -62,12 +59,12 @@ internal sealed class RegistryServer : IAsyncDisposable
     /// <summary>The temporary folder: configuration, log, htpasswd, certificate, and the storage under <see cref="RootDirectory"/>.</summary>
     public string Folder { get; }
 
-    public int Port { get; }
+    public int Port => _registry!.Port;
 
     public RegistryAuthMode Mode { get; }
 
     /// <summary><c>127.0.0.1:PORT</c>, the registry part of image references.</summary>
-    public string Address => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
+    public string Address => _registry!.Address;
 
     /// <summary>The registry's storage root (<c>docker/registry/v2/...</c> under it).</summary>
     public string RootDirectory => Path.Combine(Folder, "storage");
@@ -84,47 +81,21 @@ internal sealed class RegistryServer : IAsyncDisposable
     /// <summary>How many tokens the token server gave out.</summary>
     public int TokensIssued => Volatile.Read(ref _tokensIssued);
 
-    private string LogPath => Path.Combine(Folder, "registry.log");
-
-    private string PidFile => Path.Combine(Folder, "registry.pid");
-
-    /// <summary>Starts a registry (the caller disposes it).</summary>
+    /// <summary>Starts a registry (<see cref="LocalRegistry"/> in a fresh temporary folder; the caller disposes it).</summary>
     public static async Task<RegistryServer> StartAsync(RegistryAuthMode mode = RegistryAuthMode.Anonymous)
     {
-        if (!File.Exists(RegistryBinary)) throw new InvalidOperationException($"the reference registry is not installed (no {RegistryBinary}): run scripts/ensure-native.sh");
         var folder = Path.Combine(Path.GetTempPath(), $"lamina-registry-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
-        var server = new RegistryServer(folder, FreePort(), mode);
+        var server = new RegistryServer(folder, mode);
         try
         {
-            Directory.CreateDirectory(server.RootDirectory);
             var auth = mode switch
             {
                 RegistryAuthMode.Basic => await server.WriteHtpasswdAsync(),
                 RegistryAuthMode.Token => await server.StartTokenServerAsync(),
-                _ => "",
+                _ => null,
             };
-            await File.WriteAllTextAsync(server._configPath, $"""
-                version: 0.1
-                log:
-                  level: info
-                  accesslog:
-                    disabled: true
-                storage:
-                  filesystem:
-                    rootdirectory: {server.RootDirectory}
-                  delete:
-                    enabled: true
-                  maintenance:
-                    uploadpurging:
-                      enabled: false
-                http:
-                  addr: {server.Address}
-                  secret: {Guid.NewGuid():N}
-                {auth}
-                """);
-            server.StartWatchdog();
-            await server.StartProcessAsync();
+            server._registry = await LocalRegistry.StartAsync(folder, auth, new LocalServerOptions(RemoveFolderWithOwner: true));
             return server;
         }
         catch
@@ -163,30 +134,13 @@ internal sealed class RegistryServer : IAsyncDisposable
     public RegistryFaultProxy StartFaultProxy() => _proxy ??= RegistryFaultProxy.Start(Port);
 
     /// <summary>The registry's log (for failing tests' messages).</summary>
-    public string LogTail() => File.Exists(LogPath) ? string.Join('\n', File.ReadLines(LogPath).TakeLast(20)) : "(no log)";
+    public string LogTail() => _registry?.LogTail() ?? "(no log)";
 
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
-        var process = _process;
-        _process = null;
-        if (process is not null)
-        {
-            try
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-                }
-            }
-            catch (Exception e) when (e is InvalidOperationException or TimeoutException)
-            {
-                // Already gone, or the watchdog will finish it.
-            }
-            process.Dispose();
-        }
+        if (_registry is { } registry) await registry.DisposeAsync();
         if (_proxy is { } proxy) await proxy.DisposeAsync();
         if (_tokenListener is { } listener)
         {
@@ -260,7 +214,7 @@ internal sealed class RegistryServer : IAsyncDisposable
         // HttpListener may lose a race for the port with another process: a few ports are tried.
         for (var attempt = 0; ; attempt++)
         {
-            var port = FreePort();
+            var port = LocalPorts.Free();
             var listener = new HttpListener();
             listener.Prefixes.Add($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
             try
@@ -381,48 +335,6 @@ internal sealed class RegistryServer : IAsyncDisposable
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private async Task StartProcessAsync()
-    {
-        // Through sh's exec, so the process started is the registry itself, its output going to a file nobody drains.
-        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = Folder };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"exec '{RegistryBinary}' serve '{_configPath}' >>'{LogPath}' 2>&1 </dev/null");
-        // The registry reads REGISTRY_* variables as configuration: none may leak in from the test's environment.
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("REGISTRY_", StringComparison.Ordinal)).ToList()) info.Environment.Remove(name);
-        var process = Process.Start(info)!;
-        _process = process;
-        await File.WriteAllTextAsync(PidFile, process.Id.ToString(CultureInfo.InvariantCulture));
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (true)
-        {
-            try
-            {
-                // Any answer (200, or 401 behind auth) means it serves the API.
-                using var response = await http.GetAsync(new Uri($"http://{Address}/v2/"));
-                if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized) return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-            }
-            if (process.HasExited) throw new InvalidOperationException($"docker-registry exited while starting (exit code {process.ExitCode}):\n{LogTail()}");
-            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"docker-registry does not answer on {Address} after {StartTimeout.TotalSeconds:0} s:\n{LogTail()}");
-            await Task.Delay(50);
-        }
-    }
-
-    /// <summary>Kills the registry (by the pid in the folder, checked against its command line, lest a reused pid be killed) and removes the folder once this process is gone.</summary>
-    private void StartWatchdog() =>
-        TestWatchdog.Start($"p=$(cat '{PidFile}' 2>/dev/null) && tr '\\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -qF -- '{_configPath}' && kill -9 $p; sleep 1; rm -rf '{Folder}'");
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>

@@ -26,10 +26,30 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         [Description("Side of the synthetic slides (default 8192).")]
         [DefaultValue(8192)]
         public int SlideSize { get; init; } = 8192;
+
+        [CommandOption("--team")]
+        [Description("The team's story on real local servers started in OUT/servers (PostgreSQL, S3, RabbitMQ, a registry): remote training on a worker, publish, a signed customer release, its image serving a request from a chroot, and the trace back to the commits.")]
+        public bool Team { get; init; }
+
+        [CommandOption("--base <REF>")]
+        [Description("With --team: a prebuilt lamina-serve base image (HOST/REPO:TAG or oci:DIR:TAG) instead of building one.")]
+        public string? Base { get; init; }
+
+        [CommandOption("--keep-servers")]
+        [Description("With --team: leave the servers running at the end and print the variables that use them.")]
+        public bool KeepServers { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (!Team && (Base is not null || KeepServers)) return ValidationResult.Error($"{(Base is not null ? "--base" : "--keep-servers")} goes with --team");
+            if (Team && NoTraining) return ValidationResult.Error("--no-training does not go with --team: the team's story trains the models it releases");
+            return ValidationResult.Success();
+        }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
+        if (settings.Team) return await TeamDemoCommand.ExecuteAsync(settings);
         var home = CliContext.Home;
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
