@@ -104,19 +104,22 @@ internal sealed class ShipStores : IAsyncDisposable
     }
 
     /// <summary>Writes the short analysis file of one feature, Carcinoma, on the carcinoma model of <paramref name="run"/>.</summary>
-    public string WriteCarcinomaAnalysis(Guid run) => WriteAnalysis($"""
-        version: 1
-        analyses:
-          - name: breast
-            models:
-              carcinoma_model:
-                sourcing: auto
-                reference: {run}
-            features:
-              - cls: Carcinoma
+    public string WriteCarcinomaAnalysis(Guid run) => WriteAnalysis(CarcinomaAnalysis((run, "breast", "carcinoma_model")));
+
+    /// <summary>A short analysis file: per analysis, one feature, Carcinoma, on the carcinoma model of its run under the given model name.</summary>
+    public static string CarcinomaAnalysis(params (Guid Run, string Analysis, string Model)[] analyses) =>
+        "version: 1\nanalyses:\n" + string.Concat(analyses.Select(a => $"""
+              - name: {a.Analysis}
                 models:
-                  classification_model: carcinoma_model
-        """);
+                  {a.Model}:
+                    sourcing: auto
+                    reference: {a.Run}
+                features:
+                  - cls: Carcinoma
+                    models:
+                      classification_model: {a.Model}
+
+            """));
 
     public AnalysisResolver Resolver() => new(Store, Blobs, Production);
 

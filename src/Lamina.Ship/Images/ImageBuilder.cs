@@ -119,7 +119,8 @@ public sealed class ImageBuilder(Func<ImageReference, IImageStore> openStore, IB
             foreach (var content in contents)
             {
                 var names = content.Select(f => f.Name).Order(StringComparer.Ordinal).ToList();
-                layers.Add(await LayerBuilder.BuildContentAsync(Path.Combine(bundle, names[0]), [.. names.Select(n => $"{BundlePath}/{n}")], created,
+                // Content layers carry no time of their own (the epoch): the same weights give the same layer in every release.
+                layers.Add(await LayerBuilder.BuildContentAsync(Path.Combine(bundle, names[0]), [.. names.Select(n => $"{BundlePath}/{n}")], DateTimeOffset.UnixEpoch,
                     Path.Combine(Path.GetTempPath(), $"lamina-layer-{Guid.NewGuid():N}.tar.gz"), cancellationToken));
             }
             var excluded = contents.SelectMany(c => c.Select(f => f.Name)).ToHashSet(StringComparer.Ordinal);

@@ -15,28 +15,7 @@ public sealed class BundleLayersTests
         await using var stores = await ShipStores.CreateAsync();
         var (run, card) = await stores.TrainedAsync();
         await stores.PublishAsync(run, card);
-        var analysis = stores.WriteAnalysis($"""
-            version: 1
-            analyses:
-              - name: breast
-                models:
-                  carcinoma_model:
-                    sourcing: auto
-                    reference: {run}
-                features:
-                  - cls: Carcinoma
-                    models:
-                      classification_model: carcinoma_model
-              - name: second_opinion
-                models:
-                  carcinoma_copy:
-                    sourcing: auto
-                    reference: {run}
-                features:
-                  - cls: Carcinoma
-                    models:
-                      classification_model: carcinoma_copy
-            """);
+        var analysis = stores.WriteAnalysis(ShipStores.CarcinomaAnalysis((run, "breast", "carcinoma_model"), (run, "second_opinion", "carcinoma_copy")));
         var resolved = await stores.Resolver().ResolveAsync(analysis, stores.Temp.Combine("release", "resolved.yaml"), CancellationToken.None);
         var first = await stores.Builder().BuildAsync(resolved.ResolvedFile, stores.Temp.Combine("bundle-1"), CancellationToken.None);
         var layout = stores.Temp.Combine("images");
@@ -45,9 +24,9 @@ public sealed class BundleLayersTests
         ImageBuildRequest Request(string bundle, string tag) => new(bundle, baseImage, ImageReference.Parse($"oci:{layout}:{tag}")) { ContentLayerMinimum = 1024 };
         var one = await builder.BuildAsync(Request(first.Directory, "1"), CancellationToken.None);
 
-        // When the same resolved file is bundled again (a new provenance) and built into the same layout
+        // When the same resolved file is bundled again (a new provenance) and built into the same layout a day later
         var second = await stores.Builder().BuildAsync(resolved.ResolvedFile, stores.Temp.Combine("bundle-2"), CancellationToken.None);
-        var two = await builder.BuildAsync(Request(second.Directory, "2"), CancellationToken.None);
+        var two = await builder.BuildAsync(Request(second.Directory, "2") with { Created = one.Created.AddDays(1) }, CancellationToken.None);
 
         // Then the large files are layers of their own, each content once, the same in both images
         Assert.True(one.BundleLayers.Count >= 2, $"{one.BundleLayers.Count} bundle layers");

@@ -18,19 +18,7 @@ internal static class CustomerRepository
             base: "0.1.0"
             analysis: analysis.yaml
             """);
-        await File.WriteAllTextAsync(Path.Combine(folder, "analysis.yaml"), $"""
-            version: 1
-            analyses:
-              - name: breast
-                models:
-                  carcinoma_model:
-                    sourcing: auto
-                    reference: {run}
-                features:
-                  - cls: Carcinoma
-                    models:
-                      classification_model: carcinoma_model
-            """);
+        await File.WriteAllTextAsync(Path.Combine(folder, "analysis.yaml"), ShipStores.CarcinomaAnalysis((run, "breast", "carcinoma_model")));
         await GitAsync(folder, "init", "-q", "-b", "main");
         if (remote is not null) await GitAsync(folder, "remote", "add", "origin", remote);
         await CommitAsync(folder, "customer files");
