@@ -29,17 +29,12 @@ public static class ImageLineage
     /// <exception cref="ImageNotFoundException">The store holds no such image.</exception>
     public static async Task<Inspection> InspectAsync(IImageStore store, ImageReference image, string scratch, CancellationToken cancellationToken)
     {
-        var manifest = await store.GetManifestAsync(image.Repository, image.Reference, cancellationToken);
-        var pinned = image.Digest is { } asked && asked != manifest.Digest ? DigestState.Altered : DigestState.Verified;
-        if (OciMediaTypes.IsIndex(manifest.MediaType))
-        {
-            var chosen = PickPlatform(manifest) ?? throw new ImageException($"{image}: its index lists no linux/amd64 image");
-            manifest = await store.GetManifestAsync(image.Repository, chosen, cancellationToken);
-        }
-        var root = new LineageNode($"image {image}", OciDigest.Hex(manifest.Digest), pinned, $"manifest in {store.Location}");
-        var document = JsonNode.Parse(manifest.Bytes) ?? throw new ImageException($"{image}: an empty manifest");
-        var configDescriptor = document["config"];
-        var configDigest = configDescriptor?["digest"]?.GetValue<string>() ?? throw new ImageException($"{image}: the manifest names no config");
+        // The platform manifest of an index, checked against the digest that names it (ImageCopier resolves as a build does).
+        var resolved = await ImageCopier.ResolveAsync(store, image, cancellationToken);
+        var manifest = resolved.Manifest;
+        var root = new LineageNode($"image {image}", OciDigest.Hex(manifest.Digest), DigestState.Verified, $"manifest in {store.Location}");
+        var document = resolved.ManifestJson;
+        var configDigest = resolved.Config.Digest;
         var (configState, configBytes) = await ReadSmallAsync(store, image.Repository, configDigest, cancellationToken);
         var config = configBytes is null ? null : JsonNode.Parse(configBytes);
         var labels = config?["config"]?["Labels"] as JsonObject;
@@ -54,7 +49,7 @@ public static class ImageLineage
             }
         }
 
-        var layers = document["layers"] as JsonArray ?? [];
+        var layers = resolved.Layers;
         var diffIds = config?["rootfs"]?["diff_ids"] as JsonArray;
         var bundleDigest = labels?[BundleDigestLabel]?.GetValue<string>();
         // The bundle is spread over the top layers of a customer image (large files a layer per content, the rest last):
@@ -64,7 +59,7 @@ public static class ImageLineage
         var holdsBundle = false;
         for (var i = 0; i < layers.Count; i++)
         {
-            var digest = layers[i]?["digest"]?.GetValue<string>() ?? "";
+            var digest = layers[i].Digest;
             var diffId = diffIds is not null && i < diffIds.Count ? diffIds[i]?.GetValue<string>() : null;
             var (state, detail, bundleFiles) = await CheckLayerAsync(store, image.Repository, digest, diffId, unpackTo, cancellationToken);
             whole &= state == DigestState.Verified;
@@ -74,13 +69,6 @@ public static class ImageLineage
         }
         var bundleDirectory = unpackTo is not null && whole && holdsBundle ? unpackTo : null;
         return new Inspection(root, bundleDirectory, bundleDigest is null ? null : OciDigest.IsValid(bundleDigest) ? OciDigest.Hex(bundleDigest) : bundleDigest);
-    }
-
-    private static string? PickPlatform(RawManifest index)
-    {
-        var entries = JsonNode.Parse(index.Bytes)?["manifests"] as JsonArray ?? [];
-        return entries.FirstOrDefault(e => e?["platform"]?["os"]?.GetValue<string>() == "linux" && e["platform"]?["architecture"]?.GetValue<string>() == "amd64")
-            ?["digest"]?.GetValue<string>();
     }
 
     private static async Task<(DigestState State, byte[]? Bytes)> ReadSmallAsync(IImageStore store, string repository, string digest, CancellationToken cancellationToken)
