@@ -60,6 +60,23 @@ public sealed class LocalRabbitMq : IAsyncDisposable
         if (!File.Exists(ServerScript)) throw new InvalidOperationException($"RabbitMQ is not installed (no {ServerScript}): run scripts/ensure-native.sh");
         folder = Path.GetFullPath(folder);
         Directory.CreateDirectory(folder);
+        // A port free when chosen can be taken before the node binds it (by another server, or a connection's source
+        // port): the node then stops at boot saying eaddrinuse, and is started again on other ports.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(folder, consumerTimeout, options, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && LocalPorts.SaysPortTaken(e.Message))
+            {
+                // Tried again on other ports.
+            }
+        }
+    }
+
+    private static async Task<LocalRabbitMq> StartOnFreePortsAsync(string folder, TimeSpan? consumerTimeout, LocalServerOptions options, CancellationToken cancellationToken)
+    {
         var server = new LocalRabbitMq(folder, LocalPorts.Free(), detached: !options.StopWithOwner);
         try
         {

@@ -43,9 +43,15 @@ public sealed class ServeFaultTests(ServeBundles bundles, ITestOutputHelper outp
     [Fact]
     public async Task ConsumerTimeout_ShorterThanAnAnalysis_DoesNotHaveItAnalysedTwice()
     {
-        // Given a broker that takes back a delivery unacknowledged for 3 s, and two services on a longer analysis
+        // Given a broker that takes back a delivery unacknowledged for 3 s, and two services on a longer analysis: one
+        // processor each (DOTNET_PROCESSOR_COUNT), so that the analysis outlasts the timeout on a machine of many cores too
         var scope = await ScopeAsync(await PrivateBrokerAsync(consumerTimeout: TimeSpan.FromSeconds(3)));
-        ServeInstance[] services = [await scope.StartReadyAsync(_slow.Bundle, ["--lease", "3"]), await scope.StartReadyAsync(_slow.Bundle, ["--lease", "3"])];
+        var oneProcessor = new Dictionary<string, string> { ["DOTNET_PROCESSOR_COUNT"] = "1" };
+        ServeInstance[] services =
+        [
+            await scope.StartReadyAsync(_slow.Bundle, ["--lease", "3"], oneProcessor),
+            await scope.StartReadyAsync(_slow.Bundle, ["--lease", "3"], oneProcessor),
+        ];
         var client = await scope.ClientAsync();
         var id = ServeClient.NewRequestId("long");
         var target = scope.Temp.Combine("results", id);
