@@ -26,6 +26,12 @@ public static partial class AuditLog
     /// <summary>A customer release was built and recorded (issue 16).</summary>
     public const string ReleaseBuilt = "release.built";
 
+    /// <summary>A web UI token was made (issue 17): its object is the token's id, its new value owner, role and expiry (never the secret).</summary>
+    public const string TokenCreated = "token.created";
+
+    /// <summary>A web UI token was revoked: from then on it opens nothing.</summary>
+    public const string TokenRevoked = "token.revoked";
+
     /// <summary>An entry of another store's chain, brought in by a copy: its new value holds the original, hash and all.</summary>
     public const string AuditImported = "audit.imported";
 

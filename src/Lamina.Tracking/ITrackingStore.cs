@@ -5,7 +5,8 @@ namespace Lamina.Tracking;
 /// PostgreSQL (shared, <see cref="PostgresTrackingStore"/>). A backend implements the focused parts it is made of; a
 /// caller that needs one part takes that part.
 /// </summary>
-public interface ITrackingStore : IRunStore, IRunDataStore, IDatasetStore, IModelStore, IAuditStore, IRunQueueStore, IReleaseStore, IAsyncDisposable;
+public interface ITrackingStore : IRunStore, IRunDataStore, IDatasetStore, IModelStore, IAuditStore, IRunQueueStore, IReleaseStore, IRunBrowser,
+    IAccessTokenStore, IActingStore, IAsyncDisposable;
 
 /// <summary>Runs: their creation with the captured context, their end, and finding, listing and deleting them.</summary>
 public interface IRunStore

@@ -36,6 +36,11 @@ public sealed partial class PostgresTrackingStore
     // A run read in a write stays locked until the commit (NO KEY: rows that refer to it can still be inserted).
     private protected override string RunRowLock => "FOR NO KEY UPDATE OF r";
 
+    private protected override string TagCondition => "CAST(r.tags AS jsonb) @> jsonb_build_array(CAST(@tag AS text))";
+
+    private protected override string DurationExpression(string end) =>
+        $"EXTRACT(EPOCH FROM (CAST({end} AS timestamptz) - CAST(r.started_at AS timestamptz)))";
+
     private protected override Task<T> ExecuteAsync<T>(bool write, Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work,
         CancellationToken cancellationToken) =>
         RunAsync(write, work, cancellationToken);
@@ -173,6 +178,10 @@ public sealed partial class PostgresTrackingStore
                 {
                     await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
                     await NonQueryAsync(c, tx, PostgresMigrations.All[version - 1], ct).ConfigureAwait(false);
+                    if (PostgresMigrations.Code.TryGetValue(version, out var code))
+                    {
+                        await code(c, tx, ct).ConfigureAwait(false);
+                    }
                     await NonQueryAsync(c, tx, "INSERT INTO schema_migrations (version, applied_at) VALUES (@version, @now);", ct,
                         ("version", (long)version), ("now", Format(time.GetUtcNow()))).ConfigureAwait(false);
                     await tx.CommitAsync(ct).ConfigureAwait(false);

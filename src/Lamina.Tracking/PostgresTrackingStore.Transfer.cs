@@ -55,6 +55,24 @@ public sealed partial class PostgresTrackingStore
         await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
+    // One statement for a run's parameters, however many its configuration has.
+    private protected override async Task InsertParametersAsync(DbConnection c, DbTransaction? tx, string runId, IReadOnlyList<RunParameter> parameters,
+        CancellationToken ct)
+    {
+        if (parameters.Count == 0) return;
+        await using var insert = Command(c, tx, """
+            INSERT INTO run_params (run_id, key, value, number)
+            SELECT @id, p.key, p.value, p.number FROM unnest(@keys, @values, @numbers) AS p(key, value, number);
+            """, ("id", runId));
+        insert.Parameters.Add(TextArray("keys", [.. parameters.Select(p => p.Key)]));
+        insert.Parameters.Add(TextArray("values", [.. parameters.Select(p => p.Value)]));
+        insert.Parameters.Add(new NpgsqlParameter<double?[]>("numbers", NpgsqlDbType.Array | NpgsqlDbType.Double)
+        {
+            TypedValue = [.. parameters.Select(p => p.Number)],
+        });
+        await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
     private static NpgsqlParameter<string[]> TextArray(string name, string[] values) =>
         new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = values };
 }

@@ -27,6 +27,9 @@ public sealed partial class PostgresTrackingStore : RelationalTrackingStore
         _dataSource = dataSource;
     }
 
+    // A view acting as someone else shares the process's data source, as every client does.
+    private protected override RelationalTrackingStore WithActor(string actor) => new PostgresTrackingStore(Location, _dataSource, _time, actor);
+
     /// <summary>Where the store is: its URI, shown with the password redacted.</summary>
     public PostgresLocation Location { get; }
 
@@ -68,7 +71,8 @@ public sealed partial class PostgresTrackingStore : RelationalTrackingStore
     /// <inheritdoc />
     /// <remarks>
     /// One statement, one round trip per call whatever the number of points (a training loop logs a batch per call): the
-    /// rows are sent as arrays and inserted only while the run exists and is not published; summaries are computed on read.
+    /// rows are sent as arrays and inserted only while the run exists and is not published, and the batch's summary per
+    /// metric is merged into <c>metric_summaries</c> by the same statement.
     /// </remarks>
     public override async Task LogMetricsAsync(Guid runId, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken)
     {
@@ -90,17 +94,30 @@ public sealed partial class PostgresTrackingStore : RelationalTrackingStore
 
         var inserted = await RunAsync(write: false, async (c, tx, ct) =>
         {
-            await using var insert = Command(c, tx, """
-                INSERT INTO metrics (run_id, name, step, value, time)
-                SELECT @id, m.name, m.step, m.value, m.time
-                FROM unnest(@names, @steps, @values, @times) AS m(name, step, value, time)
-                WHERE EXISTS (SELECT 1 FROM runs WHERE id = @id) AND NOT EXISTS (SELECT 1 FROM published WHERE run_id = @id);
+            await using var insert = Command(c, tx, $"""
+                WITH inserted AS (
+                    INSERT INTO metrics (run_id, name, step, value, time)
+                    SELECT @id, m.name, m.step, m.value, m.time
+                    FROM unnest(@names, @steps, @values, @times) WITH ORDINALITY AS m(name, step, value, time, n)
+                    WHERE EXISTS (SELECT 1 FROM runs WHERE id = @id) AND NOT EXISTS (SELECT 1 FROM published WHERE run_id = @id)
+                    ORDER BY m.n
+                    RETURNING name, step, value, time, rowid
+                ), summarised AS (
+                    INSERT INTO metric_summaries (run_id, name, count, last_step, last_time, last_value, min_value, max_value)
+                    SELECT @id, a.name, a.count, l.step, l.time, l.value, a.min_value, a.max_value
+                    FROM (SELECT name, COUNT(*) AS count, MIN(value) AS min_value, MAX(value) AS max_value FROM inserted GROUP BY name) a
+                    JOIN (SELECT DISTINCT ON (name) name, step, time, value FROM inserted ORDER BY name, step DESC, time DESC, rowid DESC) l
+                      ON l.name = a.name
+                    {MetricSummaryMerge}
+                    RETURNING 1
+                )
+                SELECT COUNT(*) FROM inserted;
                 """, ("id", IdText(runId)));
             insert.Parameters.Add(new NpgsqlParameter<string[]>("names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = names });
             insert.Parameters.Add(new NpgsqlParameter<long[]>("steps", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = steps });
             insert.Parameters.Add(new NpgsqlParameter<double?[]>("values", NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = values });
             insert.Parameters.Add(new NpgsqlParameter<string[]>("times", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = times });
-            return await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return Convert.ToInt32(await insert.ExecuteScalarAsync(ct).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
         }, cancellationToken, retry: false).ConfigureAwait(false);
         if (inserted != points.Count || points.Count == 0)
         {

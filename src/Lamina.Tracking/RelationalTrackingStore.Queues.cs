@@ -346,7 +346,7 @@ public abstract partial class RelationalTrackingStore
         if (attempt >= 2)
         {
             // What the run shows is what its last attempt made: results of a lost or failed attempt would mix with this one's.
-            foreach (var table in (string[])["metrics", "artifacts", "models"])
+            foreach (var table in (string[])["metrics", "metric_summaries", "artifacts", "models"])
             {
                 await NonQueryAsync(c, tx, $"DELETE FROM {table} WHERE run_id = @id;", ct, ("id", id)).ConfigureAwait(false);
             }

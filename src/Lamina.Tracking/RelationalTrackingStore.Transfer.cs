@@ -128,7 +128,7 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
         }
     }
 
-    private static DbParameter AddParameter(DbCommand command, string name, DbType type)
+    private protected static DbParameter AddParameter(DbCommand command, string name, DbType type)
     {
         var parameter = command.CreateParameter();
         parameter.ParameterName = name;
@@ -271,6 +271,10 @@ public abstract partial class RelationalTrackingStore : IStoreTransfer
                 ("id", id), ("path", source.Path), ("sha", source.Sha256)).ConfigureAwait(false);
         }
         await InsertMetricsAsync(c, tx, id, export.Metrics, ct).ConfigureAwait(false);
+
+        // The runs table's rows are not exported: they are made again from the configuration and the metrics.
+        await InsertParametersAsync(c, tx, id, ParametersOf(export.ConfigurationJson), ct).ConfigureAwait(false);
+        await RebuildMetricSummariesAsync(c, tx, id, ct).ConfigureAwait(false);
         foreach (var artifact in export.Artifacts)
         {
             await NonQueryAsync(c, tx, "INSERT INTO artifacts (run_id, name, digest, size, created_at) VALUES (@id, @name, @digest, @size, @at);", ct,

@@ -12,7 +12,7 @@ namespace Lamina.Tracking;
 /// same row mapping; each store supplies only its dialect (connections and transactions, locks, batching, errors).
 /// </summary>
 /// <remarks>Not for deriving outside Lamina: its constructor is private to the assembly.</remarks>
-public abstract partial class RelationalTrackingStore : ITrackingStore
+public abstract partial class RelationalTrackingStore : ITrackingStore, IActingStore
 {
     private protected const int MinimumPrefixDigits = 4;
 
@@ -36,6 +36,16 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
         _time = time;
         _actor = actor;
     }
+
+    /// <inheritdoc />
+    public ITrackingStore ActingAs(string actor)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        return WithActor(actor);
+    }
+
+    /// <summary>The same store (same connection or data source) whose audit entries name <paramref name="actor"/>.</summary>
+    private protected abstract RelationalTrackingStore WithActor(string actor);
 
     /// <inheritdoc />
     public abstract Task LogMetricsAsync(Guid runId, IReadOnlyList<MetricPoint> points, CancellationToken cancellationToken);
@@ -116,6 +126,8 @@ public abstract partial class RelationalTrackingStore : ITrackingStore
             {
                 await InsertAttemptAsync(c, tx, id, 1, executor!, null, run.Host, now, null, ct).ConfigureAwait(false);
             }
+
+            await InsertParametersAsync(c, tx, IdText(id), ParametersOf(run.ConfigurationJson), ct).ConfigureAwait(false);
 
             if (run.Git is { } git)
             {

@@ -8,7 +8,8 @@ namespace Lamina.Tracking;
 /// <remarks>
 /// Writes run in <c>BEGIN IMMEDIATE</c> transactions, so concurrent writers queue on SQLite's busy timeout instead of
 /// failing when a read lock would have to be upgraded; busy errors that still come through are retried with backoff.
-/// One instance holds one connection and serialises its callers.
+/// One instance holds one connection and serialises its callers; its views (<see cref="RelationalTrackingStore.ActingAs"/>)
+/// share both.
 /// </remarks>
 public sealed partial class SqliteTrackingStore : RelationalTrackingStore
 {
@@ -16,16 +17,39 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
     private const int SqliteLocked = 6;
     private const int MaxAttempts = 8;
 
-    private readonly SqliteConnection _connection;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private bool _disposed;
+    private readonly SharedConnection _shared;
+    private readonly bool _isView;
+    private bool _viewDisposed;
 
     private SqliteTrackingStore(string databasePath, SqliteConnection connection, TimeProvider time, string actor)
         : base(time, actor)
     {
         DatabasePath = databasePath;
-        _connection = connection;
+        _shared = new SharedConnection(connection);
     }
+
+    // A view acting as someone else: the same connection and gate; disposing it leaves them open.
+    private SqliteTrackingStore(SqliteTrackingStore store, string actor)
+        : base(store._time, actor)
+    {
+        DatabasePath = store.DatabasePath;
+        _shared = store._shared;
+        _isView = true;
+    }
+
+    /// <summary>The one connection of a store and its views, the gate that serialises their calls, and whether it is closed.</summary>
+    private sealed class SharedConnection(SqliteConnection connection)
+    {
+        public SqliteConnection Connection { get; } = connection;
+
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public bool Disposed { get; set; }
+    }
+
+    private bool Disposed => _viewDisposed || _shared.Disposed;
+
+    private protected override RelationalTrackingStore WithActor(string actor) => new SqliteTrackingStore(this, actor);
 
     /// <summary>The database file.</summary>
     public string DatabasePath { get; }
@@ -95,6 +119,7 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
         {
             await ReadMutableStatusAsync(c, tx, runId, "changed", ct).ConfigureAwait(false);
             await InsertMetricsAsync(c, tx, IdText(runId), points, ct).ConfigureAwait(false);
+            await UpsertMetricSummariesAsync(c, tx, IdText(runId), points, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -102,25 +127,30 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
     /// <summary>Closes the connection, after any call in progress.</summary>
     public override async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (_isView)
+        {
+            _viewDisposed = true;
+            return;
+        }
+        if (_shared.Disposed)
         {
             return;
         }
 
-        await _gate.WaitAsync().ConfigureAwait(false);
+        await _shared.Gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (_disposed)
+            if (_shared.Disposed)
             {
                 return;
             }
 
-            _disposed = true;
-            await _connection.DisposeAsync().ConfigureAwait(false);
+            _shared.Disposed = true;
+            await _shared.Connection.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
-            _gate.Release();
+            _shared.Gate.Release();
         }
     }
 
@@ -152,6 +182,10 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
                 }
 
                 await NonQueryAsync(c, tx, SqliteMigrations.All[target - 1], ct).ConfigureAwait(false);
+                if (SqliteMigrations.Code.TryGetValue(target, out var code))
+                {
+                    await code(c, tx!, ct).ConfigureAwait(false);
+                }
                 await NonQueryAsync(c, tx, "INSERT INTO schema_migrations (version, applied_at) VALUES (@version, @now);", ct,
                     ("version", target), ("now", Format(_time.GetUtcNow()))).ConfigureAwait(false);
                 return true;
@@ -174,11 +208,11 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
 
     private async Task<T> ExecuteOnPoolAsync<T>(bool write, Func<DbConnection, DbTransaction?, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ObjectDisposedException.ThrowIf(Disposed, this);
+        await _shared.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(Disposed, this);
             for (var attempt = 1; ; attempt++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -187,10 +221,10 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
                 {
                     if (write)
                     {
-                        transaction = _connection.BeginTransaction(IsolationLevel.Serializable, deferred: false);
+                        transaction = _shared.Connection.BeginTransaction(IsolationLevel.Serializable, deferred: false);
                     }
 
-                    var result = await work(_connection, transaction, cancellationToken).ConfigureAwait(false);
+                    var result = await work(_shared.Connection, transaction, cancellationToken).ConfigureAwait(false);
                     if (transaction is not null)
                     {
                         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -221,7 +255,7 @@ public sealed partial class SqliteTrackingStore : RelationalTrackingStore
         }
         finally
         {
-            _gate.Release();
+            _shared.Gate.Release();
         }
     }
 

@@ -110,6 +110,9 @@ public class TrackingException : LaminaException
         new($"worker id '{id}' is held by a live worker (host {host}, pid {pid}, last heartbeat {lastHeartbeat.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC): "
             + "give this worker another id, or stop that one first") { At = id, Kind = LaminaErrorKind.Conflict };
 
+    internal static TrackingException TokenNotFound(string id) =>
+        new($"no web UI token has id '{id}' (lamina tokens list shows them)") { At = id, Kind = LaminaErrorKind.NotFound };
+
     internal static TrackingException GitMissing() => new("git is not installed (Debian package: git)");
 }
 

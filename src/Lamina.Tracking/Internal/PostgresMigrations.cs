@@ -315,7 +315,61 @@ internal static partial class PostgresMigrations
         CREATE TRIGGER releases_no_truncate BEFORE TRUNCATE ON releases
             FOR EACH STATEMENT EXECUTE FUNCTION lamina_refuse_change('a release cannot be deleted');
         """,
+
+        // 6: the web UI's runs table (issue 17), as SQLite's 10: parameters, metric summaries, tokens, indexes; existing
+        // runs are backfilled by code (Code[6]) after this script.
+        """
+        CREATE TABLE run_params (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            number  DOUBLE PRECISION,
+            PRIMARY KEY (run_id, key)
+        );
+        CREATE INDEX run_params_by_key ON run_params(key);
+
+        CREATE TABLE metric_summaries (
+            run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name        TEXT NOT NULL,
+            count       BIGINT NOT NULL,
+            last_step   BIGINT NOT NULL,
+            last_time   TEXT NOT NULL,
+            last_value  DOUBLE PRECISION,
+            min_value   DOUBLE PRECISION,
+            max_value   DOUBLE PRECISION,
+            PRIMARY KEY (run_id, name)
+        );
+        CREATE INDEX metric_summaries_by_name ON metric_summaries(name);
+
+        CREATE TABLE access_tokens (
+            id          TEXT PRIMARY KEY,
+            owner       TEXT NOT NULL,
+            role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+            hash        TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            created_by  TEXT NOT NULL,
+            revoked_at  TEXT
+        );
+
+        CREATE INDEX runs_by_task ON runs(task_name, created_at);
+        CREATE INDEX runs_by_type ON runs(task_type, created_at);
+        CREATE INDEX runs_by_user ON runs(user_name, created_at);
+        CREATE INDEX runs_by_queue ON runs(queue, created_at);
+        CREATE INDEX runs_by_status_created ON runs(status, created_at);
+        CREATE INDEX runs_by_started ON runs(started_at);
+        CREATE INDEX runs_by_ended ON runs(ended_at);
+        """,
+
+        // 7: a published run's parameters and metric summaries are frozen with it (after 6's backfill), as SQLite's 11.
+        RunTablesFrozenWhenPublished("run_params", "metric_summaries"),
     }.Select(script => TextColumn().Replace(script, "TEXT COLLATE \"C\""))];
+
+    /// <summary>The migrations that have a step in C# after their script, by version.</summary>
+    public static IReadOnlyDictionary<int, MigrationCode> Code { get; } = new Dictionary<int, MigrationCode>
+    {
+        [6] = RelationalTrackingStore.BackfillBrowsingAsync,
+    };
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run.
     private static string RunTablesFrozenWhenPublished(params string[] tables) => string.Concat(

@@ -289,7 +289,65 @@ internal static class SqliteMigrations
         CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases
             BEGIN SELECT RAISE(ABORT, 'a release cannot be deleted'); END;
         """,
+
+        // 10: the web UI's runs table (issue 17): each run's configuration flattened into parameters (secrets redacted;
+        // number = the value as a double where it is one, for numeric sorting), each metric's summary kept as metrics are
+        // logged (count, the last point by step then time, min and max of the values that are not NaN), web UI tokens
+        // (their secrets only as SHA-256), and indexes for the table's filters and sorts. Existing runs are backfilled by
+        // code (Code[10]) after this script.
+        """
+        CREATE TABLE run_params (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key     TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            number  REAL,
+            PRIMARY KEY (run_id, key)
+        );
+        CREATE INDEX run_params_by_key ON run_params(key);
+
+        CREATE TABLE metric_summaries (
+            run_id      TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name        TEXT NOT NULL,
+            count       INTEGER NOT NULL,
+            last_step   INTEGER NOT NULL,
+            last_time   TEXT NOT NULL,
+            last_value  REAL,
+            min_value   REAL,
+            max_value   REAL,
+            PRIMARY KEY (run_id, name)
+        );
+        CREATE INDEX metric_summaries_by_name ON metric_summaries(name);
+
+        CREATE TABLE access_tokens (
+            id          TEXT PRIMARY KEY,
+            owner       TEXT NOT NULL,
+            role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+            hash        TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            created_by  TEXT NOT NULL,
+            revoked_at  TEXT
+        );
+
+        CREATE INDEX runs_by_task ON runs(task_name, created_at);
+        CREATE INDEX runs_by_type ON runs(task_type, created_at);
+        CREATE INDEX runs_by_user ON runs(user_name, created_at);
+        CREATE INDEX runs_by_queue ON runs(queue, created_at);
+        CREATE INDEX runs_by_status_created ON runs(status, created_at);
+        CREATE INDEX runs_by_started ON runs(started_at);
+        CREATE INDEX runs_by_ended ON runs(ended_at);
+        """,
+
+        // 11: a published run's parameters and metric summaries are frozen with it, as its other rows are (after 10's
+        // backfill, which adds them for the runs published before).
+        RunTablesFrozenWhenPublished("run_params", "metric_summaries"),
     ];
+
+    /// <summary>The migrations that have a step in C# after their script, by version.</summary>
+    public static IReadOnlyDictionary<int, MigrationCode> Code { get; } = new Dictionary<int, MigrationCode>
+    {
+        [10] = RelationalTrackingStore.BackfillBrowsingAsync,
+    };
 
     // Every table holding a run's rows refuses inserts, updates and deletes for a published run: three triggers each.
     private static string RunTablesFrozenWhenPublished(params string[] tables) => string.Concat(

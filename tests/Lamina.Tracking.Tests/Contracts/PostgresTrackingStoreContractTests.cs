@@ -18,11 +18,15 @@ public sealed class PostgresTrackingStoreContractTests : TrackingStoreContract
         await PostgresTrackingStore.OpenAsync(_uri, time, CancellationToken.None, actor);
 
     // A fresh database at schema 3, the last before remote execution, with the test's rows, then migrated as 'lamina store migrate' does.
-    protected override async Task UseStoreFromBeforeQueuesAsync(string seedSql)
+    protected override Task UseStoreFromBeforeQueuesAsync(string seedSql) => UseStoreAtAsync(3, seedSql);
+
+    // Schema 5, the last before the runs table's parameters and summaries.
+    protected override Task UseStoreFromBeforeBrowsingAsync(string seedSql) => UseStoreAtAsync(5, seedSql);
+
+    private async Task UseStoreAtAsync(int version, string seedSql)
     {
-        const int BeforeQueues = 3;
         _uri = await (await PostgresServer.SharedAsync()).CreateDatabaseAsync();
-        await PostgresTrackingStore.MigrateAsync(_uri, BeforeQueues, TimeProvider.System, CancellationToken.None);
+        await PostgresTrackingStore.MigrateAsync(_uri, version, TimeProvider.System, CancellationToken.None);
         await ExecuteAsync(seedSql);
         await PostgresTrackingStore.MigrateAsync(_uri, CancellationToken.None);
     }

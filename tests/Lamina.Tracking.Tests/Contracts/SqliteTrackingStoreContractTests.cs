@@ -13,14 +13,18 @@ public sealed class SqliteTrackingStoreContractTests : TrackingStoreContract
         await SqliteTrackingStore.OpenAsync(DatabasePath, time, CancellationToken.None, actor);
 
     // Schema 7, the last before remote execution, made as that Lamina made it, with the test's rows; opening migrates it.
-    protected override async Task UseStoreFromBeforeQueuesAsync(string seedSql)
+    protected override Task UseStoreFromBeforeQueuesAsync(string seedSql) => UseStoreAtAsync(7, seedSql);
+
+    // Schema 9, the last before the runs table's parameters and summaries.
+    protected override Task UseStoreFromBeforeBrowsingAsync(string seedSql) => UseStoreAtAsync(9, seedSql);
+
+    private async Task UseStoreAtAsync(int version, string seedSql)
     {
-        const int BeforeQueues = 7;
         await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=false");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA foreign_keys = ON; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);\n"
-            + string.Concat(SqliteMigrations.All.Take(BeforeQueues)
+            + string.Concat(SqliteMigrations.All.Take(version)
                 .Select((script, i) => $"{script}\nINSERT INTO schema_migrations (version, applied_at) VALUES ({i + 1}, 'then');\n"))
             + seedSql;
         await command.ExecuteNonQueryAsync();

@@ -59,8 +59,9 @@ public abstract partial class TrackingStoreContract : IAsyncLifetime
 
     private async Task<Guid> RunWithIdAsync(ITrackingStore store, Guid id)
     {
-        // Queued: a run that started has an attempt row, which refers to its id too.
-        var run = await store.CreateRunAsync(Samples.Run(initial: RunStatus.Queued) with { Git = null, PluginSources = [] }, CancellationToken.None);
+        // Queued: a run that started has an attempt row, which refers to its id too; so would parameters of its configuration.
+        var run = await store.CreateRunAsync(Samples.Run(initial: RunStatus.Queued) with { Git = null, PluginSources = [], ConfigurationJson = "{}" },
+            CancellationToken.None);
         await ChangeRunIdAsync(run.Id, id);
         return id;
     }
