@@ -16,6 +16,7 @@ using Lamina.Core.Slides.Tissue;
 //   Lamina.Bench stores --postgres URI --sqlite FILE [--points 100000] [--batch 100] [--runs 10000]
 //   Lamina.Bench queues --broker amqp://… --work DIR [--runs 500] [--workers 2] [--latency 20]
 //   Lamina.Bench serve --broker amqp://… --metrics http://HOST:PORT --config bundle/analysis.yaml --out DIR [--memory-runs 20] SLIDE…   (a running lamina-serve)
+//   Lamina.Bench ui [--sqlite FILE] [--postgres URI] [--runs 10000] [--points 1000]   (the web UI's runs table and series)
 //   Lamina.Bench stores-s3 <s3://bucket/prefix> <folder> [--size-mb 100] [--rounds 3]   (LAMINA_S3_ENDPOINT, AWS_*)
 var command = args.ElementAtOrDefault(0);
 if (command == "queues")
@@ -41,6 +42,10 @@ if (command == "analyze")
 if (command == "training")
 {
     return TrainingBench.Run(args);
+}
+if (command == "ui")
+{
+    return await UiBench.RunAsync(args);
 }
 if (command == "stores")
 {

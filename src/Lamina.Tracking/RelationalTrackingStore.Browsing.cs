@@ -127,44 +127,50 @@ public abstract partial class RelationalTrackingStore : IRunBrowser
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
             var step = reader.GetInt64(0);
-            var time = ParseTime(reader.GetString(1));
             var value = reader.IsDBNull(2) ? double.NaN : reader.GetDouble(2);
             if (!downsampled)
             {
-                points.Add(new SeriesPoint(step, time, value, value, value));
+                points.Add(new SeriesPoint(step, ParseTime(reader.GetString(1)), value, value, value));
             }
             else
             {
                 // Points logged after the count was read fall into the last bucket.
                 var index = (int)Math.Min(maxPoints - 1, (long)read * maxPoints / count);
-                if (index != bucket.Index && bucket.Point is { } done) points.Add(done);
-                bucket.Add(index, step, time, value);
+                if (index != bucket.Index && bucket.Point() is { } done) points.Add(done);
+                bucket.Add(index, step, reader.GetString(1), value);
             }
             read++;
         }
-        if (downsampled && bucket.Point is { } last) points.Add(last);
+        if (downsampled && bucket.Point() is { } last) points.Add(last);
         return new MetricSeries(runId, name, read, downsampled, points);
     }
 
-    /// <summary>The bucket a downsampled series is being folded into: its last point and its extremes (NaN ignored unless all are).</summary>
+    /// <summary>
+    /// The bucket a downsampled series is being folded into: its last point and its extremes (NaN ignored unless all are);
+    /// only the last point's time is parsed, when the bucket is done.
+    /// </summary>
     private sealed class SeriesBucket
     {
+        private long _step;
+        private string? _time;
+        private double _value, _min, _max;
+
         public int Index { get; private set; } = -1;
 
-        public SeriesPoint? Point { get; private set; }
+        public SeriesPoint? Point() => _time is null ? null : new SeriesPoint(_step, ParseTime(_time), _value, _min, _max);
 
-        public void Add(int index, long step, DateTimeOffset time, double value)
+        public void Add(int index, long step, string time, double value)
         {
-            if (index != Index || Point is null)
+            if (index != Index || _time is null)
             {
-                Index = index;
-                Point = new SeriesPoint(step, time, value, value, value);
-                return;
+                (Index, _min, _max) = (index, value, value);
             }
-            var p = Point;
-            Point = new SeriesPoint(step, time, value,
-                double.IsNaN(p.Min) || value < p.Min ? value : p.Min,
-                double.IsNaN(p.Max) || value > p.Max ? value : p.Max);
+            else
+            {
+                if (double.IsNaN(_min) || value < _min) _min = value;
+                if (double.IsNaN(_max) || value > _max) _max = value;
+            }
+            (_step, _time, _value) = (step, time, value);
         }
     }
 
