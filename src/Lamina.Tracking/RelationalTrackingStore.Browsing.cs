@@ -86,6 +86,8 @@ public abstract partial class RelationalTrackingStore : IRunBrowser
     /// <remarks>
     /// Each series is read in step order (ties: time, then the order logged) and folded as it streams: point i of n falls
     /// in bucket ⌊i·maxPoints/n⌋, whose last point, lowest and highest value are kept; only the result is held in memory.
+    /// Series come in the order of <paramref name="runIds"/>, then of <paramref name="names"/> (or by name); a run that has
+    /// no metric of a name has no series for it.
     /// </remarks>
     public Task<IReadOnlyList<MetricSeries>> GetMetricSeriesAsync(IReadOnlyList<Guid> runIds, IReadOnlyList<string>? names, int maxPoints,
         CancellationToken cancellationToken)

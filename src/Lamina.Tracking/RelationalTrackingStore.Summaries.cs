@@ -162,23 +162,22 @@ public abstract partial class RelationalTrackingStore
             while (await reader.ReadAsync(ct).ConfigureAwait(false)) configurations.Add((reader.GetString(0), reader.GetString(1)));
         }
 
-        await using (var insert = Command(c, tx, "INSERT INTO run_params (run_id, key, value, number) VALUES (@id, @key, @value, CAST(@number AS DOUBLE PRECISION));"))
+        // Rows of many runs per statement: one round trip per chunk, not per parameter, on a server.
+        const int ChunkRows = 500;
+        var rows = configurations.SelectMany(run => ParametersOf(run.Json).Select(p => (RunId: run.Id, Parameter: p)));
+        foreach (var chunk in rows.Chunk(ChunkRows))
         {
-            var id = AddParameter(insert, "id", DbType.String);
-            var key = AddParameter(insert, "key", DbType.String);
-            var value = AddParameter(insert, "value", DbType.String);
-            var number = AddParameter(insert, "number", DbType.Double);
-            foreach (var (runId, json) in configurations)
+            var values = string.Join(", ", chunk.Select((_, i) => $"(@i{i}, @k{i}, @v{i}, CAST(@n{i} AS DOUBLE PRECISION))"));
+            await using var insert = Command(c, tx, $"INSERT INTO run_params (run_id, key, value, number) VALUES {values};");
+            for (var i = 0; i < chunk.Length; i++)
             {
-                foreach (var parameter in ParametersOf(json))
-                {
-                    id.Value = runId;
-                    key.Value = parameter.Key;
-                    value.Value = parameter.Value;
-                    number.Value = parameter.Number is { } n ? n : DBNull.Value;
-                    await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                }
+                var (runId, parameter) = chunk[i];
+                AddParameter(insert, $"i{i}", DbType.String).Value = runId;
+                AddParameter(insert, $"k{i}", DbType.String).Value = parameter.Key;
+                AddParameter(insert, $"v{i}", DbType.String).Value = parameter.Value;
+                AddParameter(insert, $"n{i}", DbType.Double).Value = parameter.Number is { } n ? n : DBNull.Value;
             }
+            await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
         await RebuildMetricSummariesAsync(c, tx, null, ct).ConfigureAwait(false);

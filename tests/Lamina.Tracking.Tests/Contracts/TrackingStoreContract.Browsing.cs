@@ -337,9 +337,12 @@ public abstract partial class TrackingStoreContract
     [Fact]
     public async Task Migration_OfAStoreFromBeforeTheRunsTable_BackfillsParametersAndSummaries_AndKeepsThePublishedRunFrozen()
     {
-        // Given a store from before the runs table: a published run with a configuration and metrics, and a run without metrics
-        Guid published = new("00000000-0000-4000-8000-000000000011"), bare = new("00000000-0000-4000-8000-000000000012");
+        // Given a store from before the runs table: a published run with a configuration and metrics, a run whose configuration
+        // is not JSON, and one with more parameters than the backfill inserts in one statement
+        Guid published = new("00000000-0000-4000-8000-000000000011"), bare = new("00000000-0000-4000-8000-000000000012"),
+            wide = new("00000000-0000-4000-8000-000000000013");
         string T(int minutes) => Start.AddMinutes(minutes).ToString("O");
+        var wideConfiguration = "{" + string.Join(",", Enumerable.Range(0, 1234).Select(i => $"\"k{i}\":{i}")) + "}";
         await UseStoreFromBeforeBrowsingAsync($"""
             INSERT INTO projects (name, created_at) VALUES ('old', '{T(0)}');
             INSERT INTO runs (id, project_id, task_name, task_type, status, created_at, started_at, ended_at, tags, user_name, host, error,
@@ -347,7 +350,9 @@ public abstract partial class TrackingStoreContract
             VALUES ('{published}', (SELECT id FROM projects WHERE name = 'old'), 'train', 'training', 'completed', '{T(0)}', '{T(1)}', '{T(2)}', '[]',
                     'ada', 'gpu-01', NULL, 'lamina.yaml', '{"{"}"lr": 0.5, "password": "x", "name": "mlp"{"}"}', '{"{}"}', 1),
                    ('{bare}', (SELECT id FROM projects WHERE name = 'old'), 'train', 'training', 'failed', '{T(3)}', '{T(3)}', '{T(4)}', '[]',
-                    'ada', 'gpu-01', 'boom', 'lamina.yaml', 'not json', '{"{}"}', 1);
+                    'ada', 'gpu-01', 'boom', 'lamina.yaml', 'not json', '{"{}"}', 1),
+                   ('{wide}', (SELECT id FROM projects WHERE name = 'old'), 'train', 'training', 'queued', '{T(6)}', NULL, NULL, '[]',
+                    'ada', 'gpu-01', NULL, 'lamina.yaml', '{wideConfiguration}', '{"{}"}', 0);
             INSERT INTO metrics (run_id, name, step, value, time)
             VALUES ('{published}', 'loss', 1, 0.9, '{T(1)}'), ('{published}', 'loss', 3, 0.2, '{T(1)}'), ('{published}', 'loss', 2, NULL, '{T(1)}'),
                    ('{published}', 'loss', 3, 0.3, '{T(1)}'), ('{published}', 'auc', 1, 0.8, '{T(1)}');
@@ -362,11 +367,13 @@ public abstract partial class TrackingStoreContract
         Assert.Equal(new Dictionary<string, string> { ["lr"] = "0.5", ["name"] = "mlp", ["password"] = Secrets.Mask },
             await store.GetParametersAsync(published, None));
         Assert.Empty(await store.GetParametersAsync(bare, None));
+        var wideParameters = await store.GetParametersAsync(wide, None);
+        Assert.Equal((1234, "1233"), (wideParameters.Count, wideParameters["k1233"]));
         Assert.Equal([new MetricSummary("auc", 1, 1, 0.8, 0.8, 0.8), new MetricSummary("loss", 4, 3, 0.3, 0.2, 0.9)],
             await store.GetMetricSummariesAsync(published, None));
         var page = await store.BrowseRunsAsync(new RunTableQuery(Sort: RunSort.Parse("param:lr"), ParameterColumns: ["lr"],
             MetricColumns: [MetricColumn.Parse("loss:min")]), None);
-        Assert.Equal([published, bare], page.Rows.Select(r => r.Run.Id));
+        Assert.Equal([published, wide, bare], page.Rows.Select(r => r.Run.Id));
         Assert.Equal(0.2, page.Rows[0].Metrics["loss"].Min);
 
         // And the published run stays frozen
