@@ -70,6 +70,27 @@ internal sealed class RunFilesEndpoints(UiContext ui)
         var disposition = new ContentDispositionHeaderValue(attachment ? "attachment" : "inline");
         disposition.SetHttpFileName(fileName);
         response.Headers.ContentDisposition = disposition.ToString();
-        await stream.CopyToAsync(response.Body, 81920, token);
+        await CopyHoldingTheLastChunkAsync(stream, response.Body, token);
+    }
+
+    /// <summary>
+    /// Copies with one chunk held back until the next read succeeds: the digest is checked at the end of the blob, so
+    /// the last chunk of altered content is never sent, and the response falls short of its length (the client sees a
+    /// failed download, not a complete one).
+    /// </summary>
+    private static async Task CopyHoldingTheLastChunkAsync(Stream source, Stream target, CancellationToken token)
+    {
+        var held = new byte[81920];
+        var next = new byte[81920];
+        var heldCount = 0;
+        while (true)
+        {
+            var read = await source.ReadAsync(next, token);
+            if (read == 0) break;
+            if (heldCount > 0) await target.WriteAsync(held.AsMemory(0, heldCount), token);
+            (held, next) = (next, held);
+            heldCount = read;
+        }
+        if (heldCount > 0) await target.WriteAsync(held.AsMemory(0, heldCount), token);
     }
 }
