@@ -96,24 +96,49 @@ public sealed class RunPageTests
     }
 
     [Fact]
-    public async Task Artifact_WhoseBlobWasAltered_IsNeverServedWhole()
+    public async Task Artifact_WhoseBlobWasAltered_IsRefused_WhenSmall()
     {
-        // Given an artifact whose blob file was changed after it was recorded
+        // Given a small artifact whose blob file was changed after it was recorded
         await using var ui = await UiHarness.CreateAsync();
         var seeded = await ui.SeedAsync();
-        var path = ui.Blobs.PathOf(seeded.JsonDigest);
-        File.SetAttributes(path, FileAttributes.Normal);
-        var altered = File.ReadAllBytes(path);
-        altered[2] ^= 0x20;
-        File.WriteAllBytes(path, altered);
+        Alter(ui.Blobs.PathOf(seeded.JsonDigest), 2);
         await ui.StartAsync();
 
-        // When it is downloaded, then the download fails instead of completing with the altered bytes
+        // When it is downloaded
+        var response = await ui.Client.GetAsync($"/runs/{seeded.Trained.Id:D}/artifacts/metrics/report.json");
+
+        // Then nothing of it is served, and the answer names the altered blob
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Contains($"blob {seeded.JsonDigest} now has digest", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Artifact_WhoseBlobWasAltered_IsCutShort_WhenLarge()
+    {
+        // Given a 1 MB artifact whose last bytes were changed after it was recorded
+        await using var ui = await UiHarness.CreateAsync();
+        var seeded = await ui.SeedAsync();
+        var content = new byte[1 << 20];
+        new Random(7).NextBytes(content);
+        var (digest, size) = await ui.Blobs.PutBytesAsync(content, CancellationToken.None);
+        await ui.Store.AddArtifactAsync(seeded.Running.Id, "weights.bin", digest, size, CancellationToken.None);
+        Alter(ui.Blobs.PathOf(digest), content.Length - 10);
+        await ui.StartAsync();
+
+        // When it is downloaded, then the download fails rather than completing with the altered bytes
         await Assert.ThrowsAnyAsync<HttpRequestException>(async () =>
         {
-            var response = await ui.Client.GetAsync($"/runs/{seeded.Trained.Id:D}/artifacts/metrics/report.json");
+            var response = await ui.Client.GetAsync($"/runs/{seeded.Running.Id:D}/artifacts/weights.bin");
             await response.Content.ReadAsByteArrayAsync();
         });
+    }
+
+    private static void Alter(string path, int offset)
+    {
+        File.SetAttributes(path, FileAttributes.Normal);
+        var bytes = File.ReadAllBytes(path);
+        bytes[offset] ^= 0x20;
+        File.WriteAllBytes(path, bytes);
     }
 
     [Fact]

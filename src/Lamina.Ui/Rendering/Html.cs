@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Unicode;
 
 namespace Lamina.Ui.Rendering;
 
@@ -13,8 +11,6 @@ namespace Lamina.Ui.Rendering;
 /// </summary>
 internal readonly struct Html
 {
-    private static readonly HtmlEncoder Encoder = HtmlEncoder.Create(UnicodeRanges.All);
-
     private readonly string? _value;
 
     private Html(string value) => _value = value;
@@ -25,7 +21,7 @@ internal readonly struct Html
     public static Html Raw(string markup) => new(markup);
 
     /// <summary>Text, encoded.</summary>
-    public static Html Text(string? text) => new(text is null ? "" : Encoder.Encode(text));
+    public static Html Text(string? text) => new(text is null ? "" : Encode(text));
 
     /// <summary>Literal parts as markup, holes encoded unless they are <see cref="Html"/>.</summary>
     public static Html Of(ref HtmlHandler handler) => new(handler.ToStringAndClear());
@@ -38,7 +34,28 @@ internal readonly struct Html
 
     public override string ToString() => _value ?? "";
 
-    internal static string Encode(string text) => Encoder.Encode(text);
+    /// <summary>
+    /// Escapes the five characters that can end text or a quoted attribute value (<c>&amp; &lt; &gt; " '</c>); everything
+    /// else, line breaks and non-ASCII letters included, stays as it is, so a diff or a log reads the same in the source.
+    /// </summary>
+    internal static string Encode(string text)
+    {
+        if (text.AsSpan().IndexOfAny("&<>\"'") < 0) return text;
+        var builder = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            switch (c)
+            {
+                case '&': builder.Append("&amp;"); break;
+                case '<': builder.Append("&lt;"); break;
+                case '>': builder.Append("&gt;"); break;
+                case '"': builder.Append("&quot;"); break;
+                case '\'': builder.Append("&#39;"); break;
+                default: builder.Append(c); break;
+            }
+        }
+        return builder.ToString();
+    }
 }
 
 /// <summary>Builds <see cref="Html"/> from an interpolated string: literals as markup, holes encoded.</summary>
@@ -65,6 +82,12 @@ internal struct HtmlHandler
 
     public readonly void AppendFormatted<T>(T value)
     {
+        // A list of fragments binds here (List<Html> is a better match for T than for IEnumerable<Html>): still markup.
+        if (value is IEnumerable<Html> parts)
+        {
+            AppendFormatted(parts);
+            return;
+        }
         var text = value switch
         {
             null => "",
