@@ -71,6 +71,20 @@ public sealed class CompareTests
     }
 
     [Fact]
+    public async Task ComparePage_FromTheRunsTablesTickedBoxes_ComparesThoseRuns()
+    {
+        await using var ui = await UiHarness.CreateAsync();
+        var seeded = await ui.SeedAsync();
+        await ui.StartAsync();
+
+        // The runs table's form sends one runs=ID per ticked box
+        var html = await ui.Client.GetStringAsync($"/compare?runs={seeded.Trained.Id:D}&runs={seeded.Failed.Id:D}");
+
+        Assert.Contains("<h1>Compare 2 runs</h1>", html);
+        Assert.Contains($"data-runs=\"{seeded.Trained.Id:D},{seeded.Failed.Id:D}\"", html);
+    }
+
+    [Fact]
     public async Task ComparePage_WithAllParameters_MarksThoseThatAreTheSame()
     {
         await using var ui = await UiHarness.CreateAsync();

@@ -86,6 +86,18 @@ public sealed partial class RunsPageTests
     }
 
     [Fact]
+    public async Task RunsCsv_KeepsAFormulaLikeTagAsText()
+    {
+        await using var ui = await UiHarness.CreateAsync();
+        await ui.Store.CreateRunAsync(UiHarness.NewRun("p", "t", "{}", null, ["=HYPERLINK(\"http://x\")"], null), CancellationToken.None);
+        await ui.StartAsync();
+
+        var csv = await ui.Client.GetStringAsync("/runs.csv");
+
+        Assert.Contains(",\"'=HYPERLINK(\"\"http://x\"\")\",", csv);
+    }
+
+    [Fact]
     public async Task Runs_Paged_SaysWhereThePageIs_AndLinksTheNext()
     {
         await using var ui = await UiHarness.CreateAsync();

@@ -59,6 +59,13 @@ internal sealed class RunsCsvEndpoint(UiContext ui)
     private static Task WriteLineAsync(StreamWriter writer, IEnumerable<string> cells) =>
         writer.WriteAsync(string.Join(',', cells.Select(Quote)) + "\r\n");
 
-    private static string Quote(string cell) =>
-        cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + cell.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : cell;
+    private static string Quote(string cell)
+    {
+        // A text cell a spreadsheet would take for a formula (a tag or parameter '=HYPERLINK(…)') is kept as text.
+        if (cell.Length > 0 && cell[0] is '=' or '+' or '@' or '-' or '\t' && !double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            cell = "'" + cell;
+        }
+        return cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + cell.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : cell;
+    }
 }
