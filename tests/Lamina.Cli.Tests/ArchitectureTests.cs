@@ -15,7 +15,9 @@ public sealed class ArchitectureTests
         ["Lamina.Servers"] = [],
         ["Lamina.Lab"] = ["Lamina.Core", "Lamina.Tracking"],
         ["Lamina.Ship"] = ["Lamina.Core", "Lamina.Tracking"],
-        ["Lamina.Cli"] = ["Lamina.Core", "Lamina.Tracking", "Lamina.Lab", "Lamina.Ship", "Lamina.Serve", "Lamina.Servers"],
+        // The web UI reads the stores; what it needs of Ship (the tracer) or the broker (queue depths) the CLI hands it.
+        ["Lamina.Ui"] = ["Lamina.Core", "Lamina.Tracking"],
+        ["Lamina.Cli"] = ["Lamina.Core", "Lamina.Tracking", "Lamina.Lab", "Lamina.Ship", "Lamina.Serve", "Lamina.Servers", "Lamina.Ui"],
     };
 
     private static IEnumerable<string> ProjectNames() =>
