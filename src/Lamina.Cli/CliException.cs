@@ -29,6 +29,9 @@ internal sealed class CliException : LaminaException
     public static CliException SourceStoreMissing(string path) =>
         new($"no tracking store at {path}: the source of a copy must exist") { At = path, Kind = LaminaErrorKind.NotFound };
 
+    public static CliException TokensNotKept(string store) =>
+        new($"this tracking store ({store}) keeps no web UI tokens: 'lamina tokens' and 'lamina ui' need a store that does") { At = store };
+
     // lamina submit: broker URIs come here with their password masked already.
 
     public static CliException BadSubmission(string option, string problem) =>

@@ -199,6 +199,15 @@ public static class LaminaApp
                 releases.SetDescription("What runs where: customer releases.");
                 Commands.Add<ReleasesListCommand>(releases, "releases", "list").WithDescription("List releases (customer, version, image digest, base, commit, models), oldest first.");
             });
+            config.AddBranch("tokens", tokens =>
+            {
+                tokens.SetDescription("Tokens of the web UI (lamina ui): kept hashed in the tracking store, revocable, expiring.");
+                Commands.Add<TokensCreateCommand>(tokens, "tokens", "create")
+                    .WithDescription("Make a token for someone: viewer (reads), operator (also aborts and requeues runs) or admin (also manages tokens); the secret is printed once.")
+                    .WithExample("tokens", "create", "--owner", "alice", "--role", "operator", "--expires-in", "30d");
+                Commands.Add<TokensListCommand>(tokens, "tokens", "list").WithDescription("List tokens, newest first: owner, role, expiry, whether valid, expired or revoked.");
+                Commands.Add<TokensRevokeCommand>(tokens, "tokens", "revoke").WithDescription("Revoke a token by id: it stops working at once.");
+            });
             Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace Lamina.Cli.Tests.Ui.Browser;
+
+/// <summary>
+/// The web UI as a person uses it: Debian's chromium on pages that <c>lamina ui</c> serves over a real store, clicking
+/// and typing as a person would.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served) : IClassFixture<ServedStore>
+{
+    private static readonly float Wait = 15_000;
+
+    private UiStore Store => served.Store;
+
+    [Fact]
+    public async Task RunsTable_FilteredByProjectInItsForm_ShowsFewerRows_AndTheUrlKeepsTheFilter()
+    {
+        // Given the runs table of a store with runs of two projects
+        await using var context = await chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(served.Url("runs"));
+        var rows = page.Locator("main[data-page=runs] table.runs tbody tr[data-run]");
+        var before = await rows.CountAsync();
+
+        // When the project filter is typed into the form and submitted
+        await page.Locator("form.filters input[name=project]").FillAsync("Breast");
+        await page.Locator("form.filters input[name=project]").PressAsync("Enter");
+        await page.WaitForURLAsync(ProjectFilter(), new() { Timeout = Wait });
+
+        // Then only the breast project's two runs remain, and the URL (what a colleague is sent) holds the filter
+        await Assertions.Expect(rows).ToHaveCountAsync(2, new() { Timeout = Wait });
+        Assert.True(before > 2, $"the table showed {before} runs before filtering");
+        Assert.Equal(1, await rows.Filter(new() { HasText = UiStore.Short(Store.Fast) }).CountAsync());
+        Assert.Equal(0, await rows.Filter(new() { HasText = UiStore.Short(Store.Failed) }).CountAsync());
+
+        // And opening that URL afresh shows the same rows
+        var shared = await context.NewPageAsync();
+        await shared.GotoAsync(page.Url);
+        await Assertions.Expect(shared.Locator("table.runs tbody tr[data-run]")).ToHaveCountAsync(2, new() { Timeout = Wait });
+    }
+
+    [Fact]
+    public async Task RunPage_DrawsTheLossCurve_AndColoursTheUncommittedDiff()
+    {
+        // Given a run with a loss curve and an uncommitted diff
+        await using var context = await chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+
+        // When its page is opened from the runs table
+        await page.GotoAsync(served.Url("runs"));
+        await page.Locator($"table.runs tr[data-run='{Store.Fast:D}'] a[href^='/runs/']").First.ClickAsync();
+        await page.WaitForURLAsync(new Regex($"/runs/{Store.Fast:D}|/runs/{UiStore.Short(Store.Fast)}"), new() { Timeout = Wait });
+
+        // Then the loss chart is drawn on a canvas, with a legend entry naming the run
+        var chart = page.Locator("main[data-page=run] div.chart[data-metric=loss]");
+        await Assertions.Expect(chart.Locator("canvas")).ToHaveCountAsync(1, new() { Timeout = Wait });
+        await Assertions.Expect(chart.Locator(".u-legend")).ToContainTextAsync(UiStore.Short(Store.Fast), new() { Timeout = Wait });
+        Assert.True(await InkedPixelsAsync(chart.Locator("canvas")) > 100, "the loss chart's canvas is blank");
+
+        // And the diff shows the added line and the removed line, each coloured otherwise than the context lines
+        var added = page.Locator("pre.diff .d-add", new() { HasText = UiStore.AddedLine.TrimStart('+').Trim() });
+        var removed = page.Locator("pre.diff .d-del", new() { HasText = UiStore.RemovedLine.TrimStart('-').Trim() });
+        await Assertions.Expect(added).ToHaveCountAsync(1);
+        await Assertions.Expect(removed).ToHaveCountAsync(1);
+        var context_ = await LookAsync(page.Locator("pre.diff .d-ctx").First);
+        var addedLook = await LookAsync(added);
+        var removedLook = await LookAsync(removed);
+        Assert.NotEqual(context_, addedLook);
+        Assert.NotEqual(context_, removedLook);
+        Assert.NotEqual(addedLook, removedLook);
+    }
+
+    [Fact]
+    public async Task Compare_TwoRunsTickedInTheTable_OverlaysBothLossCurves()
+    {
+        // Given the runs table
+        await using var context = await chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(served.Url("runs"));
+
+        // When the two trainings are ticked and compared
+        await page.Locator($"tr[data-run='{Store.Fast:D}'] input[type=checkbox]").CheckAsync();
+        await page.Locator($"tr[data-run='{Store.Slow:D}'] input[type=checkbox]").CheckAsync();
+        await page.Locator("button.compare-button").ClickAsync();
+        await page.WaitForURLAsync(new Regex("/compare\\?"), new() { Timeout = Wait });
+
+        // Then the loss chart has a series for each, named by the runs' short ids, on a canvas that is drawn
+        var chart = page.Locator("main[data-page=compare] div.chart[data-metric=loss]");
+        var legend = chart.Locator(".u-legend");
+        await Assertions.Expect(legend).ToContainTextAsync(UiStore.Short(Store.Fast), new() { Timeout = Wait });
+        await Assertions.Expect(legend).ToContainTextAsync(UiStore.Short(Store.Slow), new() { Timeout = Wait });
+        Assert.True(await InkedPixelsAsync(chart.Locator("canvas")) > 100, "the comparison's canvas is blank");
+
+        // And the parameter table, showing only differences, has the learning rate
+        await Assertions.Expect(page.Locator("main[data-page=compare]")).ToContainTextAsync("optimizer.lr");
+    }
+
+    [Fact]
+    public async Task Artifact_DownloadedFromTheRunPage_HasTheDigestTheStoreRecorded()
+    {
+        // Given a run's page listing its artifacts
+        await using var context = await chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(served.Url($"runs/{Store.Fast:D}"));
+
+        // When the curve's PNG is downloaded as a person clicks it
+        var link = page.Locator("main[data-page=run] a[download][data-sha256]", new() { HasText = UiStore.CurveArtifact });
+        var download = await page.RunAndWaitForDownloadAsync(() => link.ClickAsync(), new() { Timeout = Wait });
+        var saved = await download.PathAsync();
+
+        // Then the file's SHA-256 is the blob's, a PNG, named after the artifact
+        await using var file = File.OpenRead(saved);
+        Assert.Equal(Store.CurveDigest, Convert.ToHexStringLower(await SHA256.HashDataAsync(file)));
+        Assert.Equal("loss.png", download.SuggestedFilename);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], (await File.ReadAllBytesAsync(saved))[..4]);
+    }
+
+    private static Regex ProjectFilter() => new("[?&]project=Breast(&|$)");
+
+    /// <summary>How many pixels of a canvas are not transparent: a chart that was drawn has its lines and axes.</summary>
+    private static Task<int> InkedPixelsAsync(ILocator canvas) => canvas.First.EvaluateAsync<int>("""
+        c => {
+          const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let inked = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] > 0) inked++;
+          return inked;
+        }
+        """);
+
+    /// <summary>A line's colour and background as the browser renders them.</summary>
+    private static Task<string> LookAsync(ILocator line) =>
+        line.EvaluateAsync<string>("e => { const s = getComputedStyle(e); return s.color + ' on ' + s.backgroundColor; }");
+}
