@@ -32,6 +32,10 @@ internal sealed class CliException : LaminaException
     public static CliException TokensNotKept(string store) =>
         new($"this tracking store ({store}) keeps no web UI tokens: 'lamina tokens' and 'lamina ui' need a store that does") { At = store };
 
+    public static CliException TraceLocalPathFromUi(string id) =>
+        new($"the web UI traces run ids, model card digests and registry images, not files or folders of the machine it runs on ('{id}'): run 'lamina trace {id}' there")
+        { At = id, Kind = LaminaErrorKind.Usage };
+
     // lamina submit: broker URIs come here with their password masked already.
 
     public static CliException BadSubmission(string option, string problem) =>

@@ -208,6 +208,10 @@ public static class LaminaApp
                 Commands.Add<TokensListCommand>(tokens, "tokens", "list").WithDescription("List tokens, newest first: owner, role, expiry, whether valid, expired or revoked.");
                 Commands.Add<TokensRevokeCommand>(tokens, "tokens", "revoke").WithDescription("Revoke a token by id: it stops working at once.");
             });
+            Commands.Add<UiCommand>(config, "ui")
+                .WithDescription("Serve the web UI: runs, comparisons, models, releases, lineage, audit, queues; tokens needed beyond localhost.")
+                .WithExample("ui")
+                .WithExample("ui", "--host", "0.0.0.0", "--port", "8470");
             Commands.Add<DemoCommand>(config, "demo")
                 .WithDescription("Run the main job: the sample experiment's custom task in a fresh copy of the sample.");
         });

@@ -45,7 +45,7 @@ internal sealed class QueuesPage(UiContext ui)
             var depth = depths?.GetValueOrDefault(q.Name);
             var warn = q.Queued > 0 && live == 0;
             return Html.Of($"""
-                <tr class="{(warn ? "stale" : "")}"><td><a href="/runs?queue={Uri.EscapeDataString(q.Name)}">{q.Name}</a></td><td class="num">{q.Queued}</td><td class="num">{q.Running}</td>
+                <tr class="{(warn ? "stale" : "")}" data-queue="{q.Name}" data-ready="{(depth is null ? "" : depth.Ready.ToString(System.Globalization.CultureInfo.InvariantCulture))}"><td><a href="/runs?queue={Uri.EscapeDataString(q.Name)}">{q.Name}</a></td><td class="num">{q.Queued}</td><td class="num">{q.Running}</td>
                 <td>{(q.OldestQueuedAt is { } oldest ? Html.Text(Formats.Span(now - oldest)) : Html.Empty)}</td><td class="num">{q.MaxAttempts}</td><td class="num">{live}{(warn ? Html.Raw(" <span class=\"warn\">no live worker</span>") : Html.Empty)}</td>
                 <td class="num">{(depth is null ? "" : depth.Ready.ToString(System.Globalization.CultureInfo.InvariantCulture))}</td><td class="num">{(depth is null ? "" : depth.Consumers.ToString(System.Globalization.CultureInfo.InvariantCulture))}</td></tr>
                 """);
