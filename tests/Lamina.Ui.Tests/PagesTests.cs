@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -68,6 +69,26 @@ public sealed partial class PagesTests
         Assert.Contains($"{verification.Count}:{verification.HeadHash}", html);
         Assert.Contains("<code>run.failed</code>", html);
         Assert.DoesNotContain(seeded.Trained.Id.ToString("D"), html);
+    }
+
+    [Fact]
+    public async Task Audit_NamesTheRealVerifyOption_AndWritesTimesReadably_WithTheWholeTimeInDatetime()
+    {
+        // Given a store with audit entries
+        await using var ui = await UiHarness.CreateAsync();
+        var seeded = await ui.SeedAsync();
+        await ui.StartAsync();
+        var entry = (await ui.Store.ListAuditAsync(seeded.Failed.Id.ToString("D"), CancellationToken.None))[^1];
+
+        // When the audit page is read
+        var html = await ui.Client.GetStringAsync($"/audit?object={seeded.Failed.Id:D}");
+
+        // Then it tells the option 'lamina audit verify' really has, and each time is UTC to the second, the stored one kept whole
+        Assert.Contains("<code>lamina audit verify --expect ANCHOR</code>", html);
+        Assert.DoesNotContain("--anchor", html);
+        var readable = DateTimeOffset.Parse(entry.Time, CultureInfo.InvariantCulture).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        Assert.Contains($"<td><time datetime=\"{entry.Time}\">{readable}</time></td>", html);
+        Assert.DoesNotContain($"<td>{entry.Time}</td>", html);
     }
 
     [Fact]

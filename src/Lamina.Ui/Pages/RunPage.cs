@@ -234,7 +234,7 @@ internal sealed class RunPage(UiContext ui)
             var id = run.Id.ToString("D");
             foreach (var bundle in (await ui.Store.ListAuditAsync(null, token)).Where(e => e.Action == AuditLog.BundleBuilt && (e.NewValue?.Contains(id, StringComparison.Ordinal) ?? false)))
             {
-                down.Add(Html.Of($"<li>bundle <code>{bundle.ObjectId}</code> built {bundle.Time} by {bundle.Who} (<a href=\"/trace/{bundle.ObjectId}\">trace</a>)</li>"));
+                down.Add(Html.Of($"<li>bundle <code>{bundle.ObjectId}</code> built {Formats.Time(bundle.Time)} by {bundle.Who} (<a href=\"/trace/{bundle.ObjectId}\">trace</a>)</li>"));
             }
             foreach (var release in (await ui.Store.ListReleasesAsync(null, token)).Where(r => r.Models.Any(m => m.Run == run.Id)))
             {
