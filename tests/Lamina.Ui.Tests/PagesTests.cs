@@ -56,6 +56,26 @@ public sealed partial class PagesTests
     }
 
     [Fact]
+    public async Task AppScript_AsServed_LabelsTicksByMagnitude_AndGivesASinglePointARange()
+    {
+        // Given a page that draws charts
+        await using var ui = await UiHarness.CreateAsync();
+        await ui.StartAsync();
+        var html = await ui.Client.GetStringAsync("/compare");
+
+        // When its script is fetched as the browser fetches it
+        var url = AssetPattern().Matches(html).Select(m => m.Groups[1].Value)
+            .Single(s => s.StartsWith("/assets/app.", StringComparison.Ordinal) && s.EndsWith(".js", StringComparison.Ordinal));
+        var script = await ui.Client.GetStringAsync(url);
+
+        // Then both axes take Lamina's tick labels (an exponent for tiny values), the y axis sizes itself to them, and one point gets a range
+        Assert.Contains("function tickLabel(v, step)", script);
+        Assert.Contains("{ label: x === 'time' ? 'seconds since the first point' : x, values: linearTicks }", script);
+        Assert.Contains("{ values: log ? logTicks : linearTicks, size: axisSize }", script);
+        Assert.Contains("const yRange = rangeOfOne(data.slice(1), log);", script);
+    }
+
+    [Fact]
     public async Task Audit_ShowsTheChainIntact_TheHeadAnchor_AndTheEntries()
     {
         await using var ui = await UiHarness.CreateAsync();
