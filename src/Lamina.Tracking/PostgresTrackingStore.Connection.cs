@@ -38,6 +38,8 @@ public sealed partial class PostgresTrackingStore
 
     private protected override string TagCondition => "CAST(r.tags AS jsonb) @> jsonb_build_array(CAST(@tag AS text))";
 
+    private protected override string ContainsCondition(string column, string parameter) => $"strpos({column}, {parameter}) > 0";
+
     private protected override string DurationExpression(string end) =>
         $"EXTRACT(EPOCH FROM (CAST({end} AS timestamptz) - CAST(r.started_at AS timestamptz)))";
 

@@ -117,14 +117,16 @@ public abstract partial class RelationalTrackingStore
         return new AuditEntry(seq, time, who, action, objectId, oldValue, newValue, reason, previous, hash);
     }
 
-    private protected static async Task<List<AuditEntry>> ReadAuditAsync(DbConnection c, DbTransaction? tx, string? objectPrefix, CancellationToken ct)
+    private protected static Task<List<AuditEntry>> ReadAuditAsync(DbConnection c, DbTransaction? tx, string? objectPrefix, CancellationToken ct) =>
+        ReadAuditEntriesAsync(c, tx, "@prefix IS NULL OR substr(object_id, 1, length(@prefix)) = @prefix", ct,
+            ("prefix", string.IsNullOrEmpty(objectPrefix) ? null : objectPrefix));
+
+    /// <summary>The audit entries that meet <paramref name="condition"/> (SQL over <c>audit_log</c>'s columns), in order.</summary>
+    private protected static async Task<List<AuditEntry>> ReadAuditEntriesAsync(DbConnection c, DbTransaction? tx, string condition, CancellationToken ct,
+        params (string Name, object? Value)[] parameters)
     {
         var entries = new List<AuditEntry>();
-        await using var command = Command(c, tx, $"""
-            SELECT {AuditColumns} FROM audit_log
-            WHERE @prefix IS NULL OR substr(object_id, 1, length(@prefix)) = @prefix
-            ORDER BY seq;
-            """, ("prefix", string.IsNullOrEmpty(objectPrefix) ? null : objectPrefix));
+        await using var command = Command(c, tx, $"SELECT {AuditColumns} FROM audit_log WHERE {condition} ORDER BY seq;", parameters);
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {

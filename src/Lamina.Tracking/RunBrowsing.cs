@@ -141,10 +141,27 @@ public sealed record SeriesPoint(long Step, DateTimeOffset Time, double Value, d
 /// <summary>A run's metric series: <see cref="Count"/> points logged, <see cref="Points"/> served (fewer when downsampled).</summary>
 public sealed record MetricSeries(Guid RunId, string Name, int Count, bool Downsampled, IReadOnlyList<SeriesPoint> Points);
 
+/// <summary>What one run used that another run made.</summary>
+public enum LineageInput
+{
+    /// <summary>A model made by the other run.</summary>
+    Model,
+
+    /// <summary>A data set built by the other run.</summary>
+    Dataset,
+}
+
+/// <summary>
+/// A run that used what another run made: a model (<see cref="Input"/> and <see cref="InputName"/> are its name) or a
+/// data set (<see cref="Input"/> its id, <see cref="InputName"/> its name), in <see cref="Role"/>.
+/// </summary>
+public sealed record DownstreamRun(Guid RunId, string Project, string Task, string TaskType, RunStatus Status, LineageInput Kind, string Input,
+    string InputName, string Role);
+
 /// <summary>
 /// What the web UI reads: the runs table over any number of runs (filtered, sorted and paged by the database, with
 /// parameters and metric summaries kept in tables of their own as runs are created and metrics logged), metric series
-/// downsampled by the database side, and the names that columns can be chosen from.
+/// downsampled by the database side, the names that columns can be chosen from, and lineage down from a run.
 /// </summary>
 public interface IRunBrowser
 {
@@ -169,6 +186,18 @@ public interface IRunBrowser
     /// <paramref name="maxPoints"/> points is downsampled into that many buckets of consecutive steps (min and max kept).
     /// </summary>
     Task<IReadOnlyList<MetricSeries>> GetMetricSeriesAsync(IReadOnlyList<Guid> runIds, IReadOnlyList<string>? names, int maxPoints, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The other runs that used a model <paramref name="runId"/> made or a data set it built, one row per use, oldest run
+    /// first; empty for a run nothing used (or no run).
+    /// </summary>
+    Task<IReadOnlyList<DownstreamRun>> ListRunsUsingOutputsOfAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The audit entries of one action, oldest first, found by the database (not by reading the whole trail); with
+    /// <paramref name="newValueContains"/>, only those whose new value contains that text (case-sensitive).
+    /// </summary>
+    Task<IReadOnlyList<AuditEntry>> ListAuditByActionAsync(string action, string? newValueContains, CancellationToken cancellationToken);
 }
 
 /// <summary>What a web UI token lets its holder do: viewers read, operators also abort and requeue runs, admins also manage tokens.</summary>

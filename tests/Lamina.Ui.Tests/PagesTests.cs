@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -55,6 +56,26 @@ public sealed partial class PagesTests
     }
 
     [Fact]
+    public async Task AppScript_AsServed_LabelsTicksByMagnitude_AndGivesASinglePointARange()
+    {
+        // Given a page that draws charts
+        await using var ui = await UiHarness.CreateAsync();
+        await ui.StartAsync();
+        var html = await ui.Client.GetStringAsync("/compare");
+
+        // When its script is fetched as the browser fetches it
+        var url = AssetPattern().Matches(html).Select(m => m.Groups[1].Value)
+            .Single(s => s.StartsWith("/assets/app.", StringComparison.Ordinal) && s.EndsWith(".js", StringComparison.Ordinal));
+        var script = await ui.Client.GetStringAsync(url);
+
+        // Then both axes take Lamina's tick labels (an exponent for tiny values), the y axis sizes itself to them, and one point gets a range
+        Assert.Contains("function tickLabel(v, step)", script);
+        Assert.Contains("{ label: x === 'time' ? 'seconds since the first point' : x, values: linearTicks }", script);
+        Assert.Contains("{ values: log ? logTicks : linearTicks, size: axisSize }", script);
+        Assert.Contains("const yRange = rangeOfOne(data.slice(1), log);", script);
+    }
+
+    [Fact]
     public async Task Audit_ShowsTheChainIntact_TheHeadAnchor_AndTheEntries()
     {
         await using var ui = await UiHarness.CreateAsync();
@@ -68,6 +89,26 @@ public sealed partial class PagesTests
         Assert.Contains($"{verification.Count}:{verification.HeadHash}", html);
         Assert.Contains("<code>run.failed</code>", html);
         Assert.DoesNotContain(seeded.Trained.Id.ToString("D"), html);
+    }
+
+    [Fact]
+    public async Task Audit_NamesTheRealVerifyOption_AndWritesTimesReadably_WithTheWholeTimeInDatetime()
+    {
+        // Given a store with audit entries
+        await using var ui = await UiHarness.CreateAsync();
+        var seeded = await ui.SeedAsync();
+        await ui.StartAsync();
+        var entry = (await ui.Store.ListAuditAsync(seeded.Failed.Id.ToString("D"), CancellationToken.None))[^1];
+
+        // When the audit page is read
+        var html = await ui.Client.GetStringAsync($"/audit?object={seeded.Failed.Id:D}");
+
+        // Then it tells the option 'lamina audit verify' really has, and each time is UTC to the second, the stored one kept whole
+        Assert.Contains("<code>lamina audit verify --expect ANCHOR</code>", html);
+        Assert.DoesNotContain("--anchor", html);
+        var readable = DateTimeOffset.Parse(entry.Time, CultureInfo.InvariantCulture).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        Assert.Contains($"<td><time datetime=\"{entry.Time}\">{readable}</time></td>", html);
+        Assert.DoesNotContain($"<td>{entry.Time}</td>", html);
     }
 
     [Fact]

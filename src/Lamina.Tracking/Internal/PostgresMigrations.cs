@@ -363,6 +363,9 @@ internal static partial class PostgresMigrations
 
         // 7: a published run's parameters and metric summaries are frozen with it (after 6's backfill), as SQLite's 11.
         RunTablesFrozenWhenPublished("run_params", "metric_summaries"),
+
+        // 8: the web UI's lineage indexes, as SQLite's 12.
+        SqliteMigrations.LineageIndexes,
     }.Select(script => TextColumn().Replace(script, "TEXT COLLATE \"C\""))];
 
     /// <summary>The migrations that have a step in C# after their script, by version.</summary>

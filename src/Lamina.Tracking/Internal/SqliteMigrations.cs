@@ -341,7 +341,18 @@ internal static class SqliteMigrations
         // 11: a published run's parameters and metric summaries are frozen with it, as its other rows are (after 10's
         // backfill, which adds them for the runs published before).
         RunTablesFrozenWhenPublished("run_params", "metric_summaries"),
+
+        // 12: the web UI's lineage reads without scanning: the audit entries of one action (bundles built), the runs that
+        // used a run's models, the data sets a run built.
+        LineageIndexes,
     ];
+
+    /// <summary>The indexes of SQLite's migration 12 and PostgreSQL's 8.</summary>
+    internal const string LineageIndexes = """
+        CREATE INDEX audit_log_by_action ON audit_log(action, seq);
+        CREATE INDEX run_models_by_model_run ON run_models(model_run_id);
+        CREATE INDEX datasets_by_run ON datasets(run_id);
+        """;
 
     /// <summary>The migrations that have a step in C# after their script, by version.</summary>
     public static IReadOnlyDictionary<int, MigrationCode> Code { get; } = new Dictionary<int, MigrationCode>

@@ -85,6 +85,54 @@
     };
   }
 
+  // The decimals a tick step needs: 0.25 two, 5 none, 1e-7 seven.
+  function decimalsOf(step) {
+    const [mantissa, exponent] = Number(step.toPrecision(6)).toExponential().split('e');
+    return Math.max(0, (mantissa.split('.')[1] || '').length - parseInt(exponent, 10));
+  }
+
+  // A tick label by magnitude: tiny and huge values with an exponent (1.5e-7, never "0"), the others with the decimals
+  // their step needs (0.25, not 0.3), or with 3 significant digits where there is no step (a log scale's 1, 2, 5 × 10^k).
+  function tickLabel(v, step) {
+    if (v === null || v === undefined || !isFinite(v)) return '';
+    if (v === 0) return '0';
+    const a = Math.abs(v);
+    if (a < 1e-3 || (a >= 1e6 && !(step > 0 && step < a / 1e3))) {
+      return v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
+    }
+    return String(step > 0 && isFinite(step) ? Number(v.toFixed(Math.min(20, decimalsOf(step)))) : Number(v.toPrecision(3)));
+  }
+
+  const linearTicks = (u, splits, axisIdx, space, step) => splits.map(v => tickLabel(v, step));
+  const logTicks = (u, splits) => splits.map(v => tickLabel(v, null));
+
+  // An axis as wide as its longest label: uPlot's fixed 50 px cut labels such as "1.5e-7" short.
+  function axisSize(u, values, axisIdx, cycleNum) {
+    const axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;
+    const longest = (values || []).reduce((acc, v) => (v !== null && String(v).length > acc.length ? String(v) : acc), '');
+    u.ctx.font = axis.font[0];
+    // 4 px to spare: a glyph's ink can reach past its measured advance.
+    return Math.ceil(axis.ticks.size + axis.gap + 4 + (longest === '' ? 0 : u.ctx.measureText(longest).width / uPlot.pxRatio));
+  }
+
+  // A range around values that are all one (a single point): uPlot's own spreads it oddly and puts labels on the chart's
+  // edges, where they are clipped. A decade either side on a log scale, a tenth of the value (or 1 around 0) otherwise.
+  function rangeOfOne(columns, log) {
+    let lo = Infinity, hi = -Infinity;
+    for (const column of columns) {
+      for (const v of column) {
+        if (v === null || v === undefined || !isFinite(v)) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    if (lo !== hi) return null;
+    if (log) return [lo / 10, lo * 10];
+    const d = lo === 0 ? 1 : Math.abs(lo) / 10;
+    return [lo - d, lo + d];
+  }
+
   async function drawChart(el) {
     const runs = el.dataset.runs.split(',').filter(Boolean);
     const metric = el.dataset.metric;
@@ -128,12 +176,22 @@
       const at = new Map(b.xs.map((v, k) => [v, k]));
       return { color: b.color, show: b.show, xs: data[0], min: data[0].map(v => at.has(v) ? b.min[at.get(v)] : null), max: data[0].map(v => at.has(v) ? b.max[at.get(v)] : null) };
     });
+    const xRange = rangeOfOne([data[0]], false);
+    const yRange = rangeOfOne(data.slice(1), log);
     const options = {
       width: Math.max(320, el.clientWidth || 640),
       height: 260,
-      scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+      // Room above the plot for half of the top tick's label.
+      padding: [12, null, null, null],
+      scales: {
+        x: Object.assign({ time: false }, xRange ? { range: xRange } : {}),
+        y: Object.assign(log ? { distr: 3 } : {}, yRange ? { range: yRange } : {}),
+      },
       series: series,
-      axes: [{ label: x === 'time' ? 'seconds since the first point' : x }, {}],
+      axes: [
+        { label: x === 'time' ? 'seconds since the first point' : x, values: linearTicks },
+        { values: log ? logTicks : linearTicks, size: axisSize },
+      ],
       legend: { live: true },
       plugins: [bandsPlugin(bandsAligned)],
     };

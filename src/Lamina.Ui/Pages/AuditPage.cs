@@ -39,7 +39,7 @@ internal sealed class AuditPage(UiContext ui)
             ? Html.Of($"<p class=\"ok\" data-audit=\"intact\">the chain of {verification.Count} entries is intact</p>")
             : Html.Of($"<p class=\"error\" data-audit=\"broken\">the chain is broken at entry {verification.FirstBreak!.Seq}: {verification.FirstBreak.Problem}</p>");
         var anchor = verification.Count == 0 ? Html.Empty
-            : Html.Of($"<p>head anchor <code class=\"anchor\">{new AuditAnchor(verification.Count, verification.HeadHash)}</code> <span class=\"muted\">(keep it outside the store; <code>lamina audit verify --anchor</code> checks the history up to it was not rewritten)</span></p>");
+            : Html.Of($"<p>head anchor <code class=\"anchor\">{new AuditAnchor(verification.Count, verification.HeadHash)}</code> <span class=\"muted\">(keep it outside the store; <code>lamina audit verify --expect ANCHOR</code> checks the history up to it was not rewritten)</span></p>");
         string Link(int p) => "/audit?" + string.Join('&', new[] { ("object", objectPrefix), ("action", action), ("who", who), ("page", p == 1 ? null : p.ToString(CultureInfo.InvariantCulture)) }
             .Where(x => x.Item2 is not null).Select(x => $"{x.Item1}={Uri.EscapeDataString(x.Item2!)}"));
         var body = Html.Of($"""
@@ -55,7 +55,7 @@ internal sealed class AuditPage(UiContext ui)
 
     public static Html Table(IEnumerable<AuditEntry> entries) => Html.Of($"""
         <div class="scroll"><table class="audit"><thead><tr><th>#</th><th>time</th><th>who</th><th>action</th><th>object</th><th>reason</th><th>change</th><th>hash</th></tr></thead><tbody>
-        {entries.Select(e => Html.Of($"<tr data-seq=\"{e.Seq}\"><td class=\"num\">{e.Seq}</td><td>{e.Time}</td><td class=\"who\">{e.Who}</td><td><code>{e.Action}</code></td><td>{ObjectLink(e.ObjectId)}</td><td>{e.Reason}</td><td>{Change(e)}</td><td>{Formats.Digest(e.Hash)}</td></tr>"))}
+        {entries.Select(e => Html.Of($"<tr data-seq=\"{e.Seq}\"><td class=\"num\">{e.Seq}</td><td>{Formats.Time(e.Time)}</td><td class=\"who\">{e.Who}</td><td><code>{e.Action}</code></td><td>{ObjectLink(e.ObjectId)}</td><td>{e.Reason}</td><td>{Change(e)}</td><td>{Formats.Digest(e.Hash)}</td></tr>"))}
         </tbody></table></div>
         """);
 

@@ -21,8 +21,8 @@ internal sealed class ReleasesPage(UiContext ui)
             <td>{(r.SignatureDigest is null ? Html.Raw("<span class=\"warn\">unsigned</span>") : Html.Of($"key {r.SigningKeyId}<br>sig {Formats.Digest(r.SignatureDigest)}"))}</td>
             <td>{Formats.Time(r.CreatedAt)}<br>{r.CreatedBy}</td><td><code>{r.AuditAnchor}</code></td></tr>
             """));
-        var bundles = (await ui.Store.ListAuditAsync(null, token)).Where(e => e.Action == AuditLog.BundleBuilt).Reverse().ToList();
-        var bundleRows = bundles.Select(b => Html.Of($"<tr><td><code>{b.ObjectId}</code></td><td>{b.Time}</td><td>{b.Who}</td><td>{b.Reason}</td><td><code class=\"json\">{b.NewValue}</code></td><td><a href=\"/trace/{b.ObjectId}\">trace</a></td></tr>"));
+        var bundles = (await ui.Browser.ListAuditByActionAsync(AuditLog.BundleBuilt, null, token)).Reverse().ToList();
+        var bundleRows = bundles.Select(b => Html.Of($"<tr><td><code>{b.ObjectId}</code></td><td>{Formats.Time(b.Time)}</td><td>{b.Who}</td><td>{b.Reason}</td><td><code class=\"json\">{b.NewValue}</code></td><td><a href=\"/trace/{b.ObjectId}\">trace</a></td></tr>"));
         var body = Html.Of($"""
             <h1>Releases</h1>
             {(customer is null ? Html.Empty : Html.Of($"<p>customer {customer} · <a href=\"/releases\">all customers</a></p>"))}

@@ -210,7 +210,10 @@ internal sealed class RunPage(UiContext ui)
         }
     }
 
-    /// <summary>The models this run made (with their cards), and the lineage down from them: publications, bundles, releases.</summary>
+    /// <summary>
+    /// The models this run made (with their cards), and the lineage down from it: the runs that used its models or data
+    /// sets, publications, bundles, releases.
+    /// </summary>
     private async Task<Html> ModelsAsync(RunRecord run, IReadOnlyList<PublicationRecord> publications, CancellationToken token)
     {
         var models = (await ui.Store.ListModelsAsync(token)).Where(m => m.RunId == run.Id).ToList();
@@ -225,16 +228,16 @@ internal sealed class RunPage(UiContext ui)
 
         var down = new List<Html>();
         foreach (var m in models) down.Add(Html.Of($"<li>model <a href=\"/models#{m.RunId:D}/{m.Name}\">{m.Name}</a> ({m.Kind}), card {Formats.Digest(m.CardDigest)}</li>"));
+        foreach (var used in await ui.Browser.ListRunsUsingOutputsOfAsync(run.Id, token)) down.Add(DownstreamItem(used));
         foreach (var p in publications)
         {
             down.Add(Html.Of($"<li>published {p.ModelName}: manifest {Formats.Digest(p.ManifestSha256)}, by {p.PublishedBy}</li>"));
         }
         if (publications.Count > 0)
         {
-            var id = run.Id.ToString("D");
-            foreach (var bundle in (await ui.Store.ListAuditAsync(null, token)).Where(e => e.Action == AuditLog.BundleBuilt && (e.NewValue?.Contains(id, StringComparison.Ordinal) ?? false)))
+            foreach (var bundle in await ui.Browser.ListAuditByActionAsync(AuditLog.BundleBuilt, run.Id.ToString("D"), token))
             {
-                down.Add(Html.Of($"<li>bundle <code>{bundle.ObjectId}</code> built {bundle.Time} by {bundle.Who} (<a href=\"/trace/{bundle.ObjectId}\">trace</a>)</li>"));
+                down.Add(Html.Of($"<li>bundle <code>{bundle.ObjectId}</code> built {Formats.Time(bundle.Time)} by {bundle.Who} (<a href=\"/trace/{bundle.ObjectId}\">trace</a>)</li>"));
             }
             foreach (var release in (await ui.Store.ListReleasesAsync(null, token)).Where(r => r.Models.Any(m => m.Run == run.Id)))
             {
@@ -249,10 +252,19 @@ internal sealed class RunPage(UiContext ui)
         }
         var lineage = Html.Of($"""
             <div class="lineage"><div><h3>Up: what it came from</h3>{(up.Count == 0 ? Layout.Muted("nothing recorded") : Html.Of($"<ul>{up}</ul>"))}</div>
-            <div><h3>Down: what came of it</h3>{(down.Count == 0 ? Layout.Muted("no models") : Html.Of($"<ul>{down}</ul>"))}</div></div>
+            <div><h3>Down: what came of it</h3>{(down.Count == 0 ? Layout.Muted("nothing recorded") : Html.Of($"<ul>{down}</ul>"))}</div></div>
             <p><a href="/trace/{run.Id:D}">Trace this run</a> (every digest checked)</p>
             """);
         return Layout.Section("Models and lineage", lineage + Html.Join(cards), "lineage");
+    }
+
+    /// <summary>A run that used this run's model or data set: which one, how, and that run's project, task and status.</summary>
+    private static Html DownstreamItem(DownstreamRun used)
+    {
+        var input = used.Kind == LineageInput.Model
+            ? Html.Of($"model {used.InputName}")
+            : Html.Of($"data set <a href=\"/datasets/{used.Input}\">{used.InputName}</a>");
+        return Html.Of($"<li data-downstream=\"{used.RunId:D}\">run {Formats.RunLink(used.RunId)} ({used.Project} / {used.Task}, {used.TaskType}) {Formats.StatusBadge(used.Status)} used {input} ({used.Role})</li>");
     }
 
     private async Task<DatasetRecord?> TryDatasetAsync(string id, CancellationToken token)

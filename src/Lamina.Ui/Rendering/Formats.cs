@@ -15,6 +15,10 @@ internal static class Formats
     public static Html Time(DateTimeOffset? time) =>
         time is { } t ? Html.Of($"<time datetime=\"{t.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)}\">{Text(t)}</time>") : Html.Raw("<span class=\"muted\">–</span>");
 
+    /// <summary>A time as the store keeps it (ISO 8601 text, as audit entries carry it), written as <see cref="Time(DateTimeOffset?)"/> does; other text as it is.</summary>
+    public static Html Time(string stored) =>
+        DateTimeOffset.TryParse(stored, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var t) ? Time(t) : Html.Text(stored);
+
     public static string Span(TimeSpan span) => span.TotalSeconds switch
     {
         < 0 => "0 s",

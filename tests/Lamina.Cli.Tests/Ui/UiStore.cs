@@ -19,6 +19,12 @@ public sealed class UiStore : IAsyncLifetime
 
     public const string CurveArtifact = "curves/loss.png";
 
+    /// <summary>Each training's learning rate: values from 1e-5 down to about 1e-8.</summary>
+    public const string LearningRateMetric = "optimizer/lr";
+
+    /// <summary>Each training's test AUC, one point at the last step, the same value in both.</summary>
+    public const string SinglePointMetric = "test/auc";
+
     private readonly TemporaryDirectory _temp = new();
 
     public UiStore() => Lamina = new LaminaProcess(_temp.Combine("home"));
@@ -88,6 +94,9 @@ public sealed class UiStore : IAsyncLifetime
         var losses = Enumerable.Range(0, 30).Select(step => (Step: step, Loss: 1.0 / (1 + learningRate * 40 * step))).ToList();
         await store.LogMetricsAsync(run, [.. losses.Select(p => new MetricPoint("loss", p.Step, p.Loss, start.AddSeconds(p.Step * 10)))], token);
         await store.LogMetricsAsync(run, [.. losses.Select(p => new MetricPoint("val/accuracy", p.Step, 1 - p.Loss / 2, start.AddSeconds(p.Step * 10 + 5)))], token);
+        // A learning rate decaying from 1e-5 to 1e-8 (a log scale's ticks must not read "0"), and a test AUC logged once (a chart of one point).
+        await store.LogMetricsAsync(run, [.. losses.Select(p => new MetricPoint(LearningRateMetric, p.Step, learningRate * 1e-3 * Math.Pow(0.8, p.Step), start.AddSeconds(p.Step * 10)))], token);
+        await store.LogMetricsAsync(run, [new MetricPoint(SinglePointMetric, losses[^1].Step, 0.93, start.AddSeconds(300))], token);
         await store.AppendLogAsync(run, $"epoch 1/30 loss {losses[0].Loss:0.000}\nepoch 30/30 loss {losses[^1].Loss:0.000}\n", token);
         var png = CurvePlot.LinePng($"tumour: loss (lr {learningRate})", new Dictionary<string, IReadOnlyList<(double X, double Y)>>
         {

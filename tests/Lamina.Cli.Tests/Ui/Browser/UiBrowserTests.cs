@@ -99,6 +99,36 @@ public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served
     }
 
     [Fact]
+    public async Task Charts_OnALogScale_LabelTinyValuesByTheirMagnitude_AndAChartOfOnePoint_HasARangeAndLabelsThatFit()
+    {
+        // Given two runs whose learning rate fell from 1e-5 to 1e-8 and whose test AUC is one point each, the same
+        await using var context = await chromium.NewContextAsync();
+        var page = await context.NewPageAsync();
+
+        // When they are compared on a log scale
+        await page.GotoAsync(served.Url($"compare?runs={Store.Fast:D},{Store.Slow:D}&log=1"));
+        var lr = page.Locator($"main[data-page=compare] div.chart[data-metric='{UiStore.LearningRateMetric}'][data-state=drawn]");
+        var auc = page.Locator($"main[data-page=compare] div.chart[data-metric='{UiStore.SinglePointMetric}'][data-state=drawn]");
+        await Assertions.Expect(lr).ToHaveCountAsync(1, new() { Timeout = Wait });
+        await Assertions.Expect(auc).ToHaveCountAsync(1, new() { Timeout = Wait });
+        var lrAxes = await AxesAsync(lr);
+        var aucAxes = await AxesAsync(auc);
+
+        // Then the learning rate's y ticks read as the tiny numbers they are, none of them "0", each different
+        var lrTicks = lrAxes[1].Labels;
+        Assert.True(lrTicks.Length >= 2, $"the learning rate's y axis has ticks {string.Join(" | ", lrTicks)}");
+        Assert.All(lrTicks, t => Assert.InRange(double.Parse(t, System.Globalization.CultureInfo.InvariantCulture), 1e-9, 1e-4));
+        Assert.Equal(lrTicks.Length, lrTicks.Distinct().Count());
+
+        // And the AUC's chart spans a range around its one point on both axes, each tick different and as wide as its axis at most
+        Assert.All(aucAxes, a => Assert.True(a.Min < a.Max, $"{a.Scale} spans {a.Min} to {a.Max}"));
+        Assert.All(aucAxes, a => Assert.True(a.Labels.Length >= 2 && a.Labels.Length == a.Labels.Distinct().Count(), $"{a.Scale} ticks: {string.Join(" | ", a.Labels)}"));
+        Assert.All(aucAxes.Concat(lrAxes).Where(a => a.Scale == "y"),
+            a => Assert.True(a.WidestLabel <= a.Size, $"the y labels need {a.WidestLabel} px of the axis's {a.Size}: {string.Join(" | ", a.Labels)}"));
+        Assert.All(aucAxes.Concat(lrAxes), a => Assert.True(a.Top >= 6, $"{a.Top} px above the plot: the top label is cut in half"));
+    }
+
+    [Fact]
     public async Task Artifact_DownloadedFromTheRunPage_HasTheDigestTheStoreRecorded()
     {
         // Given a run's page listing its artifacts
@@ -130,7 +160,37 @@ public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served
         }
         """);
 
+    /// <summary>A drawn chart's axes as uPlot laid them out: scale, range, tick labels, the widest label and the axis's size (CSS pixels).</summary>
+    private static Task<ChartAxis[]> AxesAsync(ILocator chart) => chart.EvaluateAsync<ChartAxis[]>("""
+        el => el._plot.axes.map(a => {
+          const u = el._plot;
+          u.ctx.font = a.font[0];
+          const labels = (a._values || []).filter(v => v !== null && v !== undefined && v !== "").map(String);
+          const widest = Math.max(0, ...labels.map(l => u.ctx.measureText(l).width)) / devicePixelRatio + a.ticks.size + a.gap;
+          return { scale: a.scale, min: u.scales[a.scale].min, max: u.scales[a.scale].max, labels, widestLabel: widest, size: a._size, top: u.bbox.top / devicePixelRatio };
+        })
+        """);
+
     /// <summary>A line's colour and background as the browser renders them.</summary>
     private static Task<string> LookAsync(ILocator line) =>
         line.EvaluateAsync<string>("e => { const s = getComputedStyle(e); return s.color + ' on ' + s.backgroundColor; }");
+
+    /// <summary>One axis of a drawn chart (settable: Playwright fills it from the page's JSON).</summary>
+    private sealed class ChartAxis
+    {
+        public string Scale { get; set; } = "";
+
+        public double Min { get; set; }
+
+        public double Max { get; set; }
+
+        public string[] Labels { get; set; } = [];
+
+        public double WidestLabel { get; set; }
+
+        public double Size { get; set; }
+
+        /// <summary>The room above the plot, where the top tick's label reaches.</summary>
+        public double Top { get; set; }
+    }
 }
