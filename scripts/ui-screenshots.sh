@@ -19,16 +19,19 @@ done
 command -v chromium > /dev/null || { echo "error: chromium is missing: run scripts/ensure-native.sh (as root)" >&2; exit 1; }
 work="$(mktemp -d)"
 ui_pid=""
-cleanup() { [ -n "$ui_pid" ] && kill -INT "$ui_pid" 2> /dev/null && wait "$ui_pid" 2> /dev/null; rm -rf "$work"; }
+# SIGTERM, not SIGINT: a background job of a script starts with SIGINT ignored.
+cleanup() { [ -n "$ui_pid" ] && kill -TERM "$ui_pid" 2> /dev/null && wait "$ui_pid" 2> /dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 [ -n "$home" ] || home="$work/home"
+home="$(realpath -m "$home")"
 export LAMINA_HOME="$home"
 unset LAMINA_TRACKING LAMINA_ARTIFACTS LAMINA_PRODUCTION LAMINA_BROKER
 mkdir -p "$out"
 
 if [ ! -s "$home/tracking.db" ]; then
   echo "running lamina demo into $home (a few minutes)"
-  ./lamina demo --out "$work/demo" > "$work/demo.log" 2>&1 || { cat "$work/demo.log" >&2; exit 1; }
+  # The demo's files (slides, bundle) beside the home, kept with it: the trace page checks the slides' digests.
+  ./lamina demo --out "${home%/}-demo" > "$work/demo.log" 2>&1 || { cat "$work/demo.log" >&2; exit 1; }
 fi
 
 ./lamina ui --port 0 > "$work/ui.log" 2>&1 &

@@ -71,6 +71,23 @@ public sealed class CompareTests
     }
 
     [Fact]
+    public async Task ComparePage_DrawsCurvesBeforeFiguresLoggedOnce()
+    {
+        // Given two runs with curves of loss and accuracy, one of them with an AUC logged once (first in name order)
+        await using var ui = await UiHarness.CreateAsync();
+        var seeded = await ui.SeedAsync();
+        await ui.StartAsync();
+
+        // When they are compared without a chosen metric
+        var html = await ui.Client.GetStringAsync($"/compare?runs={seeded.Trained.Id:D},{seeded.Failed.Id:D}");
+
+        // Then the curves come first, in name order, and the one-value metric after them; the first curve is the chosen metric
+        var order = System.Text.RegularExpressions.Regex.Matches(html, "<div class=\"chart\" data-metric=\"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(["accuracy", "loss", "auc"], order);
+        Assert.Contains("<option value=\"accuracy\" selected>", html);
+    }
+
+    [Fact]
     public async Task ComparePage_FromTheRunsTablesTickedBoxes_ComparesThoseRuns()
     {
         await using var ui = await UiHarness.CreateAsync();

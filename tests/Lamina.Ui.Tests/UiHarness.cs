@@ -80,6 +80,8 @@ internal sealed class UiHarness : IAsyncDisposable
             points.Add(new MetricPoint("loss", step, 1.0 / (step + 1), start.AddSeconds(step)));
             points.Add(new MetricPoint("accuracy", step, 0.5 + step * 0.04, start.AddSeconds(step)));
         }
+        // A figure logged once (a final score): no curve to draw.
+        points.Add(new MetricPoint("auc", 9, 0.91, start.AddSeconds(9)));
         await Store.LogMetricsAsync(trained.Id, points, token);
         await Store.AppendLogAsync(trained.Id, "epoch 1\nepoch 2\nepoch 3\n", token);
         var (pngDigest, pngSize) = await Blobs.PutBytesAsync(Png, token);

@@ -39,7 +39,7 @@ internal sealed class ComparePage(UiContext ui)
             summaries.Add(await browser.GetMetricSummariesAsync(run.Id, token));
             parameters.Add(await browser.GetParametersAsync(run.Id, token));
         }
-        var metricNames = summaries.SelectMany(s => s.Select(m => m.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var metricNames = CurvesFirst(summaries.SelectMany(s => s.Select(m => m.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(), summaries);
         var chosen = options.Metric is { } wanted && metricNames.Contains(wanted) ? wanted : metricNames.FirstOrDefault();
         var ids = string.Join(',', runs.Select(r => r.Id.ToString("D")));
 
@@ -75,6 +75,13 @@ internal sealed class ComparePage(UiContext ui)
             <button type="submit">Apply</button>
             </form>
             """);
+    }
+
+    /// <summary>The metrics with a curve (more than one point in some run) before those with one value per run (counts, a final score): curves are what a comparison is for.</summary>
+    private static List<string> CurvesFirst(IReadOnlyList<string> metricNames, List<IReadOnlyList<MetricSummary>> summaries)
+    {
+        var curves = summaries.SelectMany(s => s).Where(m => m.Count > 1).Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+        return [.. metricNames.Where(curves.Contains), .. metricNames.Where(n => !curves.Contains(n))];
     }
 
     private static Html Charts(IReadOnlyList<string> metricNames, string? chosen, string ids, CompareOptions options)
