@@ -318,25 +318,7 @@ internal static class SqliteMigrations
         );
         CREATE INDEX metric_summaries_by_name ON metric_summaries(name);
 
-        CREATE TABLE access_tokens (
-            id          TEXT PRIMARY KEY,
-            owner       TEXT NOT NULL,
-            role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
-            hash        TEXT NOT NULL,
-            created_at  TEXT NOT NULL,
-            expires_at  TEXT NOT NULL,
-            created_by  TEXT NOT NULL,
-            revoked_at  TEXT
-        );
-
-        CREATE INDEX runs_by_task ON runs(task_name, created_at);
-        CREATE INDEX runs_by_type ON runs(task_type, created_at);
-        CREATE INDEX runs_by_user ON runs(user_name, created_at);
-        CREATE INDEX runs_by_queue ON runs(queue, created_at);
-        CREATE INDEX runs_by_status_created ON runs(status, created_at);
-        CREATE INDEX runs_by_started ON runs(started_at);
-        CREATE INDEX runs_by_ended ON runs(ended_at);
-        """,
+        """ + UiSchema.TokensAndRunIndexes,
 
         // 11: a published run's parameters and metric summaries are frozen with it, as its other rows are (after 10's
         // backfill, which adds them for the runs published before).
