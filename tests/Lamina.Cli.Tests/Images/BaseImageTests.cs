@@ -343,6 +343,30 @@ internal static class BaseImageFixture
     /// </summary>
     public static Task<string> PublishServeAsync() => Published.Value;
 
+    private static readonly SemaphoreSlim BuildingBase = new(1, 1);
+
+    /// <summary>
+    /// Lamina's base image <c>lamina-serve:0.1.0</c> built by <c>lamina image base</c> into <paramref name="layout"/>
+    /// from the cached publish and root filesystem, one build at a time (the second finds mmdebstrap's tar cached);
+    /// its <c>--json</c> answer.
+    /// </summary>
+    public static async Task<JsonDocument> BuildBaseAsync(LaminaProcess lamina, string workingDirectory, string layout)
+    {
+        var serve = await PublishServeAsync();
+        await BuildingBase.WaitAsync();
+        try
+        {
+            var built = await lamina.RunAsync(TimeSpan.FromMinutes(10), workingDirectory, "image", "base", "--serve", serve, "--tag", "lamina-serve:0.1.0",
+                "--cache", RootfsCache, "--source-date-epoch", Epoch, "--oci-layout", layout, "--json");
+            Assert.True(built.ExitCode == 0, built.ToString());
+            return JsonDocument.Parse(built.Stdout);
+        }
+        finally
+        {
+            BuildingBase.Release();
+        }
+    }
+
     private static async Task<string> PublishAsync()
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

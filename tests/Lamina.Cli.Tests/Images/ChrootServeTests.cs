@@ -28,14 +28,14 @@ public sealed class ChrootServeTests(ServeBundles bundles)
         Assert.True(Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root", "chroot and mount need root (CI runs as root)");
         using var temp = new TemporaryDirectory();
         var layout = temp.Combine("layout");
+        string baseDigest;
 
         // Given Lamina's base image, built by the real command from a self-contained publish of this commit's lamina-serve
-        var serve = await BaseImageFixture.PublishServeAsync();
         var lamina = new LaminaProcess(temp.Combine("home"));
-        var built = await lamina.RunAsync(TimeSpan.FromMinutes(10), temp.Path, "image", "base", "--serve", serve, "--tag", "lamina-serve:0.1.0",
-            "--cache", BaseImageFixture.RootfsCache, "--source-date-epoch", BaseImageFixture.Epoch, "--oci-layout", layout, "--json");
-        Assert.True(built.ExitCode == 0, built.ToString());
-        var baseDigest = JsonDocument.Parse(built.Stdout).RootElement.GetProperty("digest").GetString()!;
+        using (var built = await BaseImageFixture.BuildBaseAsync(lamina, temp.Path, layout))
+        {
+            baseDigest = built.RootElement.GetProperty("digest").GetString()!;
+        }
 
         // And a customer image built on it by the real command from a real bundle (verified, its layer on the base's layers)
         var bundle = bundles.Small;
