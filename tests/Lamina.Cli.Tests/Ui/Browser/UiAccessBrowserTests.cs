@@ -11,7 +11,8 @@ namespace Lamina.Cli.Tests.Ui.Browser;
 [Collection(BrowserCollection.Name)]
 public sealed class UiAccessBrowserTests(Chromium chromium, UiStore store) : IClassFixture<UiStore>
 {
-    private static readonly float Wait = 15_000;
+    // Generous: CI runs the other test projects beside these, and chromium shares two cores with them.
+    private static readonly float Wait = 30_000;
 
     [Fact]
     public async Task EveryInterface_RefusesABrowserWithoutAToken_AndTheLoginCookieOpensIt()

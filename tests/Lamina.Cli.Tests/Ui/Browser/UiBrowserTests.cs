@@ -11,7 +11,8 @@ namespace Lamina.Cli.Tests.Ui.Browser;
 [Collection(BrowserCollection.Name)]
 public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served) : IClassFixture<ServedStore>
 {
-    private static readonly float Wait = 15_000;
+    // Generous: CI runs the other test projects beside these, and chromium shares two cores with them.
+    private static readonly float Wait = 30_000;
 
     private UiStore Store => served.Store;
 
@@ -28,7 +29,7 @@ public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served
         // When the project filter is typed into the form and submitted
         await page.Locator("form.filters input[name=project]").FillAsync("Breast");
         await page.Locator("form.filters input[name=project]").PressAsync("Enter");
-        await page.WaitForURLAsync(ProjectFilter(), new() { Timeout = Wait });
+        await page.WaitForURLAsync(ProjectFilter(), new() { Timeout = Wait, WaitUntil = WaitUntilState.Commit });
 
         // Then only the breast project's two runs remain, and the URL (what a colleague is sent) holds the filter
         await Assertions.Expect(rows).ToHaveCountAsync(2, new() { Timeout = Wait });
@@ -52,7 +53,7 @@ public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served
         // When its page is opened from the runs table
         await page.GotoAsync(served.Url("runs"));
         await page.Locator($"table.runs tr[data-run='{Store.Fast:D}'] a[href^='/runs/']").First.ClickAsync();
-        await page.WaitForURLAsync(new Regex($"/runs/{Store.Fast:D}|/runs/{UiStore.Short(Store.Fast)}"), new() { Timeout = Wait });
+        await page.WaitForURLAsync(new Regex($"/runs/{Store.Fast:D}|/runs/{UiStore.Short(Store.Fast)}"), new() { Timeout = Wait, WaitUntil = WaitUntilState.Commit });
 
         // Then the loss chart is drawn on a canvas, with a legend entry naming the run
         var chart = page.Locator("main[data-page=run] div.chart[data-metric=loss]");
@@ -85,7 +86,7 @@ public sealed partial class UiBrowserTests(Chromium chromium, ServedStore served
         await page.Locator($"tr[data-run='{Store.Fast:D}'] input[type=checkbox]").CheckAsync();
         await page.Locator($"tr[data-run='{Store.Slow:D}'] input[type=checkbox]").CheckAsync();
         await page.Locator("button.compare-button").ClickAsync();
-        await page.WaitForURLAsync(new Regex("/compare\\?"), new() { Timeout = Wait });
+        await page.WaitForURLAsync(new Regex("/compare\\?"), new() { Timeout = Wait, WaitUntil = WaitUntilState.Commit });
 
         // Then the loss chart has a series for each, named by the runs' short ids, on a canvas that is drawn
         var chart = page.Locator("main[data-page=compare] div.chart[data-metric=loss]");
