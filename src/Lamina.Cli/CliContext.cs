@@ -29,6 +29,13 @@ internal static class CliContext
         var settings = StoreSettingsOf(home);
         var blobs = OpenBlobs(settings);
         var store = await OpenTrackingAsync(settings);
+        await ExpireStaleRunsAsync(store);
+        return (store, blobs);
+    }
+
+    /// <summary>Marks failed the runs whose process ended without an outcome; a failure is a warning, never the command's end.</summary>
+    public static async Task ExpireStaleRunsAsync(ITrackingStore store)
+    {
         try
         {
             await store.ExpireStaleRunsAsync(TimeProvider.System, Cancellation);
@@ -38,7 +45,6 @@ internal static class CliContext
             // Marking other runs must not stop this command (a read-only or full store); it is tried again by the next.
             WriteError($"warning: could not mark the runs whose process has ended: {e.Message}");
         }
-        return (store, blobs);
     }
 
     /// <summary>The one place that chooses the tracking store's backend.</summary>

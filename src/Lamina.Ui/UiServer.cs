@@ -18,14 +18,18 @@ public sealed class UiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private UiServer(WebApplication app, Uri address)
+    private UiServer(WebApplication app, Uri address, bool tokensRequired)
     {
         _app = app;
         Address = address;
+        TokensRequired = tokensRequired;
     }
 
     /// <summary>Where it listens: <c>http://HOST:PORT/</c> (for a wildcard host, this machine's name).</summary>
     public Uri Address { get; }
+
+    /// <summary>Whether every request needs a token: on a non-loopback interface always, on loopback when asked.</summary>
+    public bool TokensRequired { get; }
 
     /// <summary>Starts listening on <paramref name="options"/>' host and port and serving <paramref name="sources"/>.</summary>
     /// <exception cref="UiException">The host is unknown, or the port cannot be listened on (taken, not allowed).</exception>
@@ -62,7 +66,7 @@ public sealed class UiServer : IAsyncDisposable
         var host = listenOn.Equals(IPAddress.Any) || listenOn.Equals(IPAddress.IPv6Any) ? Dns.GetHostName()
             : listenOn.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{listenOn}]"
             : string.Equals(options.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? "localhost" : listenOn.ToString();
-        return new UiServer(app, new Uri($"http://{host}:{bound.Port}/"));
+        return new UiServer(app, new Uri($"http://{host}:{bound.Port}/"), ui.TokensRequired);
     }
 
     /// <summary>Completes when the server stops (disposed, or the host asked to stop) or <paramref name="cancellationToken"/> fires.</summary>

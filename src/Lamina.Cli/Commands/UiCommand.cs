@@ -58,8 +58,7 @@ public sealed class UiCommand : AsyncCommand<UiCommand.Settings>
         await using var server = await UiServer.StartAsync(sources, options, stopping);
         // The first line is what a script (and the tests) read the address from.
         Console.Out.WriteLine($"lamina ui serving {server.Address}");
-        var tokensRequired = settings.RequireTokens || !IsLoopback(options.Host);
-        if (tokensRequired)
+        if (server.TokensRequired)
         {
             AnsiConsole.Console.MarkupLineEscaped(
                 $"tokens required on {options.Host}: open {server.Address}login?token=SECRET once, or send 'Authorization: Bearer SECRET'");
@@ -89,17 +88,7 @@ public sealed class UiCommand : AsyncCommand<UiCommand.Settings>
         using var timer = new PeriodicTimer(ExpireEvery);
         try
         {
-            while (await timer.WaitForNextTickAsync(stopping))
-            {
-                try
-                {
-                    await store.ExpireStaleRunsAsync(TimeProvider.System, stopping);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    CliContext.WriteError($"warning: could not mark the runs whose process has ended: {e.Message}");
-                }
-            }
+            while (await timer.WaitForNextTickAsync(stopping)) await CliContext.ExpireStaleRunsAsync(store);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -137,8 +126,4 @@ public sealed class UiCommand : AsyncCommand<UiCommand.Settings>
         }
         return depths;
     }
-
-    private static bool IsLoopback(string host) =>
-        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
-        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
 }
