@@ -317,6 +317,12 @@ public sealed class LineageTracer(ITrackingStore store, IBlobStore blobs, IProdu
         {
             node.Add(FileNode("slide", slide.Path, slide.Sha256));
         }
+        // A fine-tuned model's run starts from its parent's model: its card, then the run that trained it, and so up the chain.
+        foreach (var parent in inputs.Models.Where(m => m.Role == "parent"))
+        {
+            var entry = node.Add(new LineageNode($"parent model {parent.ModelName}", Detail: $"init_from: run {parent.ModelRunId}, model {parent.ModelName}"));
+            entry.Add(await CardAsync(parent.CardDigest, parent.ModelRunId, parent.ModelName, cancellationToken));
+        }
         if (withModels)
         {
             foreach (var model in (await store.ListModelsAsync(cancellationToken)).Where(m => m.RunId == id))

@@ -82,6 +82,9 @@ public sealed record ModelCard
 
     public JsonObject? Training { get; init; }
 
+    /// <summary>The model this one was fine-tuned from (<c>init_from</c>), or null for a model trained from scratch.</summary>
+    public ModelParent? Parent { get; init; }
+
     /// <summary>Every file of the package but the card itself.</summary>
     [JsonIgnore]
     public IReadOnlyList<PackageFile> Files => Backbone is { } b ? [b.File, Network] : [Network];
@@ -105,6 +108,9 @@ public sealed record ModelCard
         }
     }
 }
+
+/// <summary>The model a fine-tuned model started from: the run that trained it, its name, and the SHA-256 of its card.</summary>
+public sealed record ModelParent(Guid Run, string Model, string CardSha256);
 
 /// <summary>The backbone of a model: a name (built-in or file) and the ONNX file in the package.</summary>
 public sealed record BackboneReference(string Name, int EmbeddingSize, PackageFile File);

@@ -45,13 +45,35 @@ public sealed record TrainingParams(
 
     /// <summary>Augmented copies of each training tile embedded and drawn from during training; 0 without augmentation.</summary>
     public int AugmentedViews { get; init; }
+
+    /// <summary>
+    /// The loaders trained on, each with the weight of its tiles (<c>train_loaders</c>); <c>train_loader</c> alone is one
+    /// loader of weight 1. The first is <see cref="TrainLoader"/>.
+    /// </summary>
+    public IReadOnlyList<LoaderWeight> TrainLoaders { get; init; } = [];
+
+    /// <summary>The loaders with their weights: <see cref="TrainLoaders"/>, or <see cref="TrainLoader"/> at weight 1 when none is listed.</summary>
+    public IReadOnlyList<LoaderWeight> EffectiveTrainLoaders => TrainLoaders.Count > 0 ? TrainLoaders : [new LoaderWeight(TrainLoader, 1.0)];
+
+    /// <summary>The model whose head weights training starts from (<c>init_from</c>: a run id or unique prefix, or <c>RUN/NAME</c>); null to start afresh.</summary>
+    public string? InitFrom { get; init; }
 }
+
+/// <summary>A loader of a training task with how much each of its tiles counts (1: as much as any other).</summary>
+public sealed record LoaderWeight(string Loader, double Weight);
 
 /// <summary>The params of a <c>dataset</c> task: which loader lays out the tiles, and how slides are split.</summary>
 public sealed record DatasetParams(string Loader, string Name, double ValidationSplit, int Seed);
 
 /// <summary>The params of a <c>testing</c> task: a model (a run id or unique prefix, <c>RUN/NAME</c>, or a package folder), the loader of the test tiles, and metrics.</summary>
-public sealed record TestingParams(string Model, string Loader, IReadOnlyList<PluginSpec> Metrics);
+public sealed record TestingParams(string Model, string Loader, IReadOnlyList<PluginSpec> Metrics)
+{
+    /// <summary>
+    /// The models compared side by side (<c>models</c>), each with its label (the metrics' prefix, <c>parent/auroc</c>);
+    /// empty when the task tests the one <see cref="Model"/>. A list's labels are empty, to be named from the cards.
+    /// </summary>
+    public IReadOnlyList<(string Label, string Reference)> Models { get; init; } = [];
+}
 
 /// <summary>
 /// The params of a <c>testing</c> task of the second form: a whole analysis run on a folder of slides and compared with

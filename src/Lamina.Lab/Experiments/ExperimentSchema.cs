@@ -16,11 +16,12 @@ internal sealed class ExperimentSchema
     private static readonly string[] ModelKeys = ["architecture", "loss", "metrics", "preprocessing", "postprocessing", "augmentation"];
     private static readonly string[] DataKeys = ["loaders"];
     private static readonly string[] TaskKeys = ["name", "tags", "description", "type", "params"];
-    private static readonly string[] TestingKeys = ["model", "loader", "metrics", "analysis", "analysis_name", "slides", "tolerance_um"];
-    private static readonly string[] ModelTestingKeys = ["model", "loader", "metrics"];
+    private static readonly string[] TestingKeys = ["model", "models", "loader", "metrics", "analysis", "analysis_name", "slides", "tolerance_um"];
+    private static readonly string[] ModelTestingKeys = ["model", "models", "loader", "metrics"];
     private static readonly string[] AnalysisTestingKeys = ["analysis", "analysis_name", "slides", "tolerance_um"];
     private static readonly string[] DatasetKeys = ["loader", "name", "validation_split", "seed"];
-    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer", "augmented_views"];
+    private static readonly string[] TrainingKeys = ["model", "n_epochs", "train_loader", "validation_split", "callbacks", "seed", "batch_size", "optimizer", "augmented_views", "train_loaders", "init_from"];
+    private static readonly string[] LoaderWeightKeys = ["loader", "weight"];
     private static readonly string[] OptimizerKeys = ["name", "learning_rate", "weight_decay", "momentum", "schedule", "step_size", "gamma", "warmup_epochs", "min_learning_rate"];
     private static readonly string[] OptimizerNames = ["sgd", "adam", "adamw"];
     private static readonly string[] ScheduleNames = ["constant", "step", "cosine"];
@@ -252,7 +253,7 @@ internal sealed class ExperimentSchema
                 "a testing task needs 'model' and 'loader' (one model on a loader's tiles) or 'analysis' and 'slides' (a whole analysis on slides with ground truth)");
             return null;
         }
-        var model = _read.Required(testing, "model") is { } modelNode ? _read.String(modelNode, nonEmpty: true) : null;
+        var (model, models) = TestedModels(testing);
         var loader = _read.Required(testing, "loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
         var ok = model is not null && loader is not null;
         var metrics = new List<PluginSpec>();
@@ -271,7 +272,58 @@ internal sealed class ExperimentSchema
                 ok = false;
             }
         }
-        return ok ? new TestingParams(model!, loader!, metrics) : null;
+        return ok ? new TestingParams(model!, loader!, metrics) { Models = models } : null;
+    }
+
+    /// <summary>
+    /// <c>model</c> (one model) or <c>models</c> (several, side by side: a list of references, or a mapping of label to
+    /// reference), never both; returns the first reference (null when invalid) and the labelled list (empty for <c>model</c>).
+    /// </summary>
+    private (string? First, IReadOnlyList<(string Label, string Reference)> Models) TestedModels(ConfigMapping testing)
+    {
+        var modelsNode = ConfigReading.Optional(testing, "models");
+        if (modelsNode is null)
+        {
+            return (_read.Required(testing, "model") is { } modelNode ? _read.String(modelNode, nonEmpty: true) : null, []);
+        }
+        if (ConfigReading.Optional(testing, "model") is not null)
+        {
+            _read.Diagnostics.Add(modelsNode, "give 'model' (one model) or 'models' (several, compared side by side), not both");
+            return (null, []);
+        }
+        var models = new List<(string Label, string Reference)>();
+        var ok = true;
+        if (modelsNode is ConfigMapping mapping)
+        {
+            foreach (var (key, value) in mapping.Entries)
+            {
+                if (!System.Text.RegularExpressions.Regex.IsMatch(key.Value, "^[A-Za-z0-9_.-]+$"))
+                {
+                    _read.Diagnostics.Add(key, $"a model's label names its metrics ('{key.Value}/auroc'): letters, digits, '_', '.' and '-' only");
+                    ok = false;
+                }
+                if (_read.String(value, nonEmpty: true) is { } reference) models.Add((key.Value, reference));
+                else ok = false;
+            }
+        }
+        else if (_read.Sequence(modelsNode) is { } sequence)
+        {
+            foreach (var item in sequence.Items)
+            {
+                if (_read.String(item, nonEmpty: true) is { } reference) models.Add(("", reference));
+                else ok = false;
+            }
+        }
+        else
+        {
+            return (null, []);
+        }
+        if (ok && models.Count < 2)
+        {
+            _read.Diagnostics.Add(modelsNode, $"models compares two or more models side by side, got {models.Count}; give one model as 'model'");
+            ok = false;
+        }
+        return ok ? (models[0].Reference, models) : (null, []);
     }
 
     private AnalysisTestingParams? ReadAnalysisTesting(ConfigMapping testing)
@@ -354,7 +406,7 @@ internal sealed class ExperimentSchema
         _read.OnlyKeys(training, TrainingKeys);
         var model = _read.Required(training, "model") is { } modelNode ? ModelReference(modelNode) : null;
         var epochs = _read.Required(training, "n_epochs") is { } epochsNode ? _read.Integer(epochsNode, minimum: 1) : null;
-        var loader = _read.Required(training, "train_loader") is { } loaderNode ? LoaderReference(loaderNode) : null;
+        var (loader, loaders) = TrainLoaders(training);
 
         var ok = model is not null && epochs is not null && loader is not null;
         var validationSplit = Fraction(training, "validation_split", 0.2, ref ok);
@@ -384,9 +436,87 @@ internal sealed class ExperimentSchema
         var batchSize = OptionalInteger(training, "batch_size", 32, 1, ref ok);
         var optimizer = ReadOptimizer(training, ref ok);
         var views = AugmentedViews(training, model, ref ok);
+        string? initFrom = null;
+        if (ConfigReading.Optional(training, "init_from") is { } initNode)
+        {
+            initFrom = _read.String(initNode, nonEmpty: true);
+            ok &= initFrom is not null;
+        }
         return ok
-            ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize) { Optimizer = optimizer, AugmentedViews = views }
+            ? new TrainingParams(model!, epochs!.Value, loader!, validationSplit, callbacks, seed, batchSize)
+            {
+                Optimizer = optimizer, AugmentedViews = views, TrainLoaders = loaders, InitFrom = initFrom,
+            }
             : null;
+    }
+
+    /// <summary>
+    /// <c>train_loader</c> (one loader) or <c>train_loaders</c> (a list of <c>{loader, weight}</c>), never both; returns the
+    /// first loader (null when invalid) and the weighted list (empty for <c>train_loader</c>).
+    /// </summary>
+    private (string? First, IReadOnlyList<LoaderWeight> Loaders) TrainLoaders(ConfigMapping training)
+    {
+        var listNode = ConfigReading.Optional(training, "train_loaders");
+        if (listNode is null)
+        {
+            return (_read.Required(training, "train_loader") is { } loaderNode ? LoaderReference(loaderNode) : null, []);
+        }
+        if (ConfigReading.Optional(training, "train_loader") is not null)
+        {
+            _read.Diagnostics.Add(listNode, "give 'train_loader' (one loader) or 'train_loaders' (several, with weights), not both");
+            return (null, []);
+        }
+        if (_read.Sequence(listNode) is not { } sequence)
+        {
+            return (null, []);
+        }
+        if (sequence.Items.Count == 0)
+        {
+            _read.Diagnostics.Add(listNode, "train_loaders lists no loader; give at least one {loader: NAME, weight: W}");
+            return (null, []);
+        }
+        var ok = true;
+        var loaders = new List<LoaderWeight>();
+        foreach (var item in sequence.Items)
+        {
+            if (_read.Mapping(item) is not { } entry)
+            {
+                ok = false;
+                continue;
+            }
+            _read.OnlyKeys(entry, LoaderWeightKeys);
+            var name = _read.Required(entry, "loader") is { } nameNode ? LoaderReference(nameNode) : null;
+            var weight = 1.0;
+            if (ConfigReading.Optional(entry, "weight") is { } weightNode)
+            {
+                if (_read.Number(weightNode) is not { } value)
+                {
+                    ok = false;
+                }
+                else if (!(value > 0) || !double.IsFinite(value))
+                {
+                    _read.Diagnostics.Add(weightNode, $"a loader's weight must be more than zero, got {((ConfigScalar)weightNode).Value}");
+                    ok = false;
+                }
+                else
+                {
+                    weight = value;
+                }
+            }
+            if (name is null)
+            {
+                ok = false;
+                continue;
+            }
+            if (loaders.Any(l => l.Loader == name))
+            {
+                _read.Diagnostics.Add(item, $"loader '{name}' is listed twice in train_loaders; give it once, with the weight it should have");
+                ok = false;
+                continue;
+            }
+            loaders.Add(new LoaderWeight(name, weight));
+        }
+        return ok ? (loaders[0].Loader, loaders) : (null, []);
     }
 
     /// <summary>

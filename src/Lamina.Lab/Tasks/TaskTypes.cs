@@ -75,6 +75,8 @@ internal static class TaskTypes
         new(TestingTaskSpec.TypeName, (schema, header, parameters) => schema.ReadTesting(header, parameters), (spec, services) => spec switch
         {
             AnalysisTestingTaskSpec analysis => new AnalysisTestingTask(services.Store, services.Blobs, services.Home, analysis.Params).RunAsync,
+            TestingTaskSpec { Params.Models.Count: > 0 } comparison => new ComparisonTestingTask(services.Store, services.Blobs, services.Home, services.Time,
+                services.Experiment, comparison, services.Catalog).RunAsync,
             TestingTaskSpec testing => new TestingTask(services.Store, services.Blobs, services.Home, services.Time, services.Experiment, testing,
                 services.Catalog).RunAsync,
             _ => throw Mismatch(spec, TestingTaskSpec.TypeName),

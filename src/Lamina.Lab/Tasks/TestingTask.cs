@@ -26,7 +26,7 @@ internal sealed class TestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
     Experiment experiment, TestingTaskSpec task, PluginCatalog catalog)
 {
-    private static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
+    internal static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
 
     private readonly TestingParams _parameters = task.Params;
 
@@ -37,7 +37,7 @@ internal sealed class TestingTask(
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
-        var (package, lineage) = await LoadModelAsync(run.DataDirectory, cancellationToken);
+        var (package, lineage) = await LoadModelAsync(store, blobs, home, _parameters.Model, run.DataDirectory, cancellationToken);
         var card = package.Card;
         if (lineage is not null)
         {
@@ -52,7 +52,7 @@ internal sealed class TestingTask(
         var built = await new DatasetBuilder(store, blobs, time) { TilePlanCachePath = home.TilePlansPath }.BuildAsync(_source,
             new DatasetParams(_parameters.Loader, $"{task.Key}.{_parameters.Loader}", 0, 0), run, "input", cancellationToken);
 
-        var predictions = await PredictAsync(package, built, run, cancellationToken);
+        var predictions = await PredictAsync(package, built, run, catalog, cancellationToken);
         var classes = card.Classes.Count;
         var scores = new List<float[]>();
         var labels = new List<int>();
@@ -107,7 +107,8 @@ internal sealed class TestingTask(
 
     // Every tile through the package as an analysis loads and runs it: the card's preprocessing and postprocessing bound
     // from the catalog, the backbone checked against the card's digest, the network, the softmax of a trained head.
-    private async Task<IReadOnlyList<float[][]>> PredictAsync(ModelPackage package, BuiltDataset built, IRunContext run, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyList<float[][]>> PredictAsync(ModelPackage package, BuiltDataset built, IRunContext run, PluginCatalog catalog,
+        CancellationToken cancellationToken)
     {
         var card = package.Card;
         var cardPath = Path.Combine(package.Directory, ModelPackage.CardFile);
@@ -132,16 +133,17 @@ internal sealed class TestingTask(
         return results;
     }
 
-    private async Task<(ModelPackage Package, RunModel? Lineage)> LoadModelAsync(string baseDirectory, CancellationToken cancellationToken)
+    /// <summary>A package folder or a run's model (<paramref name="reference"/>), opened as an analysis opens it: every file checked against the card.</summary>
+    internal static async Task<(ModelPackage Package, RunModel? Lineage)> LoadModelAsync(ITrackingStore store, IBlobStore blobs, LaminaHome home,
+        string reference, string baseDirectory, CancellationToken cancellationToken)
     {
-        // A package folder or a run's model, opened as an analysis opens it: every file checked against the card.
-        var folder = Path.GetFullPath(_parameters.Model, baseDirectory);
+        var folder = Path.GetFullPath(reference, baseDirectory);
         if (File.Exists(Path.Combine(folder, ModelPackage.CardFile)))
         {
             var package = ModelPackage.Open(folder);
             return (package, package.Card.TrainingRun is { } trained ? new RunModel(trained, package.Card.Name, package.CardSha256, "tested") : null);
         }
-        var stored = await ModelPackages.ResolveAsync(store, blobs, _parameters.Model, cancellationToken);
+        var stored = await ModelPackages.ResolveAsync(store, blobs, reference, cancellationToken);
         var fetched = ModelPackage.Open(await StoreModelLocator.PackageFolderAsync(blobs, home, stored, cancellationToken));
         return (fetched, new RunModel(stored.Record.RunId, stored.Record.Name, stored.Record.CardDigest, "tested"));
     }
@@ -162,5 +164,5 @@ internal sealed class TestingTask(
         return new MemoryStream(Encoding.UTF8.GetBytes(text.ToString()));
     }
 
-    private static MemoryStream Json<T>(T value) => new(JsonSerializer.SerializeToUtf8Bytes(value, LaminaJson.Indented));
+    internal static MemoryStream Json<T>(T value) => new(JsonSerializer.SerializeToUtf8Bytes(value, LaminaJson.Indented));
 }

@@ -39,7 +39,7 @@ internal sealed class TrainingTask : IDisposable
     private readonly IReadOnlyList<IAugmentation> _augmentations;
     private readonly string _augmentationDigest;
     private readonly IReadOnlyList<ITrainingCallback> _callbacks;
-    private readonly ITileSource _source;
+    private readonly IReadOnlyList<(LoaderWeight Loader, ITileSource Source)> _sources;
     private readonly Backbone _backbone;
     private readonly string _preprocessingDigest;
 
@@ -55,7 +55,14 @@ internal sealed class TrainingTask : IDisposable
         _metrics = [.. _model.Metrics.Select(m => PluginBinder.Create<IMetric>(m, catalog))];
         _preprocessing = [.. _model.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p, catalog))];
         _callbacks = [.. _parameters.Callbacks.Select(c => PluginBinder.Create<ITrainingCallback>(c, catalog))];
-        _source = TileSources.Create(experiment, _parameters.TrainLoader, catalog, "training");
+        _sources = [.. _parameters.EffectiveTrainLoaders.Select(l => (l, TileSources.Create(experiment, l.Loader, catalog, "training")))];
+        foreach (var (loader, source) in _sources.Skip(1))
+        {
+            if (!source.ClassNames.SequenceEqual(_sources[0].Source.ClassNames, StringComparer.Ordinal))
+            {
+                throw LabException.LoaderClassesDiffer(_sources[0].Loader.Loader, _sources[0].Source.ClassNames, loader.Loader, source.ClassNames);
+            }
+        }
         _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
         _augmentations = [.. _model.Augmentation.Select(a => PluginBinder.Create<IAugmentation>(a, catalog))];
         _augmentationDigest = _augmentations.Count > 0 ? PreprocessingDigest(_model.Augmentation, catalog, plugins) : EmbeddingService.NoAugmentation;
@@ -67,15 +74,34 @@ internal sealed class TrainingTask : IDisposable
 
     public void Dispose() => _backbone.Dispose();
 
+    private IReadOnlyList<string> ClassNames => _sources[0].Source.ClassNames;
+
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
-        var datasetName = $"{_task.Key}.{_parameters.TrainLoader}";
+        // The parent first: a model that cannot be fine-tuned fails before any slide is read.
+        ParentModel? parent = null;
+        if (_parameters.InitFrom is { } initFrom)
+        {
+            parent = await ParentModel.LoadAsync(_store, _blobs, initFrom, cancellationToken);
+            parent.InitialiseHead(new HeadModel(_architecture.Layers(_backbone.Spec.EmbeddingSize, ClassNames.Count), _parameters.Seed),
+                _parameters.Model, _backbone.Spec.Sha256, ClassNames);
+            await _store.RecordRunModelAsync(run.RunId, new RunModel(parent.Stored.Record.RunId, parent.Stored.Record.Name, parent.Stored.Record.CardDigest,
+                ParentModel.Role), cancellationToken);
+            run.Log($"fine-tuning from model '{parent.Stored.Record.Name}' of run {parent.Stored.Record.RunId} (card sha256 {parent.Stored.Record.CardDigest[..12]})");
+        }
+
         var phase = TimingTrace.Start("data set");
-        var built = await new DatasetBuilder(_store, _blobs, _time) { TilePlanCachePath = _home.TilePlansPath }.BuildAsync(_source,
-            new DatasetParams(_parameters.TrainLoader, datasetName, _parameters.ValidationSplit, _parameters.Seed), run, "input", cancellationToken);
+        var sets = new List<BuiltDataset>();
+        foreach (var (loader, source) in _sources)
+        {
+            // Each loader's slides are split on their own, so every loader has validation slides when it has two or more.
+            sets.Add(await new DatasetBuilder(_store, _blobs, _time) { TilePlanCachePath = _home.TilePlansPath }.BuildAsync(source,
+                new DatasetParams(loader.Loader, $"{_task.Key}.{loader.Loader}", _parameters.ValidationSplit, _parameters.Seed), run, "input", cancellationToken));
+        }
+        var built = TrainingData.Of(sets);
 
         var requests = built.Slides
-            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
+            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.Digests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
             .ToList();
         phase.Dispose();
         phase = TimingTrace.Start("embeddings");
@@ -89,17 +115,31 @@ internal sealed class TrainingTask : IDisposable
         var views = await EmbedAugmentedViewsAsync(run, service, built, requests, cancellationToken);
 
         phase.Dispose();
-        var (trainX, trainY, validX, validY) = Split(built, embedded);
+        var (trainX, trainY, validX, validY, trainLoader) = Split(built, embedded);
         if (trainX.Count == 0 || validX.Count == 0)
         {
             throw LabException.SplitTooSmall(trainX.Count, validX.Count);
         }
         IReadOnlyList<float[][]> trainViews = [.. views.Select(view => TrainingRows(built, view))];
-        var classes = _source.ClassNames.Count;
+        var classes = ClassNames.Count;
         var head = new HeadModel(_architecture.Layers(_backbone.Spec.EmbeddingSize, classes), _parameters.Seed);
-        var options = new TrainerOptions(_parameters.Epochs, _parameters.BatchSize, _parameters.Seed, Optimizer(_parameters.Optimizer));
+        parent?.InitialiseHead(head, _parameters.Model, _backbone.Spec.Sha256, ClassNames);
+        var options = new TrainerOptions(_parameters.Epochs, _parameters.BatchSize, _parameters.Seed, Optimizer(_parameters.Optimizer))
+        {
+            RowWeights = _sources.Count > 1 ? [.. trainLoader.Select(l => _sources[l].Loader.Weight)] : null,
+        };
+        if (_sources.Count > 1)
+        {
+            run.Log(string.Join("; ", _sources.Select((s, l) => string.Create(CultureInfo.InvariantCulture,
+                $"loader '{s.Loader.Loader}' (weight {s.Loader.Weight:G4}): {trainLoader.Count(x => x == l)} training tile(s) on {built.Loader.Count(x => x == l)} slide(s)"))));
+            foreach (var (source, l) in _sources.Select((s, l) => (s, l)))
+            {
+                run.LogMetric($"tiles/train/{source.Loader.Loader}", trainLoader.Count(x => x == l), 0);
+            }
+        }
+        var start = parent is null ? "" : $", starting from the weights of {parent.Stored.Record.RunId.ToString()[..8]}/{parent.Stored.Record.Name}";
         run.Log(string.Create(CultureInfo.InvariantCulture,
-            $"training {_parameters.Model} ({_model.Architecture!.Cls}) on {trainX.Count} tiles, validating on {validX.Count}, {_parameters.Epochs} epoch(s)"));
+            $"training {_parameters.Model} ({_model.Architecture!.Cls}) on {trainX.Count} tiles, validating on {validX.Count}, {_parameters.Epochs} epoch(s){start}"));
         phase = TimingTrace.Start("training");
         var result = new HeadTrainer().Train([.. trainX], [.. trainY], [.. validX], [.. validY], classes, head, _loss, _metrics, _callbacks, run, options,
             trainViews, cancellationToken);
@@ -111,7 +151,7 @@ internal sealed class TrainingTask : IDisposable
             // The pictures are drawn on another core (the first picture of a process also starts libvips) while the
             // head is exported and the package stored.
             var curves = Task.Run(() => DrawCurves(result), cancellationToken);
-            card = await StorePackageAsync(run, built, result, cancellationToken);
+            card = await StorePackageAsync(run, built, result, parent, cancellationToken);
             foreach (var (name, png) in await curves)
             {
                 await run.LogArtifactAsync(name, new MemoryStream(png), cancellationToken);
@@ -137,13 +177,13 @@ internal sealed class TrainingTask : IDisposable
     /// seeded by the slide's digest, the tile and v, so it is the same pixels in every run and a second run embeds
     /// nothing. Returns one result per view, shaped like the data set (validation slides empty).
     /// </summary>
-    private async Task<List<EmbeddingResult>> EmbedAugmentedViewsAsync(IRunContext run, EmbeddingService service, BuiltDataset built,
+    private async Task<List<EmbeddingResult>> EmbedAugmentedViewsAsync(IRunContext run, EmbeddingService service, TrainingData built,
         List<SlideRequest> requests, CancellationToken cancellationToken)
     {
         var results = new List<EmbeddingResult>();
         if (_parameters.AugmentedViews == 0) return results;
         var training = requests
-            .Select((request, s) => built.Manifest.Slides[s].Split == "validation" ? request with { Tiles = [] } : request)
+            .Select((request, s) => built.Splits[s] == "validation" ? request with { Tiles = [] } : request)
             .ToList();
         long computed = 0, cached = 0;
         for (var view = 1; view <= _parameters.AugmentedViews; view++)
@@ -175,23 +215,36 @@ internal sealed class TrainingTask : IDisposable
     }
 
     /// <summary>The training rows of an augmented view, in the order <see cref="Split"/> gives the training rows.</summary>
-    private static float[][] TrainingRows(BuiltDataset built, EmbeddingResult view) =>
-        [.. built.Slides.Select((_, s) => s).Where(s => built.Manifest.Slides[s].Split != "validation").SelectMany(s => view.Embeddings[s])];
+    private static float[][] TrainingRows(TrainingData built, EmbeddingResult view) =>
+        [.. built.Slides.Select((_, s) => s).Where(s => built.Splits[s] != "validation").SelectMany(s => view.Embeddings[s])];
 
-    private static (List<float[]> TrainX, List<int> TrainY, List<float[]> ValidX, List<int> ValidY) Split(BuiltDataset built, EmbeddingResult embedded)
+    private static (List<float[]> TrainX, List<int> TrainY, List<float[]> ValidX, List<int> ValidY, List<int> TrainLoader) Split(TrainingData built,
+        EmbeddingResult embedded)
     {
-        var (trainX, trainY, validX, validY) = (new List<float[]>(), new List<int>(), new List<float[]>(), new List<int>());
+        var (trainX, trainY, validX, validY, trainLoader) = (new List<float[]>(), new List<int>(), new List<float[]>(), new List<int>(), new List<int>());
         for (var s = 0; s < built.Slides.Count; s++)
         {
-            var validation = built.Manifest.Slides[s].Split == "validation";
+            var validation = built.Splits[s] == "validation";
             var tiles = built.Slides[s].Tiles;
             for (var t = 0; t < tiles.Count; t++)
             {
                 (validation ? validX : trainX).Add(embedded.Embeddings[s][t]);
                 (validation ? validY : trainY).Add(tiles[t].Label);
+                if (!validation) trainLoader.Add(built.Loader[s]);
             }
         }
-        return (trainX, trainY, validX, validY);
+        return (trainX, trainY, validX, validY, trainLoader);
+    }
+
+    /// <summary>The slides of every loader's data set in one list, in loader order, with each slide's split and loader.</summary>
+    private sealed record TrainingData(IReadOnlyList<BuiltDataset> Sets, IReadOnlyList<SlideTiles> Slides, IReadOnlyList<string> Digests,
+        IReadOnlyList<string> Splits, IReadOnlyList<int> Loader)
+    {
+        public static TrainingData Of(IReadOnlyList<BuiltDataset> sets) => new(sets,
+            [.. sets.SelectMany(set => set.Slides)],
+            [.. sets.SelectMany(set => set.SlideDigests)],
+            [.. sets.SelectMany(set => set.Manifest.Slides.Select(slide => slide.Split))],
+            [.. sets.SelectMany((set, l) => set.Slides.Select(_ => l))]);
     }
 
     /// <summary>The loss curves and, when there are any, the validation metric curves, as PNG artifacts by name.</summary>
@@ -210,7 +263,7 @@ internal sealed class TrainingTask : IDisposable
         return pictures;
     }
 
-    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, CancellationToken cancellationToken)
+    private async Task<ModelCard> StorePackageAsync(IRunContext run, TrainingData built, TrainingResult result, ParentModel? parent, CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
@@ -239,14 +292,15 @@ internal sealed class TrainingTask : IDisposable
             Input = new InputSpec(tiling.TileSize, tiling.MicronsPerPixel, tiling.Level, tiling.Overlap, _backbone.Spec.Channels),
             Preprocessing = [.. _model.Preprocessing.Select(CardPlugin)],
             Postprocessing = [.. _model.Postprocessing.Select(CardPlugin)],
-            Classes = _source.ClassNames,
+            Classes = ClassNames,
             Backbone = new BackboneReference(_backbone.Spec.Name, _backbone.Spec.EmbeddingSize, backboneFile),
             Network = ModelPackages.Describe("head.onnx", headBytes),
             FinalMetrics = result.FinalMetrics,
             BestMetrics = result.BestMetrics,
             BestEpoch = result.BestEpoch,
             TrainingRun = run.RunId,
-            Dataset = built.Record.Id,
+            Dataset = built.Sets[0].Record.Id,
+            Parent = parent?.Reference,
             Loss = CardPlugin(_model.Loss!),
             Training = JsonSerializer.SerializeToNode(new
             {
@@ -265,6 +319,16 @@ internal sealed class TrainingTask : IDisposable
                 augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
             }, LaminaJson.Options)!.AsObject(),
         };
+        // Added only where they say more than train_loader and the data set do, so the card of a plain run keeps its bytes.
+        if (_sources.Count > 1)
+        {
+            card.Training!["loaders"] = JsonSerializer.SerializeToNode(
+                _sources.Select((s, l) => new { loader = s.Loader.Loader, weight = s.Loader.Weight, dataset = built.Sets[l].Record.Id }), LaminaJson.Options);
+        }
+        if (_parameters.InitFrom is { } initFrom)
+        {
+            card.Training!["init_from"] = initFrom;
+        }
         await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken);
         return card;
     }

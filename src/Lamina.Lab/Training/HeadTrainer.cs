@@ -16,6 +16,13 @@ public sealed record TrainerOptions(int Epochs, int BatchSize, int Seed, Optimiz
 {
     /// <summary>The thread count actually used: <see cref="Threads"/>, or the processor count when it is 0 or less.</summary>
     public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
+
+    /// <summary>
+    /// How much each training row counts (positive; one per row), or null for all alike. Each epoch draws every row
+    /// ⌊w⌋ or ⌈w⌉ times, w its weight scaled so the weights average 1 (the fraction decided by the seeded source), so an
+    /// epoch still holds about as many rows as the training set and a row of weight 3 is seen three times as often.
+    /// </summary>
+    public IReadOnlyList<double>? RowWeights { get; init; }
 }
 
 /// <summary>What a training run produced: metrics per epoch, the final and best ones, and the trained head.</summary>
@@ -69,6 +76,7 @@ public sealed class HeadTrainer
         var valid = Pack(validX, model.Inputs);
         var random = new Random(options.Seed);
         var order = Enumerable.Range(0, trainY.Length).ToArray();
+        var weights = ScaledWeights(options.RowWeights);
 
         var batchX = new float[options.BatchSize * model.Inputs];
         var batchY = new int[options.BatchSize];
@@ -88,6 +96,7 @@ public sealed class HeadTrainer
         {
             cancellationToken.ThrowIfCancellationRequested();
             var learningRate = options.Optimizer.LearningRateAt(epoch, options.Epochs);
+            if (weights is not null) order = WeightedOrder(weights, random);
             Shuffle(order, random);
             if (sources.Length > 1)
             {
@@ -218,6 +227,28 @@ public sealed class HeadTrainer
         return updates;
     }
 
+    /// <summary>The row weights scaled to average 1, or null when there are none or all are equal (the unweighted path, bit for bit).</summary>
+    private static double[]? ScaledWeights(IReadOnlyList<double>? weights)
+    {
+        if (weights is null || weights.Count == 0 || weights.All(w => w == weights[0])) return null;
+        var sum = weights.Sum();
+        return [.. weights.Select(w => w * weights.Count / sum)];
+    }
+
+    /// <summary>One epoch's rows: row i ⌊w_i⌋ times, and once more with probability w_i − ⌊w_i⌋ (from the seeded source), in row order.</summary>
+    private static int[] WeightedOrder(double[] weights, Random random)
+    {
+        var order = new List<int>(weights.Length + weights.Length / 4);
+        for (var i = 0; i < weights.Length; i++)
+        {
+            var whole = Math.Floor(weights[i]);
+            var times = (int)whole + (random.NextDouble() < weights[i] - whole ? 1 : 0);
+            for (var k = 0; k < times; k++) order.Add(i);
+        }
+        if (order.Count == 0) order.Add(0);
+        return [.. order];
+    }
+
     private static void Shuffle(int[] order, Random random)
     {
         for (var i = order.Length - 1; i > 0; i--)
@@ -262,6 +293,10 @@ public sealed class HeadTrainer
         if (trainY.Concat(validY).Any(y => (uint)y >= (uint)classes)) problems.Add($"labels must be in 0..{classes - 1}");
         if (options.Epochs < 1) problems.Add($"epochs must be at least 1, got {options.Epochs}");
         if (options.BatchSize < 1) problems.Add($"batch size must be at least 1, got {options.BatchSize}");
+        if (options.RowWeights is { } weights && (weights.Count != trainY.Length || weights.Any(w => !(w > 0) || !double.IsFinite(w))))
+        {
+            problems.Add($"row weights must be {trainY.Length} positive finite numbers, one per training row");
+        }
         if (problems.Count > 0) throw TrainingException.Invalid("training: ", problems, "; ");
     }
 
