@@ -11,6 +11,9 @@ public sealed record SynthOptions(int Width, int Height, int Seed, double Micron
     /// <summary>The smallest edge a synthetic slide may have: enough for tissue, carcinoma and a pyramid.</summary>
     public const int MinimumEdge = 512;
 
+    /// <summary>The laboratory's staining and scanner (<see cref="StainVariation"/>); null draws the renderer's own colours.</summary>
+    public StainVariation? Stain { get; init; }
+
     /// <summary>Throws a <see cref="SynthException"/> naming the first option out of range.</summary>
     public void Validate()
     {
@@ -18,6 +21,7 @@ public sealed record SynthOptions(int Width, int Height, int Seed, double Micron
         if ((long)Width * Height > 1L << 40) throw SynthException.Invalid($"{Width} x {Height} pixels is more than the TIFF writer handles");
         if (!(MicronsPerPixel is > 0.01 and <= 10)) throw SynthException.Invalid($"microns per pixel must be between 0.01 and 10, not {MicronsPerPixel}");
         if (TileSize < 16 || TileSize % 16 != 0 || TileSize > 4096) throw SynthException.Invalid($"the tile size must be a multiple of 16 between 16 and 4096, not {TileSize}");
+        Stain?.Validate();
     }
 }
 

@@ -109,7 +109,9 @@ public static class SyntheticSlideGenerator
         var stampImages = stamps.Select(s => Image.NewFromMemory(s, stampSize, stampSize, 4, Enums.BandFormat.Uchar).Copy(interpretation: Enums.Interpretation.Srgb)).ToArray();
         try
         {
-            using var slide = WithMitoses(rgb, layout.Mitoses, stampImages, stampSize);
+            using var drawn = WithMitoses(rgb, layout.Mitoses, stampImages, stampSize);
+            // Another laboratory's stains and scanner, over everything drawn; none leaves the bytes as they always were.
+            using var slide = options.Stain is { IsNone: false } stain ? stain.Apply(drawn) : drawn.Copy();
             using var described = slide.Mutate(m => m.Set(GValue.GStrType, "image-description", ImageDescription(options)));
             if (progress is not null || cancellationToken.CanBeCanceled)
             {
