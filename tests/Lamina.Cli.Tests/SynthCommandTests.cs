@@ -64,6 +64,35 @@ public sealed class SynthCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Synth_WithAStain_WritesOtherColours_SaysSo_AndTheSameTwice()
+    {
+        var plain = await _lamina.RunAsync(_temp.Path, "synth", "--out", "plain", "--size", "768x768", "--seed", "3");
+        var pink = await _lamina.RunAsync(_temp.Path, "synth", "--out", "pink", "--size", "768x768", "--seed", "3", "--stain", "pink:1.5", "--scanner-gamma", "0.9");
+        var again = await _lamina.RunAsync(_temp.Path, "synth", "--out", "again", "--size", "768x768", "--seed", "3", "--stain", "pink:1.5", "--scanner-gamma", "0.9");
+
+        Assert.True(pink.ExitCode == 0, pink.ToString());
+        Assert.True(plain.ExitCode == 0 && again.ExitCode == 0, plain.ToString() + again);
+        Assert.Contains("slide-000: stained and scanned as haematoxylin", pink.Stdout);
+        Assert.Contains("gamma 0.9", pink.Stdout);
+        Assert.NotEqual(File.ReadAllBytes(_temp.Combine("plain", "slide-000.tif")), File.ReadAllBytes(_temp.Combine("pink", "slide-000.tif")));
+        Assert.Equal(File.ReadAllBytes(_temp.Combine("again", "slide-000.tif")), File.ReadAllBytes(_temp.Combine("pink", "slide-000.tif")));
+        Assert.Equal(File.ReadAllText(_temp.Combine("plain", "slide-000.geojson")), File.ReadAllText(_temp.Combine("pink", "slide-000.geojson")));
+    }
+
+    [Theory]
+    [InlineData("--stain", "purple", "no stain variation named 'purple'")]
+    [InlineData("--eosin", "300,1,1", "--eosin must be three numbers R,G,B from 0 to 255")]
+    [InlineData("--scanner-gamma", "9", "the scanner gamma must be between 0.2 and 5")]
+    public async Task Synth_WithABadStain_FailsWithOneClearLine(string option, string value, string expected)
+    {
+        var result = await _lamina.RunAsync(_temp.Path, "synth", "--out", "out", option, value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+        Assert.False(File.Exists(_temp.Combine("out", "slide-000.tif")));
+    }
+
+    [Fact]
     public async Task Synth_WithoutOut_SaysItIsRequired()
     {
         var result = await _lamina.RunAsync(_temp.Path, "synth", "--size", "1024x1024");

@@ -41,6 +41,26 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
         [DefaultValue(0.25)]
         public double Mpp { get; init; } = 0.25;
 
+        [CommandOption("--stain <SPEC>")]
+        [Description("Another laboratory's staining and scanner, as NAME or NAME:STRENGTH: blue, dark, faded, pink, random (drawn from each slide's seed) or none, at a strength from 0 to 2 (default 1), e.g. pink:0.5.")]
+        public string? Stain { get; init; }
+
+        [CommandOption("--haematoxylin <RGB>")]
+        [Description("The colour the haematoxylin takes (the darkest carcinoma nuclei; the renderer's own is 66,30,116); overrides --stain's.")]
+        public string? Haematoxylin { get; init; }
+
+        [CommandOption("--eosin <RGB>")]
+        [Description("The colour the eosin takes (the stroma; the renderer's own is 230,148,186); overrides --stain's.")]
+        public string? Eosin { get; init; }
+
+        [CommandOption("--scanner-gamma <G>")]
+        [Description("The scanner's gamma (1: none; below 1 lighter, above 1 darker); overrides --stain's.")]
+        public double? ScannerGamma { get; init; }
+
+        [CommandOption("--white-point <RGB>")]
+        [Description("What the scanner makes of white (255,255,255: neutral); overrides --stain's.")]
+        public string? WhitePoint { get; init; }
+
         /// <summary>The most pixels one synthetic slide may have (65,536², 4.3 gigapixels).</summary>
         public const long MaxPixels = 1L << 32;
 
@@ -64,7 +84,31 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
             if (Slides > MaxSlides) return ValidationResult.Error($"--slides: at most {MaxSlides} slides, not {Slides.ToString(CultureInfo.InvariantCulture)}");
             if (!(Mpp is > 0.01 and <= 10)) return ValidationResult.Error($"--mpp: microns per pixel must be between 0.01 and 10, not {Mpp.ToString(CultureInfo.InvariantCulture)}");
             if ((long)Seed + Slides - 1 > int.MaxValue) return ValidationResult.Error($"--seed: {Seed} + {Slides} slides passes the largest seed");
+            try
+            {
+                StainOf(Seed);
+            }
+            catch (SynthException e)
+            {
+                return ValidationResult.Error(e.Message);
+            }
             return ValidationResult.Success();
+        }
+
+        /// <summary>The stain and scanner variation of the slide drawn from <paramref name="seed"/>, or null for none asked.</summary>
+        internal StainVariation? StainOf(int seed)
+        {
+            if (Stain is null && Haematoxylin is null && Eosin is null && ScannerGamma is null && WhitePoint is null) return null;
+            var variation = Stain is null ? StainVariation.None : StainVariation.Parse(Stain, seed);
+            variation = variation with
+            {
+                Haematoxylin = Haematoxylin is null ? variation.Haematoxylin : StainVariation.ParseColour(Haematoxylin, "--haematoxylin"),
+                Eosin = Eosin is null ? variation.Eosin : StainVariation.ParseColour(Eosin, "--eosin"),
+                Gamma = ScannerGamma ?? variation.Gamma,
+                WhitePoint = WhitePoint is null ? variation.WhitePoint : StainVariation.ParseColour(WhitePoint, "--white-point"),
+            };
+            variation.Validate();
+            return variation;
         }
 
         internal (int Width, int Height) Dimensions => ParseSize(Size) ?? throw new InvalidOperationException("validated");
@@ -92,7 +136,7 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
         var directory = Path.GetFullPath(settings.Out!);
         var cancellation = CliContext.Cancellation;
         var jobs = Enumerable.Range(0, settings.Slides)
-            .Select(i => (Name: $"slide-{i:000}", Options: new SynthOptions(width, height, settings.Seed + i, settings.Mpp)))
+            .Select(i => (Name: $"slide-{i:000}", Options: new SynthOptions(width, height, settings.Seed + i, settings.Mpp) { Stain = settings.StainOf(settings.Seed + i) }))
             .ToList();
         // Before any slide is drawn: the folder writable, no slide of the same name there (unless --force), leftovers of killed runs gone.
         OutputFiles.Prepare(directory, jobs.SelectMany(j => new[] { j.Name + ".tif", j.Name + ".geojson" }), settings.Force);
@@ -163,6 +207,10 @@ public sealed class SynthCommand : Command<SynthCommand.Settings>
                 e.TissueMm2.ToString("0.000", CultureInfo.InvariantCulture));
         }
         AnsiConsole.Write(table);
+        foreach (var (name, stain) in jobs.Where(j => j.Options.Stain is not null).Select(j => (j.Name, j.Options.Stain!)))
+        {
+            AnsiConsole.Console.MarkupLineEscaped($"[grey]{name}: stained and scanned as {stain}[/]");
+        }
         AnsiConsole.Console.MarkupLineEscaped($"[grey]slides and ground truth (QuPath GeoJSON) in {directory}[/]");
         return 0;
     }
