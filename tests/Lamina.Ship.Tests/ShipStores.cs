@@ -45,7 +45,8 @@ internal sealed class ShipStores : IAsyncDisposable
     }
 
     /// <summary>A completed training run with one model (fake ONNX bytes: nothing here runs them) and the Normalization plug-in source.</summary>
-    public async Task<(Guid Run, ModelCard Card)> TrainedAsync(string model = "carcinoma_model", Guid? id = null, string? datasetId = null)
+    public async Task<(Guid Run, ModelCard Card)> TrainedAsync(string model = "carcinoma_model", Guid? id = null, string? datasetId = null,
+        ModelParent? parent = null)
     {
         var (sourceDigest, _) = await Blobs.PutAsync(new MemoryStream(Encoding.UTF8.GetBytes(NormalizationSource)), CancellationToken.None);
         var (diffDigest, diffSize) = await Blobs.PutAsync(new MemoryStream("diff --git a/x b/x\n"u8.ToArray()), CancellationToken.None);
@@ -83,7 +84,13 @@ internal sealed class ShipStores : IAsyncDisposable
             Backbone = new BackboneReference("resnet18", 512, ModelPackages.Describe("backbone.onnx", backbone)),
             Network = ModelPackages.Describe("head.onnx", head),
             TrainingRun = run,
+            Parent = parent,
         };
+        if (parent is not null)
+        {
+            // A fine-tuned model (init_from): its run's lineage edge to the parent, as the training task records it.
+            await Store.RecordRunModelAsync(run, new RunModel(parent.Run, parent.Model, parent.CardSha256, "parent"), CancellationToken.None);
+        }
         await ModelPackages.StoreAsync(Store, Blobs, run, card,
             new Dictionary<string, byte[]> { ["backbone.onnx"] = backbone, ["head.onnx"] = head }, CancellationToken.None);
         await Store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Lamina.Core.Inference;
 
 namespace Lamina.Ship.Tests;
 
@@ -114,6 +115,35 @@ public sealed class TraceTests
             Assert.Contains(All(lineage), n => n.State == DigestState.Altered
                 && (n.Label == $"{file} in the production store" || (file == "model.json" && n.Detail!.Contains("production store copy", StringComparison.Ordinal))));
         }
+    }
+
+    [Fact]
+    public async Task Trace_OfAFineTunedModel_ShowsItsParentChain_ParentOfParentToo()
+    {
+        // Given a base model (published), a customer's model fine-tuned from it, and a second customer's from that one
+        await using var stores = await ShipStores.CreateAsync();
+        var (baseRun, baseCard) = await stores.TrainedAsync();
+        await stores.PublishAsync(baseRun, baseCard);
+        var digestOf = async (Guid run) => (await stores.Store.ListModelsAsync(CancellationToken.None)).Single(m => m.RunId == run).CardDigest;
+        var (childRun, _) = await stores.TrainedAsync(parent: new ModelParent(baseRun, baseCard.Name, await digestOf(baseRun)));
+        var (grandchildRun, _) = await stores.TrainedAsync(parent: new ModelParent(childRun, "carcinoma_model", await digestOf(childRun)));
+
+        // When the last run is traced
+        var lineage = await stores.Tracer().TraceAsync(grandchildRun.ToString(), CancellationToken.None);
+
+        // Then its parent model leads to the child's run, whose parent model leads to the base run, every card verified
+        var nodes = All(lineage).ToList();
+        Assert.False(lineage.HasProblem, string.Join("\n", nodes.Select(n => $"{n.Label} {n.State} {n.Detail}")));
+        var parent = lineage.Children.Single(n => n.Label == "parent model carcinoma_model");
+        Assert.Contains($"init_from: run {childRun}", parent.Detail);
+        var childCard = parent.Children.Single();
+        Assert.Equal((await digestOf(childRun), DigestState.Verified), (childCard.Sha256, childCard.State));
+        var child = childCard.Children.Single(n => n.Label == $"run {childRun}");
+        var grandparent = child.Children.Single(n => n.Label == "parent model carcinoma_model");
+        var baseCardNode = grandparent.Children.Single();
+        Assert.Equal($"production store copy {stores.Production.Describe(baseRun, baseCard.Name)}", baseCardNode.Detail);
+        Assert.Contains(baseCardNode.Children, n => n.Label == $"run {baseRun}");
+        Assert.DoesNotContain(All(baseCardNode), n => n.Label.StartsWith("parent model", StringComparison.Ordinal));
     }
 
     [Fact]

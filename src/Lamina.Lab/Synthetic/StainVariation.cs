@@ -32,7 +32,7 @@ public sealed record StainVariation(double[] Haematoxylin, double[] Eosin, doubl
         // Over-stained: dark nuclei, deep eosin.
         ["dark"] = new([38, 14, 86], [205, 100, 150], 1.1, [255, 255, 255]),
         // Faded or under-stained, scanned warm.
-        ["faded"] = new([126, 100, 168], [240, 196, 214], 1, [255, 250, 240]),
+        ["faded"] = new([190, 135, 182], [230, 148, 186], 1, [255, 250, 240]),
         // Eosin-heavy staining with a purple-red haematoxylin.
         ["pink"] = new([96, 30, 110], [236, 118, 164], 1, [255, 252, 250]),
     };
