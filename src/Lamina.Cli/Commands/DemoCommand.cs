@@ -27,6 +27,10 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         [DefaultValue(8192)]
         public int SlideSize { get; init; } = 8192;
 
+        [CommandOption("--customer")]
+        [Description("Then fine-tune the carcinoma model for a customer whose slides are stained otherwise, and compare parent and child on the customer's held-out slide (about a minute more).")]
+        public bool Customer { get; init; }
+
         [CommandOption("--team")]
         [Description("The team's story on real local servers started in OUT/servers (PostgreSQL, S3, RabbitMQ, a registry): remote training on a worker, publish, a signed customer release, its image serving a request from a chroot, and the trace back to the commits.")]
         public bool Team { get; init; }
@@ -43,6 +47,7 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         {
             if (!Team && (Base is not null || KeepServers)) return ValidationResult.Error($"{(Base is not null ? "--base" : "--keep-servers")} goes with --team");
             if (Team && NoTraining) return ValidationResult.Error("--no-training does not go with --team: the team's story trains the models it releases");
+            if (Customer && (NoTraining || Team)) return ValidationResult.Error($"--customer does not go with {(Team ? "--team" : "--no-training")}: it fine-tunes the model the demo trains");
             return ValidationResult.Success();
         }
     }
@@ -60,8 +65,8 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         var stores = CliContext.StoreSettingsOf(home);
         report($"Lamina demo (tracking store: {stores.Tracking.Display}; artifacts: {stores.Artifacts.Display}; production: {stores.Production.Display})");
         var demo = new DemoRunner(new TaskRunner(store, blobs, home, TimeProvider.System) { Echo = settings.Json ? Console.Error : null }, store,
-            new DemoReleaseSteps(store, blobs, home).RunAsync);
-        var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining), report, CliContext.Cancellation);
+            new DemoReleaseSteps(store, blobs, home).RunAsync) { Blobs = blobs };
+        var result = await demo.RunAsync(settings.Out, new DemoOptions(SlideSize: settings.SlideSize, Train: !settings.NoTraining, Customer: settings.Customer), report, CliContext.Cancellation);
         if (settings.Json)
         {
             JsonOutput.Write(new
@@ -75,6 +80,7 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                     figures = a.Result.Features.ToDictionary(f => f.Name, f => f.Figures.ToDictionary(x => x.Name, x => x.Value)),
                     ground_truth = a.Comparison,
                 } : null,
+                customer = result.Customer,
             });
             return RunCommand.ExitCode(result.Outcome.Status);
         }
@@ -109,6 +115,19 @@ public sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                     .TraceAsync(Path.Combine(analysis.OutputDirectory, "report.json"), CliContext.Cancellation);
                 TraceCommand.Render(lineage);
                 if (lineage.HasProblem) code = ExitCodes.Integrity;
+            }
+            if (result.Customer is { } customer)
+            {
+                AnsiConsole.WriteLine();
+                var table = new Table().AddColumns($"on the customer's held-out slide (stain '{customer.Stain}')", "parent", "fine-tuned child");
+                foreach (var metric in customer.Parent.Keys.Union(customer.Child.Keys).Order(StringComparer.Ordinal))
+                {
+                    static string Cell(IReadOnlyDictionary<string, double> values, string key) =>
+                        values.TryGetValue(key, out var v) && double.IsFinite(v) ? Formats.Number(Math.Round(v, 3)) : "-";
+                    table.AddRow(Markup.Escape(metric), Cell(customer.Parent, metric), Cell(customer.Child, metric));
+                }
+                AnsiConsole.Write(table);
+                if (customer.ReportFile is { } file) AnsiConsole.Console.MarkupLineEscaped($"[grey]side by side: {file}; lamina trace {customer.FineTuneRun.ToString()[..8]} shows the parent[/]");
             }
             AnsiConsole.Console.MarkupLineEscaped($"[grey]the experiment and its slides are in {result.ExperimentDirectory}; try 'lamina runs list' or 'lamina models show <run>' there[/]");
         }

@@ -15,6 +15,9 @@ public sealed record DemoResult(string ExperimentDirectory, bool GitRepository, 
     /// <summary>The held-out slide's analysis, when the demo got that far.</summary>
     public DemoAnalysis? Analysis { get; init; }
 
+    /// <summary>The customer's fine-tuning, when asked for (<see cref="DemoOptions.Customer"/>) and the demo got that far.</summary>
+    public DemoCustomer? Customer { get; init; }
+
     public RunOutcome Outcome => Runs.FirstOrDefault(r => r.Status != Tracking.RunStatus.Completed) ?? Runs[^1];
 }
 
@@ -22,7 +25,19 @@ public sealed record DemoResult(string ExperimentDirectory, bool GitRepository, 
 /// <param name="Slides">Synthetic slides to make.</param>
 /// <param name="SlideSize">Side of each slide in pixels.</param>
 /// <param name="Train">Whether to train the sample's models (the slides are made only when true).</param>
-public sealed record DemoOptions(int Slides = 4, int SlideSize = 8192, bool Train = true, int Seed = 1);
+/// <param name="Customer">
+/// Whether to fine-tune the carcinoma model for a customer whose slides are stained otherwise, and compare parent and
+/// child on the customer's held-out slide.
+/// </param>
+public sealed record DemoOptions(int Slides = 4, int SlideSize = 8192, bool Train = true, int Seed = 1, bool Customer = false);
+
+/// <summary>The customer's part of the demo: both models' metrics on the customer's held-out slide, and the side-by-side report.</summary>
+/// <param name="Stain">How the customer's slides were stained and scanned.</param>
+/// <param name="Parent">The metrics of the carcinoma model as trained (<c>accuracy</c>, <c>f1</c>, …).</param>
+/// <param name="Child">The metrics of the model fine-tuned from it.</param>
+/// <param name="ReportFile">The comparison's HTML report, copied out of the run.</param>
+public sealed record DemoCustomer(string Stain, Guid FineTuneRun, Guid ComparisonRun, IReadOnlyDictionary<string, double> Parent,
+    IReadOnlyDictionary<string, double> Child, string? ReportFile);
 
 /// <summary>The demo's analysis of a held-out slide: the analysis file it wrote, the results, and how they compare with the ground truth.</summary>
 public sealed record DemoAnalysis(string AnalysisFile, string OutputDirectory, AnalysisResult Result, GroundTruthComparison Comparison);
@@ -49,6 +64,17 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, DemoRele
     public const string Sample = "normalization-test";
     public const string Task = "check_normalization";
     public static readonly IReadOnlyList<string> TrainingTasks = ["simple_train", "train_mitosis"];
+
+    /// <summary>The customer's tasks: fine-tuning the carcinoma model, then comparing parent and child.</summary>
+    public const string FineTuneTask = "finetune_customer";
+
+    public const string CompareTask = "compare_customer";
+
+    /// <summary>The customer's laboratory: pale haematoxylin, a warm scanner.</summary>
+    public const string CustomerStain = "faded";
+
+    /// <summary>Where the customer's comparison report is copied (the blob store holds it with the run); none when null.</summary>
+    public IBlobStore? Blobs { get; init; }
 
     /// <summary>The sample's testing task of the whole analysis, run last.</summary>
     public const string AnalysisTestTask = "test_breast_analysis";
@@ -112,7 +138,67 @@ public sealed class DemoRunner(TaskRunner runner, ITrackingStore store, DemoRele
             report($"recorded in run {runs[^1].RunId.ToString()[..8]}: " + string.Join(", ", metrics.Where(m => m.Name.StartsWith("test/", StringComparison.Ordinal))
                 .Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Name} {m.Value:0.###}"))));
         }
-        return new DemoResult(experiment, git, runs) { Analysis = analysis };
+        DemoCustomer? customer = null;
+        if (options.Customer && runs[^1].Status == Tracking.RunStatus.Completed)
+        {
+            customer = await CustomerAsync(Path.GetFullPath(outputDirectory), experiment, file, runs[1].RunId, runs, options, report, cancellationToken);
+        }
+        return new DemoResult(experiment, git, runs) { Analysis = analysis, Customer = customer };
+    }
+
+    /// <summary>
+    /// A customer whose laboratory stains otherwise: two of its slides (and one held out) drawn with <see cref="CustomerStain"/>,
+    /// the carcinoma model fine-tuned on them and the base slides (init_from), and both compared on the held-out slide.
+    /// </summary>
+    private async Task<DemoCustomer?> CustomerAsync(string output, string experiment, string file, Guid carcinomaRun, List<RunOutcome> runs,
+        DemoOptions options, Action<string> report, CancellationToken cancellationToken)
+    {
+        // Small slides: the customer has few, and the demo's time is spent on its own.
+        const int Size = 4096;
+        var stainText = Synthetic.StainVariation.Parse(CustomerStain, 0).ToString();
+        Synthetic.SynthSummary Draw(string folder, string name, int seed) => Synthetic.SyntheticSlideGenerator.Generate(
+            new Synthetic.SynthOptions(Size, Size, seed) { Stain = Synthetic.StainVariation.Parse(CustomerStain, seed) },
+            Path.Combine(folder, name + ".tif"), Path.Combine(folder, name + ".geojson"), cancellationToken: cancellationToken);
+        for (var i = 0; i < 2; i++)
+        {
+            Draw(Path.Combine(experiment, "customer"), $"customer-{i:000}", options.Seed + 200 + i);
+        }
+        Draw(Path.Combine(output, "held-out-customer"), "slide-customer-held-out", options.Seed + 300);
+        report($"synthesised a customer's slides, stained '{CustomerStain}' ({stainText}): two in customer/, one held out in held-out-customer/");
+
+        report($"fine-tuning for the customer: lamina run {FineTuneTask} --set tasks.{FineTuneTask}.params.init_from={carcinomaRun.ToString()[..8]}");
+        runs.Add(await runner.RunAsync(new RunRequest(file, FineTuneTask, [$"tasks.{FineTuneTask}.params.init_from={carcinomaRun}"]), cancellationToken));
+        if (runs[^1].Status != Tracking.RunStatus.Completed) return null;
+        var child = runs[^1].RunId;
+
+        report($"comparing parent and child on the customer's held-out slide: lamina run {CompareTask}");
+        runs.Add(await runner.RunAsync(new RunRequest(file, CompareTask,
+            [$"tasks.{CompareTask}.params.models.parent={carcinomaRun}", $"tasks.{CompareTask}.params.models.child={child}"]), cancellationToken));
+        if (runs[^1].Status != Tracking.RunStatus.Completed) return null;
+        var comparison = runs[^1].RunId;
+        var metrics = await store.GetMetricsAsync(comparison, cancellationToken);
+        IReadOnlyDictionary<string, double> Of(string label) => metrics.Where(m => m.Name.StartsWith(label + "/", StringComparison.Ordinal))
+            .ToDictionary(m => m.Name[(label.Length + 1)..], m => m.Value);
+        var (parent, fineTuned) = (Of("parent"), Of("child"));
+        foreach (var (label, values) in new[] { ("parent", parent), ("child", fineTuned) })
+        {
+            report($"{label} on the customer's held-out slide: " + string.Join(", ", values.OrderBy(v => v.Key, StringComparer.Ordinal)
+                .Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.Key} {v.Value:0.###}"))));
+        }
+        string? reportFile = null;
+        if (Blobs is not null)
+        {
+            var details = await store.GetRunDetailsAsync(comparison, cancellationToken);
+            if (details.Artifacts.FirstOrDefault(a => a.Name == "test/comparison.html") is { } html)
+            {
+                reportFile = Path.Combine(output, "customer-comparison.html");
+                await using var source = await Blobs.OpenAsync(html.Digest, cancellationToken);
+                await using var target = File.Create(reportFile);
+                await source.CopyToAsync(target, cancellationToken);
+                report($"the side-by-side report: {reportFile}");
+            }
+        }
+        return new DemoCustomer(CustomerStain, child, comparison, parent, fineTuned, reportFile);
     }
 
     /// <summary>Mitoses within this distance of a drawn one count as found.</summary>

@@ -6,7 +6,7 @@ namespace Lamina.Lab;
 public partial class LabException
 {
     internal static LabException ParentNotAHead(string reference, Guid run, string model, string kind) =>
-        new($"init_from: '{reference}' is model '{model}' of run {run}, a {kind} model without a trained head on a backbone; " +
+        new($"init_from: '{reference}' is model '{model}' of run {run} (kind '{kind}'), not a head trained on a backbone; " +
             "only a model trained by a training task can be fine-tuned")
         { At = "init_from", Kind = LaminaErrorKind.Validation };
 
