@@ -102,6 +102,7 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
         Row("postprocessing", Markup.Escape(string.Join(" → ", card.Postprocessing.Select(p => $"{p.Cls} {p.Params?.ToJsonString()}"))));
         Row("backbone", Markup.Escape(card.Backbone is { } b ? $"{b.Name}, {b.EmbeddingSize}-value embedding, sha256 {b.File.Sha256}" : "(whole network)"));
         if (card.Dataset is { } dataset) Row("data set", dataset);
+        if (card.Parent is { } parent) Row("fine-tuned from", Markup.Escape($"model {parent.Model} of run {parent.Run} (card sha256 {parent.CardSha256[..12]})"));
         if (card.BestEpoch is { } best) Row("best epoch", best.ToString(CultureInfo.InvariantCulture));
         AnsiConsole.Write(new Panel(grid).Header("model card"));
         var files = new Table().AddColumns("file", "size", "sha256");
