@@ -126,5 +126,10 @@ public sealed class CustomerFineTuningTests(ITestOutputHelper output)
         Assert.Equal(RunStatus.Failed, wider.Status);
         Assert.Contains("linear0.weight is [64, 512] in the parent, [32, 512] in 'carcinoma_model'", wider.Error);
         Assert.DoesNotContain("embedding", await store.GetLogAsync(wider.RunId, CancellationToken.None));
+
+        // And loaders that label other classes are refused before the run starts, naming both
+        var mixed = await Assert.ThrowsAsync<LabException>(() => runner.RunAsync(new RunRequest(lamina, "finetune_customer",
+            [$"tasks.finetune_customer.params.init_from={parent.RunId}", "data.loaders.customer.params.label_class=Tissue"]), CancellationToken.None));
+        Assert.Contains("loader 'base' labels [other, Carcinoma] but loader 'customer' labels [other, Tissue]", mixed.Message);
     }
 }
