@@ -82,6 +82,9 @@ public sealed record ModelCard
 
     public JsonObject? Training { get; init; }
 
+    /// <summary>What the training slides looked like (modality, scale, stain), for an analysis to check a slide against; null on older cards.</summary>
+    public InputDomain? InputDomain { get; init; }
+
     /// <summary>Every file of the package but the card itself.</summary>
     [JsonIgnore]
     public IReadOnlyList<PackageFile> Files => Backbone is { } b ? [b.File, Network] : [Network];
@@ -105,6 +108,20 @@ public sealed record ModelCard
         }
     }
 }
+
+/// <summary>
+/// The slides a model was trained on, as measured by <see cref="Analysis.SlideAppearance"/>: what an analysis checks a
+/// new slide against before the model sees it.
+/// </summary>
+/// <param name="Modality"><c>brightfield</c> or <c>fluorescence</c>: what most training slides were.</param>
+/// <param name="Slides">Training slides measured.</param>
+/// <param name="MinMicronsPerPixel">The finest level-0 scale among them (read or overridden), or null when none had one.</param>
+/// <param name="MaxMicronsPerPixel">The coarsest.</param>
+/// <param name="OverriddenMicronsPerPixel">Training slides whose scale was given as an override rather than read from the file.</param>
+/// <param name="StainMean">The tissue's mean optical density per RGB channel, averaged over the slides.</param>
+/// <param name="StainSpread">Its standard deviation across the slides, per channel.</param>
+public sealed record InputDomain(string Modality, int Slides, double? MinMicronsPerPixel, double? MaxMicronsPerPixel, int OverriddenMicronsPerPixel,
+    IReadOnlyList<double>? StainMean, IReadOnlyList<double>? StainSpread);
 
 /// <summary>The backbone of a model: a name (built-in or file) and the ONNX file in the package.</summary>
 public sealed record BackboneReference(string Name, int EmbeddingSize, PackageFile File);

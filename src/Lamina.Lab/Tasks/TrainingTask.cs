@@ -4,10 +4,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core;
+using Lamina.Core.Analysis;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Core.Provenance;
+using Lamina.Core.Slides;
 using Lamina.Lab.Datasets;
 using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Embeddings;
@@ -264,10 +266,26 @@ internal sealed class TrainingTask : IDisposable
                 augmented_views = _parameters.AugmentedViews,
                 augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
             }, LaminaJson.Options)!.AsObject(),
+            InputDomain = MeasureDomain(built.Slides),
         };
+        run.Log($"input domain: {card.InputDomain!.Modality}, {card.InputDomain.Slides} slide(s), stain (mean optical density R G B) " +
+            (card.InputDomain.StainMean is { } stain ? string.Join(" ", stain.Select(v => v.ToString("0.###", CultureInfo.InvariantCulture))) : "none"));
         await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken);
         return card;
     }
+
+    /// <summary>
+    /// What the data set's slides look like (modality, scale, stain), measured as an analysis measures a slide, so that
+    /// analyses can check their slides against it (<see cref="InputChecker"/>).
+    /// </summary>
+    private static InputDomain MeasureDomain(IReadOnlyList<SlideTiles> slides) =>
+        SlideAppearance.Domain([.. slides.Select(s =>
+        {
+            using var slide = Slide.Open(s.SlidePath);
+            var recorded = slide.RecordedMicronsPerPixel;
+            var overridden = s.MicronsPerPixel is { } used && (recorded is not { } r || Math.Abs(used - r) > r * 0.01);
+            return (SlideAppearance.Measure(slide), s.MicronsPerPixel, overridden);
+        })]);
 
     private static CardPlugin CardPlugin(PluginSpec spec) =>
         new(spec.Cls, spec.Params is null ? null : JsonSerializer.SerializeToNode(spec.Params.ToPlain())?.AsObject());
