@@ -281,6 +281,11 @@ public sealed class LoadedAnalysis : IDisposable
     private InputChecks CheckInputs(SlideRun run, SlideAppearance appearance, InputPolicy policy)
     {
         var slide = run.Slide;
+        if (slide.MicronsPerPixel is null && Models.FirstOrDefault(m => m.Model.Card.Input.MicronsPerPixel is not null) is not null)
+        {
+            // Tiles cut at a scale the slide cannot give: said now, naming the way to give it, before any model runs.
+            throw SlideException.NoMicronsPerPixel(slide.Path);
+        }
         var recorded = slide.RecordedMicronsPerPixel;
         var findings = InputChecker.Check(appearance, slide.Width, slide.Height, recorded, run.MicronsOverride,
             [.. Models.Select(m => (m.Reference.Name, m.Model.Card))]);

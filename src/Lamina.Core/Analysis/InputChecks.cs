@@ -142,15 +142,14 @@ public static class InputChecker
         {
             return new InputFinding("stain", InputSeverity.Warning, "no stained tissue found on the slide's overview to compare with training's stain");
         }
-        var worst = Enumerable.Range(0, 3)
-            .Select(c => (Channel: c, Deviations: Math.Abs(stain[c] - mean[c]) / Math.Max(spread[c], Math.Max(MinimumSpread, RelativeSpread * mean[c]))))
-            .MaxBy(x => x.Deviations);
+        var tolerated = Enumerable.Range(0, 3).Select(c => Math.Max(spread[c], Math.Max(MinimumSpread, RelativeSpread * mean[c]))).ToArray();
+        var worst = Enumerable.Range(0, 3).Select(c => (Channel: c, Deviations: Math.Abs(stain[c] - mean[c]) / tolerated[c])).MaxBy(x => x.Deviations);
         if (worst.Deviations <= StainDeviations) return null;
-        var channel = "RGB"[worst.Channel];
+        var c = worst.Channel;
         return new InputFinding("stain", InputSeverity.Warning,
-            $"the tissue's stain is unlike training's: optical density {N(stain[worst.Channel])} in {channel} against {N(mean[worst.Channel])} ± " +
-            $"{N(spread[worst.Channel])} over {domain.Slides} training slide(s) ({N(worst.Deviations)} allowed spreads away, over {N(StainDeviations)}); " +
-            "stain normalisation or fine-tuning for this laboratory may be needed");
+            $"the tissue's stain is unlike training's: its mean optical density in {"RGB"[c]} is {N(stain[c])}, training's {N(mean[c])} " +
+            $"(± {N(spread[c])} across {domain.Slides} slide(s)), {N(worst.Deviations)} times the tolerated deviation of {N(tolerated[c])} " +
+            $"(at most {N(StainDeviations)}); stain normalisation or fine-tuning for this laboratory may be needed");
     }
 
     private static string Percent(double fraction) => fraction.ToString("P0", CultureInfo.InvariantCulture);
