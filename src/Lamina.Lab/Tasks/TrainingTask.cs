@@ -107,13 +107,14 @@ internal sealed class TrainingTask : IDisposable
             trainViews, cancellationToken);
 
         phase.Dispose();
+        var operatingPoint = ChooseOperatingPoint(run, built, result.Model, validX, validY, classes);
         ModelCard card;
         using (TimingTrace.Start("curves, model package"))
         {
             // The pictures are drawn on another core (the first picture of a process also starts libvips) while the
             // head is exported and the package stored.
             var curves = Task.Run(() => DrawCurves(result), cancellationToken);
-            card = await StorePackageAsync(run, built, result, cancellationToken);
+            card = await StorePackageAsync(run, built, result, operatingPoint, cancellationToken);
             foreach (var (name, png) in await curves)
             {
                 await run.LogArtifactAsync(name, new MemoryStream(png), cancellationToken);
@@ -212,7 +213,40 @@ internal sealed class TrainingTask : IDisposable
         return pictures;
     }
 
-    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, CancellationToken cancellationToken)
+    /// <summary>
+    /// For a binary model whose probabilities reach the features unchanged (no postprocessing): the threshold that
+    /// maximises F1 on the validation tiles, recorded in the card and logged; null otherwise, and the features use 0.5.
+    /// </summary>
+    private OperatingPoint? ChooseOperatingPoint(IRunContext run, BuiltDataset built, HeadModel head, List<float[]> validX, List<int> validY, int classes)
+    {
+        if (classes != 2 || _model.Postprocessing.Count > 0 || validX.Count == 0) return null;
+        var probabilities = PositiveProbabilities(head, validX);
+        var slides = built.Manifest.Slides.Count(s => s.Split == "validation");
+        var point = OperatingPoints.ForTiles(probabilities, [.. validY.Select(y => y == 1)],
+            string.Create(CultureInfo.InvariantCulture, $"{validX.Count} validation tiles of {slides} slide(s)"));
+        if (point is null) return null;
+        run.LogMetric("operating_point/threshold", point.Threshold, 0);
+        run.LogMetric($"operating_point/{point.Metric}", point.Value, 0);
+        run.Log(string.Create(CultureInfo.InvariantCulture,
+            $"operating point: threshold {point.Threshold} ({point.Metric} {point.Value:0.###}, precision {point.Precision:0.###}, recall {point.Recall:0.###} on {point.ChosenOn})"));
+        return point;
+    }
+
+    /// <summary>The head's probability of class 1 (softmax of two logits) for each row.</summary>
+    private static float[] PositiveProbabilities(HeadModel head, IReadOnlyList<float[]> rows)
+    {
+        var width = rows[0].Length;
+        var inputs = new float[rows.Count * width];
+        for (var i = 0; i < rows.Count; i++) rows[i].CopyTo(inputs, i * width);
+        var logits = new float[rows.Count * 2];
+        head.Forward(inputs, rows.Count, logits);
+        var probabilities = new float[rows.Count];
+        for (var i = 0; i < rows.Count; i++) probabilities[i] = 1f / (1f + MathF.Exp(logits[2 * i] - logits[2 * i + 1]));
+        return probabilities;
+    }
+
+    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, OperatingPoint? operatingPoint,
+        CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
@@ -267,6 +301,7 @@ internal sealed class TrainingTask : IDisposable
                 augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
             }, LaminaJson.Options)!.AsObject(),
             InputDomain = MeasureDomain(built.Slides),
+            OperatingPoint = operatingPoint,
         };
         run.Log($"input domain: {card.InputDomain!.Modality}, {card.InputDomain.Slides} slide(s), stain (mean optical density R G B) " +
             (card.InputDomain.StainMean is { } stain ? string.Join(" ", stain.Select(v => v.ToString("0.###", CultureInfo.InvariantCulture))) : "none"));
