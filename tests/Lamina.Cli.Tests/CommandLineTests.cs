@@ -208,8 +208,8 @@ public sealed class CommandLineTests : IDisposable
         Assert.All(heldOutChecks.GetProperty("findings").EnumerateArray(), f => Assert.Equal("note", f.GetProperty("severity").GetString()));
         Assert.False(heldOutChecks.GetProperty("accepted_warnings").GetBoolean());
 
-        // The same models on the real Aperio slide: a real H&E stain far from the synthetic training slides' (and
-        // 0.5 µm/px under the mitosis model's 0.25 µm/px tiles) stops the analysis before any model runs, writing nothing...
+        // The same models on the real Aperio slide: a real H&E stain far from the synthetic training slides' stops the
+        // analysis before any model runs, writing nothing...
         var stopped = await _lamina.RunAsync(demo, "analyze", TestPaths.TestData("CMU-1-Small-Region.svs"), "--config", "verbose.yaml", "--out", "cmu");
         Assert.True(stopped.ExitCode == ExitCodes.Validation, stopped.ToString());
         Assert.Contains("stopped before any model ran", stopped.Stderr);

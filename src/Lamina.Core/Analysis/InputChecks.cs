@@ -48,8 +48,8 @@ public sealed record InputChecks(SlideAppearance Appearance, string MicronsPerPi
 
 /// <summary>
 /// Checks a slide against what the analysis's models were trained on, before they run: the scale (read from the slide
-/// or given as an override), the modality (fluorescence through a brightfield model is refused), the scale of the
-/// models' tiles against the slide's, the stain against training's statistics, and the slide's size against a tile.
+/// or given as an override), the modality (fluorescence through a brightfield model is refused), the stain against
+/// training's statistics, the slide's size against a tile, and (noted) tiles upsampled from a coarser slide.
 /// </summary>
 public static class InputChecker
 {
@@ -100,8 +100,10 @@ public static class InputChecker
             var tileMpp = card.Input.MicronsPerPixel;
             if (tileMpp is { } t && mpp is { } m && m > t * 1.25)
             {
-                findings.Add(new InputFinding("scale", InputSeverity.Warning,
-                    $"the slide ({N(m)} µm/px) is coarser than model '{name}''s tiles ({N(t)} µm/px): its tiles would be upsampled {N(m / t)}×", name));
+                // Recorded, not stopping: resampling is how every tile reaches its model's scale, and a reader of the report
+                // should know this one adds no detail the scanner did not capture.
+                findings.Add(new InputFinding("scale", InputSeverity.Note,
+                    $"the slide ({N(m)} µm/px) is coarser than model '{name}''s tiles ({N(t)} µm/px): its tiles are upsampled {N(m / t)}×", name));
             }
             var side = tileMpp is { } tm && mpp is { } sm ? card.Input.TileSize * tm / sm : card.Input.TileSize;
             if (width < side || height < side)
