@@ -212,8 +212,9 @@ public sealed class DiskLoader : IDataLoader, ITileSource
         if (_manifest is not null)
         {
             var manifestPath = Path.GetFullPath(_manifest, baseDirectory);
+            // A row without annotations: the file of the slide's name in labels_path, else beside the slide.
             return [.. SlidesManifest.Read(manifestPath).Select(e => e.AnnotationsPath is null
-                ? e with { AnnotationsPath = FindLabels(labelsFolder ?? Path.GetDirectoryName(manifestPath)!, e.Name) }
+                ? e with { AnnotationsPath = FindLabels(labelsFolder ?? Path.GetDirectoryName(e.SlidePath)!, Path.GetFileName(e.SlidePath)) }
                 : e)];
         }
         var slidesFolder = Path.GetFullPath(_wsiPath!, baseDirectory);
