@@ -14,6 +14,8 @@ public sealed record LabelledTile(Tile Tile, int Label);
 /// <param name="Name">The slide's name within the source (its path relative to the source's folder, '/' separators).</param>
 /// <param name="AnnotationsPath">The annotation file the labels came from, if any.</param>
 /// <param name="Options">How the tiles were cut: what reading them again takes.</param>
+/// <param name="Group">The split group (a patient id, say) the slide belongs to; slides of one group share a split. Null: its own group.</param>
+/// <param name="MppOverridden">Whether <paramref name="MicronsPerPixel"/> was given (an override), not read from the slide.</param>
 public sealed record SlideTiles(
     string SlidePath,
     string Name,
@@ -22,7 +24,9 @@ public sealed record SlideTiles(
     long Height,
     double? MicronsPerPixel,
     TilingOptions Options,
-    IReadOnlyList<LabelledTile> Tiles);
+    IReadOnlyList<LabelledTile> Tiles,
+    string? Group = null,
+    bool MppOverridden = false);
 
 /// <summary>
 /// A data loader that can lay out its labelled tiles without reading their pixels: what a <c>dataset</c> task

@@ -77,7 +77,8 @@ internal sealed class TrainingTask : IDisposable
             new DatasetParams(_parameters.TrainLoader, datasetName, _parameters.ValidationSplit, _parameters.Seed), run, "input", cancellationToken);
 
         var requests = built.Slides
-            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
+            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)],
+                slide.MppOverridden ? slide.MicronsPerPixel : null))
             .ToList();
         phase.Dispose();
         phase = TimingTrace.Start("embeddings");
