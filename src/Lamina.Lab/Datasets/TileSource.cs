@@ -51,6 +51,20 @@ public interface ITileSource
         PlanAsync(baseDirectory, progress, cancellationToken);
 }
 
+/// <summary>Every window a detector would see on a slide, and the annotated points it should find there (level-0 pixels).</summary>
+public sealed record DetectionWindows(IReadOnlyList<Tile> Windows, IReadOnlyList<NetTopologySuite.Geometries.Coordinate> Points);
+
+/// <summary>
+/// A tile source whose tiles are windows labelled by annotated points (a mitosis detector's): it can give every window
+/// of a slide, before labels leave some out and balancing samples the rest, with the points, so that a detector's
+/// threshold and suppression radius are chosen on whole validation slides.
+/// </summary>
+public interface IDetectionSource
+{
+    /// <summary>The slide's windows and points, or null when this source does not label by points.</summary>
+    DetectionWindows? DetectionWindowsOf(SlideTiles slide);
+}
+
 /// <summary>Finding a task's tile source among the experiment's data loaders.</summary>
 public static class TileSources
 {

@@ -45,7 +45,7 @@ public enum ClassOverlap
 /// fixed, position-chosen sample of that many <c>other</c> tiles per such tile. On slides where OpenSlide reports
 /// <c>openslide.bounds-*</c> (MIRAX), QuPath's coordinates are moved by the bounds' origin, as QuPath reads such slides.
 /// </summary>
-public sealed class DiskLoader : IDataLoader, ITileSource
+public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
 {
     internal static readonly string[] SlideExtensions = [".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".svslide", ".bif"];
 
@@ -238,7 +238,7 @@ public sealed class DiskLoader : IDataLoader, ITileSource
     private PlannedSlide PlanSlide(string file, string? labels, double? mppOverride)
     {
         using var slide = Slide.Open(file, mppOverride);
-        var (plan, annotations, warnings) = PlanSlide(slide, labels!);
+        var (plan, annotations, warnings, _) = PlanSlide(slide, labels!);
         return new PlannedSlide(slide.Width, slide.Height, slide.MicronsPerPixel, plan.KeptTiles, Label(plan, annotations), warnings);
     }
 
@@ -263,10 +263,26 @@ public sealed class DiskLoader : IDataLoader, ITileSource
         }
     }
 
+    /// <summary>
+    /// For a loader of one class labelled by points: every window of the slide inside the region with enough tissue (what
+    /// an analysis's detector classifies) and that class's annotated points; null for any other loader.
+    /// </summary>
+    public DetectionWindows? DetectionWindowsOf(SlideTiles slide)
+    {
+        ArgumentNullException.ThrowIfNull(slide);
+        if (_labelMode != "point" || _classes.Count != 1 || slide.AnnotationsPath is null) return null;
+        using var opened = Slide.Open(slide.SlidePath, slide.MppOverridden ? slide.MicronsPerPixel : null);
+        var (plan, _, _, annotations) = PlanSlide(opened, slide.AnnotationsPath);
+        var points = annotations.Where(a => a.ClassName == _classes[0])
+            .SelectMany(a => Enumerable.Range(0, a.Geometry.NumGeometries).Select(a.Geometry.GetGeometryN))
+            .OfType<Point>().Select(p => p.Coordinate).ToList();
+        return new DetectionWindows(plan.Tiles, points);
+    }
+
     private TilingOptions Options(Geometry? region) =>
         new(_tileSize, _overlap, _level, _level is null ? _mpp : null, _minTissue, region);
 
-    private (TilePlan Plan, AnnotationIndex Annotations, IReadOnlyList<string> Warnings) PlanSlide(Slide slide, string labelsFile)
+    private (TilePlan Plan, AnnotationIndex Index, IReadOnlyList<string> Warnings, IReadOnlyList<Annotation> Annotations) PlanSlide(Slide slide, string labelsFile)
     {
         var set = AnnotationFiles.Load(labelsFile);
         var warnings = set.Warnings.Select(w => w.ToString()).ToList();
@@ -284,7 +300,7 @@ public sealed class DiskLoader : IDataLoader, ITileSource
             region = polygons.Count == 0 ? GeometryFactory.Default.CreatePolygon() : GeometryFactory.Default.BuildGeometry(polygons).Union();
         }
         var mask = new OtsuTissueDetector().Detect(slide);
-        return (Tiler.Plan(slide, Options(region), mask), index, warnings);
+        return (Tiler.Plan(slide, Options(region), mask), index, warnings, annotations);
     }
 
     /// <summary>

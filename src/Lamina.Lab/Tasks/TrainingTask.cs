@@ -27,6 +27,9 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TrainingTask : IDisposable
 {
+    /// <summary>How near (µm) a detection must be to an annotated point to find it: what the testing task of an analysis uses by default.</summary>
+    private const double DetectionToleranceUm = 30;
+
     private readonly ITrackingStore _store;
     private readonly IBlobStore _blobs;
     private readonly LaminaHome _home;
@@ -108,7 +111,7 @@ internal sealed class TrainingTask : IDisposable
             trainViews, cancellationToken);
 
         phase.Dispose();
-        var operatingPoint = ChooseOperatingPoint(run, built, result.Model, validX, validY, classes);
+        var operatingPoint = await ChooseOperatingPointAsync(run, service, built, requests, result.Model, validX, validY, classes, cancellationToken);
         ModelCard card;
         using (TimingTrace.Start("curves, model package"))
         {
@@ -215,21 +218,41 @@ internal sealed class TrainingTask : IDisposable
     }
 
     /// <summary>
-    /// For a binary model whose probabilities reach the features unchanged (no postprocessing): the threshold that
-    /// maximises F1 on the validation tiles, recorded in the card and logged; null otherwise, and the features use 0.5.
+    /// For a binary model whose probabilities reach the features unchanged (no postprocessing), where its probabilities are
+    /// cut, recorded in the card and logged: for a source of windows labelled by points (a mitosis detector), the threshold
+    /// and suppression radius of best point F1 over every window of the validation slides against their annotated points;
+    /// otherwise the threshold of best F1 over the validation tiles. Null otherwise: the features use 0.5.
     /// </summary>
-    private OperatingPoint? ChooseOperatingPoint(IRunContext run, BuiltDataset built, HeadModel head, List<float[]> validX, List<int> validY, int classes)
+    private async Task<OperatingPoint?> ChooseOperatingPointAsync(IRunContext run, EmbeddingService service, BuiltDataset built, List<SlideRequest> requests,
+        HeadModel head, List<float[]> validX, List<int> validY, int classes, CancellationToken cancellationToken)
     {
         if (classes != 2 || _model.Postprocessing.Count > 0 || validX.Count == 0) return null;
-        var probabilities = PositiveProbabilities(head, validX);
-        var slides = built.Manifest.Slides.Count(s => s.Split == "validation");
-        var point = OperatingPoints.ForTiles(probabilities, [.. validY.Select(y => y == 1)],
-            string.Create(CultureInfo.InvariantCulture, $"{validX.Count} validation tiles of {slides} slide(s)"));
+        var validation = Enumerable.Range(0, built.Slides.Count).Where(s => built.Manifest.Slides[s].Split == "validation").ToList();
+        OperatingPoint? point = null;
+        if (_source is IDetectionSource detector)
+        {
+            var slides = new List<DetectionSlide>();
+            foreach (var s in validation)
+            {
+                var slide = built.Slides[s];
+                if (detector.DetectionWindowsOf(slide) is not { } windows || slide.MicronsPerPixel is not { } mpp) continue;
+                var embedded = await service.EmbedAsync([requests[s] with { Tiles = windows.Windows }], Preprocess, _preprocessingDigest, _backbone,
+                    new EmbeddingLog(run, "validation windows"), cancellationToken);
+                var probabilities = embedded.Embeddings[0].Length == 0 ? [] : PositiveProbabilities(head, embedded.Embeddings[0]);
+                slides.Add(new DetectionSlide(slide.Name, mpp,
+                    [.. windows.Windows.Select((w, i) => new Detection(w.Centre.X, w.Centre.Y, probabilities[i]))], windows.Points));
+            }
+            if (slides.Count > 0) point = OperatingPoints.ForPoints(slides, DetectionToleranceUm);
+        }
+        point ??= OperatingPoints.ForTiles(PositiveProbabilities(head, validX), [.. validY.Select(y => y == 1)],
+            string.Create(CultureInfo.InvariantCulture, $"{validX.Count} validation tiles of {validation.Count} slide(s)"));
         if (point is null) return null;
         run.LogMetric("operating_point/threshold", point.Threshold, 0);
+        if (point.SuppressionRadiusUm is { } radius) run.LogMetric("operating_point/suppression_radius_um", radius, 0);
         run.LogMetric($"operating_point/{point.Metric}", point.Value, 0);
+        var suppression = point.SuppressionRadiusUm is { } r ? string.Create(CultureInfo.InvariantCulture, $", suppression radius {r} µm") : "";
         run.Log(string.Create(CultureInfo.InvariantCulture,
-            $"operating point: threshold {point.Threshold} ({point.Metric} {point.Value:0.###}, precision {point.Precision:0.###}, recall {point.Recall:0.###} on {point.ChosenOn})"));
+            $"operating point: threshold {point.Threshold}{suppression} ({point.Metric} {point.Value:0.###}, precision {point.Precision:0.###}, recall {point.Recall:0.###} on {point.ChosenOn})"));
         return point;
     }
 
@@ -318,9 +341,7 @@ internal sealed class TrainingTask : IDisposable
         SlideAppearance.Domain([.. slides.Select(s =>
         {
             using var slide = Slide.Open(s.SlidePath);
-            var recorded = slide.RecordedMicronsPerPixel;
-            var overridden = s.MicronsPerPixel is { } used && (recorded is not { } r || Math.Abs(used - r) > r * 0.01);
-            return (SlideAppearance.Measure(slide), s.MicronsPerPixel, overridden);
+            return (SlideAppearance.Measure(slide), s.MicronsPerPixel, s.MppOverridden);
         })]);
 
     private static CardPlugin CardPlugin(PluginSpec spec) =>
