@@ -11,6 +11,9 @@ namespace Lamina.Lab.Datasets;
 public sealed record PlannedSlide(long Width, long Height, double? MicronsPerPixel, int TissueTiles, IReadOnlyList<LabelledTile> Tiles,
     IReadOnlyList<string> Warnings)
 {
+    /// <summary>The class names the slide's annotations use (regions and points), in ordinal order.</summary>
+    public IReadOnlyList<string> AnnotationClasses { get; init; } = [];
+
     /// <summary>A layout whose annotations were read without warnings.</summary>
     public PlannedSlide(long width, long height, double? micronsPerPixel, int tissueTiles, IReadOnlyList<LabelledTile> tiles)
         : this(width, height, micronsPerPixel, tissueTiles, tiles, []) { }
@@ -88,7 +91,11 @@ public sealed class TilePlanCache
             }
             var warnings = new string[reader.ReadInt32()];
             for (var i = 0; i < warnings.Length; i++) warnings[i] = reader.ReadString();
-            return reader.BaseStream.Position == reader.BaseStream.Length ? new PlannedSlide(width, height, mpp, tissueTiles, tiles, warnings) : null;
+            var classes = new string[reader.ReadInt32()];
+            for (var i = 0; i < classes.Length; i++) classes[i] = reader.ReadString();
+            return reader.BaseStream.Position == reader.BaseStream.Length
+                ? new PlannedSlide(width, height, mpp, tissueTiles, tiles, warnings) { AnnotationClasses = classes }
+                : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -126,6 +133,8 @@ public sealed class TilePlanCache
                 }
                 writer.Write(planned.Warnings.Count);
                 foreach (var warning in planned.Warnings) writer.Write(warning);
+                writer.Write(planned.AnnotationClasses.Count);
+                foreach (var name in planned.AnnotationClasses) writer.Write(name);
             }
             File.Move(temporary, path, overwrite: true);
         }

@@ -182,6 +182,7 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
     public async Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, TilePlanCache? cache, CancellationToken cancellationToken)
     {
         var plans = new List<SlideTiles>();
+        var found = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in Slides(baseDirectory))
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -201,6 +202,17 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
             progress?.Report($"{entry.Name}: {planned.TissueTiles} tissue tiles, {counts}{group}{ownMpp}");
             plans.Add(new SlideTiles(entry.SlidePath, entry.Name, entry.AnnotationsPath, planned.Width, planned.Height, planned.MicronsPerPixel, Options(null), tiles,
                 entry.Group, mppOverride is not null));
+            found.UnionWith(planned.AnnotationClasses);
+        }
+        // A class no tile has is most often a name spelt otherwise than in the annotations ("Tumor" for "Tumour").
+        for (var c = 0; c < _classes.Count; c++)
+        {
+            var index = c + (_includeOther ? 1 : 0);
+            if (plans.Count > 0 && !plans.Any(p => p.Tiles.Any(t => t.Label == index)))
+            {
+                progress?.Report($"warning: class '{_classes[c]}' labels no tile of any slide (classes found in the annotations: " +
+                    $"{(found.Count == 0 ? "none" : string.Join(", ", found.Order(StringComparer.Ordinal)))})");
+            }
         }
         return plans;
     }
@@ -239,7 +251,10 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
     {
         using var slide = Slide.Open(file, mppOverride);
         var (plan, annotations, warnings, _) = PlanSlide(slide, labels!);
-        return new PlannedSlide(slide.Width, slide.Height, slide.MicronsPerPixel, plan.KeptTiles, Label(plan, annotations), warnings);
+        return new PlannedSlide(slide.Width, slide.Height, slide.MicronsPerPixel, plan.KeptTiles, Label(plan, annotations), warnings)
+        {
+            AnnotationClasses = [.. annotations.ClassNames],
+        };
     }
 
     /// <summary>Every labelled tile's pixels, slide by slide in name order, as RGB values 0–255.</summary>

@@ -59,6 +59,32 @@ public sealed class AnnotationFilesTests : IDisposable
         Assert.Equal(1, index.CoverageFraction(new Tile(0, 0, 0, 220, 220, 50, 50, 1), "Stroma"));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void QuPath_ABareArrayOfFeatures_WarnsAtEachFeaturesOwnLine_WithOrWithoutAByteOrderMark(bool bom)
+    {
+        var path = _temp.Combine("array.geojson");
+        var text = "[\n  {\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,2]}},\n\n  {\"type\":\"Feature\",\n   \"geometry\":{\"type\":\"LineString\",\"coordinates\":[[0,0],[1,1]]}}\n]";
+        System.IO.File.WriteAllBytes(path, [.. (bom ? new byte[] { 0xEF, 0xBB, 0xBF } : []), .. System.Text.Encoding.UTF8.GetBytes(text)]);
+
+        var set = AnnotationFiles.Load(path);
+
+        Assert.Single(set.Annotations);
+        Assert.Equal(4, Assert.Single(set.Warnings).Line);
+    }
+
+    [Fact]
+    public void QuPath_ASingleFeature_WarnsAtItsLine()
+    {
+        var path = File("one.geojson", "\n\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"MultiLineString\",\"coordinates\":[]}}");
+
+        var set = AnnotationFiles.Load(path);
+
+        Assert.Empty(set.Annotations);
+        Assert.Equal(3, Assert.Single(set.Warnings).Line);
+    }
+
     [Fact]
     public void QuPath_MalformedJson_StillFailsNamingTheFileAndLine()
     {

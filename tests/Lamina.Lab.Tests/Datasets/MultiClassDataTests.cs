@@ -128,6 +128,46 @@ public sealed class MultiClassDataTests(ThreeClassSlidesFixture slides) : IClass
             plan.SelectMany(p => p.Tiles).Select(t => (t.Tile, t.Label)));
     }
 
+    [Theory]
+    [InlineData(ClassOverlap.First, 1)]
+    [InlineData(ClassOverlap.Largest, 2)]
+    [InlineData(ClassOverlap.Drop, null)]
+    public async Task Plan_PointMode_WithTwoClassesInOneCentre_FollowsTheOverlapRule(ClassOverlap overlap, int? expected)
+    {
+        // Given tiles of a slide, one with an A point in its centre, one with a B point, and one with one A and two B
+        using var temp = new TemporaryDirectory();
+        Directory.CreateDirectory(temp.Combine("data"));
+        File.Copy(Path.Combine(slides.Root, "data", "slide-0.tif"), temp.Combine("data", "slide-0.tif"));
+        QuPathGeoJson.Write(temp.Combine("data", "slide-0.geojson"), []);
+        DiskLoader Loader() => new("data", "data", tileSize: 64, mpp: 1.0, minTissue: 0.2, labelMode: "point", classes: ["A", "B"], classOverlap: overlap);
+        var tiles = (await Loader().PlanAsync(temp.Path, null, CancellationToken.None))[0].Tiles.Select(t => t.Tile).ToList();
+        Assert.True(tiles.Count >= 4);
+        Annotation At(string name, Tile tile, double dx) => new(name, new Point(tile.Centre.X + dx, tile.Centre.Y));
+        QuPathGeoJson.Write(temp.Combine("data", "slide-0.geojson"),
+            [At("A", tiles[0], 0), At("B", tiles[1], 0), At("A", tiles[2], 0), At("B", tiles[2], 5), At("B", tiles[2], -5)]);
+
+        // When it is planned
+        var plan = (await Loader().PlanAsync(temp.Path, null, CancellationToken.None))[0].Tiles.ToDictionary(t => t.Tile, t => t.Label);
+
+        // Then single-class tiles are that class, and the contested one follows the rule
+        Assert.Equal(1, plan[tiles[0]]);
+        Assert.Equal(2, plan[tiles[1]]);
+        Assert.Equal(expected, plan.TryGetValue(tiles[2], out var label) ? label : null);
+        Assert.Equal(0, plan[tiles[3]]);
+    }
+
+    [Fact]
+    public async Task Plan_AClassNoTileHas_IsReportedByName()
+    {
+        var log = new List<string>();
+        var loader = new DiskLoader("data", "data", tileSize: 64, mpp: 1.0, minTissue: 0.2, classes: ["Tumour", "Tumor"]);
+
+        await loader.PlanAsync(slides.Root, new SynchronousProgress(log), CancellationToken.None);
+
+        Assert.Contains("warning: class 'Tumor' labels no tile of any slide (classes found in the annotations: Necrosis, Stroma, Tumour)", log);
+        Assert.DoesNotContain(log, l => l.Contains("class 'Tumour' labels no tile", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Settings_OfAMultiClassLoader_NameTheClassesAndTheRule_SoTheCachesKeyOnThem()
     {
