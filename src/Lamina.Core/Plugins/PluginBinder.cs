@@ -74,6 +74,7 @@ public static class PluginBinder
             if (value is not null)
             {
                 ConfigValueConverter.TryConvert(value, parameter.Type, parameter.Name, diagnostics, out arguments[i], parameter.AcceptsNull);
+                arguments[i] = ResolvePath(plugin, parameter, value, arguments[i]);
             }
             else if (parameter.IsOptional)
             {
@@ -91,6 +92,19 @@ public static class PluginBinder
             }
         }
         return diagnostics.Items.Count == before ? (plugin, arguments) : null;
+    }
+
+    /// <summary>A <see cref="FilePathAttribute"/> parameter's relative path, resolved against the folder of the file that gives it.</summary>
+    private static object? ResolvePath(PluginDescriptor plugin, PluginParameter parameter, ConfigNode value, object? argument)
+    {
+        if (argument is not string path || path.Length == 0 || Path.IsPathRooted(path)
+            || PluginCatalog.ConstructorOf(plugin.Type)?.GetParameters().FirstOrDefault(p => p.Name == parameter.ClrName)
+                ?.GetCustomAttribute<FilePathAttribute>() is null
+            || !File.Exists(value.Location.File))
+        {
+            return argument;
+        }
+        return Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(value.Location.File))!, path));
     }
 
     private static PluginDescriptor? Resolve(PluginSpec spec, PluginKind? kind, PluginCatalog catalog, DiagnosticBag diagnostics)
