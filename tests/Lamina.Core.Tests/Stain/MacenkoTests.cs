@@ -28,10 +28,10 @@ public sealed class MacenkoTests(ITestOutputHelper output)
         double[][] matrix = [[0.528078, 0.752271, 0.393982], [0.15004, 0.832777, 0.532889]];
         for (var r = 0; r < 2; r++)
         {
-            for (var c = 0; c < 3; c++) Assert.Equal(matrix[r][c], statistics.StainMatrix[r][c], 3);
+            for (var c = 0; c < 3; c++) Assert.Equal(matrix[r][c], statistics.StainMatrix[r][c], 5);
         }
-        Assert.Equal(2.888928, statistics.MaxConcentrations[0], 2);
-        Assert.Equal(1.096346, statistics.MaxConcentrations[1], 2);
+        Assert.Equal(2.888928, statistics.MaxConcentrations[0], 5);
+        Assert.Equal(1.096346, statistics.MaxConcentrations[1], 5);
     }
 
     [Fact]
