@@ -211,8 +211,7 @@ public static class Macenko
         var limit = LuminosityThreshold * 255;
         for (var p = 0; p < mask.Length; p++)
         {
-            var (l, _, _) = StainColor.RgbToLab(stretch[rgb[3 * p]], stretch[rgb[3 * p + 1]], stretch[rgb[3 * p + 2]]);
-            mask[p] = StainColor.Saturate(l) < limit;
+            mask[p] = StainColor.Saturate(StainColor.Luminosity(stretch[rgb[3 * p]], stretch[rgb[3 * p + 1]], stretch[rgb[3 * p + 2]])) < limit;
         }
         return mask;
     }

@@ -40,6 +40,18 @@ public static class StainColor
     /// <summary>Optical density of every 8-bit value.</summary>
     private static readonly double[] Density = [.. Enumerable.Range(0, 256).Select(v => Math.Max(-Math.Log(Math.Max(v, 1) / 255.0), 1e-6))];
 
+    // Each byte's contribution to Y, for the luminosity alone.
+    private static readonly double[] YFromR = [.. Linear.Select(v => v * RgbToXyz[3])];
+    private static readonly double[] YFromG = [.. Linear.Select(v => v * RgbToXyz[4])];
+    private static readonly double[] YFromB = [.. Linear.Select(v => v * RgbToXyz[5])];
+
+    /// <summary>The L of OpenCV's 8-bit CIELAB of one pixel, before rounding (0..255): cheaper than the whole conversion.</summary>
+    public static double Luminosity(byte r, byte g, byte b)
+    {
+        var y = YFromR[r] + YFromG[g] + YFromB[b];
+        return (y > Epsilon ? 116 * Math.Cbrt(y) - 16 : Kappa * y) * 255 / 100;
+    }
+
     /// <summary>The optical density of an 8-bit intensity: <c>max(−ln(max(v, 1)/255), 1e-6)</c>.</summary>
     public static double OpticalDensity(byte value) => Density[value];
 

@@ -45,9 +45,10 @@ public sealed record StainStatistics(LabValues? Mean, LabValues? Std, double Tis
         var limit = TissueLuminosity * 255;
         for (var i = 0; i < rgb.Length; i += 3)
         {
+            // Background is most of a thumbnail: its luminosity alone decides, before the whole conversion.
+            if (StainColor.Saturate(StainColor.Luminosity(rgb[i], rgb[i + 1], rgb[i + 2])) >= limit) continue;
             var (l, a, b) = StainColor.RgbToLab(rgb[i], rgb[i + 1], rgb[i + 2]);
             var l8 = StainColor.Saturate(l);
-            if (l8 >= limit) continue;
             var a8 = StainColor.Saturate(a);
             var b8 = StainColor.Saturate(b);
             count++;
