@@ -44,7 +44,12 @@ public sealed class HedJitter : IAugmentation
         var beta = new double[3];
         for (var s = 0; s < 3; s++) alpha[s] = 1 + (random.NextDouble() * 2 - 1) * _sigma;
         for (var s = 0; s < 3; s++) beta[s] = (random.NextDouble() * 2 - 1) * _sigma;
+        return Perturb(image, alpha, beta);
+    }
 
+    /// <summary>The tile with each stain amount s (haematoxylin, eosin, DAB) replaced by alpha·s + beta.</summary>
+    internal static ImageTensor Perturb(ImageTensor image, IReadOnlyList<double> alpha, IReadOnlyList<double> beta)
+    {
         var source = image.Data;
         var data = new float[source.Length];
         Span<double> od = stackalloc double[3];

@@ -67,6 +67,18 @@ public sealed class HedJitterTests
     }
 
     [Fact]
+    public void Perturb_MatchesScikitImagesHedConversion()
+    {
+        var tile = new ImageTensor(1, 3, 3, [120, 60, 160, 230, 170, 210, 255, 255, 255]);
+
+        var result = HedJitter.Perturb(tile, [1.1, 0.9, 1.0], [0.02, -0.01, 0.0]);
+
+        // NumPy: s = (log(max(rgb/255, 1e-6)) / log(1e-6)) @ inv(rgb_from_hed); s·α + β; clip(exp(-(s·-log(1e-6)) @ rgb_from_hed), 0, 1)·255.
+        float[] expected = [95.0679f, 56.2668f, 146.5451f, 193.7805f, 164.2949f, 197.0801f, 215.1494f, 240.9574f, 238.9682f];
+        for (var i = 0; i < expected.Length; i++) Assert.Equal(expected[i], result.Data[i], 0.001f);
+    }
+
+    [Fact]
     public void SigmaOutOfRange_SaysWhy()
     {
         var error = Assert.Throws<TrainingException>(() => new HedJitter(sigma: 1.5));
