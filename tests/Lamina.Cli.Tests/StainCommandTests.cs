@@ -53,6 +53,18 @@ public sealed class StainCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task StainNormalize_MacenkoWithThePapersThreshold_MatchesItsReference()
+    {
+        var output = _temp.Combine("macenko-od.png");
+
+        var result = await _lamina.RunAsync(_temp.Path, "stain", "normalize", Stain("source_image.png"),
+            "--target", Stain("target_image.png"), "--method", "macenko", "--od-threshold", "0.15", "--out", output);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(MeanAbsoluteDifference(StainImages.Read(output), StainImages.Read(Stain("norm_macenko_od015.png"))) < 0.01);
+    }
+
+    [Fact]
     public async Task StainNormalize_UnknownMethod_IsAUsageError()
     {
         var result = await _lamina.RunAsync(_temp.Path, "stain", "normalize", Stain("source_image.png"),

@@ -26,6 +26,10 @@ public sealed class StainNormalizeCommand : Command<StainNormalizeCommand.Settin
         [Description("reinhard (CIELAB means and deviations) or macenko (stain vectors and concentrations); default reinhard.")]
         public string Method { get; init; } = "reinhard";
 
+        [CommandOption("--od-threshold <BETA>")]
+        [Description("Macenko only: tissue is optical density at least BETA in every channel (the paper's 0.15), not TIAToolbox's luminosity mask.")]
+        public double? OdThreshold { get; init; }
+
         [CommandOption("-o|--out <FILE>")]
         [Description("Where to write the normalised image; .png, .jpg/.jpeg or .tif/.tiff.")]
         public string? Out { get; init; }
@@ -33,6 +37,8 @@ public sealed class StainNormalizeCommand : Command<StainNormalizeCommand.Settin
         public override ValidationResult Validate() =>
             !Methods.Contains(Method.ToLowerInvariant())
                 ? ValidationResult.Error($"--method must be {string.Join(" or ", Methods)}, got '{Method}'")
+            : OdThreshold is not null && Method.ToLowerInvariant() != "macenko" ? ValidationResult.Error("--od-threshold applies to --method macenko only")
+            : OdThreshold is { } beta && (!double.IsFinite(beta) || beta < 0) ? ValidationResult.Error($"--od-threshold must be at least 0, got {beta}")
             : Target is null ? ValidationResult.Error("--target is needed: the image whose stain the source takes on")
             : Out is null ? ValidationResult.Error("--out is needed: where to write the normalised image")
             : !StainImages.Extensions.Contains(Path.GetExtension(Out).ToLowerInvariant())
@@ -58,9 +64,9 @@ public sealed class StainNormalizeCommand : Command<StainNormalizeCommand.Settin
         }
         else
         {
-            var statistics = Macenko.Fit(target);
-            var own = Macenko.Fit(source);
-            output = Macenko.Transform(source, statistics);
+            var statistics = Macenko.Fit(target, settings.OdThreshold);
+            var own = Macenko.Fit(source, settings.OdThreshold);
+            output = Macenko.Transform(source, statistics, settings.OdThreshold);
             (fitted, measured) = (Json(statistics), Json(own));
             (fittedText, measuredText) = (statistics.ToString(), own.ToString());
         }

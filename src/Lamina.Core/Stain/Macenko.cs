@@ -56,11 +56,13 @@ public static class Macenko
     public const double ConcentrationPercentile = 99;
 
     /// <summary>The stain vectors and concentration maxima of <paramref name="target"/>.</summary>
+    /// <param name="target">The image to fit.</param>
+    /// <param name="odThreshold">See <see cref="StainMatrix"/>.</param>
     /// <exception cref="StainException">The image has no tissue, or its stains cannot be separated.</exception>
-    public static MacenkoStatistics Fit(RgbImage target)
+    public static MacenkoStatistics Fit(RgbImage target, double? odThreshold = null)
     {
         ArgumentNullException.ThrowIfNull(target);
-        var matrix = StainMatrix(target, "the target image");
+        var matrix = StainMatrix(target, "the target image", odThreshold);
         var maxima = MaxConcentrations(Concentrations(target, matrix, "the target image"));
         return new MacenkoStatistics([[matrix[0, 0], matrix[0, 1], matrix[0, 2]], [matrix[1, 0], matrix[1, 1], matrix[1, 2]]], maxima);
     }
@@ -69,12 +71,15 @@ public static class Macenko
     /// <paramref name="source"/> with its stains separated by its own stain vectors, its concentrations scaled to the
     /// target's maxima, and recombined with the target's vectors: <c>255·exp(−C·S)</c>, clipped and truncated to bytes.
     /// </summary>
-    public static RgbImage Transform(RgbImage source, MacenkoStatistics target)
+    /// <param name="source">The image to normalise.</param>
+    /// <param name="target">The target's statistics.</param>
+    /// <param name="odThreshold">See <see cref="StainMatrix"/>.</param>
+    public static RgbImage Transform(RgbImage source, MacenkoStatistics target, double? odThreshold = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
         target.Check("Macenko");
-        var matrix = StainMatrix(source, "the source image");
+        var matrix = StainMatrix(source, "the source image", odThreshold);
         var concentrations = Concentrations(source, matrix, "the source image");
         var maxima = MaxConcentrations(concentrations);
         var scale = new double[2];
@@ -96,14 +101,22 @@ public static class Macenko
     }
 
     /// <summary>The 2×3 stain matrix of an image (rows haematoxylin, eosin; unit length).</summary>
+    /// <param name="image">The image.</param>
     /// <param name="what">How the image is named in errors.</param>
-    public static double[,] StainMatrix(RgbImage image, string what = "the image")
+    /// <param name="odThreshold">
+    /// Null (the default) for TIAToolbox's tissue mask (<see cref="TissueMask"/>); a value β for the paper's: the pixels
+    /// whose optical density is at least β in every channel (Macenko et al. use 0.15).
+    /// </param>
+    public static double[,] StainMatrix(RgbImage image, string what = "the image", double? odThreshold = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         CheckSize(image);
-        var tissue = TissueMask(image);
+        var tissue = odThreshold is { } beta ? DensityMask(image, beta) : TissueMask(image);
         var count = tissue.Count(t => t);
-        if (count == 0) throw StainException.NoTissue(what, LuminosityThreshold);
+        if (count == 0)
+        {
+            throw odThreshold is { } b ? StainException.NoDenseTissue(what, b) : StainException.NoTissue(what, LuminosityThreshold);
+        }
         if (count < 3) throw StainException.Degenerate(what, $"only {count} tissue pixel(s): stain vectors cannot be estimated");
         var rgb = image.Pixels;
         var od = new double[count * 3];
@@ -212,6 +225,19 @@ public static class Macenko
         for (var p = 0; p < mask.Length; p++)
         {
             mask[p] = StainColor.Saturate(StainColor.Luminosity(stretch[rgb[3 * p]], stretch[rgb[3 * p + 1]], stretch[rgb[3 * p + 2]])) < limit;
+        }
+        return mask;
+    }
+
+    /// <summary>The paper's tissue: pixels whose optical density is at least <paramref name="beta"/> in every channel.</summary>
+    internal static bool[] DensityMask(RgbImage image, double beta)
+    {
+        var rgb = image.Pixels;
+        var mask = new bool[image.Width * image.Height];
+        for (var p = 0; p < mask.Length; p++)
+        {
+            mask[p] = StainColor.OpticalDensity(rgb[3 * p]) >= beta && StainColor.OpticalDensity(rgb[3 * p + 1]) >= beta
+                && StainColor.OpticalDensity(rgb[3 * p + 2]) >= beta;
         }
         return mask;
     }

@@ -20,6 +20,9 @@ public sealed class StainException : LaminaException
     internal static StainException NoTissue(string what, double threshold) =>
         new($"{what}: no tissue found (no pixel darker than luminosity {threshold}): stain vectors cannot be estimated") { Kind = LaminaErrorKind.Validation };
 
+    internal static StainException NoDenseTissue(string what, double threshold) =>
+        new($"{what}: no tissue found (no pixel with an optical density of at least {threshold} in every channel): stain vectors cannot be estimated") { Kind = LaminaErrorKind.Validation };
+
     internal static StainException Degenerate(string what, string problem) =>
         new($"{what}: {problem}") { Kind = LaminaErrorKind.Validation };
 

@@ -58,8 +58,9 @@ public sealed class ReinhardNormalize : IFittedPreprocessing
 /// Macenko stain normalisation as a preprocessing step: every tile's haematoxylin and eosin are separated and
 /// recombined with the target's stain vectors and concentration maxima. Give <c>target</c> (a PNG, JPEG or TIFF;
 /// relative to the configuration file) or the fitted <c>stain_matrix</c> and <c>max_concentrations</c>; a trained
-/// model's card stores the fitted values. Tiles are RGB values in 0..255 (put this step before any scaling); a tile
-/// without tissue (nothing to separate) passes unchanged.
+/// model's card stores the fitted values. <c>od_threshold</c> (β) chooses the paper's tissue mask (optical density at
+/// least β in every channel) over TIAToolbox's (luminosity). Tiles are RGB values in 0..255 (put this step before any
+/// scaling); a tile without tissue (nothing to separate) passes unchanged.
 /// </summary>
 public sealed class MacenkoNormalize : IFittedPreprocessing
 {
@@ -68,15 +69,22 @@ public sealed class MacenkoNormalize : IFittedPreprocessing
     /// <param name="target">An image whose stains tiles take on.</param>
     /// <param name="stainMatrix">Fitted stain vectors, two rows (haematoxylin, eosin) of three optical densities.</param>
     /// <param name="maxConcentrations">Fitted 99th percentiles of the two concentrations.</param>
-    public MacenkoNormalize([FilePath] string? target = null, double[][]? stainMatrix = null, double[]? maxConcentrations = null)
+    /// <param name="odThreshold">Null for TIAToolbox's tissue mask; β (the paper's 0.15) for optical density at least β in every channel.</param>
+    public MacenkoNormalize([FilePath] string? target = null, double[][]? stainMatrix = null, double[]? maxConcentrations = null,
+        double? odThreshold = null)
     {
+        if (odThreshold is { } beta && (!double.IsFinite(beta) || beta < 0))
+        {
+            throw StainException.BadParameter(Name, $"od_threshold must be a number of at least 0, got {beta}");
+        }
+        OdThreshold = odThreshold;
         if (target is not null)
         {
             if (stainMatrix is not null || maxConcentrations is not null)
             {
                 throw StainException.BadParameter(Name, "give either target or stain_matrix and max_concentrations, not both");
             }
-            Statistics = Macenko.Fit(StainImages.Read(target));
+            Statistics = Macenko.Fit(StainImages.Read(target), odThreshold);
         }
         else if (stainMatrix is not null && maxConcentrations is not null)
         {
@@ -92,12 +100,24 @@ public sealed class MacenkoNormalize : IFittedPreprocessing
     /// <summary>The target's statistics, fitted or given.</summary>
     public MacenkoStatistics Statistics { get; }
 
+    /// <summary>The paper's optical-density threshold when tissue is chosen by it; null for TIAToolbox's luminosity mask.</summary>
+    public double? OdThreshold { get; }
+
     /// <inheritdoc/>
-    public JsonObject FittedParams => new()
+    public JsonObject FittedParams
     {
-        ["stain_matrix"] = new JsonArray([.. Statistics.StainMatrix.Select(r => (JsonNode)new JsonArray([.. r.Select(v => JsonValue.Create(v))]))]),
-        ["max_concentrations"] = new JsonArray([.. Statistics.MaxConcentrations.Select(v => JsonValue.Create(v))]),
-    };
+        get
+        {
+            var fitted = new JsonObject
+            {
+                ["stain_matrix"] = new JsonArray([.. Statistics.StainMatrix.Select(r => (JsonNode)new JsonArray([.. r.Select(v => JsonValue.Create(v))]))]),
+                ["max_concentrations"] = new JsonArray([.. Statistics.MaxConcentrations.Select(v => JsonValue.Create(v))]),
+            };
+            // Every tile is separated with the same mask as the target was.
+            if (OdThreshold is { } beta) fitted["od_threshold"] = beta;
+            return fitted;
+        }
+    }
 
     /// <inheritdoc/>
     public ImageTensor Apply(ImageTensor image)
@@ -105,7 +125,7 @@ public sealed class MacenkoNormalize : IFittedPreprocessing
         var rgb = StainTensors.ToRgb(image, Name);
         try
         {
-            return StainTensors.FromRgb(Macenko.Transform(rgb, Statistics));
+            return StainTensors.FromRgb(Macenko.Transform(rgb, Statistics, OdThreshold));
         }
         catch (StainException)
         {

@@ -20,6 +20,20 @@ public sealed class MacenkoTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Transform_WithThePapersOpticalDensityThreshold_MatchesTheReference()
+    {
+        var statistics = Macenko.Fit(StainTestImages.Target, odThreshold: 0.15);
+
+        var normalised = Macenko.Transform(StainTestImages.Source, statistics, odThreshold: 0.15);
+
+        // norm_macenko_od015.png: macenko_reference.py with tissue = optical density at least 0.15 in every channel.
+        var difference = StainTestImages.MeanAbsoluteDifference(normalised, StainTestImages.Read("norm_macenko_od015.png"));
+        output.WriteLine($"mean absolute difference {difference:0.######}");
+        Assert.True(difference < 0.01, $"mean absolute difference {difference:0.#####} against the reference");
+        Assert.Equal(0.177804, statistics.StainMatrix[1][0], 5);
+    }
+
+    [Fact]
     public void Fit_Target_GivesTheReferenceStainVectorsAndMaxima()
     {
         var statistics = Macenko.Fit(StainTestImages.Target);

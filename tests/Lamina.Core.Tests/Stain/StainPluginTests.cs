@@ -32,11 +32,12 @@ public sealed class StainPluginTests : IDisposable
     }
 
     [Theory]
-    [InlineData("ReinhardNormalize")]
-    [InlineData("MacenkoNormalize")]
-    public void FittedParamsStoredInACard_ReproduceTheOutputOfFittingOnTheTarget(string cls)
+    [InlineData("ReinhardNormalize", "{ target: stain/target.png }")]
+    [InlineData("MacenkoNormalize", "{ target: stain/target.png }")]
+    [InlineData("MacenkoNormalize", "{ target: stain/target.png, od_threshold: 0.15 }")]
+    public void FittedParamsStoredInACard_ReproduceTheOutputOfFittingOnTheTarget(string cls, string parameters)
     {
-        var fitted = (IFittedPreprocessing)PluginBinder.Create<IPreprocessing>(SpecInFile(cls, "{ target: stain/target.png }"), _catalog);
+        var fitted = (IFittedPreprocessing)PluginBinder.Create<IPreprocessing>(SpecInFile(cls, parameters), _catalog);
         // As TrainingTask writes the card and the analysis engine reads it back: JSON, then the plug-in binder.
         var card = JsonSerializer.Deserialize<CardPlugin>(JsonSerializer.Serialize(new CardPlugin(cls, fitted.FittedParams)))!;
         var fromCard = PluginBinder.Create<IPreprocessing>(card.ToSpec("model.json"), _catalog);
@@ -78,6 +79,7 @@ public sealed class StainPluginTests : IDisposable
     [InlineData("ReinhardNormalize", "{ means: [1, 2], stds: [1, 1, 1] }", "3 values each")]
     [InlineData("MacenkoNormalize", "{ stain_matrix: [[0.6, 0.7, 0.3]], max_concentrations: [1, 1] }", "2 rows")]
     [InlineData("MacenkoNormalize", "{ stain_matrix: [[0.6, 0.7, 0.3], [0.1, 0.9, 0.5]], max_concentrations: [1, 0] }", "positive")]
+    [InlineData("MacenkoNormalize", "{ target: stain/target.png, od_threshold: -1 }", "od_threshold")]
     public void BadParams_FailToStartWithAClearMessage(string cls, string parameters, string expected)
     {
         var error = Assert.Throws<PluginException>(() => PluginBinder.Create<IPreprocessing>(SpecInFile(cls, parameters), _catalog));

@@ -1,5 +1,8 @@
 """Reference Macenko stain normalisation of source_image.png to target_image.png, written to norm_macenko.png.
 
+Also writes norm_macenko_od015.png: the same with the paper's tissue mask (optical density at least 0.15 in every
+channel) in place of TIAToolbox's luminosity mask, for Lamina's od_threshold option; TIAToolbox has no such option.
+
 A NumPy re-statement (not a copy) of TIAToolbox's Macenko normaliser, run once to make the reference the C# tests
 compare against; the tests themselves never run Python. Transcribed from TissueImageAnalytics/tiatoolbox:
   tiatoolbox/tools/stainextract.py   MacenkoExtractor.get_stain_matrix    (commit fdf763ebe82e83615f92f6f6533e11b6252d47de)
@@ -48,8 +51,11 @@ def opencv_luminosity(img):
     return np.clip(np.rint(lum * 255.0 / 100.0), 0, 255)
 
 
-def tissue_mask(img):
-    mask = opencv_luminosity(stretch_contrast(img)) / 255.0 < LUMINOSITY_THRESHOLD
+def tissue_mask(img, od_threshold=None):
+    if od_threshold is None:
+        mask = opencv_luminosity(stretch_contrast(img)) / 255.0 < LUMINOSITY_THRESHOLD
+    else:
+        mask = np.all(optical_density(img) >= od_threshold, axis=2)
     if not mask.any():
         raise ValueError("empty tissue mask")
     return mask
@@ -60,8 +66,8 @@ def optical_density(img):
     return np.maximum(-np.log(safe / 255.0), 1e-6)
 
 
-def stain_matrix(img):
-    od = optical_density(img).reshape((-1, 3))[tissue_mask(img).reshape((-1,))]
+def stain_matrix(img, od_threshold=None):
+    od = optical_density(img).reshape((-1, 3))[tissue_mask(img, od_threshold).reshape((-1,))]
     _, vectors = np.linalg.eigh(np.cov(od, rowvar=False))
     vectors = vectors[:, [2, 1]]
     for k in range(2):
@@ -83,21 +89,27 @@ def concentrations(img, matrix):
     return solution.T
 
 
-def main():
+def normalise(name, od_threshold=None):
     target = read_rgb("target_image.png")
     source = read_rgb("source_image.png")
-    target_matrix = stain_matrix(target)
+    target_matrix = stain_matrix(target, od_threshold)
     target_max = np.percentile(concentrations(target, target_matrix), 99, axis=0).reshape((1, 2))
-    source_matrix = stain_matrix(source)
+    source_matrix = stain_matrix(source, od_threshold)
     source_c = concentrations(source, source_matrix)
     source_max = np.percentile(source_c, 99, axis=0).reshape((1, 2))
     source_c *= target_max / source_max
     out = 255.0 * np.exp(-(source_c @ target_matrix))
     out = np.clip(out, 0, 255).reshape(source.shape).astype(np.uint8)
-    Image.fromarray(out).save(os.path.join(HERE, "norm_macenko.png"))
+    Image.fromarray(out).save(os.path.join(HERE, name))
     np.set_printoptions(precision=6, suppress=True)
+    print(name)
     print("target stain matrix\n", target_matrix, "\ntarget max concentrations", target_max.ravel())
     print("source stain matrix\n", source_matrix, "\nsource max concentrations", source_max.ravel())
+
+
+def main():
+    normalise("norm_macenko.png")
+    normalise("norm_macenko_od015.png", od_threshold=0.15)
 
 
 if __name__ == "__main__":
