@@ -4,10 +4,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core;
+using Lamina.Core.Analysis;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Core.Provenance;
+using Lamina.Core.Slides;
 using Lamina.Lab.Datasets;
 using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Embeddings;
@@ -25,6 +27,9 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TrainingTask : IDisposable
 {
+    /// <summary>How near (µm) a detection must be to an annotated point to find it: what the testing task of an analysis uses by default.</summary>
+    private const double DetectionToleranceUm = 30;
+
     private readonly ITrackingStore _store;
     private readonly IBlobStore _blobs;
     private readonly LaminaHome _home;
@@ -63,7 +68,7 @@ internal sealed class TrainingTask : IDisposable
                 throw LabException.LoaderClassesDiffer(_sources[0].Loader.Loader, _sources[0].Source.ClassNames, loader.Loader, source.ClassNames);
             }
         }
-        _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
+        _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins, _preprocessing);
         _augmentations = [.. _model.Augmentation.Select(a => PluginBinder.Create<IAugmentation>(a, catalog))];
         _augmentationDigest = _augmentations.Count > 0 ? PreprocessingDigest(_model.Augmentation, catalog, plugins) : EmbeddingService.NoAugmentation;
         using (TimingTrace.Start("backbone load"))
@@ -101,7 +106,8 @@ internal sealed class TrainingTask : IDisposable
         var built = TrainingData.Of(sets);
 
         var requests = built.Slides
-            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.Digests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
+            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.Digests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)],
+                slide.MppOverridden ? slide.MicronsPerPixel : null))
             .ToList();
         phase.Dispose();
         phase = TimingTrace.Start("embeddings");
@@ -145,13 +151,14 @@ internal sealed class TrainingTask : IDisposable
             trainViews, cancellationToken);
 
         phase.Dispose();
+        var operatingPoint = await ChooseOperatingPointAsync(run, service, built, requests, result.Model, validX, validY, classes, cancellationToken);
         ModelCard card;
         using (TimingTrace.Start("curves, model package"))
         {
             // The pictures are drawn on another core (the first picture of a process also starts libvips) while the
             // head is exported and the package stored.
             var curves = Task.Run(() => DrawCurves(result), cancellationToken);
-            card = await StorePackageAsync(run, built, result, parent, cancellationToken);
+            card = await StorePackageAsync(run, built, result, operatingPoint, parent, cancellationToken);
             foreach (var (name, png) in await curves)
             {
                 await run.LogArtifactAsync(name, new MemoryStream(png), cancellationToken);
@@ -263,7 +270,62 @@ internal sealed class TrainingTask : IDisposable
         return pictures;
     }
 
-    private async Task<ModelCard> StorePackageAsync(IRunContext run, TrainingData built, TrainingResult result, ParentModel? parent, CancellationToken cancellationToken)
+    /// <summary>
+    /// For a binary model whose probabilities reach the features unchanged (no postprocessing), where its probabilities are
+    /// cut, recorded in the card and logged: for a source of windows labelled by points (a mitosis detector), the threshold
+    /// and suppression radius of best point F1 over every window of the validation slides against their annotated points;
+    /// otherwise the threshold of best F1 over the validation tiles. Null otherwise: the features use 0.5.
+    /// </summary>
+    private async Task<OperatingPoint?> ChooseOperatingPointAsync(IRunContext run, EmbeddingService service, TrainingData built, List<SlideRequest> requests,
+        HeadModel head, List<float[]> validX, List<int> validY, int classes, CancellationToken cancellationToken)
+    {
+        if (classes != 2 || _model.Postprocessing.Count > 0 || validX.Count == 0) return null;
+        var validation = Enumerable.Range(0, built.Slides.Count).Where(s => built.Splits[s] == "validation").ToList();
+        OperatingPoint? point = null;
+        // The validation slides of loaders that know their annotated points (with several loaders, those of each that does).
+        if (_sources.Any(s => s.Source is IDetectionSource))
+        {
+            var slides = new List<DetectionSlide>();
+            foreach (var s in validation)
+            {
+                var slide = built.Slides[s];
+                if (_sources[built.Loader[s]].Source is not IDetectionSource detector) continue;
+                if (detector.DetectionWindowsOf(slide) is not { } windows || slide.MicronsPerPixel is not { } mpp) continue;
+                var embedded = await service.EmbedAsync([requests[s] with { Tiles = windows.Windows }], Preprocess, _preprocessingDigest, _backbone,
+                    new EmbeddingLog(run, "validation windows"), cancellationToken);
+                var probabilities = embedded.Embeddings[0].Length == 0 ? [] : PositiveProbabilities(head, embedded.Embeddings[0]);
+                slides.Add(new DetectionSlide(slide.Name, mpp,
+                    [.. windows.Windows.Select((w, i) => new Detection(w.Centre.X, w.Centre.Y, probabilities[i]))], windows.Points));
+            }
+            if (slides.Count > 0) point = OperatingPoints.ForPoints(slides, DetectionToleranceUm);
+        }
+        point ??= OperatingPoints.ForTiles(PositiveProbabilities(head, validX), [.. validY.Select(y => y == 1)],
+            string.Create(CultureInfo.InvariantCulture, $"{validX.Count} validation tiles of {validation.Count} slide(s)"));
+        if (point is null) return null;
+        run.LogMetric("operating_point/threshold", point.Threshold, 0);
+        if (point.SuppressionRadiusUm is { } radius) run.LogMetric("operating_point/suppression_radius_um", radius, 0);
+        run.LogMetric($"operating_point/{point.Metric}", point.Value, 0);
+        var suppression = point.SuppressionRadiusUm is { } r ? string.Create(CultureInfo.InvariantCulture, $", suppression radius {r} µm") : "";
+        run.Log(string.Create(CultureInfo.InvariantCulture,
+            $"operating point: threshold {point.Threshold}{suppression} ({point.Metric} {point.Value:0.###}, precision {point.Precision:0.###}, recall {point.Recall:0.###} on {point.ChosenOn})"));
+        return point;
+    }
+
+    /// <summary>The head's probability of class 1 (softmax of two logits) for each row.</summary>
+    private static float[] PositiveProbabilities(HeadModel head, IReadOnlyList<float[]> rows)
+    {
+        var width = rows[0].Length;
+        var inputs = new float[rows.Count * width];
+        for (var i = 0; i < rows.Count; i++) rows[i].CopyTo(inputs, i * width);
+        var logits = new float[rows.Count * 2];
+        head.Forward(inputs, rows.Count, logits);
+        var probabilities = new float[rows.Count];
+        for (var i = 0; i < rows.Count; i++) probabilities[i] = 1f / (1f + MathF.Exp(logits[2 * i] - logits[2 * i + 1]));
+        return probabilities;
+    }
+
+    private async Task<ModelCard> StorePackageAsync(IRunContext run, TrainingData built, TrainingResult result, OperatingPoint? operatingPoint,
+        ParentModel? parent, CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
@@ -290,7 +352,9 @@ internal sealed class TrainingTask : IDisposable
             Kind = "trained",
             Architecture = CardPlugin(_model.Architecture!),
             Input = new InputSpec(tiling.TileSize, tiling.MicronsPerPixel, tiling.Level, tiling.Overlap, _backbone.Spec.Channels),
-            Preprocessing = [.. _model.Preprocessing.Select(CardPlugin)],
+            // A fitted step (a stain normaliser fitted on a target image) is stored as fitted, so production needs no target.
+            Preprocessing = [.. _model.Preprocessing.Select((p, i) => _preprocessing[i] is IFittedPreprocessing fitted
+                ? new CardPlugin(p.Cls, fitted.FittedParams) : CardPlugin(p))],
             Postprocessing = [.. _model.Postprocessing.Select(CardPlugin)],
             Classes = ClassNames,
             Backbone = new BackboneReference(_backbone.Spec.Name, _backbone.Spec.EmbeddingSize, backboneFile),
@@ -318,7 +382,11 @@ internal sealed class TrainingTask : IDisposable
                 augmented_views = _parameters.AugmentedViews,
                 augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
             }, LaminaJson.Options)!.AsObject(),
+            InputDomain = MeasureDomain(built.Slides),
+            OperatingPoint = operatingPoint,
         };
+        run.Log($"input domain: {card.InputDomain!.Modality}, {card.InputDomain.Slides} slide(s), stain (mean optical density R G B) " +
+            (card.InputDomain.StainMean is { } stain ? string.Join(" ", stain.Select(v => v.ToString("0.###", CultureInfo.InvariantCulture))) : "none"));
         // Added only where they say more than train_loader and the data set do, so the card of a plain run keeps its bytes.
         if (_sources.Count > 1)
         {
@@ -333,6 +401,17 @@ internal sealed class TrainingTask : IDisposable
         return card;
     }
 
+    /// <summary>
+    /// What the data set's slides look like (modality, scale, stain), measured as an analysis measures a slide, so that
+    /// analyses can check their slides against it (<see cref="InputChecker"/>).
+    /// </summary>
+    private static InputDomain MeasureDomain(IReadOnlyList<SlideTiles> slides) =>
+        SlideAppearance.Domain([.. slides.Select(s =>
+        {
+            using var slide = Slide.Open(s.SlidePath);
+            return (SlideAppearance.Measure(slide), s.MicronsPerPixel, s.MppOverridden);
+        })]);
+
     private static CardPlugin CardPlugin(PluginSpec spec) =>
         new(spec.Cls, spec.Params is null ? null : JsonSerializer.SerializeToNode(spec.Params.ToPlain())?.AsObject());
 
@@ -342,18 +421,25 @@ internal sealed class TrainingTask : IDisposable
 
     /// <summary>
     /// What decides the preprocessing: each step's name and params, and for plug-ins compiled from the experiment the
-    /// digest of their source file (for built-ins, Lamina's version). Part of the embedding cache key.
+    /// digest of their source file (for built-ins, Lamina's version), and what a fitted step was fitted to (a target
+    /// image's statistics, so a changed target is not served from the cache). Part of the embedding cache key.
     /// </summary>
-    internal static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins)
+    internal static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins,
+        IReadOnlyList<IPreprocessing>? created = null)
     {
         var text = new StringBuilder();
-        foreach (var step in steps)
+        foreach (var (step, index) in steps.Select((s, i) => (s, i)))
         {
             var descriptor = catalog.Find(step.Cls)!;
             var origin = descriptor.SourceFile is { } file
                 ? plugins?.Files.FirstOrDefault(f => f.RelativePath == file)?.Sha256 ?? file
                 : $"{descriptor.Type.Assembly.GetName().Name} {descriptor.Type.Assembly.GetName().Version}";
-            text.Append(step.Cls).Append('\t').Append(JsonSerializer.Serialize(step.Params?.ToPlain())).Append('\t').Append(origin).Append('\n');
+            text.Append(step.Cls).Append('\t').Append(JsonSerializer.Serialize(step.Params?.ToPlain())).Append('\t').Append(origin);
+            if (created?.ElementAtOrDefault(index) is IFittedPreprocessing fitted)
+            {
+                text.Append('\t').Append(fitted.FittedParams.ToJsonString());
+            }
+            text.Append('\n');
         }
         return Sha256Digest.OfText(text.ToString()).Hex;
     }
