@@ -118,7 +118,7 @@ public sealed class CustomerFineTuningTests(ITestOutputHelper output)
         Assert.Contains("<th>parent</th><th>child</th>", html);
         Assert.Contains("data:image/png;base64,", html);
         var testedModels = (await store.GetRunInputsAsync(compared.RunId, CancellationToken.None)).Models;
-        Assert.Equal([parent.RunId, child.RunId], testedModels.Select(m => m.ModelRunId).Order());
+        Assert.Equal(new[] { parent.RunId, child.RunId }.Order(), testedModels.Select(m => m.ModelRunId).Order());
 
         // And a child that cannot start from the parent (another head width) fails before any slide is read, naming both shapes
         var wider = await runner.RunAsync(new RunRequest(lamina, "finetune_customer",
