@@ -22,10 +22,12 @@ namespace Lamina.Lab.Tasks;
 /// and recall within a tolerance), and records the metrics, per-slide results and reports in its own run, linked to
 /// the slides it read and to the runs that trained its models.
 /// </summary>
-internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, AnalysisTestingParams parameters)
+internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, AnalysisTestingParams parameters,
+    ExecutionProvider provider = ExecutionProvider.Cpu)
 {
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
+        await ExecutionRecord.StoreAsync(run, provider, cancellationToken);
         var analysisPath = Path.GetFullPath(parameters.Analysis, run.DataDirectory);
         var loaded = AnalysisFileReader.LoadWithPlugins(analysisPath, home.PluginCachePath, BuiltInPlugins.Analysis);
         var analysis = loaded.File.Select(parameters.AnalysisName);
@@ -57,7 +59,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
             {
                 var (slide, truthPath) = slides[index];
                 var name = Path.GetFileNameWithoutExtension(slide);
-                var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(), cancellationToken);
+                var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(provider), cancellationToken);
                 if (result.SlideSha256 != inputs[index].Sha256)
                 {
                     throw LabException.SlideChanged(slide, inputs[index].Sha256, result.SlideSha256);
