@@ -287,6 +287,9 @@ public sealed class WorkerCommand : AsyncCommand<WorkerCommand.Settings>
     {
         var home = CliContext.Home;
         var id = settings.Name ?? WorkerOptions.DefaultId;
+        var provider = ExecutionProviders.Parse(settings.Provider);
+        // Before the broker and the stores: a worker that cannot start its provider must not register or take a run.
+        ExecutionProviders.EnsureAvailable(provider);
         await using var broker = await CliContext.OpenBrokerAsync(home, $"lamina worker {id}");
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
@@ -299,7 +302,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerCommand.Settings>
             LeaseDuration = TimeSpan.FromSeconds(settings.Lease),
             HeartbeatInterval = TimeSpan.FromSeconds(settings.Heartbeat),
             KeepWorkTrees = settings.KeepTrees,
-            Provider = ExecutionProviders.Parse(settings.Provider),
+            Provider = provider,
         };
         var worker = new RunWorker(store, blobs, home, broker, options, TimeProvider.System)
         {

@@ -17,7 +17,9 @@ public sealed class InferenceException : LaminaException
         new($"{path}: {problem}") { Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException ProviderUnavailable(ExecutionProvider provider, Exception inner) =>
-        new($"execution provider {provider} could not start ({FirstLine(inner.Message)}); Lamina does not fall back to another provider: ask for {ExecutionProvider.Cpu} explicitly", inner);
+        new($"execution provider {provider} could not start ({FirstLine(inner.Message)})" +
+            (inner is EntryPointNotFoundException ? "; this build carries ONNX Runtime's CPU-only package (docs/backbones.md says how to run on CUDA)" : "") +
+            $"; Lamina does not fall back to another provider: ask for {ExecutionProvider.Cpu.Name()} explicitly (--provider cpu)", inner);
 
     internal static InferenceException WrongTile(BackboneSpec spec, string problem) =>
         new($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles: {problem}") { Kind = LaminaErrorKind.Validation };
