@@ -32,9 +32,10 @@ public sealed class Backbone : IDisposable
     private readonly Lock _gate = new();
 
     private Backbone(BackboneSpec spec, Lazy<InferenceSession> session, TileNormalization normalization, OnnxModelFile file, int batchSize,
-        IReadOnlyList<BackboneFile> files)
+        IReadOnlyList<BackboneFile> files, ExecutionProvider provider)
     {
         Spec = spec;
+        Provider = provider;
         SourcePath = file.Path;
         Files = files;
         OutputName = file.OutputName;
@@ -52,6 +53,16 @@ public sealed class Backbone : IDisposable
 
     /// <summary>What the backbone takes and gives, and its digest.</summary>
     public BackboneSpec Spec { get; }
+
+    /// <summary>Where its session runs.</summary>
+    public ExecutionProvider Provider { get; }
+
+    /// <summary>
+    /// What embeddings made by this backbone are cached under: its <see cref="BackboneSpec.Sha256"/> on the CPU; on another
+    /// provider a digest of that and the provider's name, as a GPU's arithmetic differs from the CPU's in the last bits
+    /// and a run on one must not reuse the other's embeddings.
+    /// </summary>
+    public string CacheIdentity => Provider == ExecutionProvider.Cpu ? Spec.Sha256 : Sha256Digest.OfText($"lamina.embeddings/provider\n{Spec.Sha256}\n{Provider.Name()}\n").Hex;
 
     /// <summary>The ONNX file the backbone was loaded from.</summary>
     public string SourcePath { get; }
@@ -125,7 +136,7 @@ public sealed class Backbone : IDisposable
             // An accelerator that cannot start must fail here, at load, never later and never by falling back.
             _ = session.Value;
         }
-        return new Backbone(spec, session, normalization, file, batch, files);
+        return new Backbone(spec, session, normalization, file, batch, files, provider);
     }
 
     private static List<BackboneFile> DescribeFiles(OnnxModelFile file)

@@ -115,6 +115,7 @@ public sealed class FoundationBackboneTests : IDisposable
         // Then the plain one keeps its file's digest (caches and cards of before stay valid), and the others differ by tile size
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(plain))), a.Spec.Sha256);
         Assert.Equal(BackboneOptions.Default, a.Options);
+        Assert.Equal(a.Spec.Sha256, a.CacheIdentity);
         Assert.NotEqual(b.Files[0].Sha256, b.Spec.Sha256);
         Assert.NotEqual(b.Spec.Sha256, c.Spec.Sha256);
         Assert.Equal(b.Files, c.Files);
