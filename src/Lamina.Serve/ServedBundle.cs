@@ -95,7 +95,8 @@ internal sealed class ServedBundle : IDisposable
             var slide = WarmUpSlide.Write(folder);
             foreach (var analysis in analyses)
             {
-                var result = await analysis.RunAsync(slide, cancellationToken: cancellationToken).ConfigureAwait(false);
+                // A made-up slide is unlike any training slide: its input findings do not matter, only the warmth.
+                var result = await analysis.RunAsync(slide, inputs: new InputPolicy(Force: true), cancellationToken: cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("analysis {Analysis} warmed up on a made-up slide: {Tiles} tiles in {Seconds:0.000} s",
                     analysis.Name, result.Models.Sum(m => m.TilesSeen), result.Seconds);
             }

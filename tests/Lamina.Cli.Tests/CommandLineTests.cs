@@ -202,10 +202,52 @@ public sealed class CommandLineTests : IDisposable
         }
         Assert.Equal(report.GetProperty("provenance").GetProperty("models").ToString(), verbose.GetProperty("provenance").GetProperty("models").ToString());
 
-        // The same models on the real Aperio slide: its figures, its digest in the report, its overlay.
-        var real = await _lamina.RunAsync(demo, "analyze", TestPaths.TestData("CMU-1-Small-Region.svs"), "--config", "verbose.yaml", "--out", "cmu", "--json");
+        // The held-out slide, stained as the training slides were, passes the input checks with a note of its scale.
+        var heldOutChecks = verbose.GetProperty("input_checks");
+        Assert.Equal("slide", verbose.GetProperty("slide").GetProperty("mpp_source").GetString());
+        Assert.All(heldOutChecks.GetProperty("findings").EnumerateArray(), f => Assert.Equal("note", f.GetProperty("severity").GetString()));
+        Assert.False(heldOutChecks.GetProperty("accepted_warnings").GetBoolean());
+
+        // The same models on the real Aperio slide: a real H&E stain far from the synthetic training slides' stops the
+        // analysis before any model runs, writing nothing...
+        var stopped = await _lamina.RunAsync(demo, "analyze", TestPaths.TestData("CMU-1-Small-Region.svs"), "--config", "verbose.yaml", "--out", "cmu");
+        Assert.True(stopped.ExitCode == ExitCodes.Validation, stopped.ToString());
+        Assert.Contains("stopped before any model ran", stopped.Stderr);
+        Assert.Contains("the tissue's stain is unlike training's", stopped.Stderr);
+        Assert.Contains("--accept-warnings", stopped.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(demo, "cmu")));
+
+        // ...and accepting the warnings analyses it: its figures, its digest, its overlay, the warnings recorded as accepted.
+        var real = await _lamina.RunAsync(demo, "analyze", TestPaths.TestData("CMU-1-Small-Region.svs"), "--config", "verbose.yaml", "--out", "cmu",
+            "--accept-warnings", "--json");
         Assert.True(real.ExitCode == 0, real.ToString());
         var cmu = JsonDocument.Parse(real.Stdout).RootElement;
+        var cmuChecks = cmu.GetProperty("input_checks");
+        Assert.True(cmuChecks.GetProperty("accepted_warnings").GetBoolean());
+        Assert.Contains(cmuChecks.GetProperty("findings").EnumerateArray(), f => f.GetProperty("check").GetString() == "stain" && f.GetProperty("severity").GetString() == "warning");
+        Assert.Contains("accepted", File.ReadAllText(Path.Combine(demo, "cmu", "report.html")));
+
+        // A fluorescence slide (dark background) through these brightfield models is refused, even with warnings
+        // accepted; forcing it analyses it, and the report says it was forced.
+        using (var dark = NetVips.Image.Black(1536, 1536, bands: 3).Mutate(m => m.DrawCircle([20, 160, 60], 768, 768, 500, fill: true)))
+        using (var described = dark.Cast(NetVips.Enums.BandFormat.Uchar).Mutate(m => m.Set(NetVips.GValue.GStrType, "image-description",
+            "Aperio Image Library v10.0.0\n1536x1536 [0,0 1536x1536] (256x256) JPEG Q=90|AppMag = 20|MPP = 0.5")))
+        {
+            described.Tiffsave(Path.Combine(demo, "fluorescence.tif"), compression: NetVips.Enums.ForeignTiffCompression.Jpeg, tile: true, pyramid: true);
+        }
+        var refused = await _lamina.RunAsync(demo, "analyze", "fluorescence.tif", "--config", "verbose.yaml", "--out", "fluorescence", "--accept-warnings");
+        Assert.True(refused.ExitCode == ExitCodes.Validation, refused.ToString());
+        Assert.Contains("refused before any model ran", refused.Stderr);
+        Assert.Contains("looks like fluorescence", refused.Stderr);
+        Assert.Contains("--force-input", refused.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(demo, "fluorescence")));
+        var forced = await _lamina.RunAsync(demo, "analyze", "fluorescence.tif", "--config", "verbose.yaml", "--out", "fluorescence", "--force-input", "--json");
+        Assert.True(forced.ExitCode == 0, forced.ToString());
+        var forcedChecks = JsonDocument.Parse(forced.Stdout).RootElement.GetProperty("input_checks");
+        Assert.True(forcedChecks.GetProperty("forced").GetBoolean());
+        Assert.Equal("fluorescence", forcedChecks.GetProperty("appearance").GetProperty("modality").GetString());
+        Assert.Contains(forcedChecks.GetProperty("findings").EnumerateArray(), f => f.GetProperty("severity").GetString() == "refusal");
+        Assert.Contains("forced past a refusal", File.ReadAllText(Path.Combine(demo, "fluorescence", "report.html")));
         Assert.True(cmu.GetProperty("features").GetProperty("TissueArea").GetProperty("figures").GetProperty("area_mm2").GetProperty("value").GetDouble() > 0.1);
         Assert.Equal(cmu.GetProperty("slide").GetProperty("sha256").GetString(),
             Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(TestPaths.TestData("CMU-1-Small-Region.svs")))));

@@ -50,8 +50,16 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         public string Provider { get; init; } = "cpu";
 
         [CommandOption("--mpp-override <MPP>")]
-        [Description("Microns per pixel to assume for a slide that records none.")]
+        [Description("Microns per pixel to assume for a slide that records none (an assumption: a warning of the input checks, recorded in the report).")]
         public double? MppOverride { get; init; }
+
+        [CommandOption("--accept-warnings")]
+        [Description("Go on despite the input checks' warnings (a guessed scale, a stain unlike training's, a slide smaller than a tile); recorded in the report.")]
+        public bool AcceptWarnings { get; init; }
+
+        [CommandOption("--force-input")]
+        [Description("Go on despite a refusal of the input checks (a fluorescence slide through a brightfield model), and its warnings; recorded in the report. (--force is about the results folder.)")]
+        public bool ForceInput { get; init; }
 
         public override ValidationResult Validate() =>
             string.IsNullOrWhiteSpace(Config) ? ValidationResult.Error("give the analysis file: --config analysis.yaml")
@@ -95,7 +103,8 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
     internal static async Task<AnalysisResult> AnalyzeAsync(LoadedAnalysisFile loaded, AnalysisDefinition analysis, string slide, Settings settings,
         CancellationToken cancellationToken)
     {
-        var options = new AnalysisOptions(settings.Provider == "cuda" ? ExecutionProvider.Cuda : ExecutionProvider.Cpu, MicronsPerPixelOverride: settings.MppOverride);
+        var options = new AnalysisOptions(settings.Provider == "cuda" ? ExecutionProvider.Cuda : ExecutionProvider.Cpu, MicronsPerPixelOverride: settings.MppOverride,
+            Inputs: new InputPolicy(settings.AcceptWarnings, settings.ForceInput));
         IModelLocator locator = new PackageFolderLocator();
         IAsyncDisposable? store = null;
         if (analysis.Models.Any(m => m.Sourcing == ModelSourcing.Auto))
@@ -137,10 +146,29 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
         }
         AnsiConsole.Console.MarkupLineEscaped($"[bold]{result.Analysis}[/] on {Path.GetFileName(result.SlidePath)} (sha256 {result.SlideSha256[..12]}) in {result.Seconds.ToString("0.0", CultureInfo.InvariantCulture)} s");
         AnsiConsole.Write(table);
+        RenderInputChecks(result.InputChecks);
         foreach (var model in result.Models)
         {
             AnsiConsole.Console.MarkupLineEscaped($"[grey]{model.Name}: {model.TilesSeen} tiles, {model.Sourcing} {model.Reference}, model.json {model.Files[0].Sha256[..12]}[/]");
         }
+    }
+
+    /// <summary>The input checks' findings worth a reader's eye: warnings and refusals gone past, and the notes.</summary>
+    internal static void RenderInputChecks(InputChecks? checks)
+    {
+        if (checks is null) return;
+        foreach (var finding in checks.Findings.OrderByDescending(f => f.Severity))
+        {
+            var colour = finding.Severity switch
+            {
+                InputSeverity.Refusal => "red",
+                InputSeverity.Warning => "yellow",
+                _ => "grey",
+            };
+            AnsiConsole.Console.MarkupLineEscaped($"[{colour}]input {finding}[/]");
+        }
+        if (checks.Forced) AnsiConsole.MarkupLine("[red]forced past a refusal of the input checks (--force-input): recorded in report.json[/]");
+        else if (checks.AcceptedWarnings) AnsiConsole.MarkupLine("[yellow]went on past the input checks' warnings (--accept-warnings): recorded in report.json[/]");
     }
 
     private sealed class BarObserver(ProgressContext progress) : IAnalysisObserver

@@ -82,7 +82,7 @@ public sealed class DatasetsShowCommand : AsyncCommand<DatasetsShowCommand.Setti
             {
                 dataset.Id, dataset.Name, dataset.CreatedAt, dataset.RunId,
                 manifest.Classes, manifest.Settings, manifest.ValidationSplit, manifest.Seed,
-                slides = manifest.Slides.Select((s, i) => new { s.Name, s.Sha256, s.Size, s.Width, s.Height, s.MicronsPerPixel, s.AnnotationsSha256, s.Split, tiles = manifest.Tiles.Count(t => t.Slide == i) }),
+                slides = manifest.Slides.Select((s, i) => new { s.Name, s.Sha256, s.Size, s.Width, s.Height, s.MicronsPerPixel, s.MppOverridden, s.AnnotationsSha256, s.Split, s.Group, tiles = manifest.Tiles.Count(t => t.Slide == i) }),
                 counts = manifest.Counts(),
                 tile_count = manifest.Tiles.Count,
             });
@@ -93,15 +93,15 @@ public sealed class DatasetsShowCommand : AsyncCommand<DatasetsShowCommand.Setti
         grid.AddRow("[grey]name[/]", Markup.Escape(dataset.Name));
         grid.AddRow("[grey]created[/]", $"{Formats.Time(dataset.CreatedAt)}{(dataset.RunId is { } r ? $" by run {r}" : "")}");
         grid.AddRow("[grey]classes[/]", Markup.Escape(string.Join(", ", manifest.Classes)));
-        grid.AddRow("[grey]split[/]", $"validation {manifest.ValidationSplit.ToString(CultureInfo.InvariantCulture)} by slide, seed {manifest.Seed}");
+        grid.AddRow("[grey]split[/]", $"validation {manifest.ValidationSplit.ToString(CultureInfo.InvariantCulture)} by slide{(manifest.Slides.Any(s => s.Group is not null) ? " group" : "")}, seed {manifest.Seed}");
         grid.AddRow("[grey]settings[/]", Markup.Escape(string.Join(", ", manifest.Settings.Select(s => $"{s.Key}={s.Value}"))));
         AnsiConsole.Write(new Panel(grid).Header("data set"));
-        var slides = new Table().AddColumns("slide", "split", "size (px)", "mpp", "tiles", "sha256");
+        var slides = new Table().AddColumns("slide", "split", "group", "size (px)", "mpp", "tiles", "sha256");
         for (var i = 0; i < manifest.Slides.Count; i++)
         {
             var s = manifest.Slides[i];
-            slides.AddRow(Markup.Escape(s.Name), s.Split, $"{s.Width}x{s.Height}",
-                s.MicronsPerPixel?.ToString("G4", CultureInfo.InvariantCulture) ?? "unknown",
+            slides.AddRow(Markup.Escape(s.Name), s.Split, Markup.Escape(s.Group ?? ""), $"{s.Width}x{s.Height}",
+                (s.MicronsPerPixel?.ToString("G4", CultureInfo.InvariantCulture) ?? "unknown") + (s.MppOverridden ? " (override)" : ""),
                 manifest.Tiles.Count(t => t.Slide == i).ToString(CultureInfo.InvariantCulture), s.Sha256[..16]);
         }
         AnsiConsole.Write(slides);

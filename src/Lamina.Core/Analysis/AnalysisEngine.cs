@@ -30,9 +30,10 @@ public interface IAnalysisObserver
 /// <param name="Pipeline">Tile readers and batch size. Default: one reader per processor, batches of 32.</param>
 /// <param name="MicronsPerPixelOverride">Scale to assume for a slide that records none.</param>
 /// <param name="Observer">Receives progress, or null.</param>
+/// <param name="Inputs">What the input checks' warnings and refusals do; null: both stop the analysis (<see cref="InputPolicy.Strict"/>).</param>
 public sealed record AnalysisOptions(
     ExecutionProvider Provider = ExecutionProvider.Cpu, int? IntraOpThreads = null, TilePipelineOptions? Pipeline = null,
-    double? MicronsPerPixelOverride = null, IAnalysisObserver? Observer = null);
+    double? MicronsPerPixelOverride = null, IAnalysisObserver? Observer = null, InputPolicy? Inputs = null);
 
 /// <summary>
 /// Runs an analysis over one slide: verifies and loads its models, detects tissue, then runs its features in dependency
@@ -78,7 +79,7 @@ public sealed class AnalysisEngine(PluginCatalog catalog, IModelLocator locator)
         {
             options.Observer?.Step("verifying models, detecting tissue");
             using var loaded = await LoadAsync(file, analysis, options, cancellationToken);
-            return await loaded.AnalyseAsync(run, options.Observer, loaded.LoadSeconds, cancellationToken);
+            return await loaded.AnalyseAsync(run, options.Observer, loaded.LoadSeconds, options.Inputs, cancellationToken);
         }
         finally
         {
@@ -184,14 +185,15 @@ public sealed class LoadedAnalysis : IDisposable
 
     /// <summary>Analyses one slide with the loaded models.</summary>
     /// <param name="microns">Scale to assume for a slide that records none.</param>
+    /// <param name="inputs">What the input checks' findings do; null: the analysis's options' (strict by default).</param>
     public async Task<AnalysisResult> RunAsync(string slidePath, double? microns = null, IAnalysisObserver? observer = null,
-        CancellationToken cancellationToken = default)
+        InputPolicy? inputs = null, CancellationToken cancellationToken = default)
     {
         var run = SlideRun.Start(slidePath, microns ?? _options.MicronsPerPixelOverride, _detector, cancellationToken);
         try
         {
             observer?.Step("detecting tissue");
-            return await AnalyseAsync(run, observer, 0, cancellationToken);
+            return await AnalyseAsync(run, observer, 0, inputs ?? _options.Inputs, cancellationToken);
         }
         finally
         {
@@ -200,12 +202,13 @@ public sealed class LoadedAnalysis : IDisposable
     }
 
     // load: the seconds of loading this analysis pays for (a one-shot analysis's; zero for a service's, loaded before).
-    internal async Task<AnalysisResult> AnalyseAsync(SlideRun run, IAnalysisObserver? observer, double load, CancellationToken cancellationToken)
+    internal async Task<AnalysisResult> AnalyseAsync(SlideRun run, IAnalysisObserver? observer, double load, InputPolicy? inputs, CancellationToken cancellationToken)
     {
         var slide = run.Slide;
         var models = Models.ToDictionary(m => m.Reference.Name, m => new AnalysisModel(m.Reference.Name, m.Model, slide, _options.Pipeline), StringComparer.Ordinal);
         var waited = Stopwatch.StartNew();
         var mask = await run.Tissue;
+        var checks = CheckInputs(run, await run.Appearance, inputs ?? InputPolicy.Strict);
         var tissueWait = waited.Elapsed.TotalSeconds;
 
         var features = Stopwatch.StartNew();
@@ -258,6 +261,7 @@ public sealed class LoadedAnalysis : IDisposable
             SlideHeight = slide.Height,
             MicronsPerPixel = slide.MicronsPerPixel,
             TissueFraction = mask.TissueFraction,
+            InputChecks = checks,
             Features = [.. Definition.Features.Select(f => outcomes[f.Name])],
             Models = [.. Models.Select(m => new ModelOutcome(m.Reference.Name, m.Reference.Sourcing.ToString().ToLowerInvariant(), m.Reference.Reference,
                 m.Model.Package.Directory, m.Model.Package.AllFiles(new FileInfo(Path.Combine(m.Model.Package.Directory, ModelPackage.CardFile)).Length),
@@ -274,6 +278,27 @@ public sealed class LoadedAnalysis : IDisposable
         };
     }
 
+    /// <summary>The slide checked against the models before any of them runs; stops the analysis when the policy says so.</summary>
+    private InputChecks CheckInputs(SlideRun run, SlideAppearance appearance, InputPolicy policy)
+    {
+        var slide = run.Slide;
+        if (slide.MicronsPerPixel is null && Models.FirstOrDefault(m => m.Model.Card.Input.MicronsPerPixel is not null) is not null)
+        {
+            // Tiles cut at a scale the slide cannot give: said now, naming the way to give it, before any model runs.
+            throw SlideException.NoMicronsPerPixel(slide.Path);
+        }
+        var recorded = slide.RecordedMicronsPerPixel;
+        var findings = InputChecker.Check(appearance, slide.Width, slide.Height, recorded, run.MicronsOverride,
+            [.. Models.Select(m => (m.Reference.Name, m.Model.Card))]);
+        var blocking = InputChecker.Blocking(findings, InputPolicy.Strict);
+        var stopping = InputChecker.Blocking(findings, policy);
+        if (stopping.Count > 0) throw new InputRefusedException(slide.Path, findings, stopping);
+        var source = run.MicronsOverride is not null ? "override" : recorded is not null ? "slide" : "none";
+        return new InputChecks(appearance, source, recorded, findings,
+            AcceptedWarnings: blocking.Any(f => f.Severity == InputSeverity.Warning),
+            Forced: blocking.Any(f => f.Severity == InputSeverity.Refusal));
+    }
+
     public void Dispose()
     {
         foreach (var model in Models) model.Model.Dispose();
@@ -285,11 +310,14 @@ public sealed class LoadedAnalysis : IDisposable
     {
         private readonly Stopwatch _clock;
 
-        private SlideRun(Slide slide, Task<string> digest, Task<TissueMask> tissue, DateTimeOffset startedAt, Stopwatch clock)
+        private SlideRun(Slide slide, double? micronsOverride, Task<string> digest, Task<TissueMask> tissue, Task<SlideAppearance> appearance,
+            DateTimeOffset startedAt, Stopwatch clock)
         {
             Slide = slide;
+            MicronsOverride = micronsOverride;
             Digest = digest;
             Tissue = tissue;
+            Appearance = appearance;
             StartedAt = startedAt;
             _clock = clock;
         }
@@ -299,6 +327,12 @@ public sealed class LoadedAnalysis : IDisposable
         public Task<string> Digest { get; }
 
         public Task<TissueMask> Tissue { get; }
+
+        /// <summary>The slide's modality and stain, for the input checks, measured beside tissue detection.</summary>
+        public Task<SlideAppearance> Appearance { get; }
+
+        /// <summary>The microns per pixel given as an override, or null when the slide's own are used.</summary>
+        public double? MicronsOverride { get; }
 
         public DateTimeOffset StartedAt { get; }
 
@@ -313,14 +347,15 @@ public sealed class LoadedAnalysis : IDisposable
             var digest = Task.Run(() => Sha256Digest.OfFile(slide.Path).Digest.Hex, cancellationToken);
             // Tissue detection reads and thresholds an overview while the models are verified and loaded (or at once).
             var tissue = Task.Run(() => detector.Detect(slide), cancellationToken);
-            return new SlideRun(slide, digest, tissue, startedAt, clock);
+            var appearance = Task.Run(() => SlideAppearance.Measure(slide), cancellationToken);
+            return new SlideRun(slide, microns, digest, tissue, appearance, startedAt, clock);
         }
 
         public async ValueTask DisposeAsync()
         {
             // Neither background task may outlive the slide handle they read.
             // (Their failures, if any, were already observed or do not matter once the analysis failed.)
-            await Task.WhenAll(Digest, Tissue).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            await Task.WhenAll(Digest, Tissue, Appearance).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             Slide.Dispose();
         }
     }

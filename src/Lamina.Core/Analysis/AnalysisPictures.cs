@@ -59,8 +59,18 @@ internal static class AnalysisPictures
             foreach (var file in model.Files) provenance[$"{model.Name}/{file.Name}"] = file.Sha256;
         }
         ReportHtml.Write(Path.Combine(directory, HtmlFile), $"{result.Analysis}: {Path.GetFileName(slideName)}", figures,
-            [SummaryFile, .. result.Heatmaps.Select(h => $"heatmap-{h.Name}.png")], provenance);
+            [SummaryFile, .. result.Heatmaps.Select(h => $"heatmap-{h.Name}.png")], provenance, InputNotes(result.InputChecks));
         written.Add(new JsonObject { ["file"] = HtmlFile, ["kind"] = "page" });
         return written;
+    }
+
+    // The input findings as the page lists them, worst first, with what the analysis went on past.
+    private static IReadOnlyList<(string Severity, string Message)> InputNotes(InputChecks? checks)
+    {
+        if (checks is null) return [];
+        var notes = checks.Findings.OrderByDescending(f => f.Severity).Select(f => (f.Severity.ToString().ToLowerInvariant(), f.Message)).ToList();
+        if (checks.Forced) notes.Insert(0, ("forced", "the analysis was forced past a refusal of the input checks: its results may not be valid"));
+        else if (checks.AcceptedWarnings) notes.Insert(0, ("accepted", "the analysis went on past the input checks' warnings, which were accepted"));
+        return notes;
     }
 }

@@ -106,8 +106,11 @@ public static class AnalysisReport
                 ["width"] = result.SlideWidth,
                 ["height"] = result.SlideHeight,
                 ["mpp"] = result.MicronsPerPixel,
+                ["mpp_source"] = result.InputChecks?.MicronsPerPixelSource,
+                ["mpp_recorded"] = result.InputChecks?.RecordedMicronsPerPixel,
                 ["tissue_fraction"] = Math.Round(result.TissueFraction, 6),
             },
+            ["input_checks"] = InputChecksJson(result.InputChecks),
             ["features"] = features,
             ["models"] = models,
             ["outputs"] = new JsonObject
@@ -131,6 +134,32 @@ public static class AnalysisReport
                 } : null,
             },
             ["provenance"] = provenance,
+        };
+    }
+
+    private static JsonObject? InputChecksJson(InputChecks? checks)
+    {
+        if (checks is null) return null;
+        var appearance = checks.Appearance;
+        return new JsonObject
+        {
+            ["appearance"] = new JsonObject
+            {
+                ["modality"] = appearance.Modality,
+                ["median_luminance"] = appearance.MedianLuminance,
+                ["dark_fraction"] = appearance.DarkFraction,
+                ["stained_fraction"] = appearance.TissueFraction,
+                ["stain_mean_od"] = appearance.StainMean is { } od ? new JsonArray([.. od.Select(v => (JsonNode?)v)]) : null,
+            },
+            ["findings"] = new JsonArray([.. checks.Findings.Select(f => (JsonNode?)new JsonObject
+            {
+                ["check"] = f.Check,
+                ["severity"] = f.Severity.ToString().ToLowerInvariant(),
+                ["model"] = f.Model,
+                ["message"] = f.Message,
+            })]),
+            ["accepted_warnings"] = checks.AcceptedWarnings,
+            ["forced"] = checks.Forced,
         };
     }
 

@@ -54,6 +54,9 @@ public sealed record AnalysisResult
 
     public required double TissueFraction { get; init; }
 
+    /// <summary>The slide checked against the models before they ran: every finding, and whether warnings were accepted or a refusal forced.</summary>
+    public InputChecks? InputChecks { get; init; }
+
     public required IReadOnlyList<FeatureOutcome> Features { get; init; }
 
     public required IReadOnlyList<ModelOutcome> Models { get; init; }

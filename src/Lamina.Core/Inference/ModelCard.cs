@@ -82,6 +82,12 @@ public sealed record ModelCard
 
     public JsonObject? Training { get; init; }
 
+    /// <summary>What the training slides looked like (modality, scale, stain), for an analysis to check a slide against; null on older cards.</summary>
+    public InputDomain? InputDomain { get; init; }
+
+    /// <summary>The decision threshold (and, for a detector, the suppression radius) chosen on validation, which features apply unless told otherwise.</summary>
+    public OperatingPoint? OperatingPoint { get; init; }
+
     /// <summary>Every file of the package but the card itself.</summary>
     [JsonIgnore]
     public IReadOnlyList<PackageFile> Files => Backbone is { } b ? [b.File, .. b.DataFiles ?? [], Network] : [Network];
@@ -105,6 +111,34 @@ public sealed record ModelCard
         }
     }
 }
+
+/// <summary>
+/// The slides a model was trained on, as measured by <see cref="Analysis.SlideAppearance"/>: what an analysis checks a
+/// new slide against before the model sees it.
+/// </summary>
+/// <param name="Modality"><c>brightfield</c> or <c>fluorescence</c>: what most training slides were.</param>
+/// <param name="Slides">Training slides measured.</param>
+/// <param name="MinMicronsPerPixel">The finest level-0 scale among them (read or overridden), or null when none had one.</param>
+/// <param name="MaxMicronsPerPixel">The coarsest.</param>
+/// <param name="OverriddenMicronsPerPixel">Training slides whose scale was given as an override rather than read from the file.</param>
+/// <param name="StainMean">The tissue's mean optical density per RGB channel, averaged over the slides.</param>
+/// <param name="StainSpread">Its standard deviation across the slides, per channel.</param>
+public sealed record InputDomain(string Modality, int Slides, double? MinMicronsPerPixel, double? MaxMicronsPerPixel, int OverriddenMicronsPerPixel,
+    IReadOnlyList<double>? StainMean, IReadOnlyList<double>? StainSpread);
+
+/// <summary>
+/// Where a model's probabilities are cut, chosen on its validation data when it was trained, so that production applies
+/// the choice training measured rather than a default.
+/// </summary>
+/// <param name="Threshold">Probability of the positive class from which a tile (or window) counts as positive.</param>
+/// <param name="SuppressionRadiusUm">For a point detector: detections closer than this (µm) are one object.</param>
+/// <param name="Metric">What was maximised: <c>f1</c> of tiles, or <c>point_f1</c> of detections against annotated points.</param>
+/// <param name="Value">That metric at the chosen point.</param>
+/// <param name="Precision">Precision at the chosen point.</param>
+/// <param name="Recall">Recall at the chosen point.</param>
+/// <param name="ChosenOn">What it was measured on, in words (e.g. <c>3 validation slides, 412 windows, 9 points</c>).</param>
+public sealed record OperatingPoint(double Threshold, double? SuppressionRadiusUm, string Metric, double Value, double Precision, double Recall, string ChosenOn);
+
 
 /// <summary>The backbone of a model: a name (built-in or file), the ONNX file in the package, and how to read it.</summary>
 /// <param name="Name">The built-in name (<c>resnet18</c>) or the ONNX file's name when trained.</param>

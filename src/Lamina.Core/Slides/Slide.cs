@@ -95,6 +95,12 @@ public sealed class Slide : IDisposable
     /// <summary>Every property OpenSlide reports (vendor ones and the <c>openslide.*</c> ones).</summary>
     public IReadOnlyDictionary<string, string> Properties { get; }
 
+    /// <summary>
+    /// The level-0 rectangle that holds image data where OpenSlide reports one (MIRAX and a few others), else null:
+    /// the origin of the coordinates QuPath exports for this slide (see <see cref="SlideBounds"/>).
+    /// </summary>
+    public SlideBounds? Bounds => SlideBounds.FromProperties(Properties);
+
     /// <summary>Names of the associated images: <c>label</c>, <c>macro</c>, <c>thumbnail</c>… as the file has them.</summary>
     public IReadOnlyList<string> AssociatedImageNames { get; }
 

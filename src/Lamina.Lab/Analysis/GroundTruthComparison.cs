@@ -42,10 +42,22 @@ public sealed record GroundTruthComparison(
         var detections = result.Points.Where(p => p.Classification == pointClass).Select(p => p.Detection)
             .OrderByDescending(d => d.Score).ThenBy(d => d.Y).ThenBy(d => d.X).ToList();
         var truePoints = truth.Where(a => a.ClassName == pointClass).SelectMany(a => Points(a.Geometry)).ToList();
-        var radius = toleranceUm / mpp;
+        var matched = Match(detections, truePoints, toleranceUm / mpp);
+        var squareMm = mpp * mpp / 1e6;
+        return new GroundTruthComparison(dice, found.Area * squareMm, drawn.Area * squareMm, detections.Count, truePoints.Count, matched, toleranceUm);
+    }
+
+    /// <summary>
+    /// How many detections match a distinct true point within <paramref name="radius"/> (level-0 pixels): greedily,
+    /// strongest first (ties by position), each true point at most once, to its nearest free one.
+    /// </summary>
+    public static int Match(IReadOnlyList<Detection> detections, IReadOnlyList<Coordinate> truePoints, double radius)
+    {
+        ArgumentNullException.ThrowIfNull(detections);
+        ArgumentNullException.ThrowIfNull(truePoints);
         var taken = new bool[truePoints.Count];
         var matched = 0;
-        foreach (var detection in detections)
+        foreach (var detection in detections.OrderByDescending(d => d.Score).ThenBy(d => d.Y).ThenBy(d => d.X))
         {
             var best = -1;
             var bestDistance = double.MaxValue;
@@ -59,8 +71,7 @@ public sealed record GroundTruthComparison(
             taken[best] = true;
             matched++;
         }
-        var squareMm = mpp * mpp / 1e6;
-        return new GroundTruthComparison(dice, found.Area * squareMm, drawn.Area * squareMm, detections.Count, truePoints.Count, matched, toleranceUm);
+        return matched;
     }
 
     private static Geometry Union(IEnumerable<Geometry> parts)

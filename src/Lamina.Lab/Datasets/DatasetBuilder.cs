@@ -12,7 +12,7 @@ namespace Lamina.Lab.Datasets;
 public sealed record BuiltDataset(DatasetManifest Manifest, DatasetRecord Record, IReadOnlyList<SlideTiles> Slides, IReadOnlyList<string> SlideDigests);
 
 /// <summary>
-/// Lays out a tile source's labelled tiles, digests every slide (through the digest cache), splits by slide, and stores
+/// Lays out a tile source's labelled tiles, digests every slide (through the digest cache), splits by slide group, and stores
 /// the manifest content-addressed; the run records the data set and the slides it read.
 /// </summary>
 public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeProvider time)
@@ -47,7 +47,8 @@ public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeP
         run.Log($"digested {slides.Count} slide(s) and {files - slides.Count} annotation file(s): {digests.Hashed} hashed, {files - digests.Hashed} known from the digest cache" +
             (planCache is null ? "" : $"; tile layouts: {planCache.Hits} of {slides.Count} from the cache"));
 
-        var split = DatasetManifest.SplitBySlide([.. inputs.Select(i => i.Sha256)], parameters.ValidationSplit, parameters.Seed);
+        // One patient's slides never land on both sides: the split is by group (a slide without one is its own).
+        var split = DatasetManifest.SplitByGroup([.. inputs.Select((input, i) => (input.Sha256, slides[i].Group))], parameters.ValidationSplit, parameters.Seed);
         var manifestSlides = new List<ManifestSlide>();
         var ordered = new List<SlideTiles>();
         var orderedDigests = new List<string>();
@@ -58,7 +59,7 @@ public sealed class DatasetBuilder(ITrackingStore store, IBlobStore blobs, TimeP
             var slide = slides[index];
             var slideIndex = manifestSlides.Count;
             manifestSlides.Add(new ManifestSlide(slide.Name, inputs[index].Sha256, inputs[index].Size, slide.Width, slide.Height,
-                slide.MicronsPerPixel, annotationDigests[index], split[inputs[index].Sha256]));
+                slide.MicronsPerPixel, annotationDigests[index], split[inputs[index].Sha256], slide.Group, slide.MppOverridden));
             ordered.Add(slide);
             orderedDigests.Add(inputs[index].Sha256);
             tiles.AddRange(slide.Tiles.Select(t => new ManifestTile(slideIndex, t.Tile.X, t.Tile.Y, t.Tile.Width, t.Tile.Height, t.Label)));

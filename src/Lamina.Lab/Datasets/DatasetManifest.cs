@@ -5,6 +5,8 @@ using Lamina.Core.Provenance;
 namespace Lamina.Lab.Datasets;
 
 /// <summary>A slide of a data set: its name within the source, its digest and geometry, and its split.</summary>
+/// <param name="Group">The split group it was given (a patient id, say); absent when it is its own group.</param>
+/// <param name="MppOverridden">Whether <paramref name="MicronsPerPixel"/> was given by the loader or the slides manifest rather than read from the slide.</param>
 public sealed record ManifestSlide(
     string Name,
     string Sha256,
@@ -13,7 +15,10 @@ public sealed record ManifestSlide(
     long Height,
     double? MicronsPerPixel,
     string? AnnotationsSha256,
-    string Split);
+    string Split,
+    // Left out of the canonical JSON when unset, so data sets made before these existed keep their ids.
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Group = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool MppOverridden = false);
 
 /// <summary>A labelled tile: the slide's index in <see cref="DatasetManifest.Slides"/> and the area in level-0 pixels.</summary>
 public sealed record ManifestTile(int Slide, long X, long Y, double Width, double Height, int Label);
@@ -63,6 +68,24 @@ public sealed record DatasetManifest(
                 g => g.Key,
                 g => (IReadOnlyDictionary<string, long>)Classes.Select((name, index) => (name, count: g.LongCount(t => t.Label == index)))
                     .ToDictionary(x => x.name, x => x.count));
+
+    /// <summary>
+    /// Splits groups of slides (never tiles, never a group) into train and validation, as <see cref="SplitBySlide"/> splits
+    /// slides: a slide with a group (a patient id, say) goes where its group goes, a slide without one is a group of its own.
+    /// Without any group this is <see cref="SplitBySlide"/>, split for split. Returns each slide digest's split.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> SplitByGroup(IReadOnlyList<(string Sha256, string? Group)> slides, double validationSplit, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(slides);
+        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (digest, group) in slides)
+        {
+            // A group's key cannot be taken for a digest (64 hex digits), so a group never meets an ungrouped slide.
+            keys.TryAdd(digest, group is null ? digest : $"group:{group}");
+        }
+        var split = SplitBySlide([.. keys.Values.Distinct(StringComparer.Ordinal)], validationSplit, seed);
+        return keys.ToDictionary(k => k.Key, k => split[k.Value], StringComparer.Ordinal);
+    }
 
     /// <summary>
     /// Splits slides (never tiles) into train and validation, deterministically from the seed: the slides are

@@ -7,18 +7,29 @@ namespace Lamina.Lab.Datasets;
 
 /// <summary>What laying out one slide's labelled tiles found: the slide's geometry and the tiles kept, with their labels.</summary>
 /// <param name="TissueTiles">Tiles with enough tissue, before labelling dropped any.</param>
-public sealed record PlannedSlide(long Width, long Height, double? MicronsPerPixel, int TissueTiles, IReadOnlyList<LabelledTile> Tiles);
+/// <param name="Warnings">What reading the annotations skipped (a line, an unknown geometry), each naming the file and line.</param>
+public sealed record PlannedSlide(long Width, long Height, double? MicronsPerPixel, int TissueTiles, IReadOnlyList<LabelledTile> Tiles,
+    IReadOnlyList<string> Warnings)
+{
+    /// <summary>The class names the slide's annotations use (regions and points), in ordinal order.</summary>
+    public IReadOnlyList<string> AnnotationClasses { get; init; } = [];
+
+    /// <summary>A layout whose annotations were read without warnings.</summary>
+    public PlannedSlide(long width, long height, double? micronsPerPixel, int tissueTiles, IReadOnlyList<LabelledTile> tiles)
+        : this(width, height, micronsPerPixel, tissueTiles, tiles, []) { }
+}
 
 /// <summary>
 /// Labelled tile layouts on disk, <c>root/&lt;key digest&gt;.plan</c>, keyed by the slide's SHA-256, the annotation file's
 /// SHA-256, the loader's settings and the Lamina build: a run on unchanged slides and labels opens no slide and runs no
 /// tissue detection. The digests come from <see cref="SlideDigests"/> (by path, size and modification time), so an edited
-/// slide or annotation file gets a new key. Files are written to a temporary name and renamed into place; a damaged or
+/// slide or annotation file gets a new key. The annotation file's warnings are kept with the layout, so a run that reads
+/// the layout from the cache still reports them. Files are written to a temporary name and renamed into place; a damaged or
 /// foreign file is a miss.
 /// </summary>
 public sealed class TilePlanCache
 {
-    private static readonly byte[] Magic = "LAMINA-PLAN1\n"u8.ToArray();
+    private static readonly byte[] Magic = "LAMINA-PLAN2\n"u8.ToArray();
 
     // Tissue detection and tiling are Lamina's code: another build may lay out other tiles.
     private static readonly string Build = string.Join(", ",
@@ -78,7 +89,13 @@ public sealed class TilePlanCache
                     reader.ReadDouble(), reader.ReadDouble(), reader.ReadDouble());
                 tiles[i] = new LabelledTile(tile, reader.ReadInt32());
             }
-            return reader.BaseStream.Position == reader.BaseStream.Length ? new PlannedSlide(width, height, mpp, tissueTiles, tiles) : null;
+            var warnings = new string[reader.ReadInt32()];
+            for (var i = 0; i < warnings.Length; i++) warnings[i] = reader.ReadString();
+            var classes = new string[reader.ReadInt32()];
+            for (var i = 0; i < classes.Length; i++) classes[i] = reader.ReadString();
+            return reader.BaseStream.Position == reader.BaseStream.Length
+                ? new PlannedSlide(width, height, mpp, tissueTiles, tiles, warnings) { AnnotationClasses = classes }
+                : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -114,6 +131,10 @@ public sealed class TilePlanCache
                     writer.Write(tile.TissueFraction);
                     writer.Write(label);
                 }
+                writer.Write(planned.Warnings.Count);
+                foreach (var warning in planned.Warnings) writer.Write(warning);
+                writer.Write(planned.AnnotationClasses.Count);
+                foreach (var name in planned.AnnotationClasses) writer.Write(name);
             }
             File.Move(temporary, path, overwrite: true);
         }

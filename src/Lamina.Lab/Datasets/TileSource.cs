@@ -14,6 +14,8 @@ public sealed record LabelledTile(Tile Tile, int Label);
 /// <param name="Name">The slide's name within the source (its path relative to the source's folder, '/' separators).</param>
 /// <param name="AnnotationsPath">The annotation file the labels came from, if any.</param>
 /// <param name="Options">How the tiles were cut: what reading them again takes.</param>
+/// <param name="Group">The split group (a patient id, say) the slide belongs to; slides of one group share a split. Null: its own group.</param>
+/// <param name="MppOverridden">Whether <paramref name="MicronsPerPixel"/> was given (an override), not read from the slide.</param>
 public sealed record SlideTiles(
     string SlidePath,
     string Name,
@@ -22,7 +24,9 @@ public sealed record SlideTiles(
     long Height,
     double? MicronsPerPixel,
     TilingOptions Options,
-    IReadOnlyList<LabelledTile> Tiles);
+    IReadOnlyList<LabelledTile> Tiles,
+    string? Group = null,
+    bool MppOverridden = false);
 
 /// <summary>
 /// A data loader that can lay out its labelled tiles without reading their pixels: what a <c>dataset</c> task
@@ -45,6 +49,20 @@ public interface ITileSource
     /// </summary>
     Task<IReadOnlyList<SlideTiles>> PlanAsync(string baseDirectory, IProgress<string>? progress, TilePlanCache? cache, CancellationToken cancellationToken) =>
         PlanAsync(baseDirectory, progress, cancellationToken);
+}
+
+/// <summary>Every window a detector would see on a slide, and the annotated points it should find there (level-0 pixels).</summary>
+public sealed record DetectionWindows(IReadOnlyList<Tile> Windows, IReadOnlyList<NetTopologySuite.Geometries.Coordinate> Points);
+
+/// <summary>
+/// A tile source whose tiles are windows labelled by annotated points (a mitosis detector's): it can give every window
+/// of a slide, before labels leave some out and balancing samples the rest, with the points, so that a detector's
+/// threshold and suppression radius are chosen on whole validation slides.
+/// </summary>
+public interface IDetectionSource
+{
+    /// <summary>The slide's windows and points, or null when this source does not label by points.</summary>
+    DetectionWindows? DetectionWindowsOf(SlideTiles slide);
 }
 
 /// <summary>Finding a task's tile source among the experiment's data loaders.</summary>

@@ -9,7 +9,8 @@ namespace Lamina.Lab.Embeddings;
 /// <param name="SlideSha256">SHA-256 of the slide file (from the data set's manifest).</param>
 /// <param name="Options">The tiling the tiles come from: it decides the scale they are read at.</param>
 /// <param name="Tiles">The tiles, in the order embeddings are returned.</param>
-public sealed record SlideRequest(string SlidePath, string SlideSha256, TilingOptions Options, IReadOnlyList<Tile> Tiles);
+/// <param name="MppOverride">Microns per level-0 pixel the slide is opened with, replacing what it records (the data set's override), or null.</param>
+public sealed record SlideRequest(string SlidePath, string SlideSha256, TilingOptions Options, IReadOnlyList<Tile> Tiles, double? MppOverride = null);
 
 /// <summary>Where a tile comes from: its slide (by digest) and its place in the slide's tiling.</summary>
 public sealed record TileOrigin(string SlideSha256, Tile Tile);
@@ -84,7 +85,7 @@ public sealed class EmbeddingService(EmbeddingCache cache, TilePipelineOptions? 
         {
             cancellationToken.ThrowIfCancellationRequested();
             var request = slides[s];
-            using var slide = Slide.Open(request.SlidePath);
+            using var slide = Slide.Open(request.SlidePath, request.MppOverride);
             var plan = Tiler.Plan(slide, request.Options).WithTiles(request.Tiles);
             var key = new EmbeddingGroupKey(request.SlideSha256, EmbeddingGroupKey.ScaleOf(plan), preprocessingDigest, augmentationDigest, backbone.CacheIdentity);
             var known = cache.Load(key, backbone.Spec.EmbeddingSize);

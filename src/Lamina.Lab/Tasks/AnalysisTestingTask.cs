@@ -59,7 +59,13 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
             {
                 var (slide, truthPath) = slides[index];
                 var name = Path.GetFileNameWithoutExtension(slide);
-                var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(provider), cancellationToken);
+                // Testing measures how the models do on these slides, out of their domain too: warnings are accepted (each
+                // logged and kept in the slide's report), a refusal still stops the run.
+                var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(provider, Inputs: new InputPolicy(AcceptWarnings: true)), cancellationToken);
+                foreach (var finding in result.InputChecks?.Findings.Where(f => f.Severity != InputSeverity.Note) ?? [])
+                {
+                    run.Log($"{Path.GetFileName(slide)}: input {finding}");
+                }
                 if (result.SlideSha256 != inputs[index].Sha256)
                 {
                     throw LabException.SlideChanged(slide, inputs[index].Sha256, result.SlideSha256);

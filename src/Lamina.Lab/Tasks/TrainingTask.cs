@@ -4,10 +4,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lamina.Core;
+using Lamina.Core.Analysis;
 using Lamina.Core.Config;
 using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Core.Provenance;
+using Lamina.Core.Slides;
 using Lamina.Lab.Datasets;
 using Lamina.Lab.Diagnostics;
 using Lamina.Lab.Embeddings;
@@ -25,6 +27,9 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TrainingTask : IDisposable
 {
+    /// <summary>How near (µm) a detection must be to an annotated point to find it: what the testing task of an analysis uses by default.</summary>
+    private const double DetectionToleranceUm = 30;
+
     private readonly ITrackingStore _store;
     private readonly IBlobStore _blobs;
     private readonly LaminaHome _home;
@@ -83,7 +88,8 @@ internal sealed class TrainingTask : IDisposable
             new DatasetParams(_parameters.TrainLoader, datasetName, _parameters.ValidationSplit, _parameters.Seed), run, "input", cancellationToken);
 
         var requests = built.Slides
-            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)]))
+            .Select((slide, i) => new SlideRequest(slide.SlidePath, built.SlideDigests[i], slide.Options, [.. slide.Tiles.Select(t => t.Tile)],
+                slide.MppOverridden ? slide.MicronsPerPixel : null))
             .ToList();
         phase.Dispose();
         phase = TimingTrace.Start("embeddings");
@@ -113,13 +119,14 @@ internal sealed class TrainingTask : IDisposable
             trainViews, cancellationToken);
 
         phase.Dispose();
+        var operatingPoint = await ChooseOperatingPointAsync(run, service, built, requests, result.Model, validX, validY, classes, cancellationToken);
         ModelCard card;
         using (TimingTrace.Start("curves, model package"))
         {
             // The pictures are drawn on another core (the first picture of a process also starts libvips) while the
             // head is exported and the package stored.
             var curves = Task.Run(() => DrawCurves(result), cancellationToken);
-            card = await StorePackageAsync(run, built, result, execution, cancellationToken);
+            card = await StorePackageAsync(run, built, result, operatingPoint, execution, cancellationToken);
             foreach (var (name, png) in await curves)
             {
                 await run.LogArtifactAsync(name, new MemoryStream(png), cancellationToken);
@@ -218,8 +225,60 @@ internal sealed class TrainingTask : IDisposable
         return pictures;
     }
 
-    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, ExecutionRecord execution,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// For a binary model whose probabilities reach the features unchanged (no postprocessing), where its probabilities are
+    /// cut, recorded in the card and logged: for a source of windows labelled by points (a mitosis detector), the threshold
+    /// and suppression radius of best point F1 over every window of the validation slides against their annotated points;
+    /// otherwise the threshold of best F1 over the validation tiles. Null otherwise: the features use 0.5.
+    /// </summary>
+    private async Task<OperatingPoint?> ChooseOperatingPointAsync(IRunContext run, EmbeddingService service, BuiltDataset built, List<SlideRequest> requests,
+        HeadModel head, List<float[]> validX, List<int> validY, int classes, CancellationToken cancellationToken)
+    {
+        if (classes != 2 || _model.Postprocessing.Count > 0 || validX.Count == 0) return null;
+        var validation = Enumerable.Range(0, built.Slides.Count).Where(s => built.Manifest.Slides[s].Split == "validation").ToList();
+        OperatingPoint? point = null;
+        if (_source is IDetectionSource detector)
+        {
+            var slides = new List<DetectionSlide>();
+            foreach (var s in validation)
+            {
+                var slide = built.Slides[s];
+                if (detector.DetectionWindowsOf(slide) is not { } windows || slide.MicronsPerPixel is not { } mpp) continue;
+                var embedded = await service.EmbedAsync([requests[s] with { Tiles = windows.Windows }], Preprocess, _preprocessingDigest, _backbone,
+                    new EmbeddingLog(run, "validation windows"), cancellationToken);
+                var probabilities = embedded.Embeddings[0].Length == 0 ? [] : PositiveProbabilities(head, embedded.Embeddings[0]);
+                slides.Add(new DetectionSlide(slide.Name, mpp,
+                    [.. windows.Windows.Select((w, i) => new Detection(w.Centre.X, w.Centre.Y, probabilities[i]))], windows.Points));
+            }
+            if (slides.Count > 0) point = OperatingPoints.ForPoints(slides, DetectionToleranceUm);
+        }
+        point ??= OperatingPoints.ForTiles(PositiveProbabilities(head, validX), [.. validY.Select(y => y == 1)],
+            string.Create(CultureInfo.InvariantCulture, $"{validX.Count} validation tiles of {validation.Count} slide(s)"));
+        if (point is null) return null;
+        run.LogMetric("operating_point/threshold", point.Threshold, 0);
+        if (point.SuppressionRadiusUm is { } radius) run.LogMetric("operating_point/suppression_radius_um", radius, 0);
+        run.LogMetric($"operating_point/{point.Metric}", point.Value, 0);
+        var suppression = point.SuppressionRadiusUm is { } r ? string.Create(CultureInfo.InvariantCulture, $", suppression radius {r} µm") : "";
+        run.Log(string.Create(CultureInfo.InvariantCulture,
+            $"operating point: threshold {point.Threshold}{suppression} ({point.Metric} {point.Value:0.###}, precision {point.Precision:0.###}, recall {point.Recall:0.###} on {point.ChosenOn})"));
+        return point;
+    }
+
+    /// <summary>The head's probability of class 1 (softmax of two logits) for each row.</summary>
+    private static float[] PositiveProbabilities(HeadModel head, IReadOnlyList<float[]> rows)
+    {
+        var width = rows[0].Length;
+        var inputs = new float[rows.Count * width];
+        for (var i = 0; i < rows.Count; i++) rows[i].CopyTo(inputs, i * width);
+        var logits = new float[rows.Count * 2];
+        head.Forward(inputs, rows.Count, logits);
+        var probabilities = new float[rows.Count];
+        for (var i = 0; i < rows.Count; i++) probabilities[i] = 1f / (1f + MathF.Exp(logits[2 * i] - logits[2 * i + 1]));
+        return probabilities;
+    }
+
+    private async Task<ModelCard> StorePackageAsync(IRunContext run, BuiltDataset built, TrainingResult result, OperatingPoint? operatingPoint,
+        ExecutionRecord execution, CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
@@ -280,10 +339,25 @@ internal sealed class TrainingTask : IDisposable
                 execution_provider = execution.Provider,
                 device = execution.Device,
             }, LaminaJson.Options)!.AsObject(),
+            InputDomain = MeasureDomain(built.Slides),
+            OperatingPoint = operatingPoint,
         };
+        run.Log($"input domain: {card.InputDomain!.Modality}, {card.InputDomain.Slides} slide(s), stain (mean optical density R G B) " +
+            (card.InputDomain.StainMean is { } stain ? string.Join(" ", stain.Select(v => v.ToString("0.###", CultureInfo.InvariantCulture))) : "none"));
         await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken, paths);
         return card;
     }
+
+    /// <summary>
+    /// What the data set's slides look like (modality, scale, stain), measured as an analysis measures a slide, so that
+    /// analyses can check their slides against it (<see cref="InputChecker"/>).
+    /// </summary>
+    private static InputDomain MeasureDomain(IReadOnlyList<SlideTiles> slides) =>
+        SlideAppearance.Domain([.. slides.Select(s =>
+        {
+            using var slide = Slide.Open(s.SlidePath);
+            return (SlideAppearance.Measure(slide), s.MicronsPerPixel, s.MppOverridden);
+        })]);
 
     private static CardPlugin CardPlugin(PluginSpec spec) =>
         new(spec.Cls, spec.Params is null ? null : JsonSerializer.SerializeToNode(spec.Params.ToPlain())?.AsObject());

@@ -24,6 +24,12 @@ public static class FailureReasons
     /// <summary>The output cannot be written (permissions, a file in the way, the S3 bucket refuses).</summary>
     public const string OutputUnwritable = "output_unwritable";
 
+    /// <summary>
+    /// The slide failed the input checks before any model ran (a fluorescence slide through a brightfield model; a
+    /// warning such as a guessed scale or a stain unlike training's, unless the request accepts warnings).
+    /// </summary>
+    public const string InputRefused = "input_refused";
+
     /// <summary>The request was taken <c>attempts</c> times by services that stopped before finishing it (killed, crashed).</summary>
     public const string GaveUp = "gave_up";
 
@@ -31,7 +37,7 @@ public static class FailureReasons
     public const string Internal = "internal";
 
     public static IReadOnlyList<string> All { get; } =
-        [InvalidRequest, UnknownAnalysis, SlideNotFound, SlideUnreadable, OutputConflict, OutputUnwritable, GaveUp, Internal];
+        [InvalidRequest, UnknownAnalysis, SlideNotFound, SlideUnreadable, InputRefused, OutputConflict, OutputUnwritable, GaveUp, Internal];
 }
 
 /// <summary>A figure's value and unit in an event.</summary>

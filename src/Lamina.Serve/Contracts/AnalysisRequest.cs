@@ -20,6 +20,14 @@ namespace Lamina.Serve.Contracts;
 public sealed record AnalysisRequest(
     string RequestId, string Slide, string Analysis, string Output, string? CorrelationId = null, double? MicronsPerPixel = null)
 {
+    /// <summary>Go on despite the input checks' warnings (a guessed scale, a stain unlike training's): <c>accept_warnings</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AcceptWarnings { get; init; }
+
+    /// <summary>Go on despite a refusal of the input checks (fluorescence through a brightfield model): <c>force_input</c>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ForceInput { get; init; }
+
     /// <summary>The contract's version, written as <c>version</c>.</summary>
     public const int CurrentVersion = 1;
 
@@ -64,7 +72,11 @@ public sealed record AnalysisRequest(
         var microns = json["microns_per_pixel"] is { } m ? Number(m, "microns_per_pixel", id) : (double?)null;
         if (microns is <= 0 or double.NaN) throw new InvalidRequestException(id, $"microns_per_pixel must be positive, not {microns}");
         return new AnalysisRequest(request, Required(json, "slide", id), Required(json, "analysis", id), Required(json, "output", id),
-            OptionalString(json, "correlation_id", id), microns);
+            OptionalString(json, "correlation_id", id), microns)
+        {
+            AcceptWarnings = Flag(json, "accept_warnings", id),
+            ForceInput = Flag(json, "force_input", id),
+        };
     }
 
     private static string Required(JsonObject json, string key, string? id) =>
@@ -76,6 +88,13 @@ public sealed record AnalysisRequest(
         return value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>().Trim()
             : throw new InvalidRequestException(id, $"'{key}' must be a string, not {value.GetValueKind().ToString().ToLowerInvariant()}");
     }
+
+    private static bool Flag(JsonObject json, string key, string? id) => json[key] switch
+    {
+        null => false,
+        var value when value.GetValueKind() is JsonValueKind.True or JsonValueKind.False => value.GetValue<bool>(),
+        var value => throw new InvalidRequestException(id, $"'{key}' must be true or false, not {value.GetValueKind().ToString().ToLowerInvariant()}"),
+    };
 
     private static double Number(JsonNode value, string key, string? id) =>
         value.GetValueKind() == JsonValueKind.Number ? value.GetValue<double>()

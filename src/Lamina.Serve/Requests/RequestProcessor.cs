@@ -119,7 +119,8 @@ internal sealed class RequestProcessor(
         {
             using var slide = await SlideSource.OpenAsync(request, scratch, s3, stopping).ConfigureAwait(false);
             fetch = slide.FetchSeconds;
-            result = await analysis.RunAsync(slide.Path, request.MicronsPerPixel, observer: null, stopping).ConfigureAwait(false);
+            result = await analysis.RunAsync(slide.Path, request.MicronsPerPixel, observer: null,
+                new InputPolicy(request.AcceptWarnings, request.ForceInput), stopping).ConfigureAwait(false);
             writing.Start();
             var provenance = served.Provenance.DeepClone().AsObject();
             provenance["request_id"] = request.RequestId;
@@ -296,6 +297,7 @@ internal sealed class RequestProcessor(
         RequestFailure failure => (failure.Reason, failure.Message),
         SlideException { Kind: LaminaErrorKind.NotFound } slide => (FailureReasons.SlideNotFound, slide.Message),
         SlideException slide => (FailureReasons.SlideUnreadable, slide.Message),
+        InputRefusedException refused => (FailureReasons.InputRefused, refused.Message),
         Amazon.S3.AmazonS3Exception s3 => (FailureReasons.OutputUnwritable, $"S3 refused while answering {request.RequestId}: {s3.Message}"),
         LaminaException lamina => (FailureReasons.Internal, lamina.Message),
         _ => (FailureReasons.Internal, $"{e.GetType().Name}: {e.Message}"),

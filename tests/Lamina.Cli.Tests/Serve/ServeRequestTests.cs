@@ -122,7 +122,8 @@ public sealed class ServeRequestTests(ServeBundles bundles) : IAsyncLifetime
         await AssertServesNextAsync(service, client);
     }
 
-    public static TheoryData<string> BadRequests => ["missing slide", "broken slide", "unknown analysis", "not JSON", "not JSON, with a message id", "no output"];
+    public static TheoryData<string> BadRequests => ["missing slide", "broken slide", "unknown analysis", "not JSON", "not JSON, with a message id", "no output",
+        "a scale replacing the slide's, warnings not accepted"];
 
     [Theory]
     [MemberData(nameof(BadRequests))]
@@ -140,6 +141,8 @@ public sealed class ServeRequestTests(ServeBundles bundles) : IAsyncLifetime
             "missing slide" => (Request(_scope.Temp.Combine("no-such-slide.tif"), ServeBundle.Analysis), id, FailureReasons.SlideNotFound, id),
             "broken slide" => (Request(broken, ServeBundle.Analysis), id, FailureReasons.SlideUnreadable, id),
             "unknown analysis" => (Request(Small.Slide, "lung"), id, FailureReasons.UnknownAnalysis, id),
+            "a scale replacing the slide's, warnings not accepted" => (new AnalysisRequest(id, Small.Slide, ServeBundle.Analysis, output, MicronsPerPixel: 0.123).ToJson(),
+                id, FailureReasons.InputRefused, id),
             "not JSON" => ("{ this is not JSON"u8.ToArray(), null, FailureReasons.InvalidRequest, null),
             "not JSON, with a message id" => ("{ this is not JSON"u8.ToArray(), id, FailureReasons.InvalidRequest, id),
             "no output" => (Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { version = 1, request_id = id, slide = Small.Slide, analysis = ServeBundle.Analysis })),
@@ -160,6 +163,7 @@ public sealed class ServeRequestTests(ServeBundles bundles) : IAsyncLifetime
         Assert.Equal((answeredAs, service.Name), (failed.RequestId, failed.Instance));
         if (bad == "no output") Assert.Contains("output", failed.Message, StringComparison.Ordinal);
         if (bad == "unknown analysis") Assert.Contains("lung", failed.Message, StringComparison.Ordinal);
+        if (failed.Reason == FailureReasons.InputRefused) Assert.Contains("given as an override, replacing", failed.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(output), $"{bad}: {output} was created: {ServeResults.Listing(output)}");
 
         // And the request is dead-lettered as it was sent, and the service is ready and serves the next request

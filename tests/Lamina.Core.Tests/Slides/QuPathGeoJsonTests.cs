@@ -119,9 +119,6 @@ public sealed class QuPathGeoJsonTests : IDisposable
     }
 
     [Theory]
-    [InlineData("""{"type":"Feature","properties":{}}""", "feature 1: no geometry")]
-    [InlineData("""{"type":"Feature","geometry":null}""", "feature 1: no geometry")]
-    [InlineData("""{"type":"Feature","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}""", "feature 1: unsupported geometry type 'LineString'")]
     [InlineData("""{"type":"Feature","geometry":{"type":"Polygon","coordinates":"oops"}}""", "feature 1: malformed Polygon geometry")]
     [InlineData("""{"type":"Feature","geometry":{"coordinates":[1,2]}}""", "feature 1: the geometry has no 'type'")]
     [InlineData("""42""", "feature 1: expected a Feature object, found a number")]
@@ -133,7 +130,8 @@ public sealed class QuPathGeoJsonTests : IDisposable
 
         var error = Assert.Throws<AnnotationException>(() => QuPathGeoJson.Read(path));
 
-        Assert.StartsWith(path + ": ", error.Message);
+        // The bad feature starts on the file's third line.
+        Assert.StartsWith(path + ":3: ", error.Message);
         Assert.Contains(expected, error.Message);
     }
 

@@ -34,6 +34,20 @@ internal static class TestSlides
         return Save(image, path, mpp);
     }
 
+    /// <summary>
+    /// A fluorescence-like slide: a black background with dim green nuclei-like specks and a faint blue haze where the
+    /// tissue is, as a pyramidal JPEG TIFF (what a brightfield model must refuse).
+    /// </summary>
+    public static string Fluorescent(string path, int size, double? mpp = null)
+    {
+        using var mask = Image.Black(size, size).Mutate(m => m.DrawCircle([255], size / 2, size / 2, size / 3, fill: true));
+        using var noise = Image.Gaussnoise(size, size, mean: 128, sigma: 40);
+        using var black = Image.Black(size, size, bands: 3);
+        using var specks = (noise > 200).Ifthenelse(Image.Black(size, size, bands: 3).NewFromImage(10, 170, 40), Image.Black(size, size, bands: 3).NewFromImage(8, 12, 45));
+        using var image = (mask > 128).Ifthenelse(specks, black).Cast(Enums.BandFormat.Uchar);
+        return Save(image, path, mpp);
+    }
+
     /// <summary>A deterministic pattern where every pixel differs from its neighbours, for comparing reads.</summary>
     public static string Pattern(string path, int width, int height, double? mpp = null)
     {

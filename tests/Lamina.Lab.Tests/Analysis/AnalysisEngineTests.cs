@@ -258,10 +258,20 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public void Suppress_KeepsTheStrongestOfNearbyDetections()
+    public void Suppress_KeepsTheStrongestOfNearbyDetectionsAtTheirWeightedCentre()
     {
         var kept = Core.Analysis.Features.Mitosis.Suppress([new(0, 0, 0.6), new(10, 0, 0.9), new(100, 0, 0.7), new(105, 3, 0.7)], radius: 20);
 
-        Assert.Equal([new Detection(10, 0, 0.9), new Detection(100, 0, 0.7)], kept);
+        // (0·0.6 + 10·0.9) / 1.5 = 6; the two equal scores meet halfway; each keeps its strongest score.
+        Assert.Equal([(6.0, 0.0, 0.9), (102.5, 1.5, 0.7)], kept.Select(d => (Math.Round(d.X, 9), Math.Round(d.Y, 9), d.Score)));
+    }
+
+    [Fact]
+    public void Suppress_MeasuresFromWhereADetectionWasFound_SoMergingNeverChains()
+    {
+        // 15 from the strongest merges; 30 from it does not, although it is within 20 of where the merged centre moves.
+        var kept = Core.Analysis.Features.Mitosis.Suppress([new(0, 0, 0.9), new(15, 0, 0.9), new(30, 0, 0.5)], radius: 20);
+
+        Assert.Equal([(7.5, 0.0, 0.9), (30.0, 0.0, 0.5)], kept.Select(d => (Math.Round(d.X, 9), Math.Round(d.Y, 9), d.Score)));
     }
 }

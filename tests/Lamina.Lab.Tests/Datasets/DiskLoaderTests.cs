@@ -94,6 +94,29 @@ public sealed class DiskLoaderTests(TwoSlidesFixture slides) : IClassFixture<Two
     }
 
     [Fact]
+    public async Task DetectionWindows_OfAPointLoader_AreEveryWindowInTheRegionBeforeBalancing_WithTheAnnotatedPoints()
+    {
+        var loader = new DiskLoader("data", "data", tileSize: 64, mpp: 0.25, minTissue: 0.2, labelClass: "Mitosis", labelMode: "point",
+            overlap: 32, regionClass: "Carcinoma", negativesPerPositive: 1);
+        var plan = await loader.PlanAsync(slides.Root, null, CancellationToken.None);
+
+        foreach (var slide in plan)
+        {
+            var windows = loader.DetectionWindowsOf(slide);
+
+            Assert.NotNull(windows);
+            var truth = QuPathGeoJson.Read(slide.AnnotationsPath!).Where(a => a.ClassName == "Mitosis").Select(a => a.Geometry.Coordinate).ToList();
+            Assert.Equal(truth.OrderBy(c => c.X).ThenBy(c => c.Y), windows.Points.OrderBy(c => c.X).ThenBy(c => c.Y));
+            // Every labelled tile is among the windows, and balancing left many windows out of the data set.
+            Assert.All(slide.Tiles, t => Assert.Contains(t.Tile, windows.Windows));
+            Assert.True(windows.Windows.Count > slide.Tiles.Count, $"{windows.Windows.Count} windows, {slide.Tiles.Count} tiles");
+        }
+        // A loader labelling by coverage has no windows to give.
+        var coverage = new DiskLoader("data", "data", tileSize: 128, mpp: 0.5);
+        Assert.Null(coverage.DetectionWindowsOf((await coverage.PlanAsync(slides.Root, null, CancellationToken.None))[0]));
+    }
+
+    [Fact]
     public async Task Load_YieldsEveryLabelledTileWithItsPixels()
     {
         var loader = new DiskLoader("data", "data", tileSize: 128, mpp: 0.5);

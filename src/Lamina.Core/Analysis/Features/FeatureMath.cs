@@ -19,6 +19,16 @@ internal static class FeatureMath
             : throw new AnalysisException($"feature '{feature}': model '{model.Name}' has no class '{name}' (it has: {string.Join(", ", classes)})");
     }
 
+    /// <summary>
+    /// The probability threshold a feature applies: the one its analysis file gives, else the one the model's card chose on
+    /// validation, else 0.5.
+    /// </summary>
+    public static double Threshold(double? given, IAnalysisModel model, string feature)
+    {
+        var threshold = given ?? model.Card.OperatingPoint?.Threshold ?? 0.5;
+        return double.IsFinite(threshold) ? threshold : throw new AnalysisException($"feature '{feature}': the threshold must be a number, not {threshold}");
+    }
+
     /// <summary>Level-0 square pixels to mm² at the slide's scale.</summary>
     public static double SquareMillimetres(Slide slide, double squarePixels)
     {

@@ -8,14 +8,16 @@ public static class ReportHtml
 {
     /// <summary>
     /// Writes an HTML page with a table of figures per feature (in the order given), the images linked relative to the
-    /// page, and a provenance table; every text is HTML-encoded.
+    /// page, and a provenance table; every text is HTML-encoded. Input findings (severity, message), when there are any,
+    /// come first, warnings and refusals in colour.
     /// </summary>
     public static void Write(
         string path,
         string title,
         IReadOnlyDictionary<string, IReadOnlyDictionary<string, (double Value, string? Unit)>> figuresByFeature,
         IReadOnlyList<string> imageFiles,
-        IReadOnlyDictionary<string, string> provenance)
+        IReadOnlyDictionary<string, string> provenance,
+        IReadOnlyList<(string Severity, string Message)>? inputChecks = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(title);
@@ -31,8 +33,20 @@ public static class ReportHtml
             .Append("th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; }\n")
             .Append("td.value { text-align: right; font-variant-numeric: tabular-nums; }\n")
             .Append("img { max-width: 100%; border: 1px solid #ccc; }\n")
+            .Append("tr.warning td, tr.accepted td { background: #fff4d6; }\n")
+            .Append("tr.refusal td, tr.forced td { background: #fde2e1; }\n")
             .Append("</style>\n</head>\n<body>\n")
             .Append("<h1>").Append(E(title)).Append("</h1>\n");
+
+        if (inputChecks is { Count: > 0 })
+        {
+            html.Append("<h2>Input checks</h2>\n<table class=\"input-checks\">\n<tr><th>severity</th><th>finding</th></tr>\n");
+            foreach (var (severity, message) in inputChecks)
+            {
+                html.Append("<tr class=\"").Append(E(severity)).Append("\"><td>").Append(E(severity)).Append("</td><td>").Append(E(message)).Append("</td></tr>\n");
+            }
+            html.Append("</table>\n");
+        }
 
         html.Append("<h2>Figures</h2>\n");
         foreach (var (feature, figures) in figuresByFeature)

@@ -4,7 +4,7 @@ namespace Lamina.Core.Slides.Annotations;
 
 /// <summary>
 /// One annotated object of a slide: a region (Polygon, MultiPolygon) or points (Point, MultiPoint) in level-0
-/// pixel coordinates, with the name of its class as QuPath writes it (<c>Unclassified</c> when it has none).
+/// pixel coordinates, with the name of its class as QuPath writes it (<c>Unclassified</c> when it has none) or ASAP's group.
 /// </summary>
 public sealed record Annotation(string ClassName, Geometry Geometry)
 {
@@ -22,4 +22,10 @@ public sealed class AnnotationException : LaminaException
 
     internal static AnnotationException BadFeature(string path, int index, string reason, Exception? inner = null) =>
         new($"{path}: feature {index}: {reason}", inner) { Kind = LaminaErrorKind.Validation };
+
+    internal static AnnotationException BadFeature(string path, int index, int line, string reason, Exception? inner = null) =>
+        new($"{path}:{line}: feature {index}: {reason}", inner) { Kind = LaminaErrorKind.Validation };
+
+    internal static AnnotationException BadAnnotation(string path, int line, string reason, Exception? inner = null) =>
+        new($"{path}:{line}: {reason}", inner) { Kind = LaminaErrorKind.Validation };
 }

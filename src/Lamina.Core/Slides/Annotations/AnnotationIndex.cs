@@ -76,22 +76,26 @@ public sealed class AnnotationIndex
     /// Whether a point of the class lies in the tile's centre window, the centred rectangle of
     /// <paramref name="centreFraction"/> times the tile's size (left and top edges included, right and bottom excluded).
     /// </summary>
-    public bool HasPointInCentre(Tile tile, string className, double centreFraction = 0.5)
+    public bool HasPointInCentre(Tile tile, string className, double centreFraction = 0.5) => CountPointsInCentre(tile, className, centreFraction) > 0;
+
+    /// <summary>The number of the class's points in the tile's centre window (see <see cref="HasPointInCentre"/>).</summary>
+    public int CountPointsInCentre(Tile tile, string className, double centreFraction = 0.5)
     {
         if (centreFraction is <= 0 or > 1 || double.IsNaN(centreFraction))
         {
             throw new ArgumentOutOfRangeException(nameof(centreFraction), centreFraction, "the centre window must be a fraction in (0, 1]");
         }
-        if (!_points.TryGetValue(className, out var tree)) return false;
+        if (!_points.TryGetValue(className, out var tree)) return 0;
         var (cx, cy) = tile.Centre;
         var halfWidth = tile.Width * centreFraction / 2;
         var halfHeight = tile.Height * centreFraction / 2;
         var (minX, maxX, minY, maxY) = (cx - halfWidth, cx + halfWidth, cy - halfHeight, cy + halfHeight);
+        var count = 0;
         foreach (var point in tree.Query(new Envelope(minX, maxX, minY, maxY)))
         {
-            if (point.X >= minX && point.X < maxX && point.Y >= minY && point.Y < maxY) return true;
+            if (point.X >= minX && point.X < maxX && point.Y >= minY && point.Y < maxY) count++;
         }
-        return false;
+        return count;
     }
 
     private static void Add(Dictionary<string, List<Geometry>> polygons, string className, Geometry polygon)

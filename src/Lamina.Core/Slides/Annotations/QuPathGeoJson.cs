@@ -17,22 +17,41 @@ public static class QuPathGeoJson
 
     private static readonly HashSet<string> SupportedTypes = ["Polygon", "MultiPolygon", "Point", "MultiPoint"];
 
-    /// <summary>Reads every feature of a QuPath GeoJSON file; a malformed file fails naming the file and the feature.</summary>
-    public static IReadOnlyList<Annotation> Read(string path)
+    /// <summary>
+    /// Reads every usable feature of a QuPath GeoJSON file; what <see cref="Load"/> would warn about is skipped silently.
+    /// A malformed file fails naming the file and the feature.
+    /// </summary>
+    public static IReadOnlyList<Annotation> Read(string path) => Load(path).Annotations;
+
+    /// <summary>
+    /// Reads a QuPath GeoJSON file. Polygons, multi-polygons, points and multi-points are read; a GeometryCollection gives
+    /// its polygon and point members (each an annotation of the feature's class); lines, features without a geometry and
+    /// unknown geometry types are skipped with a warning naming the feature's index and line. Malformed JSON, or a
+    /// malformed geometry of a supported type, fails naming the file and the feature.
+    /// </summary>
+    /// <exception cref="AnnotationException">The file cannot be read or is malformed.</exception>
+    public static AnnotationSet Load(string path)
     {
-        JsonDocument document;
+        ArgumentNullException.ThrowIfNull(path);
+        byte[] bytes;
         try
         {
-            using var stream = File.OpenRead(path);
-            document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw AnnotationException.Unreadable(path, $"not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
+            bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw AnnotationException.Unreadable(path, e.Message, e);
+        }
+        // A UTF-8 byte order mark is no JSON; skipping it keeps byte offsets on the same lines.
+        var json = bytes.AsMemory(bytes.AsSpan().StartsWith(Utf8Bom) ? Utf8Bom.Length : 0);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw AnnotationException.Unreadable(path, $"not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
         }
 
         using (document)
@@ -47,10 +66,67 @@ public static class QuPathGeoJson
                 JsonValueKind.Object when TypeOf(root) == "Feature" => [root],
                 _ => throw AnnotationException.Unreadable(path, "expected a GeoJSON FeatureCollection, an array of features or a Feature"),
             };
+            var lines = FeatureLines(json.Span, root.ValueKind == JsonValueKind.Array ? RootShape.Array : features.Count == 1 && TypeOf(root) == "Feature" ? RootShape.Feature : RootShape.Collection);
             var annotations = new List<Annotation>(features.Count);
-            for (var i = 0; i < features.Count; i++) annotations.Add(ReadFeature(path, i, features[i]));
-            return annotations;
+            var warnings = new List<AnnotationWarning>();
+            for (var i = 0; i < features.Count; i++)
+            {
+                var line = i < lines.Count ? lines[i] : 1;
+                ReadFeature(path, i, line, features[i], annotations, warnings);
+            }
+            return new AnnotationSet(path, AnnotationFormat.QuPathGeoJson, annotations, warnings);
         }
+    }
+
+    private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
+
+    private enum RootShape { Array, Collection, Feature }
+
+    // JsonDocument keeps no positions: a reader pass over the same bytes finds where each feature starts, and so its line.
+    private static List<int> FeatureLines(ReadOnlySpan<byte> json, RootShape shape)
+    {
+        var offsets = new List<long>();
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        if (shape == RootShape.Feature)
+        {
+            offsets.Add(reader.Read() ? reader.TokenStartIndex : 0);
+        }
+        else
+        {
+            var inFeatures = shape == RootShape.Array;
+            var depth = shape == RootShape.Array ? 1 : 2;
+            while (reader.Read())
+            {
+                if (shape == RootShape.Collection && !inFeatures)
+                {
+                    if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("features"u8))
+                    {
+                        reader.Read();
+                        inFeatures = reader.TokenType == JsonTokenType.StartArray;
+                    }
+                    else if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= 1)
+                    {
+                        reader.Skip();
+                    }
+                    continue;
+                }
+                if (reader.TokenType is JsonTokenType.EndArray && reader.CurrentDepth == depth - 1) break;
+                if (reader.CurrentDepth == depth)
+                {
+                    offsets.Add(reader.TokenStartIndex);
+                    if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) reader.Skip();
+                }
+            }
+        }
+        var lines = new List<int>(offsets.Count);
+        var (line, position) = (1, 0);
+        foreach (var offset in offsets)
+        {
+            line += json[position..(int)offset].Count((byte)'\n');
+            position = (int)offset;
+            lines.Add(line);
+        }
+        return lines;
     }
 
     /// <summary>Writes the annotations as a QuPath FeatureCollection; the same annotations always give the same bytes.</summary>
@@ -109,41 +185,70 @@ public static class QuPathGeoJson
             ? type.GetString()
             : null;
 
-    private static Annotation ReadFeature(string path, int index, JsonElement feature)
+    private static void ReadFeature(string path, int index, int line, JsonElement feature, List<Annotation> annotations, List<AnnotationWarning> warnings)
     {
-        if (feature.ValueKind != JsonValueKind.Object) throw AnnotationException.BadFeature(path, index, $"expected a Feature object, found {Describe(feature.ValueKind)}");
-        if (TypeOf(feature) is { } type && type != "Feature") throw AnnotationException.BadFeature(path, index, $"expected type 'Feature', found '{type}'");
+        if (feature.ValueKind != JsonValueKind.Object) throw AnnotationException.BadFeature(path, index, line, $"expected a Feature object, found {Describe(feature.ValueKind)}");
+        if (TypeOf(feature) is { } type && type != "Feature") throw AnnotationException.BadFeature(path, index, line, $"expected type 'Feature', found '{type}'");
         if (!feature.TryGetProperty("geometry", out var geometryElement) || geometryElement.ValueKind == JsonValueKind.Null)
         {
-            throw AnnotationException.BadFeature(path, index, "no geometry");
+            warnings.Add(new AnnotationWarning(path, line, $"feature {index}: no geometry; skipped"));
+            return;
         }
-        var geometryType = TypeOf(geometryElement) ?? throw AnnotationException.BadFeature(path, index, "the geometry has no 'type'");
+        var className = ClassName(path, index, line, feature);
+        var skipped = new List<string>();
+        ReadGeometry(path, index, line, geometryElement, className, annotations, skipped);
+        if (skipped.Count > 0)
+        {
+            var what = TypeOf(geometryElement) == "GeometryCollection"
+                ? $"GeometryCollection member(s) {string.Join(", ", skipped)} skipped (only polygons and points label tiles)"
+                : $"{skipped[0]} skipped (only polygons and points label tiles)";
+            warnings.Add(new AnnotationWarning(path, line, $"feature {index} ({className}): {what}"));
+        }
+    }
+
+    private static void ReadGeometry(string path, int index, int line, JsonElement element, string className, List<Annotation> annotations, List<string> skipped)
+    {
+        if (element.ValueKind != JsonValueKind.Object) throw AnnotationException.BadFeature(path, index, line, $"a geometry must be an object, found {Describe(element.ValueKind)}");
+        var geometryType = TypeOf(element) ?? throw AnnotationException.BadFeature(path, index, line, "the geometry has no 'type'");
+        if (geometryType == "GeometryCollection")
+        {
+            if (!element.TryGetProperty("geometries", out var members) || members.ValueKind != JsonValueKind.Array)
+            {
+                throw AnnotationException.BadFeature(path, index, line, "malformed GeometryCollection: no 'geometries' array");
+            }
+            foreach (var member in members.EnumerateArray()) ReadGeometry(path, index, line, member, className, annotations, skipped);
+            return;
+        }
         if (!SupportedTypes.Contains(geometryType))
         {
-            throw AnnotationException.BadFeature(path, index, $"unsupported geometry type '{geometryType}' (supported: {string.Join(", ", SupportedTypes)})");
+            skipped.Add(KnownTypes.Contains(geometryType) ? $"a {geometryType}" : $"unknown geometry type '{geometryType}'");
+            return;
         }
         Geometry? geometry;
         try
         {
-            geometry = geometryElement.Deserialize<Geometry>(GeometryOptions);
+            geometry = element.Deserialize<Geometry>(GeometryOptions);
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or IndexOutOfRangeException)
         {
-            throw AnnotationException.BadFeature(path, index, $"malformed {geometryType} geometry: {e.Message}", e);
+            throw AnnotationException.BadFeature(path, index, line, $"malformed {geometryType} geometry: {e.Message}", e);
         }
-        if (geometry is null || geometry.IsEmpty) throw AnnotationException.BadFeature(path, index, $"empty {geometryType} geometry");
-        return new Annotation(ClassName(path, index, feature), geometry);
+        if (geometry is null || geometry.IsEmpty) throw AnnotationException.BadFeature(path, index, line, $"empty {geometryType} geometry");
+        annotations.Add(new Annotation(className, geometry));
     }
 
-    private static string ClassName(string path, int index, JsonElement feature)
+    // GeoJSON's types Lamina knows but does not label with (a warning says "a LineString", not "unknown").
+    private static readonly HashSet<string> KnownTypes = ["LineString", "MultiLineString"];
+
+    private static string ClassName(string path, int index, int line, JsonElement feature)
     {
         if (!feature.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return Annotation.Unclassified;
         if (!properties.TryGetProperty("classification", out var classification) || classification.ValueKind == JsonValueKind.Null) return Annotation.Unclassified;
         // Very old QuPath exports wrote the classification as a plain string.
         if (classification.ValueKind == JsonValueKind.String) return NonEmpty(classification.GetString());
-        if (classification.ValueKind != JsonValueKind.Object) throw AnnotationException.BadFeature(path, index, $"'classification' must be an object, found {Describe(classification.ValueKind)}");
+        if (classification.ValueKind != JsonValueKind.Object) throw AnnotationException.BadFeature(path, index, line, $"'classification' must be an object, found {Describe(classification.ValueKind)}");
         if (!classification.TryGetProperty("name", out var name) || name.ValueKind == JsonValueKind.Null) return Annotation.Unclassified;
-        if (name.ValueKind != JsonValueKind.String) throw AnnotationException.BadFeature(path, index, $"'classification.name' must be a string, found {Describe(name.ValueKind)}");
+        if (name.ValueKind != JsonValueKind.String) throw AnnotationException.BadFeature(path, index, line, $"'classification.name' must be a string, found {Describe(name.ValueKind)}");
         return NonEmpty(name.GetString());
     }
 
