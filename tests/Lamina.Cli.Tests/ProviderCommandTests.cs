@@ -61,6 +61,18 @@ public sealed class ProviderCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Analyze_WithCudaWhereItCannotStart_FailsBeforeReadingTheSlide()
+    {
+        // The slide does not exist: the provider is refused first, so that is not what the error says.
+        var result = await _lamina.RunAsync(_temp.Path, "analyze", "missing.svs", "--config", "analysis.yaml", "--out", "results", "--provider", "cuda");
+
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains("execution provider Cuda could not start", result.Stderr);
+        Assert.DoesNotContain("missing.svs", result.Stderr);
+        Assert.False(Directory.Exists(_temp.Combine("results")));
+    }
+
+    [Fact]
     public async Task Worker_WithCudaWhereItCannotStart_StopsAtOnce()
     {
         var result = await _lamina.RunAsync(_temp.Path, "worker", "--queue", "gpu", "--provider", "cuda");
