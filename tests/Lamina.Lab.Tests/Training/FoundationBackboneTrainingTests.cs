@@ -97,6 +97,8 @@ public sealed class FoundationBackboneTrainingTests : IDisposable
         var reference = model.Card.Backbone!;
         Assert.Equal(("uni", TinyBackbones.EmbeddingSize, TinyBackbones.Cls, (int?)64), (reference.Name, reference.EmbeddingSize, reference.Output, reference.TileSize));
         Assert.Equal(["backbone.onnx", "uni.onnx.data", "head.onnx"], model.Card.Files.Select(f => f.Name));
+        var json = System.Text.Json.Nodes.JsonNode.Parse(model.Card.ToJson())!["backbone"]!;
+        Assert.Equal(("cls", 64, "uni.onnx.data"), ((string?)json["output"], (int?)json["tile_size"], (string?)json["data_files"]![0]!["name"]));
         Assert.Equal("cpu", model.Card.Training!["execution_provider"]!.GetValue<string>());
         Assert.Equal("cpu", model.Card.Training!["device"]!.GetValue<string>());
         var artifacts = (await store.GetRunDetailsAsync(trained.RunId, CancellationToken.None)).Artifacts.Select(a => a.Name).ToList();
