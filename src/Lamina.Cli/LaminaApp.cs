@@ -147,6 +147,13 @@ public static class LaminaApp
                     .WithDescription("Detect tissue and tile a slide; count the tiles, and draw them as GeoJSON or a PNG.")
                     .WithExample("slide", "tiles", "slide.svs", "--size", "256", "--mpp", "0.5", "--geojson", "tiles.geojson");
             });
+            config.AddBranch("stain", stain =>
+            {
+                stain.SetDescription("Stain normalisation, to look at before training with it.");
+                Commands.Add<StainNormalizeCommand>(stain, "stain", "normalize")
+                    .WithDescription("Normalise an image's stain to a target's (Reinhard or Macenko) and print the fitted statistics.")
+                    .WithExample("stain", "normalize", "tile.png", "--target", "target.png", "--method", "macenko", "--out", "normalised.png");
+            });
             Commands.Add<SynthCommand>(config, "synth")
                 .WithDescription("Write synthetic H&E-like slides (pyramidal TIFF) with their ground truth (QuPath GeoJSON).")
                 .WithExample("synth", "--out", "synthetic", "--slides", "3", "--size", "20000x15000", "--seed", "1");

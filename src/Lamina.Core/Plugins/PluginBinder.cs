@@ -74,6 +74,7 @@ public static class PluginBinder
             if (value is not null)
             {
                 ConfigValueConverter.TryConvert(value, parameter.Type, parameter.Name, diagnostics, out arguments[i], parameter.AcceptsNull);
+                arguments[i] = ResolvePath(plugin, parameter, value, arguments[i], diagnostics);
             }
             else if (parameter.IsOptional)
             {
@@ -91,6 +92,29 @@ public static class PluginBinder
             }
         }
         return diagnostics.Items.Count == before ? (plugin, arguments) : null;
+    }
+
+    /// <summary>
+    /// A <see cref="FilePathAttribute"/> parameter's relative path, resolved against the folder of the file that gives
+    /// it; a file that is not there is reported at the value.
+    /// </summary>
+    private static object? ResolvePath(PluginDescriptor plugin, PluginParameter parameter, ConfigNode value, object? argument,
+        DiagnosticBag diagnostics)
+    {
+        if (argument is not string path || path.Length == 0
+            || PluginCatalog.ConstructorOf(plugin.Type)?.GetParameters().FirstOrDefault(p => p.Name == parameter.ClrName)
+                ?.GetCustomAttribute<FilePathAttribute>() is null)
+        {
+            return argument;
+        }
+        var resolved = Path.IsPathRooted(path) || !File.Exists(value.Location.File)
+            ? path
+            : Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(value.Location.File))!, path));
+        if (!File.Exists(resolved))
+        {
+            diagnostics.Add(value, $"no file '{path}' for '{parameter.Name}' of '{plugin.Name}' (looked for {resolved})");
+        }
+        return resolved;
     }
 
     private static PluginDescriptor? Resolve(PluginSpec spec, PluginKind? kind, PluginCatalog catalog, DiagnosticBag diagnostics)

@@ -62,7 +62,7 @@ internal sealed class TrainingTask : IDisposable
         _preprocessing = [.. _model.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p, catalog))];
         _callbacks = [.. _parameters.Callbacks.Select(c => PluginBinder.Create<ITrainingCallback>(c, catalog))];
         _source = TileSources.Create(experiment, _parameters.TrainLoader, catalog, "training");
-        _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins);
+        _preprocessingDigest = PreprocessingDigest(_model.Preprocessing, catalog, plugins, _preprocessing);
         _augmentations = [.. _model.Augmentation.Select(a => PluginBinder.Create<IAugmentation>(a, catalog))];
         _augmentationDigest = _augmentations.Count > 0 ? PreprocessingDigest(_model.Augmentation, catalog, plugins) : EmbeddingService.NoAugmentation;
         using (TimingTrace.Start("backbone load"))
@@ -309,7 +309,9 @@ internal sealed class TrainingTask : IDisposable
             Kind = "trained",
             Architecture = CardPlugin(_model.Architecture!),
             Input = new InputSpec(tiling.TileSize, tiling.MicronsPerPixel, tiling.Level, tiling.Overlap, _backbone.Spec.Channels),
-            Preprocessing = [.. _model.Preprocessing.Select(CardPlugin)],
+            // A fitted step (a stain normaliser fitted on a target image) is stored as fitted, so production needs no target.
+            Preprocessing = [.. _model.Preprocessing.Select((p, i) => _preprocessing[i] is IFittedPreprocessing fitted
+                ? new CardPlugin(p.Cls, fitted.FittedParams) : CardPlugin(p))],
             Postprocessing = [.. _model.Postprocessing.Select(CardPlugin)],
             Classes = _source.ClassNames,
             Backbone = new BackboneReference(_backbone.Spec.Name, _backbone.Spec.EmbeddingSize, backboneFiles[0], _backbone.Options.Output,
@@ -368,18 +370,25 @@ internal sealed class TrainingTask : IDisposable
 
     /// <summary>
     /// What decides the preprocessing: each step's name and params, and for plug-ins compiled from the experiment the
-    /// digest of their source file (for built-ins, Lamina's version). Part of the embedding cache key.
+    /// digest of their source file (for built-ins, Lamina's version), and what a fitted step was fitted to (a target
+    /// image's statistics, so a changed target is not served from the cache). Part of the embedding cache key.
     /// </summary>
-    internal static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins)
+    internal static string PreprocessingDigest(IReadOnlyList<PluginSpec> steps, PluginCatalog catalog, CompiledPlugins? plugins,
+        IReadOnlyList<IPreprocessing>? created = null)
     {
         var text = new StringBuilder();
-        foreach (var step in steps)
+        foreach (var (step, index) in steps.Select((s, i) => (s, i)))
         {
             var descriptor = catalog.Find(step.Cls)!;
             var origin = descriptor.SourceFile is { } file
                 ? plugins?.Files.FirstOrDefault(f => f.RelativePath == file)?.Sha256 ?? file
                 : $"{descriptor.Type.Assembly.GetName().Name} {descriptor.Type.Assembly.GetName().Version}";
-            text.Append(step.Cls).Append('\t').Append(JsonSerializer.Serialize(step.Params?.ToPlain())).Append('\t').Append(origin).Append('\n');
+            text.Append(step.Cls).Append('\t').Append(JsonSerializer.Serialize(step.Params?.ToPlain())).Append('\t').Append(origin);
+            if (created?.ElementAtOrDefault(index) is IFittedPreprocessing fitted)
+            {
+                text.Append('\t').Append(fitted.FittedParams.ToJsonString());
+            }
+            text.Append('\n');
         }
         return Sha256Digest.OfText(text.ToString()).Hex;
     }
