@@ -24,7 +24,7 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog)
+    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog, ExecutionProvider provider = ExecutionProvider.Cpu)
 {
     private static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
 
@@ -37,6 +37,7 @@ internal sealed class TestingTask(
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
+        await ExecutionRecord.StoreAsync(run, provider, cancellationToken);
         var (package, lineage) = await LoadModelAsync(run.DataDirectory, cancellationToken);
         var card = package.Card;
         if (lineage is not null)
@@ -111,10 +112,10 @@ internal sealed class TestingTask(
     {
         var card = package.Card;
         var cardPath = Path.Combine(package.Directory, ModelPackage.CardFile);
-        using var backbones = new BackboneCache();
+        using var backbones = new BackboneCache(provider);
         using var model = PackagedModel.Load(package,
             [.. card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec(cardPath), catalog))],
-            [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec(cardPath), catalog))], backbones);
+            [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec(cardPath), catalog))], backbones, provider);
         var results = new List<float[][]>();
         foreach (var slide in built.Slides)
         {

@@ -144,6 +144,7 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
         var written = System.Text.Json.Nodes.JsonNode.Parse(System.IO.File.ReadAllText(Path.Combine(output.Path, "report.json")))!;
         Assert.Equal(result.SlideSha256, (string?)written["provenance"]!["slide_sha256"]);
         Assert.Equal(files[2].Sha256, (string?)written["provenance"]!["models"]!["carcinoma_model"]!["head.onnx"]);
+        Assert.Equal(("cpu", "cpu"), ((string?)written["provenance"]!["execution_provider"], (string?)written["provenance"]!["device"]));
         Assert.Equal((double)Figure(carcinoma, "area_mm2"), (double)written["features"]!["Carcinoma"]!["figures"]!["area_mm2"]!["value"]!);
         var regions = QuPathGeoJson.Read(Path.Combine(output.Path, "results.geojson"));
         Assert.Equal(region.Area, regions.Where(r => r.ClassName == "Carcinoma").Sum(r => r.Geometry.Area), 6);
