@@ -66,6 +66,9 @@ public partial class LabException : LaminaException
     internal static LabException BackboneChanged(string path, string actual, string expected) =>
         new($"backbone file {path} changed while training (sha256 {actual}, expected {expected})") { At = path, Kind = LaminaErrorKind.Integrity };
 
+    internal static LabException BackboneDataFileName(string path, string name) =>
+        new($"backbone {path}: its external data file '{name}' has a name a model package keeps for its own files; save the data under another name") { At = path, Kind = LaminaErrorKind.Validation };
+
     internal static LabException NoSuchFile(string path) => new($"'{path}' does not exist") { At = path, Kind = LaminaErrorKind.NotFound };
 
     internal static LabException NoSuchSlide(string path) => new($"slide '{path}' does not exist") { At = path, Kind = LaminaErrorKind.NotFound };

@@ -19,15 +19,30 @@ public static class ModelPackages
     public static string ArtifactPrefix(string name) => $"model/{name}/";
 
     /// <summary>
-    /// Stores the package's files (given by name → bytes; a file whose digest the blob store already holds may be left
-    /// out) and its card with the run, and registers the model.
+    /// Stores the package's files (given by name → bytes, or by name → path for files too large to hold in memory, such
+    /// as a backbone's external data; a file whose digest the blob store already holds may be left out) and its card
+    /// with the run, and registers the model.
     /// </summary>
     public static async Task<string> StoreAsync(ITrackingStore store, IBlobStore blobs, Guid runId, ModelCard card,
-        IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, byte[]> files, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? paths = null)
     {
         foreach (var file in card.Files)
         {
-            if (!files.TryGetValue(file.Name, out var bytes))
+            if (!files.TryGetValue(file.Name, out var bytes) && paths?.GetValueOrDefault(file.Name) is { } path)
+            {
+                (string Digest, long Size) put;
+                await using (var stream = File.OpenRead(path))
+                {
+                    put = await blobs.PutAsync(stream, cancellationToken);
+                }
+                if (put.Digest != file.Sha256 || put.Size != file.Size)
+                {
+                    throw TrackingException.ModelFileDiffers(card.Name, file.Name, put.Digest, file.Sha256);
+                }
+                await store.AddArtifactAsync(runId, ArtifactPrefix(card.Name) + file.Name, put.Digest, put.Size, cancellationToken);
+                continue;
+            }
+            if (bytes is null)
             {
                 // Content-addressed: a file already stored (the same backbone for every model) need not be given again.
                 if (!await blobs.ExistsAsync(file.Sha256, cancellationToken))

@@ -45,8 +45,10 @@ internal sealed class ShipStores : IAsyncDisposable
     }
 
     /// <summary>A completed training run with one model (fake ONNX bytes: nothing here runs them) and the Normalization plug-in source.</summary>
+    /// <param name="backboneData">External-data files of the backbone, stored from files on disk as a large one is.</param>
+    /// <param name="parent">The model this one was fine-tuned from: named in its card, and its run's lineage edge.</param>
     public async Task<(Guid Run, ModelCard Card)> TrainedAsync(string model = "carcinoma_model", Guid? id = null, string? datasetId = null,
-        ModelParent? parent = null)
+        IReadOnlyList<string>? backboneData = null, ModelParent? parent = null)
     {
         var (sourceDigest, _) = await Blobs.PutAsync(new MemoryStream(Encoding.UTF8.GetBytes(NormalizationSource)), CancellationToken.None);
         var (diffDigest, diffSize) = await Blobs.PutAsync(new MemoryStream("diff --git a/x b/x\n"u8.ToArray()), CancellationToken.None);
@@ -81,7 +83,8 @@ internal sealed class ShipStores : IAsyncDisposable
             Preprocessing = [new CardPlugin("Normalization", new JsonObject { ["factor"] = 255.0 })],
             Postprocessing = [new CardPlugin("Threshold", new JsonObject { ["threshold"] = 0.5, ["label"] = "tumour" })],
             Classes = ["Other", "Carcinoma"],
-            Backbone = new BackboneReference("resnet18", 512, ModelPackages.Describe("backbone.onnx", backbone)),
+            Backbone = new BackboneReference("resnet18", 512, ModelPackages.Describe("backbone.onnx", backbone),
+                DataFiles: backboneData?.Select(path => ModelPackages.Describe(Path.GetFileName(path), File.ReadAllBytes(path))).ToList()),
             Network = ModelPackages.Describe("head.onnx", head),
             TrainingRun = run,
             Parent = parent,
@@ -92,7 +95,8 @@ internal sealed class ShipStores : IAsyncDisposable
             await Store.RecordRunModelAsync(run, new RunModel(parent.Run, parent.Model, parent.CardSha256, "parent"), CancellationToken.None);
         }
         await ModelPackages.StoreAsync(Store, Blobs, run, card,
-            new Dictionary<string, byte[]> { ["backbone.onnx"] = backbone, ["head.onnx"] = head }, CancellationToken.None);
+            new Dictionary<string, byte[]> { ["backbone.onnx"] = backbone, ["head.onnx"] = head }, CancellationToken.None,
+            backboneData?.ToDictionary(path => Path.GetFileName(path), path => path));
         await Store.FinishRunAsync(run, RunStatus.Completed, null, CancellationToken.None);
         return (run, card);
     }

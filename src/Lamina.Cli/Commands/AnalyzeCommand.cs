@@ -69,6 +69,8 @@ public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
     {
+        // A provider that cannot start is refused before the slide, the analysis file or the models are read.
+        ExecutionProviders.EnsureAvailable(settings.Provider == "cuda" ? ExecutionProvider.Cuda : ExecutionProvider.Cpu);
         var slide = Path.GetFullPath(settings.Slide);
         if (!File.Exists(slide)) throw SlideException.NotFound(slide);
         var config = Path.GetFullPath(settings.Config!);

@@ -100,7 +100,11 @@ public sealed class ModelsShowCommand : AsyncCommand<ModelsShowCommand.Settings>
         if (card.Loss is { } loss) Row("loss", Markup.Escape($"{loss.Cls} {loss.Params?.ToJsonString()}"));
         Row("preprocessing", Markup.Escape(string.Join(" → ", card.Preprocessing.Select(p => $"{p.Cls} {p.Params?.ToJsonString()}"))));
         Row("postprocessing", Markup.Escape(string.Join(" → ", card.Postprocessing.Select(p => $"{p.Cls} {p.Params?.ToJsonString()}"))));
-        Row("backbone", Markup.Escape(card.Backbone is { } b ? $"{b.Name}, {b.EmbeddingSize}-value embedding, sha256 {b.File.Sha256}" : "(whole network)"));
+        Row("backbone", Markup.Escape(card.Backbone is { } b
+            ? $"{b.Name}, {b.EmbeddingSize}-value embedding{(b.Output is { } output ? $" from output '{output}'" : "")}" +
+              $"{(b.TileSize is { } size ? $" at {size.ToString(CultureInfo.InvariantCulture)}px" : "")}, sha256 {b.File.Sha256}" +
+              $"{(b.DataFiles is { Count: > 0 } data ? $" + {data.Count.ToString(CultureInfo.InvariantCulture)} data file(s)" : "")}"
+            : "(whole network)"));
         if (card.Dataset is { } dataset) Row("data set", dataset);
         if (card.Parent is { } parent) Row("fine-tuned from", Markup.Escape($"model {parent.Model} of run {parent.Run} (card sha256 {parent.CardSha256[..12]})"));
         if (card.BestEpoch is { } best) Row("best epoch", best.ToString(CultureInfo.InvariantCulture));

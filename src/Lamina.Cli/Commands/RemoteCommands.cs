@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Lamina.Cli.Rendering;
+using Lamina.Core.Inference;
 using Lamina.Lab.Remote;
 using Lamina.Lab.Tasks;
 using Lamina.Tracking;
@@ -266,8 +267,14 @@ public sealed class WorkerCommand : AsyncCommand<WorkerCommand.Settings>
         [Description("Keep each run's work tree after it ends.")]
         public bool KeepTrees { get; init; }
 
+        [CommandOption("--provider <PROVIDER>")]
+        [Description("Where the runs' ONNX Runtime sessions run (embedding, testing): cpu (default) or cuda; a worker that cannot start CUDA stops at once, never falling back.")]
+        [DefaultValue("cpu")]
+        public string Provider { get; init; } = "cpu";
+
         public override ValidationResult Validate() =>
-            Queues.Length == 0 ? ValidationResult.Error("give at least one --queue QUEUE to take runs from")
+            Provider is not ("cpu" or "cuda") ? ValidationResult.Error($"--provider must be cpu or cuda, not '{Provider}'")
+            : Queues.Length == 0 ? ValidationResult.Error("give at least one --queue QUEUE to take runs from")
             : Concurrency is < 1 or > 64 ? ValidationResult.Error($"--concurrency must be 1 to 64, not {Concurrency}")
             : Lease is < 2 or > 3600 ? ValidationResult.Error($"--lease must be 2 to 3600 seconds, not {Lease}")
             : Heartbeat < 1 || Heartbeat * 2 > Lease ? ValidationResult.Error($"--heartbeat must be at least 1 second and at most half of --lease ({Lease}), not {Heartbeat}")
@@ -280,6 +287,9 @@ public sealed class WorkerCommand : AsyncCommand<WorkerCommand.Settings>
     {
         var home = CliContext.Home;
         var id = settings.Name ?? WorkerOptions.DefaultId;
+        var provider = ExecutionProviders.Parse(settings.Provider);
+        // Before the broker and the stores: a worker that cannot start its provider must not register or take a run.
+        ExecutionProviders.EnsureAvailable(provider);
         await using var broker = await CliContext.OpenBrokerAsync(home, $"lamina worker {id}");
         var (store, blobs) = await CliContext.OpenStoresAsync(home);
         await using var _ = store;
@@ -292,6 +302,7 @@ public sealed class WorkerCommand : AsyncCommand<WorkerCommand.Settings>
             LeaseDuration = TimeSpan.FromSeconds(settings.Lease),
             HeartbeatInterval = TimeSpan.FromSeconds(settings.Heartbeat),
             KeepWorkTrees = settings.KeepTrees,
+            Provider = provider,
         };
         var worker = new RunWorker(store, blobs, home, broker, options, TimeProvider.System)
         {

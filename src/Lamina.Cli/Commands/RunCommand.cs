@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Lamina.Cli.Rendering;
+using Lamina.Core.Inference;
 using Lamina.Lab.Tasks;
 using Lamina.Tracking;
 using Spectre.Console;
@@ -28,10 +29,17 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [Description("With --remote: store a git bundle of the commit with the run, for workers that cannot fetch it from the remote.")]
         public bool ShipSource { get; init; }
 
+        [CommandOption("--provider <PROVIDER>")]
+        [Description("Where ONNX Runtime runs the task's embedding and testing: cpu (default) or cuda. CUDA that cannot start fails before the run is created; never a fallback. With --remote, the worker's --provider decides.")]
+        public string? Provider { get; init; }
+
         public override ValidationResult Validate() =>
             Remote is null && (Follow || ShipSource)
                 ? ValidationResult.Error($"{(Follow ? "--follow" : "--ship-source")} goes with --remote QUEUE")
-                : ValidationResult.Success();
+            : Provider is not (null or "cpu" or "cuda") ? ValidationResult.Error($"--provider must be cpu or cuda, not '{Provider}'")
+            : Remote is not null && Provider is not null
+                ? ValidationResult.Error("--provider is for a run executed here; a remote run executes where its worker's 'lamina worker --provider' says")
+            : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings)
@@ -48,7 +56,10 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             Echo = settings.Json ? Console.Error : null,
             AbortReason = () => CliContext.AbortReason,
         };
-        var outcome = await runner.RunAsync(new RunRequest(settings.File, settings.Task, settings.Overrides), CliContext.Cancellation);
+        var outcome = await runner.RunAsync(new RunRequest(settings.File, settings.Task, settings.Overrides)
+        {
+            Provider = ExecutionProviders.Parse(settings.Provider ?? "cpu"),
+        }, CliContext.Cancellation);
         return Report(outcome, settings.Json);
     }
 

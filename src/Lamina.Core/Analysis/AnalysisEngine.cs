@@ -270,6 +270,7 @@ public sealed class LoadedAnalysis : IDisposable
             Points = [.. points.OrderBy(p => p.Order).SelectMany(p => p.Output)],
             Heatmaps = [.. heatmaps.OrderBy(h => h.Order).Select(h => h.Output)],
             ExecutionProvider = _options.Provider.ToString().ToLowerInvariant(),
+            Device = ExecutionProviders.Device(_options.Provider),
             LaminaVersion = AnalysisEngine.Version,
             StartedAt = run.StartedAt,
             Seconds = run.Elapsed.TotalSeconds,

@@ -51,6 +51,7 @@ internal static class AnalysisPictures
             ["analysis file sha256"] = result.AnalysisFileSha256,
             ["lamina"] = result.LaminaVersion,
             ["execution provider"] = result.ExecutionProvider,
+            ["device"] = result.Device ?? "",
             ["seconds"] = result.Seconds.ToString("0.0", CultureInfo.InvariantCulture),
         };
         foreach (var model in result.Models)

@@ -89,6 +89,7 @@ public static class AnalysisReport
             ["models"] = modelDigests,
             ["lamina_version"] = result.LaminaVersion,
             ["execution_provider"] = result.ExecutionProvider,
+            ["device"] = result.Device,
         };
         if (extraProvenance is not null)
         {

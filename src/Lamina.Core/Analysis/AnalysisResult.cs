@@ -69,6 +69,9 @@ public sealed record AnalysisResult
 
     public required string ExecutionProvider { get; init; }
 
+    /// <summary>The device the provider ran on: <c>cpu</c>, or <c>cuda:0</c> with the GPU's name.</summary>
+    public string? Device { get; init; }
+
     public required string LaminaVersion { get; init; }
 
     public required DateTimeOffset StartedAt { get; init; }

@@ -31,10 +31,16 @@ public sealed class Backbone : IDisposable
     private readonly float[] _output;
     private readonly Lock _gate = new();
 
-    private Backbone(BackboneSpec spec, Lazy<InferenceSession> session, TileNormalization normalization, OnnxModelFile file, int batchSize)
+    private Backbone(BackboneSpec spec, Lazy<InferenceSession> session, TileNormalization normalization, OnnxModelFile file, int batchSize,
+        IReadOnlyList<BackboneFile> files, ExecutionProvider provider)
     {
         Spec = spec;
+        Provider = provider;
         SourcePath = file.Path;
+        Files = files;
+        OutputName = file.OutputName;
+        // What a model card must record to load the same embeddings again: the choice of output among several, the size of a dynamic input.
+        Options = new BackboneOptions(file.SeveralOutputs ? file.OutputName : null, file.DynamicSize ? file.Height : null);
         _session = session;
         _normalization = normalization;
         _inputName = file.InputName;
@@ -48,8 +54,30 @@ public sealed class Backbone : IDisposable
     /// <summary>What the backbone takes and gives, and its digest.</summary>
     public BackboneSpec Spec { get; }
 
-    /// <summary>The ONNX file the backbone was loaded from; its SHA-256 is <see cref="BackboneSpec.Sha256"/>.</summary>
+    /// <summary>Where its session runs.</summary>
+    public ExecutionProvider Provider { get; }
+
+    /// <summary>
+    /// What embeddings made by this backbone are cached under: its <see cref="BackboneSpec.Sha256"/> on the CPU; on another
+    /// provider a digest of that and the provider's name, as a GPU's arithmetic differs from the CPU's in the last bits
+    /// and a run on one must not reuse the other's embeddings.
+    /// </summary>
+    public string CacheIdentity => Provider == ExecutionProvider.Cpu ? Spec.Sha256 : Sha256Digest.OfText($"lamina.embeddings/provider\n{Spec.Sha256}\n{Provider.Name()}\n").Hex;
+
+    /// <summary>The ONNX file the backbone was loaded from.</summary>
     public string SourcePath { get; }
+
+    /// <summary>The ONNX file first, then the external-data files it names (none for a graph with its weights inline), each with its digest.</summary>
+    public IReadOnlyList<BackboneFile> Files { get; }
+
+    /// <summary>The graph output the embeddings are read from.</summary>
+    public string OutputName { get; }
+
+    /// <summary>
+    /// The choices that load these embeddings again from the same files: the output when the graph has several, the tile
+    /// size when its input's height and width are dynamic (both null for a graph with one output and a fixed size).
+    /// </summary>
+    public BackboneOptions Options { get; }
 
     /// <summary>Tiles per ONNX Runtime call; 1 runs the graph as shipped, more runs it rewritten with a symbolic batch dimension.</summary>
     public int BatchSize { get; }
@@ -61,14 +89,19 @@ public sealed class Backbone : IDisposable
     public static string BuiltInDirectory => Path.Combine(Path.GetDirectoryName(typeof(Backbone).Assembly.Location) ?? AppContext.BaseDirectory, "backbones");
 
     /// <summary>Loads <c>resnet18</c> or an ONNX file by path.</summary>
-    /// <param name="nameOrPath">A built-in name or the path of an ONNX file with one N×3×H×W float input and one N×D or N×D×1×1 output.</param>
+    /// <param name="nameOrPath">
+    /// A built-in name or the path of an ONNX file with one N×3×H×W float input and an N×D or N×D×1×1 output (chosen by
+    /// <see cref="BackboneOptions.Output"/> among several); its external-data files, if any, beside it.
+    /// </param>
     /// <param name="provider">Where to run; CUDA only when asked for, and an error when it cannot start.</param>
     /// <param name="intraOpThreads">ONNX Runtime's threads within an operator. Default: one per processor.</param>
     /// <param name="batchSize">Tiles per ONNX Runtime call. Default <see cref="DefaultBatchSize"/>.</param>
     /// <param name="spinning">Whether ONNX Runtime's threads spin between calls: off when tiles are read and prepared beside inference.</param>
+    /// <param name="options">The output to read and the tile size of a dynamic input; <see cref="BackboneOptions.Default"/> when null.</param>
     public static Backbone Load(string nameOrPath, ExecutionProvider provider = ExecutionProvider.Cpu, int? intraOpThreads = null, int? batchSize = null,
-        bool spinning = true)
+        bool spinning = true, BackboneOptions? options = null)
     {
+        options ??= BackboneOptions.Default;
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrPath);
         var batch = batchSize ?? DefaultBatchSize;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch, nameof(batchSize));
@@ -81,28 +114,57 @@ public sealed class Backbone : IDisposable
         if (string.Equals(nameOrPath, ResNet18, StringComparison.OrdinalIgnoreCase))
         {
             var folder = Path.Combine(BuiltInDirectory, "resnet18");
-            file = OnnxModelFile.Read(Path.Combine(folder, "ResNet18.onnx"));
+            file = OnnxModelFile.Read(Path.Combine(folder, "ResNet18.onnx"), options.Output, options.TileSize);
             normalization = TileNormalization.FromResNetPreprocess(Path.Combine(folder, "ResNetPreprocess.onnx"), file.Height, file.Width);
             name = ResNet18;
         }
         else
         {
-            file = OnnxModelFile.Read(Path.GetFullPath(nameOrPath));
+            file = OnnxModelFile.Read(Path.GetFullPath(nameOrPath), options.Output, options.TileSize);
             normalization = TileNormalization.Identity;
             name = Path.GetFileNameWithoutExtension(nameOrPath);
         }
-        if (file.Height != file.Width) throw InferenceException.Unsupported(file.Path, $"tiles must be square, the input is {file.Height}×{file.Width}");
 
-        var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Sha256Digest.Of(file.Bytes).Hex);
+        var files = DescribeFiles(file);
+        var spec = new BackboneSpec(name, file.Height, 3, file.EmbeddingSize, RgbUnitRange, Identity(file, files));
+        var dataFolder = file.DataFiles.Count > 0 ? Path.GetDirectoryName(file.Path) : null;
         var session = new Lazy<InferenceSession>(
-            () => OnnxSessions.Create(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads, spinning),
+            () => OnnxSessions.Create(file.Path, batch == 1 ? file.Bytes : file.WithDynamicBatch(), provider, threads, spinning, dataFolder),
             LazyThreadSafetyMode.ExecutionAndPublication);
         if (provider != ExecutionProvider.Cpu)
         {
             // An accelerator that cannot start must fail here, at load, never later and never by falling back.
             _ = session.Value;
         }
-        return new Backbone(spec, session, normalization, file, batch);
+        return new Backbone(spec, session, normalization, file, batch, files, provider);
+    }
+
+    private static List<BackboneFile> DescribeFiles(OnnxModelFile file)
+    {
+        var files = new List<BackboneFile> { new(Path.GetFileName(file.Path), file.Path, Sha256Digest.Of(file.Bytes).Hex, file.Bytes.LongLength) };
+        var folder = Path.GetDirectoryName(file.Path)!;
+        foreach (var name in file.DataFiles)
+        {
+            var path = Path.Combine(folder, name);
+            var (digest, size) = Sha256Digest.OfFile(path);
+            files.Add(new BackboneFile(name, path, digest.Hex, size));
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// What decides the embeddings, as one digest: the ONNX file's SHA-256 alone for a graph with inline weights, one
+    /// output and a fixed size (as every backbone had before, so caches and cards stay valid); otherwise the SHA-256 of
+    /// a text naming that digest, every data file's name and digest, the chosen output and the tile size.
+    /// </summary>
+    private static string Identity(OnnxModelFile file, List<BackboneFile> files)
+    {
+        if (files.Count == 1 && !file.SeveralOutputs && !file.DynamicSize) return files[0].Sha256;
+        var text = new System.Text.StringBuilder("lamina.backbone/1\n").Append("onnx ").Append(files[0].Sha256).Append('\n');
+        foreach (var data in files.Skip(1)) text.Append("data ").Append(data.Name).Append(' ').Append(data.Sha256).Append('\n');
+        if (file.SeveralOutputs) text.Append("output ").Append(file.OutputName).Append('\n');
+        if (file.DynamicSize) text.Append("tile ").Append(file.Height.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+        return Sha256Digest.OfText(text.ToString()).Hex;
     }
 
     /// <summary>Embeds tiles given as <see cref="ImageTensor"/>s of the backbone's tile size, RGB in 0..1.</summary>

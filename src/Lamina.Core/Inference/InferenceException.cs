@@ -17,7 +17,15 @@ public sealed class InferenceException : LaminaException
         new($"{path}: {problem}") { Kind = LaminaErrorKind.Validation };
 
     internal static InferenceException ProviderUnavailable(ExecutionProvider provider, Exception inner) =>
-        new($"execution provider {provider} could not start ({FirstLine(inner.Message)}); Lamina does not fall back to another provider: ask for {ExecutionProvider.Cpu} explicitly", inner);
+        new($"execution provider {provider} could not start ({FirstLine(inner.Message)})" + ProviderHint(provider, inner) +
+            $"; Lamina does not fall back to another provider: ask for {ExecutionProvider.Cpu.Name()} explicitly (--provider cpu)", inner);
+
+    // The two ways CUDA fails: a build without it (the CPU package has no such entry point), or a machine without its libraries.
+    private static string ProviderHint(ExecutionProvider provider, Exception inner) =>
+        inner is EntryPointNotFoundException ? "; this build carries ONNX Runtime's CPU-only package (docs/backbones.md says how to run on CUDA)"
+        : provider == ExecutionProvider.Cuda && inner.Message.Contains("load shared library", StringComparison.OrdinalIgnoreCase)
+            ? "; ONNX Runtime's CUDA provider needs an NVIDIA driver and the CUDA 12 and cuDNN 9 libraries on the library path (docs/backbones.md)"
+        : "";
 
     internal static InferenceException WrongTile(BackboneSpec spec, string problem) =>
         new($"backbone {spec.Name} takes {spec.TileSize}x{spec.TileSize}x{spec.Channels} tiles: {problem}") { Kind = LaminaErrorKind.Validation };

@@ -93,7 +93,7 @@ public sealed record ModelCard
 
     /// <summary>Every file of the package but the card itself.</summary>
     [JsonIgnore]
-    public IReadOnlyList<PackageFile> Files => Backbone is { } b ? [b.File, Network] : [Network];
+    public IReadOnlyList<PackageFile> Files => Backbone is { } b ? [b.File, .. b.DataFiles ?? [], Network] : [Network];
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
@@ -145,5 +145,20 @@ public sealed record InputDomain(string Modality, int Slides, double? MinMicrons
 /// <param name="ChosenOn">What it was measured on, in words (e.g. <c>3 validation slides, 412 windows, 9 points</c>).</param>
 public sealed record OperatingPoint(double Threshold, double? SuppressionRadiusUm, string Metric, double Value, double Precision, double Recall, string ChosenOn);
 
-/// <summary>The backbone of a model: a name (built-in or file) and the ONNX file in the package.</summary>
-public sealed record BackboneReference(string Name, int EmbeddingSize, PackageFile File);
+
+/// <summary>The backbone of a model: a name (built-in or file), the ONNX file in the package, and how to read it.</summary>
+/// <param name="Name">The built-in name (<c>resnet18</c>) or the ONNX file's name when trained.</param>
+/// <param name="EmbeddingSize">Floats per embedding.</param>
+/// <param name="File">The ONNX graph in the package.</param>
+/// <param name="Output">The graph output the embeddings come from, for a graph with several; null: its only output.</param>
+/// <param name="TileSize">The tile side for a graph with dynamic height and width; null: the size the graph fixes.</param>
+/// <param name="DataFiles">
+/// The external-data files the graph names, in the package under the names the graph gives them; null or empty for a
+/// graph with its weights inline.
+/// </param>
+public sealed record BackboneReference(string Name, int EmbeddingSize, PackageFile File, string? Output = null, int? TileSize = null,
+    IReadOnlyList<PackageFile>? DataFiles = null)
+{
+    /// <summary>The options that load the backbone as it was trained.</summary>
+    public BackboneOptions Options => new(Output, TileSize);
+}

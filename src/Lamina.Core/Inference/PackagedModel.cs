@@ -164,24 +164,37 @@ public sealed class BackboneCache(ExecutionProvider provider = ExecutionProvider
     private readonly Dictionary<string, Backbone> _loaded = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
-    /// <summary>The package's backbone: the built-in one by name or the package's own file, checked against the card's digest.</summary>
+    /// <summary>
+    /// The package's backbone: the built-in one by name or the package's own file (with its data files, read with the
+    /// card's output and tile size), checked against the card's digests.
+    /// </summary>
     public Backbone Get(BackboneReference reference, ModelPackage package)
     {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(package);
+        var key = $"{reference.File.Sha256}\n{reference.Output}\n{reference.TileSize}";
         lock (_gate)
         {
-            if (_loaded.TryGetValue(reference.File.Sha256, out var known)) return known;
+            if (_loaded.TryGetValue(key, out var known)) return known;
             var builtIn = string.Equals(reference.Name, Backbone.ResNet18, StringComparison.OrdinalIgnoreCase);
-            var backbone = Backbone.Load(builtIn ? Backbone.ResNet18 : package.PathOf(reference.File), provider, intraOpThreads, spinning: spinning);
-            if (backbone.Spec.Sha256 != reference.File.Sha256)
+            var backbone = Backbone.Load(builtIn ? Backbone.ResNet18 : package.PathOf(reference.File), provider, intraOpThreads, spinning: spinning,
+                options: reference.Options);
+            var expected = (reference.DataFiles ?? []).OrderBy(f => f.Name, StringComparer.Ordinal).Select(f => $"{f.Name} {f.Sha256}").Prepend(reference.File.Sha256);
+            var actual = backbone.Files.Skip(1).Select(f => $"{f.Name} {f.Sha256}").Prepend(backbone.Files[0].Sha256);
+            if (!expected.SequenceEqual(actual))
             {
                 backbone.Dispose();
                 throw InferenceException.ForModel(package.Card.Name,
-                    $"backbone '{reference.Name}' here has sha256 {backbone.Spec.Sha256}, but the model was trained with {reference.File.Sha256}");
+                    $"backbone '{reference.Name}' here is {Describe(backbone.Files.Select(f => (f.Name, f.Sha256)))}, but the model was trained with " +
+                    Describe((reference.DataFiles ?? []).Select(f => (f.Name, f.Sha256)).Prepend((reference.File.Name, reference.File.Sha256))));
             }
-            _loaded[reference.File.Sha256] = backbone;
+            _loaded[key] = backbone;
             return backbone;
         }
     }
+
+    private static string Describe(IEnumerable<(string Name, string Sha256)> files) =>
+        string.Join(" + ", files.Select((f, i) => i == 0 ? $"sha256 {f.Sha256}" : $"{f.Name} sha256 {f.Sha256}"));
 
     public void Dispose()
     {

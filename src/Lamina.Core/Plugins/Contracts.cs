@@ -92,6 +92,12 @@ public interface IArchitecture
     /// <summary>The frozen backbone whose embeddings the head takes: a built-in name such as <c>resnet18</c>, or an ONNX file path.</summary>
     string Backbone => "resnet18";
 
+    /// <summary>The backbone graph's output to embed with, by name, when it has several (e.g. the CLS token); null: its only output.</summary>
+    string? BackboneOutput => null;
+
+    /// <summary>The tile size for a backbone whose input has dynamic height and width; null: the size its graph fixes.</summary>
+    int? BackboneTileSize => null;
+
     IReadOnlyList<LayerSpec> Layers(int inputs, int outputs);
 }
 

@@ -13,7 +13,7 @@ namespace Lamina.Lab.Embeddings;
 /// <param name="Scale">How pixels are read, e.g. <c>level 0, read 224, out 224</c> (see <see cref="ScaleOf"/>).</param>
 /// <param name="PreprocessingDigest">Identifies the preprocessing chain: its specs and its plug-ins' sources.</param>
 /// <param name="AugmentationDigest">Identifies the augmentation, <see cref="EmbeddingService.NoAugmentation"/> without one.</param>
-/// <param name="BackboneSha256">SHA-256 of the backbone's ONNX file.</param>
+/// <param name="BackboneSha256">The backbone's <see cref="Core.Inference.Backbone.CacheIdentity"/>: its identity, and the provider when not the CPU.</param>
 public sealed record EmbeddingGroupKey(string SlideSha256, string Scale, string PreprocessingDigest, string AugmentationDigest, string BackboneSha256)
 {
     /// <summary>The key as one canonical string, stored in each cache file to check what it holds.</summary>

@@ -87,7 +87,7 @@ public sealed class EmbeddingService(EmbeddingCache cache, TilePipelineOptions? 
             var request = slides[s];
             using var slide = Slide.Open(request.SlidePath, request.MppOverride);
             var plan = Tiler.Plan(slide, request.Options).WithTiles(request.Tiles);
-            var key = new EmbeddingGroupKey(request.SlideSha256, EmbeddingGroupKey.ScaleOf(plan), preprocessingDigest, augmentationDigest, backbone.Spec.Sha256);
+            var key = new EmbeddingGroupKey(request.SlideSha256, EmbeddingGroupKey.ScaleOf(plan), preprocessingDigest, augmentationDigest, backbone.CacheIdentity);
             var known = cache.Load(key, backbone.Spec.EmbeddingSize);
 
             var missing = new List<Tile>();

@@ -40,7 +40,8 @@ public enum ClassOverlap
 /// The classes are <c>label_class</c> (one class against <c>other</c>, the default <c>Carcinoma</c>) or a list
 /// <c>classes</c>, with <c>class_overlap</c> deciding tiles that several classes would label and <c>include_other</c>
 /// whether tiles of no class are kept as <c>other</c> (class 0) or left out.
-/// With <c>region_class</c>, only tiles whose centre lies inside that class's polygons are kept (mitoses are searched
+/// With <c>region_class</c>, only tiles whose centre lies inside that class's polygons (grown by <c>region_margin_um</c>)
+/// are kept (mitoses are searched
 /// only inside carcinoma). With <c>negatives_per_positive</c> above 0, each slide keeps all its tiles of a class and a
 /// fixed, position-chosen sample of that many <c>other</c> tiles per such tile. On slides where OpenSlide reports
 /// <c>openslide.bounds-*</c> (MIRAX), QuPath's coordinates are moved by the bounds' origin, as QuPath reads such slides.
@@ -63,6 +64,7 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
     private readonly string? _regionClass;
     private readonly double? _mppOverride;
     private readonly int _negativesPerPositive;
+    private readonly double _regionMarginUm;
     private readonly IReadOnlyList<string> _classes;
     private readonly ClassOverlap _classOverlap;
     private readonly bool _includeOther;
@@ -88,7 +90,8 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
         IReadOnlyList<string>? classes = null,
         ClassOverlap classOverlap = ClassOverlap.First,
         bool includeOther = true,
-        string? manifest = null)
+        string? manifest = null,
+        double regionMarginUm = 0)
     {
         if (labelMode is not ("coverage" or "point"))
         {
@@ -133,6 +136,15 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
         (_wsiPath, _labelsPath, _tileSize, _mpp, _level, _overlap, _minTissue) = (wsiPath, labelsPath, tileSize, mpp, level, overlap, minTissue);
         (_labelMode, _positiveFraction, _negativeFraction, _centreFraction, _regionClass) = (labelMode, positiveFraction, negativeFraction, centreFraction, regionClass);
         (_mppOverride, _negativesPerPositive, _classOverlap, _includeOther, _manifest) = (mppOverride, negativesPerPositive, classOverlap, includeOther, manifest);
+        if (regionMarginUm < 0 || double.IsNaN(regionMarginUm))
+        {
+            throw LabException.BadLoaderParameter("DiskLoader", "region_margin_um", $"must be 0 or more micrometres, not {regionMarginUm}");
+        }
+        if (regionMarginUm > 0 && regionClass is null)
+        {
+            throw LabException.BadLoaderParameter("DiskLoader", "region_margin_um", "grows the 'region_class' polygons: give region_class too");
+        }
+        _regionMarginUm = regionMarginUm;
         _classes = classes is null ? [labelClass ?? "Carcinoma"] : [.. classes];
         ClassNames = includeOther ? ["other", .. _classes] : _classes;
 
@@ -163,6 +175,10 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
         if (manifest is not null)
         {
             settings["manifest"] = manifest;
+        }
+        if (regionMarginUm > 0)
+        {
+            settings["region_margin_um"] = regionMarginUm;
         }
         Settings = settings;
     }
@@ -313,6 +329,9 @@ public sealed class DiskLoader : IDataLoader, ITileSource, IDetectionSource
             var polygons = annotations.Where(a => a.ClassName == _regionClass && a.Geometry is Polygon or MultiPolygon).Select(a => a.Geometry).ToList();
             // No region of that class: no tile may be kept, rather than every tile.
             region = polygons.Count == 0 ? GeometryFactory.Default.CreatePolygon() : GeometryFactory.Default.BuildGeometry(polygons).Union();
+            // Grown, the region also holds the windows just outside it, which an analysis searches wherever its own
+            // region (found by a model, never exact) spills over the true one: a detector must have seen them.
+            if (_regionMarginUm > 0 && !region.IsEmpty) region = region.Buffer(_regionMarginUm / slide.RequireMicronsPerPixel());
         }
         var mask = new OtsuTissueDetector().Detect(slide);
         return (Tiler.Plan(slide, Options(region), mask), index, warnings, annotations);

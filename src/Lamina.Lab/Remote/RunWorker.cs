@@ -30,6 +30,9 @@ public sealed record WorkerOptions(string Id, IReadOnlyList<string> Queues, IRea
     /// <summary>Keep each run's work tree after it ends (for debugging); removed by default.</summary>
     public bool KeepWorkTrees { get; init; }
 
+    /// <summary>Where the runs' ONNX Runtime sessions run (embedding, testing); a provider that cannot start stops the worker at start.</summary>
+    public Core.Inference.ExecutionProvider Provider { get; init; } = Core.Inference.ExecutionProvider.Cpu;
+
     /// <summary>The default id: <c>host:pid</c>.</summary>
     public static string DefaultId => $"{Environment.MachineName}:{Environment.ProcessId}";
 }
@@ -65,6 +68,8 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; runs executing then are stopped and queued again.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        // A worker asked for CUDA where it cannot start takes no run: each would fail, and none may fall back to the CPU.
+        Core.Inference.ExecutionProviders.EnsureAvailable(options.Provider);
         foreach (var queue in options.Queues)
         {
             await broker.EnsureQueueAsync(queue, cancellationToken);
@@ -231,7 +236,7 @@ public sealed class RunWorker(ITrackingStore store, IBlobStore blobs, LaminaHome
                 {
                     await _trees.MakeAsync(details, run.SourceBundleDigest, tree, line => Console.WriteLine(line), token);
                 }
-                return new RunWorkspace(tree) { DataDirectory = DataDirectoryOf(details, tree) };
+                return new RunWorkspace(tree) { DataDirectory = DataDirectoryOf(details, tree), Provider = options.Provider };
             }, cancellationToken);
             Say($"slot {slot}: run {run.Id} {RunStatusText(outcome.Status)}{(outcome.Error is null ? "" : $": {outcome.Error.Split('\n')[0]}")}");
             if (outcome.Status == RunStatus.Aborted && cancellationToken.IsCancellationRequested)

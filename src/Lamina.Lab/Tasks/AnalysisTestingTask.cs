@@ -22,10 +22,12 @@ namespace Lamina.Lab.Tasks;
 /// and recall within a tolerance), and records the metrics, per-slide results and reports in its own run, linked to
 /// the slides it read and to the runs that trained its models.
 /// </summary>
-internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, AnalysisTestingParams parameters)
+internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, AnalysisTestingParams parameters,
+    ExecutionProvider provider = ExecutionProvider.Cpu)
 {
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
+        await ExecutionRecord.StoreAsync(run, provider, cancellationToken);
         var analysisPath = Path.GetFullPath(parameters.Analysis, run.DataDirectory);
         var loaded = AnalysisFileReader.LoadWithPlugins(analysisPath, home.PluginCachePath, BuiltInPlugins.Analysis);
         var analysis = loaded.File.Select(parameters.AnalysisName);
@@ -59,7 +61,7 @@ internal sealed class AnalysisTestingTask(ITrackingStore store, IBlobStore blobs
                 var name = Path.GetFileNameWithoutExtension(slide);
                 // Testing measures how the models do on these slides, out of their domain too: warnings are accepted (each
                 // logged and kept in the slide's report), a refusal still stops the run.
-                var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(Inputs: new InputPolicy(AcceptWarnings: true)), cancellationToken);
+                var result = await engine.RunAsync(loaded.File, analysis, slide, new AnalysisOptions(provider, Inputs: new InputPolicy(AcceptWarnings: true)), cancellationToken);
                 foreach (var finding in result.InputChecks?.Findings.Where(f => f.Severity != InputSeverity.Note) ?? [])
                 {
                     run.Log($"{Path.GetFileName(slide)}: input {finding}");

@@ -20,7 +20,7 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class ComparisonTestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog)
+    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog, ExecutionProvider provider = ExecutionProvider.Cpu)
 {
     private readonly TestingParams _parameters = task.Params;
 
@@ -32,6 +32,7 @@ internal sealed class ComparisonTestingTask(
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
+        await ExecutionRecord.StoreAsync(run, provider, cancellationToken);
         var loaded = new List<(string Label, string Reference, ModelPackage Package, RunModel? Lineage)>();
         foreach (var (label, reference) in _parameters.Models)
         {
@@ -75,7 +76,7 @@ internal sealed class ComparisonTestingTask(
         var compared = new List<Compared>();
         foreach (var (model, label) in loaded.Zip(labels))
         {
-            var scores = (await TestingTask.PredictAsync(model.Package, built, run, catalog, cancellationToken)).SelectMany(slide => slide).ToArray();
+            var scores = (await TestingTask.PredictAsync(model.Package, built, run, catalog, provider, cancellationToken)).SelectMany(slide => slide).ToArray();
             var flat = scores.SelectMany(x => x).ToArray();
             var results = new SortedDictionary<string, double>(StringComparer.Ordinal);
             foreach (var metric in Metrics())

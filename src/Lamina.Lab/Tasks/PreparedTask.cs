@@ -1,5 +1,6 @@
 using Lamina.Core;
 using Lamina.Core.Config;
+using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Experiments;
 using Lamina.Tracking;
@@ -35,9 +36,11 @@ internal sealed class PreparedTask : IDisposable
     /// Loads and validates the experiment file, finds the task, and creates everything it needs; throws
     /// <see cref="ConfigValidationException"/> with every problem of the file, or a <see cref="LaminaException"/>.
     /// </summary>
+    /// <param name="provider">Where the task's ONNX Runtime sessions run; one that cannot start here is refused before anything is loaded.</param>
     public static PreparedTask Prepare(string experimentPath, string taskKey, IReadOnlyList<string> overrides,
-        ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time)
+        ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time, ExecutionProvider provider = ExecutionProvider.Cpu)
     {
+        ExecutionProviders.EnsureAvailable(provider);
         Experiment experiment;
         PluginCatalog catalog;
         CompiledPlugins? plugins;
@@ -46,7 +49,7 @@ internal sealed class PreparedTask : IDisposable
             (experiment, catalog, plugins) = TaskRunner.Load(new RunRequest(experimentPath, taskKey, overrides), home);
         }
         var spec = FindTask(experiment, taskKey);
-        var services = new TaskServices(store, blobs, home, time, experiment, catalog, plugins);
+        var services = new TaskServices(store, blobs, home, time, experiment, catalog, plugins, provider);
         try
         {
             using (Diagnostics.TimingTrace.Start("prepare task"))

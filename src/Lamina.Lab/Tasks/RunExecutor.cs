@@ -20,6 +20,9 @@ public sealed record RunWorkspace(string Root)
     /// whose configuration held one cannot be executed from its record without them.
     /// </summary>
     public IReadOnlyList<string> Secrets { get; init; } = [];
+
+    /// <summary>Where the run's ONNX Runtime sessions run here (a worker's <c>--provider</c>).</summary>
+    public Core.Inference.ExecutionProvider Provider { get; init; } = Core.Inference.ExecutionProvider.Cpu;
 }
 
 /// <summary>
@@ -88,7 +91,7 @@ public sealed class RunExecutor(ITrackingStore store, IBlobStore blobs, LaminaHo
                 throw LabException.SecretsNotRecorded(runId, missing);
             }
             var experimentFile = MaterializeExperiment(details, workspace.Root);
-            var prepared = PreparedTask.Prepare(experimentFile, details.Run.TaskName, workspace.Secrets, store, blobs, home, time);
+            var prepared = PreparedTask.Prepare(experimentFile, details.Run.TaskName, workspace.Secrets, store, blobs, home, time, workspace.Provider);
             return (prepared, workspace.DataDirectory);
         }, disposePrepared: true, cancellationToken);
     }

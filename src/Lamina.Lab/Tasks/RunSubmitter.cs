@@ -21,7 +21,7 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
     public async Task<RunRecord> SubmitAsync(RunRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time);
+        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time, request.Provider);
         return await SubmitAsync(prepared, request.ExtraTags, cancellationToken, request.Origin);
     }
 
@@ -34,7 +34,7 @@ public sealed class RunSubmitter(ITrackingStore store, IBlobStore blobs, LaminaH
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(queueing);
-        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time);
+        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time, request.Provider);
         return await SubmitAsync(prepared, request.ExtraTags, cancellationToken, request.Origin, queueing);
     }
 

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Lamina.Core.Config;
+using Lamina.Core.Inference;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Experiments;
 using Lamina.Tracking;
@@ -21,6 +22,9 @@ public sealed record RunRequest(string ExperimentPath, string TaskKey, IReadOnly
     /// find what the original found. Null: the repository the experiment is in.
     /// </summary>
     public GitInfo? Origin { get; init; }
+
+    /// <summary>Where the task's ONNX Runtime sessions run (embedding, testing); CUDA that cannot start fails before the run is created.</summary>
+    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
 }
 
 /// <summary>How a run ended.</summary>
@@ -45,7 +49,7 @@ public sealed class TaskRunner(ITrackingStore store, IBlobStore blobs, LaminaHom
     public async Task<RunOutcome> RunAsync(RunRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time);
+        using var prepared = PreparedTask.Prepare(request.ExperimentPath, request.TaskKey, request.Overrides, store, blobs, home, time, request.Provider);
         var run = await new RunSubmitter(store, blobs, home, time).SubmitAsync(prepared, request.ExtraTags, cancellationToken);
         return await new RunExecutor(store, blobs, home, time) { Echo = Echo, AbortReason = AbortReason }
             .ExecuteAsync(run.Id, prepared, request.DataDirectory, RunExecutor.ThisProcess, cancellationToken);

@@ -1,3 +1,4 @@
+using Lamina.Core.Inference;
 using Lamina.Core.Config;
 using Lamina.Core.Plugins;
 using Lamina.Lab.Datasets;
@@ -20,8 +21,11 @@ internal sealed record TaskType(string Name, TaskReader Read, TaskFactory Create
 
 /// <summary>What a task type's factory may use: the stores, the loaded experiment, and a place for what must be disposed after the run.</summary>
 internal sealed class TaskServices(ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, PluginCatalog catalog, CompiledPlugins? plugins) : IDisposable
+    Experiment experiment, PluginCatalog catalog, CompiledPlugins? plugins, ExecutionProvider provider = ExecutionProvider.Cpu) : IDisposable
 {
+    /// <summary>Where the task's ONNX Runtime sessions run (backbones, packaged models).</summary>
+    public ExecutionProvider Provider { get; } = provider;
+
     private readonly List<IDisposable> _owned = [];
 
     public ITrackingStore Store { get; } = store;
@@ -69,16 +73,16 @@ internal static class TaskTypes
 
         new(TrainingTaskSpec.TypeName, (schema, header, parameters) => schema.ReadTraining(header, parameters), For<TrainingTaskSpec>((spec, services) =>
             services.Own(new TrainingTask(services.Store, services.Blobs, services.Home, services.Time, services.Experiment, spec,
-                services.Catalog, services.Plugins)).RunAsync)),
+                services.Catalog, services.Plugins, services.Provider)).RunAsync)),
 
         // Two forms under one name: one model on a loader's tiles, or a whole analysis on slides with ground truth.
         new(TestingTaskSpec.TypeName, (schema, header, parameters) => schema.ReadTesting(header, parameters), (spec, services) => spec switch
         {
-            AnalysisTestingTaskSpec analysis => new AnalysisTestingTask(services.Store, services.Blobs, services.Home, analysis.Params).RunAsync,
+            AnalysisTestingTaskSpec analysis => new AnalysisTestingTask(services.Store, services.Blobs, services.Home, analysis.Params, services.Provider).RunAsync,
             TestingTaskSpec { Params.Models.Count: > 0 } comparison => new ComparisonTestingTask(services.Store, services.Blobs, services.Home, services.Time,
-                services.Experiment, comparison, services.Catalog).RunAsync,
+                services.Experiment, comparison, services.Catalog, services.Provider).RunAsync,
             TestingTaskSpec testing => new TestingTask(services.Store, services.Blobs, services.Home, services.Time, services.Experiment, testing,
-                services.Catalog).RunAsync,
+                services.Catalog, services.Provider).RunAsync,
             _ => throw Mismatch(spec, TestingTaskSpec.TypeName),
         }),
     ];

@@ -24,7 +24,7 @@ namespace Lamina.Lab.Tasks;
 /// </summary>
 internal sealed class TestingTask(
     ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog)
+    Experiment experiment, TestingTaskSpec task, PluginCatalog catalog, ExecutionProvider provider = ExecutionProvider.Cpu)
 {
     internal static readonly string[] DefaultMetrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc"];
 
@@ -37,6 +37,7 @@ internal sealed class TestingTask(
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
+        await ExecutionRecord.StoreAsync(run, provider, cancellationToken);
         var (package, lineage) = await LoadModelAsync(store, blobs, home, _parameters.Model, run.DataDirectory, cancellationToken);
         var card = package.Card;
         if (lineage is not null)
@@ -52,7 +53,7 @@ internal sealed class TestingTask(
         var built = await new DatasetBuilder(store, blobs, time) { TilePlanCachePath = home.TilePlansPath }.BuildAsync(_source,
             new DatasetParams(_parameters.Loader, $"{task.Key}.{_parameters.Loader}", 0, 0), run, "input", cancellationToken);
 
-        var predictions = await PredictAsync(package, built, run, catalog, cancellationToken);
+        var predictions = await PredictAsync(package, built, run, catalog, provider, cancellationToken);
         var classes = card.Classes.Count;
         var scores = new List<float[]>();
         var labels = new List<int>();
@@ -108,14 +109,14 @@ internal sealed class TestingTask(
     // Every tile through the package as an analysis loads and runs it: the card's preprocessing and postprocessing bound
     // from the catalog, the backbone checked against the card's digest, the network, the softmax of a trained head.
     internal static async Task<IReadOnlyList<float[][]>> PredictAsync(ModelPackage package, BuiltDataset built, IRunContext run, PluginCatalog catalog,
-        CancellationToken cancellationToken)
+        ExecutionProvider provider, CancellationToken cancellationToken)
     {
         var card = package.Card;
         var cardPath = Path.Combine(package.Directory, ModelPackage.CardFile);
-        using var backbones = new BackboneCache();
+        using var backbones = new BackboneCache(provider);
         using var model = PackagedModel.Load(package,
             [.. card.Preprocessing.Select(p => PluginBinder.Create<IPreprocessing>(p.ToSpec(cardPath), catalog))],
-            [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec(cardPath), catalog))], backbones);
+            [.. card.Postprocessing.Select(p => PluginBinder.Create<IPostprocessing>(p.ToSpec(cardPath), catalog))], backbones, provider);
         var results = new List<float[][]>();
         foreach (var slide in built.Slides)
         {

@@ -47,12 +47,13 @@ internal sealed class TrainingTask : IDisposable
     private readonly IReadOnlyList<(LoaderWeight Loader, ITileSource Source)> _sources;
     private readonly Backbone _backbone;
     private readonly string _preprocessingDigest;
+    private readonly ExecutionProvider _provider;
 
     // Everything is created here, before the run exists, so that a bad plug-in or backbone fails in the first second.
     public TrainingTask(ITrackingStore store, IBlobStore blobs, LaminaHome home, TimeProvider time,
-        Experiment experiment, TrainingTaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins)
+        Experiment experiment, TrainingTaskSpec task, PluginCatalog catalog, CompiledPlugins? plugins, ExecutionProvider provider = ExecutionProvider.Cpu)
     {
-        (_store, _blobs, _home, _time, _task) = (store, blobs, home, time, task);
+        (_store, _blobs, _home, _time, _task, _provider) = (store, blobs, home, time, task, provider);
         _parameters = task.Params;
         _model = experiment.Models[_parameters.Model];
         _architecture = PluginBinder.Create<IArchitecture>(_model.Architecture!, catalog);
@@ -73,16 +74,23 @@ internal sealed class TrainingTask : IDisposable
         _augmentationDigest = _augmentations.Count > 0 ? PreprocessingDigest(_model.Augmentation, catalog, plugins) : EmbeddingService.NoAugmentation;
         using (TimingTrace.Start("backbone load"))
         {
-            _backbone = Backbone.Load(_architecture.Backbone);
+            // A provider that cannot start fails here, before the run exists (Backbone.Load starts a non-CPU session at once).
+            _backbone = Backbone.Load(BackbonePath(_architecture.Backbone, experiment.Directory), provider,
+                options: new BackboneOptions(_architecture.BackboneOutput, _architecture.BackboneTileSize));
         }
     }
 
     public void Dispose() => _backbone.Dispose();
 
+    /// <summary>A built-in backbone's name as it is; an ONNX file's path relative to the experiment file, as every path of the file is.</summary>
+    internal static string BackbonePath(string backbone, string experimentDirectory) =>
+        string.Equals(backbone, Backbone.ResNet18, StringComparison.OrdinalIgnoreCase) ? backbone : Path.GetFullPath(backbone, experimentDirectory);
+
     private IReadOnlyList<string> ClassNames => _sources[0].Source.ClassNames;
 
     public async Task RunAsync(IRunContext run, CancellationToken cancellationToken)
     {
+        var execution = await ExecutionRecord.StoreAsync(run, _provider, cancellationToken);
         // The parent first: a model that cannot be fine-tuned fails before any slide is read.
         ParentModel? parent = null;
         if (_parameters.InitFrom is { } initFrom)
@@ -158,7 +166,7 @@ internal sealed class TrainingTask : IDisposable
             // The pictures are drawn on another core (the first picture of a process also starts libvips) while the
             // head is exported and the package stored.
             var curves = Task.Run(() => DrawCurves(result), cancellationToken);
-            card = await StorePackageAsync(run, built, result, operatingPoint, parent, cancellationToken);
+            card = await StorePackageAsync(run, built, result, operatingPoint, execution, parent, cancellationToken);
             foreach (var (name, png) in await curves)
             {
                 await run.LogArtifactAsync(name, new MemoryStream(png), cancellationToken);
@@ -325,25 +333,29 @@ internal sealed class TrainingTask : IDisposable
     }
 
     private async Task<ModelCard> StorePackageAsync(IRunContext run, TrainingData built, TrainingResult result, OperatingPoint? operatingPoint,
-        ParentModel? parent, CancellationToken cancellationToken)
+        ExecutionRecord execution, ParentModel? parent, CancellationToken cancellationToken)
     {
         var headBytes = HeadOnnxExporter.Export(result.Model);
         var files = new Dictionary<string, byte[]> { ["head.onnx"] = headBytes };
-        PackageFile backboneFile;
-        if (await _blobs.ExistsAsync(_backbone.Spec.Sha256, cancellationToken))
+        // The backbone's files are streamed from where it was loaded (external data can be larger than an array), under
+        // the names the package gives them: backbone.onnx, and each data file under the name the graph gives it.
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        var backboneFiles = new List<PackageFile>();
+        foreach (var (file, i) in _backbone.Files.Select((f, i) => (f, i)))
         {
-            // Already stored by an earlier model: the blob is the file, by its digest.
-            backboneFile = new PackageFile("backbone.onnx", _backbone.Spec.Sha256, new FileInfo(_backbone.SourcePath).Length);
-        }
-        else
-        {
-            var backboneBytes = await File.ReadAllBytesAsync(_backbone.SourcePath, cancellationToken);
-            backboneFile = ModelPackages.Describe("backbone.onnx", backboneBytes);
-            if (backboneFile.Sha256 != _backbone.Spec.Sha256)
+            var name = i == 0 ? "backbone.onnx" : file.Name;
+            if (i > 0 && name is "backbone.onnx" or "head.onnx" or ModelPackages.CardFile)
             {
-                throw LabException.BackboneChanged(_backbone.SourcePath, backboneFile.Sha256, _backbone.Spec.Sha256);
+                throw LabException.BackboneDataFileName(_backbone.SourcePath, name);
             }
-            files["backbone.onnx"] = backboneBytes;
+            backboneFiles.Add(new PackageFile(name, file.Sha256, file.Size));
+            // Already stored by an earlier model: the blob is the file, by its digest.
+            if (!await _blobs.ExistsAsync(file.Sha256, cancellationToken)) paths[name] = file.Path;
+        }
+        if (paths.ContainsKey("backbone.onnx"))
+        {
+            var (digest, _) = await Sha256Digest.OfFileAsync(_backbone.SourcePath, cancellationToken);
+            if (digest.Hex != backboneFiles[0].Sha256) throw LabException.BackboneChanged(_backbone.SourcePath, digest.Hex, backboneFiles[0].Sha256);
         }
         var tiling = built.Slides[0].Options;
         var card = new ModelCard
@@ -357,7 +369,8 @@ internal sealed class TrainingTask : IDisposable
                 ? new CardPlugin(p.Cls, fitted.FittedParams) : CardPlugin(p))],
             Postprocessing = [.. _model.Postprocessing.Select(CardPlugin)],
             Classes = ClassNames,
-            Backbone = new BackboneReference(_backbone.Spec.Name, _backbone.Spec.EmbeddingSize, backboneFile),
+            Backbone = new BackboneReference(_backbone.Spec.Name, _backbone.Spec.EmbeddingSize, backboneFiles[0], _backbone.Options.Output,
+                _backbone.Options.TileSize, backboneFiles.Count > 1 ? backboneFiles[1..] : null),
             Network = ModelPackages.Describe("head.onnx", headBytes),
             FinalMetrics = result.FinalMetrics,
             BestMetrics = result.BestMetrics,
@@ -381,6 +394,8 @@ internal sealed class TrainingTask : IDisposable
                 augmentation = _model.Augmentation.Select(a => a.Cls),
                 augmented_views = _parameters.AugmentedViews,
                 augmentation_digest = _augmentations.Count > 0 ? _augmentationDigest : null,
+                execution_provider = execution.Provider,
+                device = execution.Device,
             }, LaminaJson.Options)!.AsObject(),
             InputDomain = MeasureDomain(built.Slides),
             OperatingPoint = operatingPoint,
@@ -397,7 +412,7 @@ internal sealed class TrainingTask : IDisposable
         {
             card.Training!["init_from"] = initFrom;
         }
-        await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken);
+        await ModelPackages.StoreAsync(_store, _blobs, run.RunId, card, files, cancellationToken, paths);
         return card;
     }
 

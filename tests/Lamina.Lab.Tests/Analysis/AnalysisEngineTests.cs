@@ -144,6 +144,7 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
         var written = System.Text.Json.Nodes.JsonNode.Parse(System.IO.File.ReadAllText(Path.Combine(output.Path, "report.json")))!;
         Assert.Equal(result.SlideSha256, (string?)written["provenance"]!["slide_sha256"]);
         Assert.Equal(files[2].Sha256, (string?)written["provenance"]!["models"]!["carcinoma_model"]!["head.onnx"]);
+        Assert.Equal(("cpu", "cpu"), ((string?)written["provenance"]!["execution_provider"], (string?)written["provenance"]!["device"]));
         Assert.Equal((double)Figure(carcinoma, "area_mm2"), (double)written["features"]!["Carcinoma"]!["figures"]!["area_mm2"]!["value"]!);
         var regions = QuPathGeoJson.Read(Path.Combine(output.Path, "results.geojson"));
         Assert.Equal(region.Area, regions.Where(r => r.ClassName == "Carcinoma").Sum(r => r.Geometry.Area), 6);
@@ -254,6 +255,51 @@ public sealed class AnalysisEngineTests(AnalysisFixture fixture) : IClassFixture
         var area = result.Regions.Single(r => r.Classification == "Carcinoma").Geometry.Area;
         var share = result.Features.Single(f => f.Name == "CarcinomaShare").Figures.Single().Value;
         Assert.Equal(2.0 * area / (result.SlideWidth * (double)result.SlideHeight), share, 12);
+    }
+
+    [Fact]
+    public async Task Analyze_WithoutAThreshold_AppliesTheOperatingPointTheCardChoseOnValidation()
+    {
+        // Given a copy of the carcinoma model (every tile at softmax([0, 6]) = 0.9975) whose card chose 0.999 on validation
+        var folder = AnalysisFixture.WritePackage(Path.Combine(fixture.Root, "models", "strict_carcinoma"), "strict_carcinoma", ["Other", "Carcinoma"], 6,
+            new InputSpec(224, 0.5, null, 0, 3), [new CardPlugin("TestScale", new System.Text.Json.Nodes.JsonObject { ["factor"] = 255.0 })]);
+        var cardPath = Path.Combine(folder, ModelPackage.CardFile);
+        var card = ModelCard.Parse(System.IO.File.ReadAllBytes(cardPath), cardPath) with
+        {
+            OperatingPoint = new OperatingPoint(0.999, null, "f1", 0.9, 0.9, 0.9, "test"),
+        };
+        System.IO.File.WriteAllBytes(cardPath, card.ToJson());
+        AnalysisDefinition Analysis(string? parameters) => new("breast", null,
+            [new ModelReference("carcinoma_model", ModelSourcing.Manual, folder, null, null, null, Here)],
+            [Feature("Carcinoma", new() { ["classification_model"] = "carcinoma_model" }, parameters)], Here);
+        var engine = new AnalysisEngine(Catalog, new PackageFolderLocator());
+
+        // When the analysis file gives no threshold, and when it gives one
+        var byCard = await engine.RunAsync(File(Analysis(null)), Analysis(null), fixture.SlidePath);
+        var byFile = await engine.RunAsync(File(Analysis("threshold: 0.5")), Analysis("threshold: 0.5"), fixture.SlidePath);
+
+        // Then the card's threshold keeps every tile out, the file's lets them in, and each reports the threshold it used
+        Figure Of(AnalysisResult result, string name) => result.Features.Single().Figures.Single(f => f.Name == name);
+        Assert.Equal(0.999, Of(byCard, "threshold").Value);
+        Assert.Equal(0, Of(byCard, "positive_tiles").Value);
+        Assert.Equal(0.5, Of(byFile, "threshold").Value);
+        Assert.Equal(Of(byFile, "tiles").Value, Of(byFile, "positive_tiles").Value);
+    }
+
+    [Fact]
+    public async Task Analyze_CarcinomaWithAnOverlap_GivesEachTileTheSquareOfOneStrideAroundItsCentre()
+    {
+        var analysis = new AnalysisDefinition("breast", null,
+            [new ModelReference("carcinoma_model", ModelSourcing.Manual, fixture.CarcinomaPackage, null, null, null, Here)],
+            [Feature("Carcinoma", new() { ["classification_model"] = "carcinoma_model" }, "overlap: 112")], Here);
+
+        var result = await new AnalysisEngine(Catalog, new PackageFolderLocator()).RunAsync(File(analysis), analysis, fixture.SlidePath);
+
+        // Every tile is positive: the region is the union of stride squares (224 level-0 px: 112 px at 0.5 µm from 0.25 µm)
+        var figures = result.Features.Single().Figures.ToDictionary(f => f.Name, f => f.Value);
+        var region = result.Regions.Single().Geometry;
+        Assert.Equal(figures["positive_tiles"] * 224 * 224, region.Area, 1);
+        Assert.True(figures["tiles"] > 0);
     }
 
     [Fact]

@@ -9,7 +9,12 @@ internal static class OnnxSessions
     /// Whether ONNX Runtime's threads spin-wait between calls: fastest when inference is all the process does; off when
     /// other threads (tile readers, preprocessing) need the processors between calls.
     /// </param>
-    public static InferenceSession Create(string path, byte[] model, ExecutionProvider provider, int threads, bool spinning = true)
+    /// <param name="externalDataFolder">
+    /// Where the graph's external-data files are, for a graph given as bytes (ONNX Runtime cannot know the folder of a
+    /// file it did not read); null for a graph without external data.
+    /// </param>
+    public static InferenceSession Create(string path, byte[] model, ExecutionProvider provider, int threads, bool spinning = true,
+        string? externalDataFolder = null)
     {
         using var options = new SessionOptions
         {
@@ -19,6 +24,7 @@ internal static class OnnxSessions
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         if (!spinning) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        if (externalDataFolder is not null) options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", externalDataFolder);
         if (provider == ExecutionProvider.Cuda)
         {
             try
