@@ -113,6 +113,14 @@ public sealed class CommandLineTests : IDisposable
         var tested = await JsonAsync(_temp.Path, "runs", "show", test.GetProperty("id").GetString()!);
         var testMetrics = tested.GetProperty("metrics").EnumerateArray().Select(m => m.GetProperty("name").GetString()).ToList();
         Assert.Superset(new HashSet<string?> { "test/carcinoma_dice", "test/mitosis_precision", "test/mitosis_recall", "test/mitosis_f1" }, testMetrics.ToHashSet());
+        // Issue 18's bar on the held-out slide, reached with the operating points chosen on validation (deterministic).
+        double Metric(string name) => tested.GetProperty("metrics").EnumerateArray().Single(m => m.GetProperty("name").GetString() == name).GetProperty("last").GetDouble();
+        Assert.True(Metric("test/carcinoma_dice") >= 0.85, $"carcinoma Dice {Metric("test/carcinoma_dice")}");
+        Assert.True(Metric("test/mitosis_f1") >= 0.5, $"mitosis F1 {Metric("test/mitosis_f1")}");
+        var mitosisCard = await JsonAsync(_temp.Path, "models", "show", runs.Single(r => r.GetProperty("task_name").GetString() == "train_mitosis").GetProperty("id").GetString()!);
+        var operatingPoint = mitosisCard.GetProperty("operating_point");
+        Assert.Equal("point_f1", operatingPoint.GetProperty("metric").GetString());
+        Assert.True(operatingPoint.GetProperty("suppression_radius_um").GetDouble() > 0, operatingPoint.ToString());
         var inputs = tested.GetProperty("inputs");
         Assert.Equal(["slide-held-out.tif"], inputs.GetProperty("slides").EnumerateArray().Select(x => Path.GetFileName(x.GetProperty("path").GetString())));
         Assert.Equal(["mitosis_model", "my_class_model"], inputs.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("model_name").GetString()).Order());
