@@ -40,9 +40,12 @@ public sealed record ModelCard
 {
     public const string CurrentFormat = "lamina.model/1";
 
+    // A metric that is not finite (precision of a validation set the model never called positive) is written as the
+    // string "NaN", "Infinity" or "-Infinity", as every Lamina JSON writes it, rather than failing the whole package.
     private static readonly JsonSerializerOptions Options = new(LaminaJson.Indented)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public string Format { get; init; } = CurrentFormat;

@@ -144,6 +144,19 @@ public sealed class InputChecksTests : IDisposable
         Assert.Null(ModelCard.Parse(Card(null).ToJson(), "old.json").InputDomain);
     }
 
+    [Fact]
+    public void A_card_with_a_metric_that_is_not_finite_is_written_and_read_back()
+    {
+        var card = Card(Domain()) with { FinalMetrics = new Dictionary<string, double> { ["val/precision"] = double.NaN, ["val/loss"] = double.PositiveInfinity } };
+
+        var json = card.ToJson();
+        var read = ModelCard.Parse(json, "model.json");
+
+        Assert.Contains("\"NaN\"", System.Text.Encoding.UTF8.GetString(json), StringComparison.Ordinal);
+        Assert.True(double.IsNaN(read.FinalMetrics["val/precision"]));
+        Assert.Equal(double.PositiveInfinity, read.FinalMetrics["val/loss"]);
+    }
+
     private static SlideAppearance Brightfield(IReadOnlyList<double> stain) => new(SlideAppearance.Brightfield, 210, 0, 0.3, stain);
 
     private static InputDomain Domain(IReadOnlyList<double>? mean = null, IReadOnlyList<double>? spread = null) =>
