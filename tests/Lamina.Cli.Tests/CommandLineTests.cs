@@ -197,6 +197,7 @@ public sealed class CommandLineTests : IDisposable
                 features:
                   - cls: TissueArea
                   - cls: Carcinoma
+                    params: {overlap: 112}
                     models: {classification_model: carcinoma_model}
                   - cls: Mitosis
                     models: {segmentation_model: mitosis_model}
@@ -263,7 +264,7 @@ public sealed class CommandLineTests : IDisposable
 
         // A broken dependency graph stops before any model is loaded, naming what is missing.
         File.WriteAllText(Path.Combine(demo, "broken.yaml"), File.ReadAllText(Path.Combine(demo, "verbose.yaml")).Replace(
-            "      - cls: Carcinoma\n        models: {classification_model: carcinoma_model}\n", ""));
+            "      - cls: Carcinoma\n        params: {overlap: 112}\n        models: {classification_model: carcinoma_model}\n", ""));
         var broken = await _lamina.RunAsync(demo, "analyze", Path.Combine("held-out", "slide-held-out.tif"), "--config", "broken.yaml", "--out", "broken");
         Assert.NotEqual(0, broken.ExitCode);
         Assert.Contains("feature 'Mitosis' requires 'carcinoma.region', which no feature of the analysis provides", broken.Stderr);
