@@ -42,8 +42,8 @@ public sealed class TeamStoresTests : IDisposable
         foreach (var (name, value) in environment) lamina.Environment[name] = value;
         var postgres = await PostgresServer.SharedAsync();
 
-        // When the demo runs
-        var result = await lamina.RunAsync(TimeSpan.FromMinutes(12), _temp.Path, "demo", "--out", _temp.Combine("demo"));
+        // When the demo runs (on 4096 px slides: the chain through the team's stores is the point, not the figures)
+        var result = await lamina.RunAsync(TimeSpan.FromMinutes(12), _temp.Path, "demo", "--out", _temp.Combine("demo"), "--slide-size", "4096");
 
         // Then the whole chain passed, and nothing of it landed in the Lamina home: its runs and blobs are the team's
         Assert.True(result.ExitCode == 0, result.ToString());
